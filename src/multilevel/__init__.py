@@ -1,0 +1,25 @@
+"""multilevel: multilevel (mixed-effects) models for Python.
+
+>>> import multilevel as ml
+>>> fit = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+>>> print(fit.summary())  # doctest: +SKIP
+"""
+from . import datasets
+from .design import build_design
+from .errors import (
+    ConvergenceWarning,
+    DataError,
+    FormulaError,
+    MissingValuesWarning,
+    MultilevelError,
+    SingularFitWarning,
+)
+from .formula import parse_formula
+from .ml import anova, lmer
+from .results import LmerFit
+
+__version__ = "0.1.0"
+
+__all__ = ["lmer", "anova", "datasets", "parse_formula", "build_design", "LmerFit", "FormulaError",
+           "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
+           "MissingValuesWarning", "__version__"]

@@ -1,0 +1,56 @@
+"""Command line: ``multilevel fit FORMULA --data NAME_OR_PATH [--ml]`` prints the fit's summary."""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from . import datasets
+from .errors import MultilevelError
+
+
+def read_data(source: str) -> tuple[pd.DataFrame, str]:
+    """A bundled data set name, or a path to a CSV or Parquet file."""
+    path = Path(source)
+    if path.suffix.lower() in {".csv", ".parquet", ".pq"} or path.exists():
+        if not path.exists():
+            raise MultilevelError(f"data file {source!r} does not exist")
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            return pd.read_parquet(path), path.stem
+        return pd.read_csv(path), path.stem
+    return datasets.load(source), source
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="multilevel", description="Multilevel (mixed-effects) models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    fit = commands.add_parser("fit", help="fit a linear mixed model and print its summary")
+    fit.add_argument("formula", help='lme4 formula, e.g. "Reaction ~ Days + (Days | Subject)"')
+    fit.add_argument("--data", required=True, help=f"bundled data set ({', '.join(datasets.names())}) or a CSV/Parquet path")
+    fit.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    commands.add_parser("datasets", help="list the bundled data sets")
+    args = parser.parse_args(argv)
+    if args.command == "datasets":
+        print("\n".join(datasets.names()))
+        return 0
+    from .ml import lmer
+
+    try:
+        data, name = read_data(args.data)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = lmer(args.formula, data, reml=not args.ml, data_name=name)
+    except (MultilevelError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    print(result.summary())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Design stage: parsed formula + data -> :class:`Design` (fixed matrix, random terms, response)."""
+from .build import (
+    Design,
+    FixedDesign,
+    RandomTerm,
+    build_design,
+    drop_rank_deficient,
+    encode_fixed,
+    encode_term,
+    lme4_column_name,
+)
+
+__all__ = ["Design", "FixedDesign", "RandomTerm", "build_design", "drop_rank_deficient",
+           "encode_fixed", "encode_term", "lme4_column_name"]

@@ -1,0 +1,315 @@
+"""Parsed formula + data -> :class:`Design`, the one design layer every engine reads.
+
+The fixed-effects matrix and the per-term random-effects matrices come from formulaic; their
+frozen ``ModelSpec`` objects are kept so that new data are encoded exactly as at fit time. A
+random-effects term is stored as group codes + a small per-observation matrix + a covariance
+structure (:class:`RandomTerm`); no dense Z is ever formed.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from formulaic import model_matrix
+
+from ..covariance import Covariance, Unstructured
+from ..errors import DataError, MissingValuesWarning
+from ..formula import ParsedFormula, parse_formula, tokenize
+from .factors import label
+from .factors import encode_new_levels, factor_codes, interaction_codes
+
+# Names a formula may use for transforms, besides what formulaic provides (np, I, C, ...).
+FORMULA_CONTEXT = {"log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
+                   "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs, "np": np}
+
+
+@dataclass(frozen=True)
+class FixedDesign:
+    """Fixed-effects model matrix with lme4's column names and the encoding state for new data."""
+
+    matrix: np.ndarray
+    column_names: tuple[str, ...]
+    spec: object  # formulaic ModelSpec
+    formula_text: str
+    dropped_columns: tuple[str, ...] = ()  # removed for rank deficiency
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One random-effects term: codes (n,), levels, per-row matrix z (n, p) and its covariance."""
+
+    group_name: str
+    group_vars: tuple[str, ...]
+    codes: np.ndarray
+    levels: np.ndarray
+    z: np.ndarray
+    covariance: Covariance
+    spec: object  # formulaic ModelSpec of the term's left side
+    lhs: str
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return self.covariance.column_names
+
+    @property
+    def dim(self) -> int:
+        return self.z.shape[1]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything an engine needs: response, fixed design, random terms (lme4's order), weights."""
+
+    formula: ParsedFormula
+    response: np.ndarray
+    response_name: str
+    fixed: FixedDesign
+    terms: tuple[RandomTerm, ...]
+    weights: np.ndarray | None
+    n_dropped: int
+    dropped_by_column: dict = field(default_factory=dict)
+    row_index: np.ndarray | None = None  # rows of the original data that were used
+
+    @property
+    def nobs(self) -> int:
+        return len(self.response)
+
+
+def lme4_column_name(name: str) -> str:
+    """formulaic's column names -> R's: Intercept -> (Intercept), f[T.b] -> fb, o[.L] -> o.L."""
+    if name == "Intercept":
+        return "(Intercept)"
+    pieces = []
+    for piece in name.split(":"):
+        poly = re.fullmatch(r"C\((.+?), contr\.poly\)\[\.(.+)\]", piece)
+        if poly:
+            pieces.append(f"{poly.group(1)}.{poly.group(2)}")
+            continue
+        piece = re.sub(r"\[T\.(.*)\]$", r"\1", piece)
+        piece = re.sub(r"\[(.*)\]$", r"\1", piece)
+        pieces.append(piece)
+    return ":".join(pieces)
+
+
+def _check_columns(parsed: ParsedFormula, data: pd.DataFrame) -> None:
+    columns = [str(c) for c in data.columns]
+    for name in parsed.variables:
+        if name not in data.columns:
+            close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            pos = parsed.text.find(name)
+            where = f"\n  {parsed.text}\n  {' ' * pos}^" if pos >= 0 else ""
+            raise DataError(f"column {name!r} is not in the data.{hint}{where}")
+
+
+def _complete_rows(parsed, data, weights, na_action) -> tuple[np.ndarray, dict]:
+    group_vars = {v for bar in parsed.bars for v in bar.group_vars}
+    for name in group_vars:
+        if data[name].isna().all():
+            raise DataError(f"grouping column {name!r} is all missing")
+    missing = {name: data[name].isna().to_numpy() for name in parsed.variables}
+    if weights is not None:
+        missing["(weights)"] = ~np.isfinite(weights)
+    mask = np.zeros(len(data), dtype=bool)
+    for flags in missing.values():
+        mask |= flags
+    counts = {name: int(flags.sum()) for name, flags in missing.items() if flags.any()}
+    if mask.any():
+        detail = ", ".join(f"{name}: {count}" for name, count in counts.items())
+        if na_action == "raise":
+            raise DataError(f"{int(mask.sum())} rows have missing values ({detail})")
+        warnings.warn(
+            f"dropped {int(mask.sum())} of {len(data)} rows with missing values ({detail})",
+            MissingValuesWarning,
+            stacklevel=4,
+        )
+    return ~mask, counts
+
+
+def _poly_for_ordered(text: str, data: pd.DataFrame) -> str:
+    """Ordered factors get polynomial contrasts, as R's default contr.poly does."""
+    tokens, out, last = tokenize(text), [], 0
+    inside_call = 0
+    for i, tok in enumerate(tokens):
+        if tok.text == "(":
+            inside_call += 1
+        elif tok.text == ")":
+            inside_call -= 1
+        if (
+            tok.kind == "name"
+            and inside_call == 0
+            and tok.text in data.columns
+            and isinstance(data[tok.text].dtype, pd.CategoricalDtype)
+            and data[tok.text].cat.ordered
+        ):
+            out.append(text[last : tok.pos])
+            out.append(f"C({tok.text}, contr.poly)")
+            last = tok.pos + len(tok.text)
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _matrix(formula_text: str, data: pd.DataFrame, what: str):
+    try:
+        mm = model_matrix(formula_text, data, context=FORMULA_CONTEXT, na_action="ignore")
+    except Exception as exc:  # formulaic's own message, with the term that failed
+        raise DataError(f"could not build the {what} matrix from {formula_text!r}: {exc}") from exc
+    names = tuple(lme4_column_name(str(c)) for c in mm.columns)
+    return np.asarray(mm, dtype=float), names, mm.model_spec
+
+
+def _response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:
+    if not parsed.response:
+        raise DataError("the formula has no response: write it as 'y ~ ...'")
+    if parsed.response in data.columns:
+        column = data[parsed.response]
+        if not (pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)):
+            raise DataError(
+                f"response {parsed.response!r} is not numeric (dtype {column.dtype}); "
+                "a linear mixed model needs a numeric response"
+            )
+        return column.to_numpy(dtype=float)
+    try:
+        mm = model_matrix(f"{parsed.response} ~ 0", data, context=FORMULA_CONTEXT, na_action="ignore")
+    except Exception as exc:
+        raise DataError(f"could not compute the response {parsed.response!r}: {exc}") from exc
+    if mm.lhs.shape[1] != 1:
+        raise DataError(f"response {parsed.response!r} must be one numeric column")
+    return np.asarray(mm.lhs, dtype=float).ravel()
+
+
+def drop_rank_deficient(x: np.ndarray, names: tuple[str, ...], tol: float = 1e-7):
+    """Drop columns that are (numerically) combinations of earlier ones, as R's pivoted QR does.
+
+    Columns are taken in order; a column whose residual norm after projection on the kept
+    columns is below ``tol`` times its own norm is dropped. Returns (x, names, dropped names).
+    """
+    keep, basis = [], np.zeros((x.shape[0], 0))
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        norm = np.linalg.norm(col)
+        if norm == 0.0:
+            continue
+        resid = col - basis @ (basis.T @ col)
+        resid = resid - basis @ (basis.T @ resid)  # re-orthogonalize for stability
+        rnorm = np.linalg.norm(resid)
+        if rnorm > tol * norm:
+            keep.append(j)
+            basis = np.column_stack([basis, resid / rnorm])
+    dropped = tuple(n for j, n in enumerate(names) if j not in keep)
+    return x[:, keep], tuple(names[j] for j in keep), dropped
+
+
+def lme4_term_order(n_levels: list[int]) -> list[int]:
+    """lme4 sorts terms by decreasing number of levels (``rev(order(nl))``) when any increase."""
+    if not any(b > a for a, b in zip(n_levels, n_levels[1:])):
+        return list(range(len(n_levels)))
+    ascending = sorted(range(len(n_levels)), key=lambda i: n_levels[i])  # stable, like R's order()
+    return ascending[::-1]
+
+
+def _grouping(data: pd.DataFrame, group_vars: tuple[str, ...]):
+    parts = [factor_codes(data[v], v) for v in group_vars]
+    return interaction_codes(parts) if len(parts) > 1 else parts[0]
+
+
+def build_design(
+    formula: str | ParsedFormula,
+    data: pd.DataFrame,
+    *,
+    weights=None,
+    na_action: str = "omit",
+) -> Design:
+    """Build the shared design from formula text (or a parsed formula) and a DataFrame.
+
+    Rows with a missing value in any variable the formula names are dropped and counted
+    (``na_action="omit"``), or raise (``na_action="raise"``).
+    """
+    parsed = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
+    if na_action not in {"omit", "raise"}:
+        raise ValueError(f"na_action must be 'omit' or 'raise', not {na_action!r}")
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    if len(data) == 0:
+        raise DataError("the data have no rows")
+    _check_columns(parsed, data)
+    if weights is not None:
+        weights = np.asarray(data[weights] if isinstance(weights, str) else weights, dtype=float)
+        if weights.shape != (len(data),):
+            raise DataError(f"weights must have one value per row ({len(data)}), got shape {weights.shape}")
+    keep, dropped_counts = _complete_rows(parsed, data, weights, na_action)
+    used = data.loc[keep].reset_index(drop=True)
+    if len(used) == 0:
+        raise DataError("no rows are left after dropping rows with missing values")
+    if weights is not None:
+        weights = weights[keep]
+        if (weights < 0).any():
+            raise DataError("weights must be non-negative")
+
+    y = _response(parsed, used)
+    fixed_text = _poly_for_ordered(parsed.fixed, used)
+    x, x_names, x_spec = _matrix(fixed_text, used, "fixed-effects")
+    x, x_names, dropped_cols = drop_rank_deficient(x, x_names)
+    if dropped_cols:
+        warnings.warn(
+            f"fixed-effect model matrix is rank deficient so dropping {len(dropped_cols)} "
+            f"column{'s' if len(dropped_cols) > 1 else ''} / coefficient"
+            f"{'s' if len(dropped_cols) > 1 else ''}: {', '.join(dropped_cols)}",
+            UserWarning,
+            stacklevel=3,
+        )
+    fixed = FixedDesign(x, x_names, x_spec, fixed_text, dropped_cols)
+
+    terms = []
+    for bar in parsed.bars:
+        codes, levels = _grouping(used, bar.group_vars)
+        z, z_names, z_spec = _matrix(_poly_for_ordered(bar.lhs, used), used, f"random-effects ({bar.lhs} | {bar.group_name})")
+        if z.shape[1] == 0:
+            raise DataError(f"random-effects term ({bar.lhs} | {bar.group_name}) has no columns")
+        terms.append(RandomTerm(bar.group_name, bar.group_vars, codes, levels, z,
+                                Unstructured(z_names), z_spec, bar.lhs))
+    _check_levels(terms, len(y))
+    order = lme4_term_order([t.n_levels for t in terms])
+    terms = [terms[i] for i in order]
+    return Design(parsed, y, parsed.response, fixed, tuple(terms), weights,
+                  int((~keep).sum()), dropped_counts, np.flatnonzero(keep))
+
+
+def _check_levels(terms: list[RandomTerm], nobs: int) -> None:
+    for term in terms:
+        if term.n_levels < 2:
+            raise DataError(f"grouping factor {term.group_name!r} must have more than one level")
+        if term.n_levels >= nobs:
+            raise DataError(
+                f"number of levels of grouping factor {term.group_name!r} ({term.n_levels}) must be "
+                f"less than the number of observations ({nobs}); the term "
+                f"({term.lhs} | {term.group_name}) would be confounded with the residual"
+            )
+
+
+def encode_fixed(design: Design, newdata: pd.DataFrame) -> np.ndarray:
+    """Fixed-effects matrix of new data, encoded as at fit time (dropped columns left out)."""
+    mm = design.fixed.spec.get_model_matrix(newdata, na_action="ignore")
+    names = [lme4_column_name(str(c)) for c in mm.columns]
+    frame = pd.DataFrame(np.asarray(mm, dtype=float), columns=names)
+    return frame[list(design.fixed.column_names)].to_numpy()
+
+
+def encode_term(term: RandomTerm, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, z) of new data for one term; code -1 marks a level not seen at fit time."""
+    z = np.asarray(term.spec.get_model_matrix(newdata, na_action="ignore"), dtype=float)
+    if len(term.group_vars) == 1:
+        codes = encode_new_levels(newdata[term.group_vars[0]], term.levels)
+    else:
+        columns = [newdata[v].to_numpy(dtype=object) for v in term.group_vars]
+        labels = pd.Series([":".join(label(v) for v in row) for row in zip(*columns)], dtype=object)
+        codes = encode_new_levels(labels, term.levels)
+    return codes, z

@@ -1,0 +1,65 @@
+"""Grouping factors: data columns -> integer codes and level labels, as R's ``factor()`` makes them."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+
+def label(value) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return np.format_float_positional(float(value), trim="-")
+    return str(value)
+
+
+def factor_codes(column: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """One column -> (codes, levels) with unused levels dropped.
+
+    Categoricals keep their category order (R's level order); numbers sort numerically and
+    text sorts as R's ``factor()`` does in the C locale.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        if (codes < 0).any():
+            raise DataError(f"grouping column {name!r} has missing values")
+        used = np.unique(codes)
+        remap = np.full(len(column.cat.categories), -1)
+        remap[used] = np.arange(len(used))
+        levels = np.array([label(v) for v in column.cat.categories[used]], dtype=object)
+        return remap[codes].astype(np.int64), levels
+    values = column.to_numpy()
+    if column.isna().any():
+        raise DataError(f"grouping column {name!r} has missing values")
+    if pd.api.types.is_bool_dtype(column.dtype):
+        values = values.astype(int)
+    try:
+        uniques, codes = np.unique(values, return_inverse=True)
+    except TypeError:  # mixed types: compare as text
+        uniques, codes = np.unique(values.astype(str), return_inverse=True)
+    levels = np.array([label(v) for v in uniques], dtype=object)
+    return codes.astype(np.int64), levels
+
+
+def interaction_codes(
+    parts: list[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``a:b:...``: levels "la:lb" in R's order (first factor varies slowest), unused dropped."""
+    codes, levels = parts[0]
+    for next_codes, next_levels in parts[1:]:
+        combined = codes * len(next_levels) + next_codes
+        used, codes = np.unique(combined, return_inverse=True)
+        levels = np.array(
+            [f"{levels[k // len(next_levels)]}:{next_levels[k % len(next_levels)]}" for k in used],
+            dtype=object,
+        )
+    return codes.astype(np.int64), levels
+
+
+def encode_new_levels(column: pd.Series, levels: np.ndarray) -> np.ndarray:
+    """Codes of new data against fit-time levels; -1 marks a level not seen when fitting."""
+    lookup = {label: i for i, label in enumerate(levels)}
+    labels = [None if pd.isna(v) else label(v) for v in column.to_numpy(dtype=object)]
+    return np.array([lookup.get(label, -1) for label in labels], dtype=np.int64)

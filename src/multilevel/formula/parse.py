@@ -1,0 +1,305 @@
+"""lme4 formula text -> :class:`ParsedFormula`, in named phases: tokens -> terms -> bars.
+
+The text is tokenized and checked here, never evaluated: every name is either a data column, a
+whitelisted transform (``np.log``, ``I``, ``C``, ...) or a contrast name inside ``C(...)``. The fixed
+part is handed to formulaic (as validated text) by :mod:`multilevel.design`; the random-effects bars
+``(lhs | group)`` and ``(lhs || group)`` with ``a/b`` and ``a:b`` grouping are ours.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..errors import FormulaError
+
+# Functions a formula may call. Anything else followed by "(" is rejected before formulaic sees it.
+ALLOWED_FUNCTIONS = frozenset(
+    {
+        "I", "C", "log", "log2", "log10", "log1p", "exp", "sqrt", "abs", "scale", "center",
+        "poly", "offset", "cbind",
+        "np.log", "np.log2", "np.log10", "np.log1p", "np.exp", "np.sqrt", "np.abs",
+        "np.square", "np.sin", "np.cos", "np.tanh",
+    }
+)
+# Names allowed as later arguments of C(...): contrast codings.
+CONTRAST_NAMES = frozenset(
+    {"contr.treatment", "contr.sum", "contr.poly", "contr.helmert", "Treatment", "Sum", "Poly",
+     "Helmert", "levels", "contr", "True", "False"}
+)
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<number>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.]*|\.[A-Za-z_][A-Za-z0-9_.]*|`[^`]+`)
+  | (?P<string>'[^']*'|"[^"]*")
+  | (?P<op>\|\||\*\*|[~+\-*/:|^(),=%])
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "name", "number", "string", "op"
+    text: str
+    pos: int  # character offset in the formula text
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split formula text into tokens; an unknown character is a :class:`FormulaError` at its place."""
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN_RE.match(text, pos)
+        if match is None:
+            raise FormulaError(f"unexpected character {text[pos]!r}", text, pos)
+        if match.lastgroup != "ws":
+            value = match.group()
+            if match.lastgroup == "name" and value.startswith("`"):
+                value = value[1:-1]
+            tokens.append(Token(match.lastgroup, value, pos))
+        pos = match.end()
+    return tokens
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One random-effects term as written: ``(lhs | group)``, after ``a/b`` and ``||`` expansion.
+
+    ``lhs`` is formula text for the per-observation model matrix (formulaic adds the intercept
+    unless it says ``0 +`` or ``- 1``); ``group_vars`` are the data columns whose interaction is
+    the grouping factor; ``group_name`` is the name lme4 prints (``"cask:batch"``).
+    """
+
+    lhs: str
+    group_vars: tuple[str, ...]
+    correlated: bool = True
+    pos: int = 0
+
+    @property
+    def group_name(self) -> str:
+        return ":".join(self.group_vars)
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """The parsed pieces of an lme4 formula."""
+
+    text: str
+    response: str  # response text, "" when absent
+    fixed: str  # fixed-effects right-hand side text, e.g. "1 + Days"
+    bars: tuple[Bar, ...]
+    variables: tuple[str, ...] = field(default=())  # data columns named anywhere, in order
+
+
+def _check_parens(tokens: list[Token], text: str) -> None:
+    depth_stack = []
+    for tok in tokens:
+        if tok.text == "(":
+            depth_stack.append(tok)
+        elif tok.text == ")":
+            if not depth_stack:
+                raise FormulaError("unmatched ')'", text, tok.pos)
+            depth_stack.pop()
+    if depth_stack:
+        raise FormulaError("unmatched '('", text, depth_stack[-1].pos)
+
+
+def _split_top(tokens: list[Token], separators: set[str]) -> list[tuple[Token | None, list[Token]]]:
+    """Split at separators outside parentheses; each piece keeps the separator before it."""
+    pieces: list[tuple[Token | None, list[Token]]] = [(None, [])]
+    depth = 0
+    for tok in tokens:
+        if tok.text == "(":
+            depth += 1
+        elif tok.text == ")":
+            depth -= 1
+        if depth == 0 and tok.kind == "op" and tok.text in separators:
+            pieces.append((tok, []))
+        else:
+            pieces[-1][1].append(tok)
+    return pieces
+
+
+def _join(tokens: list[Token]) -> str:
+    out = []
+    for tok in tokens:
+        text = f"`{tok.text}`" if tok.kind == "name" and not _plain_name(tok.text) else tok.text
+        if tok.kind == "op" and tok.text in {"+", "-", "*", "/", "~", "|", "||", "**", "^", "="}:
+            out.append(f" {text} ")
+        elif tok.text == ",":
+            out.append(", ")
+        else:
+            out.append(text)
+    return re.sub(r"\s+", " ", "".join(out)).strip()
+
+
+def _plain_name(name: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*", name) is not None
+
+
+def _check_expression(tokens: list[Token], text: str, variables: list[str]) -> None:
+    """Reject anything but columns, numbers, operators and whitelisted calls; collect columns."""
+    depth_of_c = []  # paren depths at which a C( call is open
+    depth = 0
+    after_comma_in_c = False
+    for i, tok in enumerate(tokens):
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if tok.text == "(":
+            depth += 1
+        elif tok.text == ")":
+            if depth_of_c and depth_of_c[-1] == depth:
+                depth_of_c.pop()
+                after_comma_in_c = False
+            depth -= 1
+        elif tok.text == "," and depth_of_c and depth_of_c[-1] == depth:
+            after_comma_in_c = True
+        if tok.kind == "string":
+            if not after_comma_in_c:
+                raise FormulaError("text literals are only allowed inside C(...)", text, tok.pos)
+        if tok.kind != "name":
+            if tok.kind == "op" and tok.text in {"|", "||"}:
+                raise FormulaError(
+                    "a random-effects term must stand alone in parentheses, e.g. (1 | g)", text, tok.pos
+                )
+            continue
+        is_call = nxt is not None and nxt.text == "("
+        if is_call:
+            if tok.text not in ALLOWED_FUNCTIONS:
+                raise FormulaError(
+                    f"function {tok.text!r} is not supported in formulas "
+                    f"(allowed: {', '.join(sorted(ALLOWED_FUNCTIONS))})",
+                    text,
+                    tok.pos,
+                )
+            if tok.text == "C":
+                depth_of_c.append(depth + 1)
+            continue
+        if after_comma_in_c and (tok.text in CONTRAST_NAMES or (nxt is not None and nxt.text == "=")):
+            continue
+        if tok.text not in variables:
+            variables.append(tok.text)
+
+
+def _parse_group(tokens: list[Token], text: str, pos: int) -> list[tuple[str, ...]]:
+    """Grouping text -> list of grouping-variable tuples: a/b -> [(a,), (b, a)]; a:b -> [(a, b)]."""
+    if not tokens:
+        raise FormulaError("a random-effects term needs a grouping factor after '|'", text, pos)
+    nested: list[tuple[str, ...]] = []
+    for sep, piece in _split_top(tokens, {"/"}):
+        names = []
+        for j, (colon, part) in enumerate(_split_top(piece, {":"})):
+            if len(part) != 1 or part[0].kind != "name":
+                where = part[0].pos if part else (colon.pos if colon else pos)
+                raise FormulaError(
+                    "a grouping factor must be a column name, or names joined by ':' or '/'", text, where
+                )
+            names.append(part[0].text)
+        nested.append(tuple(names))
+    # a/b/c -> a, b:a, c:b:a (lme4 names the inner factor first)
+    groups, outer = [], ()
+    for names in nested:
+        outer = tuple(names) + outer
+        groups.append(outer)
+    return groups
+
+
+def _split_uncorrelated(lhs_tokens: list[Token], text: str) -> list[str]:
+    """(1 + x + z || g) -> ["1", "0 + x", "0 + z"]: one term per formula term, as lme4 does."""
+    pieces = _split_top(lhs_tokens, {"+", "-"})
+    intercept = True
+    terms = []
+    for sep, part in pieces:
+        body = _join(part)
+        if body in {"0", ""} and sep is None and not part:
+            continue
+        if body == "0" or (sep is not None and sep.text == "-" and body == "1"):
+            intercept = False
+            continue
+        if sep is not None and sep.text == "-":
+            raise FormulaError("'-' is only supported as '- 1' inside (... || g)", text, sep.pos)
+        if body == "1":
+            continue
+        terms.append(f"0 + {body}")
+    return (["1"] if intercept else []) + terms
+
+
+def parse_formula(text: str) -> ParsedFormula:
+    """Parse lme4 formula text into response, fixed part and random-effects bars.
+
+    Examples
+    --------
+    >>> f = parse_formula("Reaction ~ Days + (Days | Subject)")
+    >>> f.fixed, f.bars[0].lhs, f.bars[0].group_vars
+    ('Days', 'Days', ('Subject',))
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise FormulaError("the formula is empty", str(text), 0)
+    tokens = tokenize(text)
+    _check_parens(tokens, text)
+    tildes = [t for t in tokens if t.text == "~"]
+    if len(tildes) != 1:
+        where = tildes[1].pos if len(tildes) > 1 else 0
+        raise FormulaError("a formula needs exactly one '~' (response ~ predictors)", text, where)
+    split = tokens.index(tildes[0])
+    lhs, rhs = tokens[:split], tokens[split + 1 :]
+    if not rhs:
+        raise FormulaError("nothing after '~'", text, tildes[0].pos)
+    variables: list[str] = []
+    _check_expression(lhs, text, variables)
+
+    fixed_pieces: list[str] = []
+    bars: list[Bar] = []
+    for sep, piece in _split_top(rhs, {"+", "-"}):
+        if not piece:
+            if sep is None:  # a leading "-" or "+"
+                continue
+            raise FormulaError(f"'{sep.text}' is missing a term after it", text, sep.pos)
+        is_bar = (
+            piece[0].text == "("
+            and piece[-1].text == ")"
+            and any(t.text in {"|", "||"} for t in _top_level(piece[1:-1]))
+        )
+        if not is_bar:
+            _check_expression(piece, text, variables)
+            sign = sep.text if sep is not None else "+"
+            fixed_pieces.append(("- " if sign == "-" else "+ ") + _join(piece))
+            continue
+        if sep is not None and sep.text == "-":
+            raise FormulaError("a random-effects term cannot be subtracted", text, sep.pos)
+        inner = piece[1:-1]
+        bar_tok = next(t for t in _top_level(inner) if t.text in {"|", "||"})
+        k = inner.index(bar_tok)
+        lhs_tokens, group_tokens = inner[:k], inner[k + 1 :]
+        if not lhs_tokens:
+            raise FormulaError("a random-effects term needs a left side, e.g. (1 | g)", text, bar_tok.pos)
+        _check_expression(lhs_tokens, text, variables)
+        groups = _parse_group(group_tokens, text, bar_tok.pos)
+        for group in groups:
+            for name in group:
+                if name not in variables:
+                    variables.append(name)
+        lhs_terms = [_join(lhs_tokens)] if bar_tok.text == "|" else _split_uncorrelated(lhs_tokens, text)
+        for group in groups:
+            for lhs_text in lhs_terms:
+                bars.append(Bar(lhs_text, group, bar_tok.text == "|", piece[0].pos))
+
+    fixed = " ".join(fixed_pieces).strip()
+    fixed = fixed[2:] if fixed.startswith("+ ") else fixed
+    if not fixed:
+        fixed = "1"
+    elif fixed.startswith("- "):
+        fixed = "1 " + fixed
+    return ParsedFormula(text, _join(lhs), fixed, tuple(bars), tuple(variables))
+
+
+def _top_level(tokens: list[Token]) -> list[Token]:
+    out, depth = [], 0
+    for tok in tokens:
+        if tok.text == "(":
+            depth += 1
+        elif tok.text == ")":
+            depth -= 1
+        elif depth == 0:
+            out.append(tok)
+    return out

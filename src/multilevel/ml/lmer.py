@@ -1,0 +1,88 @@
+"""``lmer``: formula -> design -> objective -> optimizer -> result, in a few lines of glue."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..design import Design, build_design
+from ..errors import ConvergenceWarning, SingularFitWarning
+from ..formula import parse_formula
+from ..results.lmerfit import LmerFit
+from .lmm import LMMProblem
+from .optimize import bobyqa, finite_difference_gradient, finite_difference_hessian
+
+GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
+
+
+def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, weights=None, na_action: str = "omit",
+         start=None, data_name: str | None = None) -> LmerFit:
+    """Fit a linear mixed model by REML (default) or maximum likelihood, as lme4's ``lmer``.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+    data : pandas.DataFrame
+    reml : bool
+        REML (True) or ML (False).
+    weights : str or array, optional
+        Prior weights (a column name or one value per row).
+    na_action : {"omit", "raise"}
+        Drop rows with missing values (counted and reported) or raise.
+    start : array, optional
+        Starting theta (lme4's order); defaults to identity factors.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> fit = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    >>> round(fit.reml_criterion, 3)
+    1743.628
+    """
+    parsed = parse_formula(formula)
+    design = build_design(parsed, data, weights=weights, na_action=na_action)
+    return fit_design(design, reml=reml, start=start, data_name=data_name or "data")
+
+
+def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str = "data") -> LmerFit:
+    """Fit a prepared :class:`Design` (the stage after ``build_design``)."""
+    problem = LMMProblem(design, reml=reml)
+    initial = problem.initial_theta() if start is None else np.asarray(start, dtype=float)
+    if initial.shape != (problem.n_theta,):
+        raise ValueError(f"start must have {problem.n_theta} values (theta), got {initial.shape}")
+    record = bobyqa(problem.objective, initial, problem.lower_bounds())
+    solution = problem.solve(record.final)
+    messages = list(record.messages)
+    fit = LmerFit(design, solution, record, reml, data_name=data_name, messages=messages, problem=problem)
+    _check_fit(fit, problem, record)
+    return fit
+
+
+def _check_fit(fit: LmerFit, problem: LMMProblem, record) -> None:
+    """lme4's post-fit checks: singular fit, then the gradient at the optimum."""
+    if fit.is_singular():
+        message = "boundary (singular) fit: see help('isSingular')"
+        fit.messages.append(message)
+        warnings.warn(message, SingularFitWarning, stacklevel=3)
+        return
+    if record.return_code < 0 or record.return_code == 5:
+        message = f"Model failed to converge: optimizer {record.return_message}"
+        fit.messages.append(message)
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+        return
+    if problem.n_theta <= 20:
+        grad = finite_difference_gradient(problem.objective, record.final, record.lower_bounds)
+        record.settings["gradient"] = grad.tolist()
+        if np.max(np.abs(grad)) > GRADIENT_TOL:
+            # as lme4: scale by the Hessian's Cholesky factor before judging the size
+            hessian = finite_difference_hessian(problem.objective, record.final)
+            try:
+                grad = np.linalg.solve(np.linalg.cholesky(hessian).T, grad)
+            except np.linalg.LinAlgError:
+                pass
+        if np.max(np.abs(grad)) > GRADIENT_TOL:
+            message = f"Model failed to converge with max|grad| = {np.max(np.abs(grad)):.6g} (tol = {GRADIENT_TOL})"
+            fit.messages.append(message)
+            warnings.warn(message, ConvergenceWarning, stacklevel=3)

@@ -1,0 +1,375 @@
+"""The result of ``ml.lmer``: estimates, inference, prediction, and how the fit was produced."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..covariance import covariance_from_factor
+from ..design import Design, encode_fixed, encode_term
+from ..errors import DataError
+from ..formula import parse_formula
+from . import summary as summary_text
+
+
+def unique_group_names(names: list[str]) -> list[str]:
+    """R's make.unique: Subject, Subject.1, ... for repeated grouping factors (``||`` terms)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            out.append(f"{name}.{seen[name]}")
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
+
+
+class LmerFit:
+    """A linear mixed model fitted by REML or ML.
+
+    Created by :func:`multilevel.lmer`; every number in it comes from one optimizer run, recorded
+    in :attr:`optimizer`. Methods follow lme4's names (``fixef``, ``ranef``, ``varcorr``...).
+    """
+
+    def __init__(self, design: Design, solution, record, reml: bool, *, data_name: str = "data",
+                 messages: list | None = None, problem=None):
+        self.design = design
+        self.reml = reml
+        self.optimizer = record
+        self.data_name = data_name
+        self.messages = list(messages or [])
+        self._theta = np.asarray(solution.theta, dtype=float)
+        self._beta = solution.beta
+        self._b = solution.b
+        self._u = solution.u
+        self._factor = solution.factor
+        self._sigma = solution.sigma
+        self._criterion = solution.objective
+        self._problem = problem
+        self._ml_deviance = None
+
+    # ---- pickling: the problem (cross-products) is rebuilt on demand ---------------------------
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_problem"] = None
+        return state
+
+    @property
+    def problem(self):
+        """The :class:`~multilevel.ml.lmm.LMMProblem` behind the fit (rebuilt after unpickling)."""
+        if self._problem is None:
+            from ..ml.lmm import LMMProblem
+
+            self._problem = LMMProblem(self.design, reml=self.reml)
+        return self._problem
+
+    # ---- basic quantities ------------------------------------------------------------------------
+    @property
+    def formula(self) -> str:
+        return self.design.formula.text
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Relative covariance parameters in lme4's order (terms by decreasing number of levels)."""
+        return self._theta.copy()
+
+    @property
+    def sigma(self) -> float:
+        return float(self._sigma)
+
+    @property
+    def nobs(self) -> int:
+        return self.design.nobs
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        out = {}
+        for term in self.design.terms:
+            out.setdefault(term.group_name, term.n_levels)
+        return out
+
+    @property
+    def n_parameters(self) -> int:
+        """Parameters counted by AIC: theta, fixed effects and sigma."""
+        return len(self._theta) + len(self._beta) + 1
+
+    @property
+    def reml_criterion(self) -> float:
+        """REML criterion at the optimum (NaN for an ML fit)."""
+        return float(self._criterion) if self.reml else float("nan")
+
+    @property
+    def deviance(self) -> float:
+        """-2 log-likelihood (ML). For a REML fit: the ML deviance profiled at the REML theta."""
+        if not self.reml:
+            return float(self._criterion)
+        if self._ml_deviance is None:
+            self._ml_deviance = float(self.problem.objective(self._theta, reml=False))
+        return self._ml_deviance
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood; for a REML fit the restricted log-likelihood, as lme4's ``logLik``."""
+        return -0.5 * float(self._criterion)
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.n_parameters
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + self.n_parameters * np.log(self.nobs)
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.n_parameters
+
+    @property
+    def converged(self) -> bool:
+        return not any(m.startswith("Model failed to converge") for m in self.messages)
+
+    def is_singular(self, tol: float = 1e-4) -> bool:
+        """A variance parameter on its bound (a zero variance or a correlation of +-1), as lme4."""
+        lower = np.concatenate([t.covariance.lower_bounds() for t in self.design.terms])
+        on_bound = np.isfinite(lower) & (self._theta < lower + tol)
+        return bool(on_bound.any())
+
+    # ---- fixed effects -----------------------------------------------------------------------
+    def fixef(self) -> pd.Series:
+        return pd.Series(self._beta, index=list(self.design.fixed.column_names), name="Estimate")
+
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of the fixed-effects estimates: sigma^2 (R_X' R_X)^-1."""
+        p = len(self._beta)
+        fixed = self._factor[len(self.design.terms), len(self.design.terms)][:p, :p]
+        inv = np.linalg.inv(fixed)
+        cov = self._sigma**2 * inv.T @ inv
+        names = list(self.design.fixed.column_names)
+        return pd.DataFrame(cov, index=names, columns=names)
+
+    def coef_table(self) -> pd.DataFrame:
+        se = np.sqrt(np.diag(self.vcov().to_numpy()))
+        return pd.DataFrame({"Estimate": self._beta, "Std. Error": se, "t value": self._beta / se},
+                            index=list(self.design.fixed.column_names))
+
+    # ---- random effects ----------------------------------------------------------------------
+    def _lambdas(self) -> list[np.ndarray]:
+        out, start = [], 0
+        for term in self.design.terms:
+            n = term.covariance.n_theta
+            out.append(term.covariance.factor(self._theta[start : start + n]))
+            start += n
+        return out
+
+    def varcorr(self) -> pd.DataFrame:
+        """Variance components as lme4's ``as.data.frame(VarCorr(fit))``: grp, var1, var2, vcov, sdcor."""
+        rows = []
+        names = unique_group_names([t.group_name for t in self.design.terms])
+        for name, term, lam in zip(names, self.design.terms, self._lambdas()):
+            cov, sd, corr = covariance_from_factor(lam)
+            cov, sd = cov * self._sigma**2, sd * self._sigma
+            cols = term.column_names
+            for i, col in enumerate(cols):
+                rows.append((name, col, None, cov[i, i], sd[i]))
+            for i in range(len(cols)):
+                for j in range(i + 1, len(cols)):
+                    rows.append((name, cols[i], cols[j], cov[j, i], corr[j, i]))
+        rows.append(("Residual", None, None, self._sigma**2, self._sigma))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+    def ranef(self, condvar: bool = True) -> dict[str, pd.DataFrame]:
+        """Conditional modes of the random effects, one DataFrame per grouping factor.
+
+        With ``condvar=True`` each frame carries ``attrs["condvar"]``: (levels, p, p) conditional
+        covariances given the data at the estimates (terms of one factor written with ``||`` are
+        stacked block-diagonally), and ``attrs["condsd"]``, their square-rooted diagonals.
+        """
+        out: dict[str, pd.DataFrame] = {}
+        variances = self._condvar_blocks() if condvar else None
+        for k, term in enumerate(self.design.terms):
+            frame = pd.DataFrame(self._b[k], index=pd.Index(term.levels, name=term.group_name),
+                                 columns=list(term.column_names))
+            if term.group_name in out:
+                previous = out[term.group_name]
+                merged = pd.concat([previous, frame], axis=1)
+                if condvar:
+                    merged.attrs["condvar"] = _block_diag_stack(previous.attrs["condvar"], variances[k])
+                out[term.group_name] = merged
+            else:
+                if condvar:
+                    frame.attrs["condvar"] = variances[k]
+                out[term.group_name] = frame
+        if condvar:
+            for frame in out.values():
+                frame.attrs["condsd"] = np.sqrt(np.diagonal(frame.attrs["condvar"], axis1=1, axis2=2))
+        return out
+
+    def _condvar_blocks(self) -> list[np.ndarray]:
+        from ..ml.condvar import conditional_variances
+
+        return conditional_variances(self._factor, self.design.terms, self._lambdas(), self._sigma)
+
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Fixed plus random effects per level, as lme4's ``coef()``."""
+        fixed = self.fixef()
+        out = {}
+        for group, frame in self.ranef(condvar=False).items():
+            table = pd.DataFrame(np.tile(fixed.to_numpy(), (len(frame), 1)), index=frame.index,
+                                 columns=fixed.index)
+            for col in frame.columns:
+                table[col] = (table[col] if col in table else 0.0) + frame[col]
+            out[group] = table
+        return out
+
+    # ---- fitted values, residuals, prediction --------------------------------------------------
+    def _random_part(self, codes_list, z_list, terms_used) -> np.ndarray:
+        total = np.zeros(len(codes_list[0]) if codes_list else 0)
+        for k, (codes, z) in enumerate(zip(codes_list, z_list)):
+            if k not in terms_used:
+                continue
+            known = codes >= 0
+            contrib = np.zeros(len(codes))
+            contrib[known] = np.einsum("np,np->n", z[known], self._b[k][codes[known]])
+            total += contrib
+        return total
+
+    def fitted(self) -> np.ndarray:
+        terms = self.design.terms
+        fixed = self.design.fixed.matrix @ self._beta
+        return fixed + self._random_part([t.codes for t in terms], [t.z for t in terms], set(range(len(terms))))
+
+    def residuals(self, scaled: bool = False) -> np.ndarray:
+        """Response residuals y - fitted; ``scaled=True`` gives Pearson residuals over sigma."""
+        res = self.design.response - self.fitted()
+        if scaled:
+            w = self.design.weights
+            res = (res if w is None else res * np.sqrt(w)) / self._sigma
+        return res
+
+    def _terms_for(self, re_form) -> set[int]:
+        all_terms = set(range(len(self.design.terms)))
+        if re_form is None:
+            return all_terms
+        if re_form is False or (isinstance(re_form, str) and re_form.replace(" ", "") in {"~0", "NA", "~1", "0"}):
+            return set()
+        parsed = parse_formula("y " + re_form if re_form.strip().startswith("~") else re_form)
+        wanted = {bar.group_name for bar in parsed.bars}
+        unknown = wanted - {t.group_name for t in self.design.terms}
+        if unknown:
+            raise DataError(f"re_form names grouping factors not in the model: {sorted(unknown)}")
+        return {k for k, t in enumerate(self.design.terms) if t.group_name in wanted}
+
+    def predict(self, newdata: pd.DataFrame | None = None, re_form=None, allow_new_levels: bool = False) -> np.ndarray:
+        """Predictions; ``re_form="~0"`` for the population level, or a formula naming the bars to use.
+
+        Levels not seen when fitting get zero random effects when ``allow_new_levels`` is true and
+        raise a :class:`DataError` naming them otherwise.
+        """
+        terms_used = self._terms_for(re_form)
+        if newdata is None:
+            fixed = self.design.fixed.matrix @ self._beta
+            terms = self.design.terms
+            return fixed + self._random_part([t.codes for t in terms], [t.z for t in terms], terms_used)
+        needed = [v for v in self.design.formula.variables if v != self.design.response_name]
+        needed_fixed = [v for v in needed if not any(v in t.group_vars for t in self.design.terms)]
+        missing = [v for v in needed_fixed if v not in newdata.columns]
+        if missing:
+            raise DataError(f"newdata lacks column(s) the model uses: {missing}")
+        x_new = encode_fixed(self.design, newdata)
+        codes_list, z_list = [], []
+        for k, term in enumerate(self.design.terms):
+            if k not in terms_used:
+                codes_list.append(np.full(len(newdata), -1))
+                z_list.append(np.zeros((len(newdata), term.dim)))
+                continue
+            for v in term.group_vars:
+                if v not in newdata.columns:
+                    raise DataError(f"newdata lacks grouping column {v!r}; use re_form='~0' for population predictions")
+            codes, z = encode_term(term, newdata)
+            if (codes < 0).any() and not allow_new_levels:
+                new = pd.unique(np.asarray(newdata[list(term.group_vars)].astype(str).agg(":".join, axis=1))[codes < 0])
+                raise DataError(
+                    f"new levels of grouping factor {term.group_name!r}: {', '.join(map(str, new[:5]))}"
+                    f"{' ...' if len(new) > 5 else ''}; pass allow_new_levels=True to predict them with "
+                    "zero random effects"
+                )
+            codes_list.append(codes)
+            z_list.append(z)
+        return x_new @ self._beta + self._random_part(codes_list, z_list, terms_used)
+
+    def simulate(self, nsim: int = 1, seed=None) -> pd.DataFrame:
+        """Responses simulated from the fitted model with new random effects (lme4's default)."""
+        rng = np.random.default_rng(seed)
+        terms = self.design.terms
+        fixed = self.design.fixed.matrix @ self._beta
+        w = self.design.weights
+        noise_scale = self._sigma / (np.sqrt(w) if w is not None else 1.0)
+        out = np.empty((self.nobs, nsim))
+        for s in range(nsim):
+            y = fixed.copy()
+            for term, lam in zip(terms, self._lambdas()):
+                b = rng.standard_normal((term.n_levels, term.dim)) @ lam.T * self._sigma
+                y += np.einsum("np,np->n", term.z, b[term.codes])
+            out[:, s] = y + noise_scale * rng.standard_normal(self.nobs)
+        return pd.DataFrame(out, columns=[f"sim_{i + 1}" for i in range(nsim)])
+
+    # ---- inference ---------------------------------------------------------------------------
+    def confint(self, method: str = "profile", level: float = 0.95, *, nsim: int = 500, seed=None,
+                parm=None) -> pd.DataFrame:
+        """Confidence intervals: ``"wald"`` (fixed effects), ``"profile"`` (likelihood) or ``"boot"``.
+
+        Rows are lme4's: ``.sig01, .sig02, ...`` (standard deviations and correlations of the
+        random effects, in :meth:`varcorr` order), ``.sigma``, then the fixed effects.
+        """
+        from ..ml import inference
+
+        if method == "wald":
+            return inference.wald_intervals(self, level)
+        if method == "profile":
+            return inference.profile_intervals(self, level, parm=parm)
+        if method == "boot":
+            return inference.bootstrap_intervals(self, level, nsim=nsim, seed=seed)
+        raise ValueError(f"method must be 'wald', 'profile' or 'boot', not {method!r}")
+
+    def icc(self) -> pd.Series:
+        """Intraclass correlation per grouping factor: intercept variance over total variance.
+
+        Total variance is the sum of all random-intercept variances plus the residual variance;
+        terms without an intercept (pure slopes) do not enter.
+        """
+        vc = self.varcorr()
+        intercepts = vc[(vc.var1 == "(Intercept)") & vc.var2.isna()]
+        total = intercepts.vcov.sum() + self._sigma**2
+        return pd.Series(intercepts.vcov.to_numpy() / total, index=intercepts.grp.to_numpy(), name="ICC")
+
+    def refit_ml(self) -> "LmerFit":
+        """The same model fitted by maximum likelihood (what :func:`anova` compares)."""
+        if not self.reml:
+            return self
+        from ..ml.lmer import fit_design
+
+        return fit_design(self.design, reml=False, start=self._theta, data_name=self.data_name)
+
+    # ---- display -----------------------------------------------------------------------------
+    def summary(self) -> "summary_text.LmerSummary":
+        return summary_text.LmerSummary(self)
+
+    def __str__(self) -> str:
+        return summary_text.short_text(self)
+
+    def __repr__(self) -> str:
+        return self.__str__()
+
+    def _repr_html_(self) -> str:
+        return summary_text.LmerSummary(self)._repr_html_()
+
+
+def _block_diag_stack(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    n, p, _ = a.shape
+    q = b.shape[1]
+    out = np.zeros((n, p + q, p + q))
+    out[:, :p, :p] = a
+    out[:, p:, p:] = b
+    return out
+
