@@ -105,7 +105,7 @@ def _check_columns(parsed: ParsedFormula, data: pd.DataFrame) -> None:
         if name not in data.columns:
             close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            pos = parsed.text.find(name)
+            pos = next((t.pos for t in tokenize(parsed.text) if t.kind == "name" and t.text == name), -1)
             where = f"\n  {parsed.text}\n  {' ' * pos}^" if pos >= 0 else ""
             raise DataError(f"column {name!r} is not in the data.{hint}{where}")
 
@@ -241,6 +241,10 @@ def build_design(
     if len(data) == 0:
         raise DataError("the data have no rows")
     _check_columns(parsed, data)
+    if isinstance(weights, str) and weights not in data.columns:
+        close = difflib.get_close_matches(weights, [str(c) for c in data.columns], n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise DataError(f"weights column {weights!r} is not in the data.{hint}")
     if weights is not None:
         weights = np.asarray(data[weights] if isinstance(weights, str) else weights, dtype=float)
         if weights.shape != (len(data),):

@@ -2,8 +2,9 @@
 
 Parameters are on lme4's scale: ``.sig01, .sig02, ...`` are the standard deviations (diagonal of
 a term's factor) and correlations (off-diagonal) of the random effects in theta's order, then
-``.sigma``, then the fixed effects. Profiles use the fit's own criterion (REML or ML) with
-beta profiled out; sigma is a free parameter of the profiled criterion.
+``.sigma``, then the fixed effects. Profiles are of the ML deviance, also for REML fits (as lme4
+does: its profile of a REML fit reproduces only with the ML criterion), with beta profiled out
+and sigma a free parameter.
 """
 from __future__ import annotations
 
@@ -158,9 +159,9 @@ def _profile_limit(zeta, estimate, step, target, bound):
 def profile_intervals(fit, level: float = 0.95, parm=None) -> pd.DataFrame:
     """Likelihood-profile intervals for every parameter (or the names in ``parm``)."""
     z = stats.norm.ppf(1 - (1 - level) / 2)
-    problem = fit.problem
-    deviance = VarianceScaleDeviance(problem, fit.reml)
-    psi_hat = deviance.psi_from_theta(fit.theta, fit.sigma)
+    ml_fit = fit.refit_ml()
+    deviance = VarianceScaleDeviance(ml_fit.problem, reml=False)
+    psi_hat = deviance.psi_from_theta(ml_fit.theta, ml_fit.sigma)
     best = deviance(psi_hat)
     lower, upper = deviance.lower_bounds(), deviance.upper_bounds()
     names = _param_names(fit)
@@ -177,7 +178,7 @@ def profile_intervals(fit, level: float = 0.95, parm=None) -> pd.DataFrame:
             dev, argmin = _minimize_others(deviance, start[0], index, value, lower, upper)
             return np.sign(value - psi_hat[index]) * np.sqrt(max(dev - best, 0.0))
 
-        step = 0.25 * max(abs(psi_hat[index]), 0.05 if lower[index] == -1 else 1e-3 * fit.sigma)
+        step = 0.25 * max(abs(psi_hat[index]), 0.05 if lower[index] == -1 else 1e-3 * ml_fit.sigma)
         out[name] = [_profile_limit(zeta, psi_hat[index], step, -z, lower[index]),
                      _profile_limit(zeta, psi_hat[index], step, z, upper[index])]
     for j, name in enumerate(beta.index):
@@ -206,7 +207,7 @@ def _fixed_effect_zeta(fit, j: int):
     def zeta(value):
         reduced = dataclasses.replace(design, fixed=reduced_fixed, response=design.response - x[:, j] * value)
         problem = LMMProblem(reduced, reml=False)
-        record = bobyqa(problem.objective, theta_start[0], problem.lower_bounds(), ftol_abs=1e-9, xtol_abs=1e-8)
+        record = bobyqa(problem.objective, theta_start[0], problem.lower_bounds(), ftol_abs=1e-11, xtol_abs=1e-9)
         return np.sign(value - estimate) * np.sqrt(max(record.final_objective - best, 0.0))
 
     return zeta

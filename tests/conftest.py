@@ -1,0 +1,61 @@
+"""Shared fixtures: reference numbers (with their sources) and fitted models cached per session."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import multilevel as ml
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+# lme4 1.1.31 (R 4.2.2) with default settings: shared/reference/lme4.json
+LME4_DEFAULT = load_fixture("lme4_default.json")["fits"]
+# lme4 1.1.31 converged tightly (benchmarks/r/lme4_tight_refs.R): the optimum itself
+LME4_TIGHT = load_fixture("lme4_tight.json")["fits"]
+# lme4 1.1.31 extras: ranef/condVar, confint, anova, predict, printed summaries (benchmarks/r/lme4_extra_refs.R)
+LME4_EXTRA = load_fixture("lme4_extra.json")
+
+LMM_KEYS = [k for k, v in LME4_DEFAULT.items() if v["class"] == "lmerMod"]
+
+
+def reference_data(name: str):
+    if name.startswith("mathachieve"):
+        return ml.datasets.load("mathachieve").merge(ml.datasets.load("mathachieveschool"), on="school")
+    return ml.datasets.load(name)
+
+
+_FITS: dict = {}
+
+
+def fitted(key: str):
+    """The fit of reference model ``key`` (from lme4.json), fitted once per test session."""
+    if key not in _FITS:
+        ref = LME4_DEFAULT[key]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _FITS[key] = ml.lmer(ref["formula"], reference_data(ref["data"]), reml=ref["reml"])
+    return _FITS[key]
+
+
+@pytest.fixture(scope="session")
+def sleep_fit():
+    return fitted("sleep_slopes_reml")
+
+
+def as_array(value) -> np.ndarray:
+    return np.atleast_1d(np.asarray(value, dtype=float))
+
+
+def relative_error(actual, expected) -> float:
+    actual, expected = as_array(actual), as_array(expected)
+    scale = np.maximum(np.abs(expected), 1e-300)
+    return float(np.max(np.abs(actual - expected) / scale))
