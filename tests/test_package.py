@@ -1,0 +1,58 @@
+"""Data sets, the command line, and the public face of the package."""
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.cli import main
+
+REQUIRED = ["sleepstudy", "dyestuff", "penicillin", "pastes", "insteval", "classroom", "mathachieve",
+            "mathachieveschool", "blp-short2", "alcohol", "gapminder", "mlm", "reedfrogs", "bangladesh",
+            "rats", "cbpp", "grouseticks"]
+
+
+def test_required_datasets_ship_with_sources():
+    names = ml.datasets.names()
+    for name in REQUIRED:
+        assert name in names
+        assert name + ".csv" in ml.datasets.sources()
+    assert ml.datasets.load("insteval").shape == (73421, 7)
+    assert ml.datasets.load("sleepstudy").Subject.cat.categories[0] == "308"
+
+
+def test_unknown_dataset_suggests_names():
+    with pytest.raises(KeyError, match="sleepstudy"):
+        ml.datasets.load("sleepstudi")
+
+
+def test_cli_fit_prints_summary(capsys):
+    assert main(["fit", "Reaction ~ Days + (Days | Subject)", "--data", "sleepstudy"]) == 0
+    out = capsys.readouterr().out
+    assert "REML criterion at convergence: 1743.6" in out and "Data: sleepstudy" in out
+
+
+def test_cli_ml_and_csv_path(tmp_path, capsys):
+    path = tmp_path / "dye.csv"
+    ml.datasets.load("dyestuff").to_csv(path, index=False)
+    assert main(["fit", "Yield ~ 1 + (1|Batch)", "--data", str(path), "--ml"]) == 0
+    out = capsys.readouterr().out
+    assert "maximum likelihood" in out and "327.3" in out
+
+
+def test_cli_reports_bad_input_without_traceback(capsys):
+    assert main(["fit", "Reacton ~ Days + (1|Subject)", "--data", "sleepstudy"]) == 2
+    err = capsys.readouterr().err
+    assert "Reacton" in err and "Traceback" not in err
+
+
+def test_console_script_entry_point():
+    result = subprocess.run([sys.executable, "-m", "multilevel.cli", "datasets"], capture_output=True, text=True)
+    assert result.returncode == 0 and "insteval" in result.stdout
+
+
+def test_public_names():
+    for name in ["lmer", "anova", "datasets", "LmerFit", "FormulaError", "DataError"]:
+        assert hasattr(ml, name)
+    assert isinstance(ml.datasets.load("cbpp"), pd.DataFrame)
