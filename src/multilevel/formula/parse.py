@@ -91,6 +91,11 @@ class ParsedFormula:
     bars: tuple[Bar, ...]
     variables: tuple[str, ...] = field(default=())  # data columns named anywhere, in order
 
+    @property
+    def display(self) -> str:
+        """The formula spaced as R deparses it: ``Reaction ~ Days + (Days | Subject)``."""
+        return _join(tokenize(self.text))
+
 
 def _check_parens(tokens: list[Token], text: str) -> None:
     depth_stack = []

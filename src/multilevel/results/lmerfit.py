@@ -67,7 +67,8 @@ class LmerFit:
     # ---- basic quantities ------------------------------------------------------------------------
     @property
     def formula(self) -> str:
-        return self.design.formula.text
+        """The model formula, spaced as lme4 prints it."""
+        return self.design.formula.display
 
     @property
     def theta(self) -> np.ndarray:
