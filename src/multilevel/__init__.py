@@ -4,7 +4,7 @@
 >>> fit = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
 >>> print(fit.summary())  # doctest: +SKIP
 """
-from . import datasets
+from . import datasets, families
 from .design import build_design
 from .errors import (
     ConvergenceWarning,
@@ -15,11 +15,11 @@ from .errors import (
     SingularFitWarning,
 )
 from .formula import parse_formula
-from .ml import anova, lmer
-from .results import LmerFit
+from .ml import SeparationWarning, anova, glmer, glmer_nb, lmer
+from .results import GlmerFit, LmerFit
 
 __version__ = "0.1.0"
 
-__all__ = ["lmer", "anova", "datasets", "parse_formula", "build_design", "LmerFit", "FormulaError",
+__all__ = ["lmer", "glmer", "glmer_nb", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]

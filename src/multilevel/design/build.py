@@ -18,7 +18,7 @@ from formulaic import model_matrix
 
 from ..covariance import Covariance, Unstructured
 from ..errors import DataError, MissingValuesWarning
-from ..formula import ParsedFormula, parse_formula, tokenize
+from ..formula import ParsedFormula, parse_formula, split_call_arguments, tokenize
 from .factors import label
 from .factors import encode_new_levels, factor_codes, interaction_codes
 
@@ -77,6 +77,8 @@ class Design:
     n_dropped: int
     dropped_by_column: dict = field(default_factory=dict)
     row_index: np.ndarray | None = None  # rows of the original data that were used
+    offset: np.ndarray | None = None  # known part of the linear predictor
+    family: object = None  # a multilevel.families.Family for GLMMs, None for LMMs
 
     @property
     def nobs(self) -> int:
@@ -186,6 +188,48 @@ def _response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:
     return np.asarray(mm.lhs, dtype=float).ravel()
 
 
+def _expression(text: str, data: pd.DataFrame, what: str) -> np.ndarray:
+    """One numeric column from an arithmetic expression of data columns (already validated)."""
+    values, _, _ = _matrix(f"0 + I({text})", data, what)
+    if values.shape[1] != 1:
+        raise DataError(f"{what} {text!r} must be one numeric column")
+    return values[:, 0]
+
+
+def _glm_response(parsed: ParsedFormula, data: pd.DataFrame, family, weights):
+    """Response and prior weights as R's glm families store them (binomial: proportion, trials)."""
+    name = parsed.response
+    call = split_call_arguments(name) if name else None
+    if call is not None and call[0] == "cbind":
+        if len(call[1]) != 2:
+            raise DataError(f"cbind() in the response needs two columns (successes, failures), got {len(call[1])}")
+        successes = _expression(call[1][0], data, "response")
+        failures = _expression(call[1][1], data, "response")
+        for label, values in (("successes", successes), ("failures", failures)):
+            if np.any(values < 0):
+                raise DataError(f"{name}: negative {label} count in {call[1][0 if label == 'successes' else 1]!r} "
+                                f"(minimum {np.min(values):g})")
+        trials = successes + failures
+        y = np.divide(successes, trials, out=np.zeros_like(trials), where=trials > 0)
+        weights = trials if weights is None else trials * weights
+    elif name in data.columns and not pd.api.types.is_numeric_dtype(data[name].dtype) or (
+        name in data.columns and pd.api.types.is_bool_dtype(data[name].dtype)
+    ):
+        column = data[name]
+        if family.name != "binomial":
+            raise DataError(f"response {name!r} is not numeric (dtype {column.dtype}); the {family.name} family needs numbers")
+        codes, levels = factor_codes(column.astype("category") if not isinstance(column.dtype, pd.CategoricalDtype) else column, name)
+        if len(levels) > 2:
+            raise DataError(f"binomial response {name!r} has {len(levels)} levels; it needs two (the first is failure)")
+        y = (codes > 0).astype(float)
+    else:
+        y = _response(parsed, data)
+    if weights is None:
+        weights = np.ones_like(y)
+    family.check_response(y, weights, name)
+    return y, weights
+
+
 def drop_rank_deficient(x: np.ndarray, names: tuple[str, ...], tol: float = 1e-7):
     """Drop columns that are (numerically) combinations of earlier ones, as R's pivoted QR does.
 
@@ -226,12 +270,16 @@ def build_design(
     data: pd.DataFrame,
     *,
     weights=None,
+    offset=None,
+    family=None,
     na_action: str = "omit",
 ) -> Design:
     """Build the shared design from formula text (or a parsed formula) and a DataFrame.
 
     Rows with a missing value in any variable the formula names are dropped and counted
-    (``na_action="omit"``), or raise (``na_action="raise"``).
+    (``na_action="omit"``), or raise (``na_action="raise"``). With a ``family`` the response is
+    read as a GLM response (``cbind(successes, failures)``, a two-level factor, or numbers) and
+    observation-level random effects are allowed.
     """
     parsed = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
     if na_action not in {"omit", "raise"}:
@@ -249,6 +297,14 @@ def build_design(
         weights = np.asarray(data[weights] if isinstance(weights, str) else weights, dtype=float)
         if weights.shape != (len(data),):
             raise DataError(f"weights must have one value per row ({len(data)}), got shape {weights.shape}")
+    if isinstance(offset, str):
+        if offset not in data.columns:
+            raise DataError(f"offset column {offset!r} is not in the data")
+        offset = data[offset]
+    if offset is not None:
+        offset = np.asarray(offset, dtype=float)
+        if offset.shape != (len(data),):
+            raise DataError(f"offset must have one value per row ({len(data)}), got shape {offset.shape}")
     keep, dropped_counts = _complete_rows(parsed, data, weights, na_action)
     used = data.loc[keep].reset_index(drop=True)
     if len(used) == 0:
@@ -258,7 +314,16 @@ def build_design(
         if (weights < 0).any():
             raise DataError("weights must be non-negative")
 
-    y = _response(parsed, used)
+    if family is None:
+        y = _response(parsed, used)
+    else:
+        y, weights = _glm_response(parsed, used, family, weights)
+    offset_total = None if offset is None else offset[keep]
+    for text in parsed.offsets:
+        part = _expression(text, used, "offset")
+        offset_total = part if offset_total is None else offset_total + part
+    if offset_total is not None and not np.all(np.isfinite(offset_total)):
+        raise DataError("the offset has non-finite values (e.g. log of zero)")
     fixed_text = _poly_for_ordered(parsed.fixed, used)
     x, x_names, x_spec = _matrix(fixed_text, used, "fixed-effects")
     x, x_names, dropped_cols = drop_rank_deficient(x, x_names)
@@ -280,18 +345,20 @@ def build_design(
             raise DataError(f"random-effects term ({bar.lhs} | {bar.group_name}) has no columns")
         terms.append(RandomTerm(bar.group_name, bar.group_vars, codes, levels, z,
                                 Unstructured(z_names), z_spec, bar.lhs))
-    _check_levels(terms, len(y))
+    _check_levels(terms, len(y), observation_level_ok=family is not None)
     order = lme4_term_order([t.n_levels for t in terms])
     terms = [terms[i] for i in order]
     return Design(parsed, y, parsed.response, fixed, tuple(terms), weights,
-                  int((~keep).sum()), dropped_counts, np.flatnonzero(keep))
+                  int((~keep).sum()), dropped_counts, np.flatnonzero(keep), offset_total, family)
 
 
-def _check_levels(terms: list[RandomTerm], nobs: int) -> None:
+def _check_levels(terms: list[RandomTerm], nobs: int, observation_level_ok: bool = False) -> None:
+    """lme4's checks: > 1 level; fewer levels than observations (GLMMs: not more than them)."""
     for term in terms:
         if term.n_levels < 2:
             raise DataError(f"grouping factor {term.group_name!r} must have more than one level")
-        if term.n_levels >= nobs:
+        too_many = term.n_levels > nobs if observation_level_ok else term.n_levels >= nobs
+        if too_many:
             raise DataError(
                 f"number of levels of grouping factor {term.group_name!r} ({term.n_levels}) must be "
                 f"less than the number of observations ({nobs}); the term "

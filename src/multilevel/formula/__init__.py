@@ -1,4 +1,4 @@
 """Formula stage: lme4 formula text -> :class:`ParsedFormula` (no data needed)."""
-from .parse import Bar, ParsedFormula, parse_formula, tokenize
+from .parse import Bar, ParsedFormula, parse_formula, split_call_arguments, tokenize
 
-__all__ = ["Bar", "ParsedFormula", "parse_formula", "tokenize"]
+__all__ = ["Bar", "ParsedFormula", "parse_formula", "split_call_arguments", "tokenize"]

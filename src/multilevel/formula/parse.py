@@ -90,6 +90,7 @@ class ParsedFormula:
     fixed: str  # fixed-effects right-hand side text, e.g. "1 + Days"
     bars: tuple[Bar, ...]
     variables: tuple[str, ...] = field(default=())  # data columns named anywhere, in order
+    offsets: tuple[str, ...] = field(default=())  # expressions inside offset(...) terms
 
     @property
     def display(self) -> str:
@@ -254,6 +255,7 @@ def parse_formula(text: str) -> ParsedFormula:
     _check_expression(lhs, text, variables)
 
     fixed_pieces: list[str] = []
+    offsets: list[str] = []
     bars: list[Bar] = []
     for sep, piece in _split_top(rhs, {"+", "-"}):
         if not piece:
@@ -267,6 +269,12 @@ def parse_formula(text: str) -> ParsedFormula:
         )
         if not is_bar:
             _check_expression(piece, text, variables)
+            if piece[0].text == "offset" and len(piece) > 3 and piece[1].text == "(" and piece[-1].text == ")" \
+                    and _closing_paren(piece, 1) == len(piece) - 1:
+                if sep is not None and sep.text == "-":
+                    raise FormulaError("an offset cannot be subtracted", text, sep.pos)
+                offsets.append(_join(piece[2:-1]))
+                continue
             sign = sep.text if sep is not None else "+"
             fixed_pieces.append(("- " if sign == "-" else "+ ") + _join(piece))
             continue
@@ -295,7 +303,30 @@ def parse_formula(text: str) -> ParsedFormula:
         fixed = "1"
     elif fixed.startswith("- "):
         fixed = "1 " + fixed
-    return ParsedFormula(text, _join(lhs), fixed, tuple(bars), tuple(variables))
+    return ParsedFormula(text, _join(lhs), fixed, tuple(bars), tuple(variables), tuple(offsets))
+
+
+def _closing_paren(tokens: list[Token], open_index: int) -> int:
+    depth = 0
+    for i in range(open_index, len(tokens)):
+        if tokens[i].text == "(":
+            depth += 1
+        elif tokens[i].text == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def split_call_arguments(text: str) -> tuple[str, list[str]] | None:
+    """``"cbind(a, b - a)"`` -> ``("cbind", ["a", "b - a"])``; None when text is not one call."""
+    tokens = tokenize(text)
+    if len(tokens) < 3 or tokens[0].kind != "name" or tokens[1].text != "(":
+        return None
+    if _closing_paren(tokens, 1) != len(tokens) - 1:
+        return None
+    args = [_join(part) for _, part in _split_top(tokens[2:-1], {","})]
+    return tokens[0].text, args
 
 
 def _top_level(tokens: list[Token]) -> list[Token]:

@@ -136,15 +136,22 @@ class PairProduct:
         target slot is one sparse matrix-vector product ``G @ s**2`` with G fixed.
         """
         cols = left.indices[self.a]
-        values = left.data[self.a, 0, 0] * right.data[self.b, 0, 0]
         slots, inverse = np.unique(self.slots, return_inverse=True)
-        gram = sp.csr_matrix((values, (inverse, cols)), shape=(len(slots), left.n_block_cols))
-        gram.sum_duplicates()
-        self.scaled = (gram, slots)
+        # each (slot, column) pair occurs once, so the CSR data is a permutation of the pair list
+        order = np.lexsort((cols, inverse))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(slots)))])
+        gram = sp.csr_matrix((np.zeros(len(order)), cols[order], indptr), shape=(len(slots), left.n_block_cols))
+        self.scaled = (gram, slots, order)
+        self.refresh_scaled(left, right)
+
+    def refresh_scaled(self, left: BlockSparse, right: BlockSparse) -> None:
+        """Recompute the fixed Gram matrix from new values of the underlying blocks."""
+        gram, _, order = self.scaled
+        gram.data = left.data[self.a[order], 0, 0] * right.data[self.b[order], 0, 0]
 
     def subtract_scaled(self, target, coefficient: float, col_scale_squared: np.ndarray) -> None:
         """``target -= coefficient * sum`` using the precomputed scaled form."""
-        gram, slots = self.scaled
+        gram, slots, _ = self.scaled
         sums = gram @ col_scale_squared
         if self.target_kind == "dense":
             target.reshape(-1)[slots] -= coefficient * sums

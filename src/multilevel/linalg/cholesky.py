@@ -122,6 +122,13 @@ class BlockedCholesky:
                             pair.prepare_scaled(A[i, 0], A[j, 0])
                         self.pairs[i, j, k] = pair
 
+    def update_blocks(self, blocks: dict) -> None:
+        """New values for the same patterns (new PIRLS weights); refresh the precomputed products."""
+        self.A = blocks
+        for (i, j, k), pair in self.pairs.items():
+            if pair.scaled is not None:
+                pair.refresh_scaled(blocks[i, 0], blocks[j, 0])
+
     # ---- numeric stage --------------------------------------------------------------------
     def factor(self, lambdas: list[np.ndarray]) -> dict:
         """Numeric factor for the relative covariance factors ``lambdas`` (one p x p per term)."""

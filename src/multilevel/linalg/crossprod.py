@@ -66,3 +66,44 @@ def system_blocks(terms, xy: np.ndarray, sqrt_weights: np.ndarray | None = None)
         blocks[K, j] = dense_cross(codes_j, z_j, levels_j, xy)
     blocks[K, K] = xy.T @ xy
     return blocks
+
+
+class CrossProducts:
+    """Cross-products recomputed cheaply for new observation weights (PIRLS for GLMMs).
+
+    The block patterns are found once; afterwards each block is a handful of ``bincount`` calls
+    over precomputed indices.
+    """
+
+    def __init__(self, terms):
+        self.terms = [(np.asarray(codes), np.asarray(z), levels) for codes, z, levels in terms]
+        self.positions = {}
+        first = system_blocks(self.terms, np.zeros((len(self.terms[0][0]), 1)))
+        for j, (codes_j, _, levels_j) in enumerate(self.terms):
+            for i in range(j + 1, len(self.terms)):
+                codes_i, _, _ = self.terms[i]
+                block = first[i, j]
+                keys = block.block_rows * levels_j + block.indices  # sorted: CSR order
+                self.positions[i, j] = np.searchsorted(keys, codes_i.astype(np.int64) * levels_j + codes_j)
+        self.template = first
+
+    def compute(self, weights: np.ndarray, xy: np.ndarray) -> dict:
+        """All lower blocks for observation weights ``weights`` (not square-rooted) and columns ``xy``."""
+        K = len(self.terms)
+        blocks = {}
+        wxy = xy * weights[:, None]
+        for j, (codes_j, z_j, levels_j) in enumerate(self.terms):
+            wz_j = z_j * weights[:, None]
+            blocks[j, j] = term_diagonal(codes_j, z_j * np.sqrt(weights)[:, None], levels_j)
+            for i in range(j + 1, K):
+                codes_i, z_i, _ = self.terms[i]
+                template = self.template[i, j]
+                pos = self.positions[i, j]
+                data = np.empty_like(template.data)
+                for a in range(z_i.shape[1]):
+                    for b in range(z_j.shape[1]):
+                        data[:, a, b] = np.bincount(pos, weights=z_i[:, a] * wz_j[:, b], minlength=len(data))
+                blocks[i, j] = template.with_data(data)
+            blocks[K, j] = dense_cross(codes_j, z_j, levels_j, wxy)
+        blocks[K, K] = wxy.T @ xy
+        return blocks

@@ -1,7 +1,8 @@
 """Maximum-likelihood engine: objectives, optimizer, fitting glue and likelihood inference."""
 from .anova import anova
+from .glmer import SeparationWarning, fit_glmm_design, glmer, glmer_nb
 from .lmer import fit_design, lmer
 from .lmm import LMMProblem
 from .optimize import OptimizerRecord, bobyqa
 
-__all__ = ["anova", "fit_design", "lmer", "LMMProblem", "OptimizerRecord", "bobyqa"]
+__all__ = ["anova", "glmer", "glmer_nb", "fit_glmm_design", "SeparationWarning", "fit_design", "lmer", "LMMProblem", "OptimizerRecord", "bobyqa"]

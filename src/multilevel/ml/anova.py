@@ -60,9 +60,9 @@ def anova(*fits, names: list[str] | None = None) -> AnovaTable:
     for i in order:
         f = ml_fits[i]
         row = {"npar": f.n_parameters, "AIC": f.aic, "BIC": f.bic, "logLik": f.loglik,
-               "deviance": f.deviance, "Chisq": np.nan, "Df": np.nan, "Pr(>Chisq)": np.nan}
+               "deviance": -2 * f.loglik, "Chisq": np.nan, "Df": np.nan, "Pr(>Chisq)": np.nan}
         if previous is not None:
-            chisq = max(previous.deviance - f.deviance, 0.0)
+            chisq = max(2 * (f.loglik - previous.loglik), 0.0)
             df = f.n_parameters - previous.n_parameters
             row.update({"Chisq": chisq, "Df": df, "Pr(>Chisq)": stats.chi2.sf(chisq, df) if df > 0 else np.nan})
         rows.append(row)

@@ -130,8 +130,8 @@ class LMMProblem:
             rows = factor[K, j]
             rhs = rows[p, :] - rows[:p, :].T @ beta
             for i in range(j + 1, K):
-                rhs = rhs - _transpose_times(factor[i, j], u[i])
-            u[j] = _solve_upper(factor[j, j], rhs)
+                rhs = rhs - transpose_times(factor[i, j], u[i])
+            u[j] = solve_upper(factor[j, j], rhs)
         pwrss = fixed[p, p] ** 2
         sigma = float(np.sqrt(pwrss / (self.n - p if reml else self.n)))
         u_blocks = [uj.reshape(t.n_levels, t.dim) for uj, t in zip(u, self.terms)]
@@ -139,13 +139,13 @@ class LMMProblem:
         return LMMSolution(theta, beta, u_blocks, b_blocks, sigma, pwrss, factor, self._criterion(factor, reml))
 
 
-def _transpose_times(block, vector: np.ndarray) -> np.ndarray:
+def transpose_times(block, vector: np.ndarray) -> np.ndarray:
     if isinstance(block, BlockSparse):
         return block.to_scipy().T @ vector
     return block.T @ vector
 
 
-def _solve_upper(factor, rhs: np.ndarray) -> np.ndarray:
+def solve_upper(factor, rhs: np.ndarray) -> np.ndarray:
     """Solve ``factor' x = rhs`` for a lower-triangular diagonal block."""
     if isinstance(factor, BlockDiagonal):
         levels, p, _ = factor.data.shape

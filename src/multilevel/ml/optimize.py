@@ -62,6 +62,7 @@ def bobyqa(
     xtol_abs: float = 1e-10,
     maxeval: int = 100_000,
     boundary_tol: float = 1e-5,
+    initial_step: np.ndarray | None = None,
 ) -> OptimizerRecord:
     """Minimize ``objective(theta)`` subject to ``theta >= lower`` with nlopt's BOBYQA."""
     initial = np.asarray(initial, dtype=float)
@@ -87,6 +88,8 @@ def bobyqa(
     opt.set_ftol_rel(ftol_rel)
     opt.set_xtol_abs(xtol_abs)
     opt.set_maxeval(maxeval)
+    if initial_step is not None:
+        opt.set_initial_step(np.asarray(initial_step, dtype=float))
     messages = []
     try:
         final = np.array(opt.optimize(initial))

@@ -1,5 +1,6 @@
 """Fit objects and their text/HTML display."""
+from .glmerfit import GlmerFit
 from .lmerfit import LmerFit
 from .summary import LmerSummary
 
-__all__ = ["LmerFit", "LmerSummary"]
+__all__ = ["GlmerFit", "LmerFit", "LmerSummary"]

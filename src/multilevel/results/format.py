@@ -29,15 +29,15 @@ def format_fixed(values, decimals: int) -> list[str]:
     return ["" if not np.isfinite(v) else f"{v:.{decimals}f}" for v in np.asarray(values, dtype=float)]
 
 
-def format_pvalue(p: float) -> str:
-    """R's format.pval with 4 significant digits; tiny values as '<2e-16'."""
+def format_pvalue(p: float, digits: int = 4) -> str:
+    """R's format.pval: ``digits`` significant digits; tiny values as '<2e-16'."""
     if not np.isfinite(p):
         return ""
     if p < 2.2e-16:
         return "<2e-16"
     if p < 1e-4:
-        return f"{p:.3e}".replace("e-0", "e-")
-    return f"{p:.4g}"
+        return f"{p:.{digits - 1}e}"
+    return f"{p:.{digits}g}"
 
 
 def significance_stars(p: float) -> str:

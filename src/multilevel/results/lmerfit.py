@@ -32,6 +32,8 @@ class LmerFit:
     in :attr:`optimizer`. Methods follow lme4's names (``fixef``, ``ranef``, ``varcorr``...).
     """
 
+    has_residual_variance = True  # GLMMs of the binomial and Poisson families have none
+
     def __init__(self, design: Design, solution, record, reml: bool, *, data_name: str = "data",
                  messages: list | None = None, problem=None):
         self.design = design
@@ -176,7 +178,8 @@ class LmerFit:
             for i in range(len(cols)):
                 for j in range(i + 1, len(cols)):
                     rows.append((name, cols[i], cols[j], cov[j, i], corr[j, i]))
-        rows.append(("Residual", None, None, self._sigma**2, self._sigma))
+        if self.has_residual_variance:
+            rows.append(("Residual", None, None, self._sigma**2, self._sigma))
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
     def ranef(self, condvar: bool = True) -> dict[str, pd.DataFrame]:

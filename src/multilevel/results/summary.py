@@ -60,8 +60,9 @@ def random_effects_rows(fit, with_variance: bool = True) -> tuple[list[str], lis
             cells = [name if i == 0 else "", row.var1]
             cells += [var_text[idx], sd_text[idx]] if with_variance else [sd_text[idx]]
             rows.append(cells + corr_cells)
-    resid = vc.index[-1]
-    rows.append(["Residual", ""] + ([var_text[resid], sd_text[resid]] if with_variance else [sd_text[resid]]))
+    if fit.has_residual_variance:
+        resid = vc.index[-1]
+        rows.append(["Residual", ""] + ([var_text[resid], sd_text[resid]] if with_variance else [sd_text[resid]]))
     header = ["Groups", "Name"] + (["Variance", "Std.Dev."] if with_variance else ["Std.Dev."])
     if max_corr:
         header += ["Corr"] + [""] * (max_corr - 1)

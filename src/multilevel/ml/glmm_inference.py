@@ -1,0 +1,130 @@
+"""Confidence intervals for GLMMs: Wald (z), likelihood profile, parametric bootstrap.
+
+Rows follow lme4: ``.sig01, ...`` (standard deviations and correlations of the random effects,
+in theta's order) then the fixed effects; a GLMM of these families has no ``.sigma``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .inference import _labels, _minimize_others, _profile_limit
+
+
+def _names(fit) -> list[str]:
+    return [f".sig{i + 1:02d}" for i in range(len(fit.theta))]
+
+
+def wald_intervals(fit, level: float = 0.95) -> pd.DataFrame:
+    z = stats.norm.ppf(1 - (1 - level) / 2)
+    beta = fit.fixef()
+    se = np.sqrt(np.diag(fit.vcov().to_numpy()))
+    rows = _names(fit)
+    values = np.full((len(rows) + len(beta), 2), np.nan)
+    values[len(rows):, 0] = beta - z * se
+    values[len(rows):, 1] = beta + z * se
+    return pd.DataFrame(values, index=rows + list(beta.index), columns=_labels(fit, level))
+
+
+class SdCorDeviance:
+    """The GLMM deviance as a function of (sds and correlations of the random effects, beta)."""
+
+    def __init__(self, fit):
+        self.problem = fit.problem
+        self.problem.nagq = fit.nagq
+        self.pairs = [t.covariance.theta_pairs() for t in self.problem.terms]
+        self.n_psi = sum(len(p) for p in self.pairs)
+
+    def psi_from_theta(self, theta: np.ndarray) -> np.ndarray:
+        psi = []
+        for lam, pairs in zip(self.problem.lambdas(theta), self.pairs):
+            cov = lam @ lam.T
+            sd = np.sqrt(np.diag(cov))
+            psi += [sd[i] if i == j else (cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
+                    for i, j in pairs]
+        return np.array(psi)
+
+    def theta_from_psi(self, psi: np.ndarray) -> np.ndarray | None:
+        theta, start = [], 0
+        for term, pairs in zip(self.problem.terms, self.pairs):
+            sd, corr = np.zeros(term.dim), np.eye(term.dim)
+            for (i, j), value in zip(pairs, psi[start : start + len(pairs)]):
+                if i == j:
+                    sd[i] = value
+                else:
+                    corr[i, j] = corr[j, i] = value
+            start += len(pairs)
+            try:
+                theta.append(term.covariance.theta_from_factor(np.diag(sd) @ np.linalg.cholesky(corr)))
+            except np.linalg.LinAlgError:
+                return None
+        return np.concatenate(theta)
+
+    def __call__(self, params: np.ndarray) -> float:
+        theta = self.theta_from_psi(params[: self.n_psi])
+        if theta is None:
+            return np.inf
+        return self.problem.objective(np.concatenate([theta, params[self.n_psi:]]))
+
+    def bounds(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        lower = [0.0 if i == j else -1.0 for pairs in self.pairs for i, j in pairs] + [-np.inf] * p
+        upper = [np.inf if i == j else 1.0 for pairs in self.pairs for i, j in pairs] + [np.inf] * p
+        return np.array(lower), np.array(upper)
+
+
+def profile_intervals(fit, level: float = 0.95, parm=None) -> pd.DataFrame:
+    """Likelihood-profile intervals of every parameter, re-optimizing the others (PIRLS inside)."""
+    z = stats.norm.ppf(1 - (1 - level) / 2)
+    deviance = SdCorDeviance(fit)
+    beta = fit.fixef()
+    estimate = np.concatenate([deviance.psi_from_theta(fit.theta), beta.to_numpy()])
+    best = -2 * fit.loglik
+    lower, upper = deviance.bounds(len(beta))
+    names = _names(fit) + list(beta.index)
+    se = np.sqrt(np.diag(fit.vcov().to_numpy()))
+    steps = np.concatenate([0.25 * np.maximum(np.abs(estimate[: deviance.n_psi]), 0.05), se])
+    out = {}
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for index, name in enumerate(names):
+            if parm is not None and name not in parm:
+                continue
+
+            def zeta(value, index=index):
+                dev, _ = _minimize_others(deviance, estimate, index, value, lower, upper)
+                return np.sign(value - estimate[index]) * np.sqrt(max(dev - best, 0.0))
+
+            out[name] = [_profile_limit(zeta, estimate[index], steps[index], -z, lower[index]),
+                         _profile_limit(zeta, estimate[index], steps[index], z, upper[index])]
+    fit.problem.pirls(fit.theta, fit.fixef().to_numpy())  # leave the problem at the estimates
+    return pd.DataFrame.from_dict(out, orient="index", columns=_labels(fit, level))
+
+
+def bootstrap_intervals(fit, level: float = 0.95, nsim: int = 200, seed=None) -> pd.DataFrame:
+    """Percentile intervals from refits to responses simulated from the fitted model."""
+    from .glmer import fit_glmm_design
+
+    sims = fit.simulate(nsim, seed=seed).to_numpy()
+    deviance = SdCorDeviance(fit)
+    start = np.concatenate([fit.theta, fit.fixef().to_numpy()])
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for s in range(nsim):
+            design = dataclasses.replace(fit.design, response=sims[:, s])
+            try:
+                refit = fit_glmm_design(design, nagq=fit.nagq, start=start)
+            except (ArithmeticError, ValueError):
+                rows.append(np.full(len(start), np.nan))
+                continue
+            rows.append(np.concatenate([deviance.psi_from_theta(refit.theta), refit.fixef().to_numpy()]))
+    replicates = np.array(rows)
+    alpha = (1 - level) / 2
+    limits = np.nanquantile(replicates, [alpha, 1 - alpha], axis=0).T
+    frame = pd.DataFrame(limits, index=_names(fit) + list(fit.fixef().index), columns=_labels(fit, level))
+    frame.attrs["replicates"] = replicates
+    return frame

@@ -1,0 +1,99 @@
+"""glmer-style summary: family and link, information criteria, z tests."""
+from __future__ import annotations
+
+import numpy as np
+
+from .format import format_column, format_fixed, format_pvalue, html_table, significance_stars, text_table
+from .summary import _correlation_block, _groups_line, random_effects_rows
+
+
+def _title(fit) -> str:
+    method = "Laplace Approximation" if fit.nagq <= 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {fit.nagq}"
+    return f"Generalized linear mixed model fit by maximum likelihood ({method}) ['glmerMod']"
+
+
+def _header(fit) -> list[str]:
+    lines = [_title(fit), f" Family: {fit.family.display}  ( {fit.family.link.name} )",
+             f"Formula: {fit.formula}", f"   Data: {fit.data_name}"]
+    if fit.design.n_dropped:
+        detail = ", ".join(f"{k}: {v}" for k, v in fit.design.dropped_by_column.items())
+        lines.append(f"Rows dropped for missing values: {fit.design.n_dropped} ({detail})")
+    return lines
+
+
+def _criteria(fit) -> tuple[list[str], list[str]]:
+    header = ["AIC", "BIC", "logLik", "deviance", "df.resid"]
+    values = [f"{fit.aic:.1f}", f"{fit.bic:.1f}", f"{fit.loglik:.1f}", f"{-2 * fit.loglik:.1f}", f"{fit.df_resid}"]
+    return header, values
+
+
+def fixed_effects_rows(fit):
+    table = fit.coef_table()
+    est_se = np.abs(table[["Estimate", "Std. Error"]].to_numpy())
+    finite = est_se[np.isfinite(est_se) & (est_se != 0)]
+    digmin = 1 + int(np.floor(np.log10(finite.max()))) if finite.size else 1
+    decimals = max(1, 6 - digmin)
+    est = format_fixed(table["Estimate"], decimals)
+    se = format_fixed(table["Std. Error"], decimals)
+    zval = format_fixed(table["z value"], 3)
+    rows = []
+    for name, e, s, zv, p in zip(table.index, est, se, zval, table["Pr(>|z|)"]):
+        rows.append([name, e, s, zv, format_pvalue(p, digits=3), significance_stars(p)])
+    return ["", "Estimate", "Std. Error", "z value", "Pr(>|z|)", ""], rows
+
+
+class GlmerSummary:
+    """What ``fit.summary()`` returns for a GLMM: prints like lme4's, renders as HTML in Jupyter."""
+
+    def __init__(self, fit):
+        self.fit = fit
+
+    def __str__(self) -> str:
+        fit = self.fit
+        lines = _header(fit) + [""]
+        header, values = _criteria(fit)
+        lines += text_table(header, [values], align=["r"] * 5).splitlines() + [""]
+        q = np.quantile(fit.residuals("pearson"), [0, 0.25, 0.5, 0.75, 1])
+        lines += ["Scaled residuals: "]
+        lines += text_table(["Min", "1Q", "Median", "3Q", "Max"], [format_column(q, 4)], align=["r"] * 5).splitlines()
+        header, rows = random_effects_rows(fit)
+        lines += ["", "Random effects:"] + text_table(header, rows, align=["l"] * 12, indent=" ").splitlines()
+        lines += [_groups_line(fit), ""]
+        header, rows = fixed_effects_rows(fit)
+        lines += ["Fixed effects:"] + text_table(header, rows, align=["l"] + ["r"] * 4 + ["l"]).splitlines()
+        lines += ["---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
+        corr = _correlation_block(fit)
+        if corr:
+            lines += [""] + corr
+        for message in fit.messages:
+            lines += ["", message]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        fit = self.fit
+        header, values = _criteria(fit)
+        parts = [f"<p><b>{_title(fit)}</b><br>Family: {fit.family.display} ({fit.family.link.name})"
+                 f"<br>Formula: <code>{fit.formula}</code><br>Data: {fit.data_name}</p>",
+                 html_table(header, [values])]
+        header, rows = random_effects_rows(fit)
+        parts.append(html_table(header, rows, caption="Random effects"))
+        header, rows = fixed_effects_rows(fit)
+        parts.append(html_table(["Term"] + header[1:], rows, caption="Fixed effects"))
+        parts += [f"<p><i>{m}</i></p>" for m in fit.messages]
+        return "<div class='multilevel-summary'>" + "".join(parts) + "</div>"
+
+
+def short_text(fit) -> str:
+    lines = _header(fit)
+    header, values = _criteria(fit)
+    lines += text_table(header, [values], align=["r"] * 5).splitlines()
+    header, rows = random_effects_rows(fit, with_variance=False)
+    lines += ["Random effects:"] + text_table(header, rows, align=["l"] * 12, indent=" ").splitlines()
+    lines += [_groups_line(fit), "Fixed Effects:"]
+    beta = fit.fixef()
+    values = format_column(beta.to_numpy(), 4)
+    lines += text_table(list(beta.index), [values], align=["r"] * len(values), gap="  ").splitlines()
+    lines += fit.messages
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""The result of ``ml.glmer``: the lmer interface with a family, z tests and response-scale output."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .lmerfit import LmerFit
+
+
+class GlmerFit(LmerFit):
+    """A generalized linear mixed model fitted by Laplace or adaptive Gauss-Hermite quadrature.
+
+    Shares :class:`LmerFit`'s methods (``fixef``, ``ranef``, ``coef``, ``varcorr``, ``predict``...).
+    ``loglik`` is the approximate marginal log-likelihood; ``deviance`` is lme4's ``deviance()``,
+    the sum of squared deviance residuals (the summary's "deviance" column is ``-2 * loglik``).
+    """
+
+    has_residual_variance = False
+
+    def __init__(self, design, problem, state, record, nagq: int, hessian, *, data_name: str = "data"):
+        from ..ml.lmm import LMMSolution
+
+        self.family = design.family
+        self.nagq = nagq
+        lambdas = problem.lambdas(state.theta)
+        u = [uk.reshape(t.n_levels, t.dim) for uk, t in zip(state.u, design.terms)]
+        b = [ub @ lam.T for ub, lam in zip(u, lambdas)]
+        objective = problem.agq(state) if nagq > 1 else problem.laplace(state)
+        solution = LMMSolution(state.theta, state.beta, u, b, 1.0, float("nan"), state.factor, objective)
+        super().__init__(design, solution, record, reml=False, data_name=data_name, problem=problem)
+        self._mu = state.mu
+        self._eta = state.eta
+        self._vcov = self._covariance(hessian, problem, state)
+
+    def _covariance(self, hessian, problem, state) -> np.ndarray:
+        """lme4's default: from the Hessian of the deviance in (theta, beta); else from PIRLS's R_X."""
+        p = len(self._beta)
+        if hessian is not None:
+            try:
+                cov = 2.0 * np.linalg.inv((hessian + hessian.T) / 2)[-p:, -p:]
+                if np.all(np.diag(cov) > 0):
+                    return cov
+            except np.linalg.LinAlgError:
+                pass
+            self.messages.append("fixed-effects covariance from the PIRLS factor: the Hessian is not invertible")
+        inv = np.linalg.inv(problem.fixed_effects_factor(state))
+        return inv.T @ inv
+
+    # ---- parameters and criteria ---------------------------------------------------------------
+    @property
+    def problem(self):
+        if self._problem is None:
+            from ..ml.glmm import GLMMProblem
+
+            self._problem = GLMMProblem(self.design, nagq=self.nagq)
+        return self._problem
+
+    @property
+    def n_parameters(self) -> int:
+        extra = 1 if self.family.name == "negative.binomial" else 0
+        return len(self._theta) + len(self._beta) + extra
+
+    @property
+    def deviance(self) -> float:
+        """Sum of squared deviance residuals at the conditional modes (lme4's ``deviance()``)."""
+        return float(np.sum(self.residuals("deviance") ** 2))
+
+    @property
+    def reml_criterion(self) -> float:
+        return float("nan")
+
+    def vcov(self) -> pd.DataFrame:
+        names = list(self.design.fixed.column_names)
+        return pd.DataFrame(self._vcov, index=names, columns=names)
+
+    def coef_table(self) -> pd.DataFrame:
+        se = np.sqrt(np.diag(self._vcov))
+        z = self._beta / se
+        return pd.DataFrame({"Estimate": self._beta, "Std. Error": se, "z value": z,
+                             "Pr(>|z|)": 2 * stats.norm.sf(np.abs(z))}, index=list(self.design.fixed.column_names))
+
+    def refit_ml(self) -> "GlmerFit":
+        return self
+
+    # ---- fitted values, residuals, prediction --------------------------------------------------
+    def _offset(self) -> np.ndarray:
+        return self.design.offset if self.design.offset is not None else np.zeros(self.nobs)
+
+    def fitted(self) -> np.ndarray:
+        """Fitted means on the response scale (probabilities, rates)."""
+        return self._mu.copy()
+
+    def linear_predictor(self) -> np.ndarray:
+        return self._eta.copy()
+
+    def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:
+        """Residuals of type ``"deviance"`` (default, as lme4), ``"pearson"``, ``"response"`` or ``"working"``."""
+        y, mu = self.design.response, self._mu
+        w = self.design.weights if self.design.weights is not None else np.ones_like(y)
+        if type == "deviance":
+            unit = self.family.deviance_residuals(y, mu, w)
+            return np.sign(y - mu) * np.sqrt(np.maximum(unit, 0.0))
+        if type == "pearson":
+            return (y - mu) * np.sqrt(w) / np.sqrt(self.family.variance(mu))
+        if type == "response":
+            return y - mu
+        if type == "working":
+            return (y - mu) / self.family.link.mu_eta(self._eta)
+        raise ValueError(f"type must be 'deviance', 'pearson', 'response' or 'working', not {type!r}")
+
+    def predict(self, newdata=None, re_form=None, allow_new_levels: bool = False, type: str = "link"):
+        """Predictions on the ``"link"`` scale (default, as lme4) or the ``"response"`` scale."""
+        if type not in {"link", "response"}:
+            raise ValueError(f"type must be 'link' or 'response', not {type!r}")
+        eta = super().predict(newdata, re_form=re_form, allow_new_levels=allow_new_levels)
+        if newdata is None:
+            eta = eta + self._offset()
+        elif self.design.formula.offsets:
+            from ..design.build import _expression
+
+            for text in self.design.formula.offsets:
+                eta = eta + _expression(text, newdata, "offset")
+        return self.family.link.inverse(eta) if type == "response" else eta
+
+    def simulate(self, nsim: int = 1, seed=None) -> pd.DataFrame:
+        """Responses simulated with new random effects; binomial ones as proportions, as lme4."""
+        rng = np.random.default_rng(seed)
+        w = self.design.weights if self.design.weights is not None else np.ones(self.nobs)
+        fixed = self.design.fixed.matrix @ self._beta + self._offset()
+        out = np.empty((self.nobs, nsim))
+        for s in range(nsim):
+            eta = fixed.copy()
+            for term, lam in zip(self.design.terms, self._lambdas()):
+                b = rng.standard_normal((term.n_levels, term.dim)) @ lam.T
+                eta += np.einsum("np,np->n", term.z, b[term.codes])
+            out[:, s] = self.family.simulate(self.family.link.inverse(eta), w, rng)
+        return pd.DataFrame(out, columns=[f"sim_{i + 1}" for i in range(nsim)])
+
+    def confint(self, method: str = "wald", level: float = 0.95, *, nsim: int = 200, seed=None, parm=None):
+        """``"wald"`` intervals for the fixed effects, or a parametric ``"boot"``strap of all parameters."""
+        from ..ml import glmm_inference
+
+        if method == "wald":
+            return glmm_inference.wald_intervals(self, level)
+        if method == "boot":
+            return glmm_inference.bootstrap_intervals(self, level, nsim=nsim, seed=seed)
+        if method == "profile":
+            return glmm_inference.profile_intervals(self, level, parm=parm)
+        raise ValueError(f"method must be 'wald', 'profile' or 'boot', not {method!r}")
+
+    def icc(self) -> pd.Series:
+        """Latent-scale ICC: intercept variance over (intercept variances + link variance pi^2/3 or 1)."""
+        latent = {"logit": np.pi**2 / 3, "probit": 1.0}.get(self.family.link.name)
+        if latent is None or self.family.name != "binomial":
+            raise ValueError("a latent-scale ICC is defined for binomial models with logit or probit links")
+        vc = self.varcorr()
+        intercepts = vc[(vc.var1 == "(Intercept)") & vc.var2.isna()]
+        return pd.Series(intercepts.vcov.to_numpy() / (intercepts.vcov.sum() + latent),
+                         index=intercepts.grp.to_numpy(), name="ICC")
+
+    # ---- display -----------------------------------------------------------------------------
+    def summary(self):
+        from .glmer_summary import GlmerSummary
+
+        return GlmerSummary(self)
+
+    def __str__(self) -> str:
+        from .glmer_summary import short_text
+
+        return short_text(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
