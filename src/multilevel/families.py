@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from .errors import DataError
+from .errors import DataError, MultilevelError
 
 EPS = np.finfo(float).eps
 THRESHOLD = 30.0  # |eta| beyond which logit-type links are clamped, as R's C code does
@@ -257,10 +257,10 @@ def get_family(family, link: str | None = None) -> Family:
     if not isinstance(family, str) or family not in FAMILIES:
         close = difflib.get_close_matches(str(family), list(FAMILIES), n=2)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"unknown family {family!r}.{hint} Valid families: {', '.join(FAMILIES)}")
+        raise MultilevelError(f"unknown family {family!r}.{hint} Valid families: {', '.join(FAMILIES)}")
     link_name = link or DEFAULT_LINKS[family]
     if link_name not in LINKS:
-        raise ValueError(f"unknown link {link_name!r}; valid links: {', '.join(LINKS)}")
+        raise MultilevelError(f"unknown link {link_name!r}; valid links: {', '.join(LINKS)}")
     return FAMILIES[family](link=LINKS[link_name]())
 
 

@@ -33,7 +33,7 @@ _TOKEN_RE = re.compile(
   | (?P<number>\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_.]*|\.[A-Za-z_][A-Za-z0-9_.]*|`[^`]+`)
   | (?P<string>'[^']*'|"[^"]*")
-  | (?P<op>\|\||\*\*|[~+\-*/:|^(),=%])
+  | (?P<op>\|\||\*\*|>=|<=|==|!=|[~+\-*/:|^(),=%<>])
     """,
     re.VERBOSE,
 )
@@ -131,7 +131,8 @@ def _join(tokens: list[Token]) -> str:
     out = []
     for tok in tokens:
         text = f"`{tok.text}`" if tok.kind == "name" and not _plain_name(tok.text) else tok.text
-        if tok.kind == "op" and tok.text in {"+", "-", "*", "/", "~", "|", "||", "**", "^", "="}:
+        if tok.kind == "op" and tok.text in {"+", "-", "*", "/", "~", "|", "||", "**", "^", "=", ">", "<",
+                                             ">=", "<=", "==", "!="}:
             out.append(f" {text} ")
         elif tok.text == ",":
             out.append(", ")

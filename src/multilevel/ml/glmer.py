@@ -62,7 +62,8 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
 
 def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str = "data") -> GlmerFit:
     """Fit a prepared GLMM :class:`Design` (two stages as lme4's ``glmer``)."""
-    problem = GLMMProblem(design, nagq=0)
+    problem = GLMMProblem(design, nagq=nagq)  # checks that nagq suits the model
+    problem.set_nagq(0)
     theta0 = problem.initial_theta() if start is None else np.asarray(start, dtype=float)[: problem.n_theta]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         stage1 = bobyqa(problem.theta_only_objective, theta0, problem.lower_bounds(),
@@ -74,7 +75,7 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
         record = stage1
         hessian = None
         if nagq >= 1:
-            problem.nagq = nagq
+            problem.set_nagq(nagq)
             x0 = np.concatenate([stage1.final, state.beta])
             lower = np.concatenate([problem.lower_bounds(), np.full(problem.p, -np.inf)])
             se0 = _rx_standard_errors(state, problem)

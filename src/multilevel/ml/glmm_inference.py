@@ -35,7 +35,7 @@ class SdCorDeviance:
 
     def __init__(self, fit):
         self.problem = fit.problem
-        self.problem.nagq = fit.nagq
+        self.problem.set_nagq(fit.nagq)
         self.pairs = [t.covariance.theta_pairs() for t in self.problem.terms]
         self.n_psi = sum(len(p) for p in self.pairs)
 

@@ -7,7 +7,7 @@ import pandas as pd
 from ..covariance import covariance_from_factor
 from ..design import Design, encode_fixed, encode_term
 from ..errors import DataError
-from ..formula import parse_formula
+from ..formula import parse_formula, tokenize
 from . import summary as summary_text
 
 
@@ -275,7 +275,8 @@ class LmerFit:
             fixed = self.design.fixed.matrix @ self._beta
             terms = self.design.terms
             return fixed + self._random_part([t.codes for t in terms], [t.z for t in terms], terms_used)
-        needed = [v for v in self.design.formula.variables if v != self.design.response_name]
+        response_vars = {t.text for t in tokenize(self.design.formula.response) if t.kind == "name"}
+        needed = [v for v in self.design.formula.variables if v not in response_vars]
         needed_fixed = [v for v in needed if not any(v in t.group_vars for t in self.design.terms)]
         missing = [v for v in needed_fixed if v not in newdata.columns]
         if missing:
