@@ -154,9 +154,11 @@ class Binomial(Family):
         return 2 * weights * (special.xlogy(y, y / mu) + special.xlogy(1 - y, (1 - y) / (1 - mu)))
 
     def minus_twice_loglik(self, y, mu, weights) -> float:
-        trials = np.where(weights > 0, weights, 1.0)
+        trials = np.round(np.where(weights > 0, weights, 1.0))
         successes = np.round(trials * y)
-        return float(-2 * np.sum(np.where(weights > 0, stats.binom.logpmf(successes, np.round(trials), mu), 0.0)))
+        log_choose = special.gammaln(trials + 1) - special.gammaln(successes + 1) - special.gammaln(trials - successes + 1)
+        logpmf = log_choose + special.xlogy(successes, mu) + special.xlog1py(trials - successes, -mu)
+        return float(-2 * np.sum(np.where(weights > 0, logpmf, 0.0)))
 
     def check_response(self, y, weights, name):
         if np.any((y < 0) | (y > 1)):
@@ -186,7 +188,7 @@ class Poisson(Family):
         return 2 * weights * (special.xlogy(y, y / mu) - (y - mu))
 
     def minus_twice_loglik(self, y, mu, weights) -> float:
-        return float(-2 * np.sum(weights * stats.poisson.logpmf(y, mu)))
+        return float(-2 * np.sum(weights * (special.xlogy(y, mu) - mu - special.gammaln(y + 1))))
 
     def check_response(self, y, weights, name):
         if np.any(y < 0):

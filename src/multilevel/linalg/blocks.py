@@ -71,6 +71,30 @@ class BlockSparse:
     def to_dense(self) -> np.ndarray:
         return self.to_scipy().toarray()
 
+    def matmul(self, dense: np.ndarray) -> np.ndarray:
+        """``self @ dense`` for a dense (columns x k) matrix, without building a scipy matrix."""
+        pr, pc = self.block_shape
+        k = dense.shape[1]
+        if len(self.indices) * k > 20_000:  # large: scipy's compiled kernel wins over its set-up cost
+            return self.to_scipy() @ dense
+        cols = dense.reshape(self.n_block_cols, pc, k)[self.indices]  # (nnz, pc, k)
+        contrib = self.data @ cols if pc > 1 or pr > 1 else self.data[:, :, :1] * cols
+        out = np.zeros((self.n_block_rows, pr, k))
+        nonempty = np.flatnonzero(np.diff(self.indptr))
+        if len(nonempty):
+            out[nonempty] = np.add.reduceat(contrib, self.indptr[nonempty], axis=0)
+        return out.reshape(self.n_block_rows * pr, k)
+
+    def rmatvec(self, vector: np.ndarray) -> np.ndarray:
+        """``self.T @ vector`` without building a scipy matrix."""
+        pr, pc = self.block_shape
+        v = vector.reshape(self.n_block_rows, pr)[self.block_rows]  # (nnz, pr)
+        contrib = np.einsum("nij,ni->nj", self.data, v) if pr > 1 or pc > 1 else self.data[:, 0, :] * v
+        out = np.empty((self.n_block_cols, pc))
+        for j in range(pc):
+            out[:, j] = np.bincount(self.indices, weights=contrib[:, j], minlength=self.n_block_cols)
+        return out.reshape(-1)
+
     def with_data(self, data: np.ndarray) -> "BlockSparse":
         return BlockSparse(self.indptr, self.indices, data, self.n_block_rows, self.n_block_cols)
 

@@ -184,9 +184,9 @@ class BlockedCholesky:
         if isinstance(left, BlockSparse) and isinstance(right, BlockSparse):
             target -= (left.to_scipy() @ right.to_scipy().T).toarray()
         elif isinstance(right, BlockSparse):
-            target -= (right.to_scipy() @ left.T).T
+            target -= right.matmul(left.T).T
         elif isinstance(left, BlockSparse):
-            target -= left.to_scipy() @ right.T
+            target -= left.matmul(right.T)
         else:
             target -= left @ right.T
 

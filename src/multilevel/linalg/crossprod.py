@@ -93,17 +93,34 @@ class CrossProducts:
         blocks = {}
         wxy = xy * weights[:, None]
         for j, (codes_j, z_j, levels_j) in enumerate(self.terms):
-            wz_j = z_j * weights[:, None]
-            blocks[j, j] = term_diagonal(codes_j, z_j * np.sqrt(weights)[:, None], levels_j)
+            blocks[j, j] = self._weighted_diagonal(j, weights)
             for i in range(j + 1, K):
-                codes_i, z_i, _ = self.terms[i]
+                z_i = self.terms[i][1]
                 template = self.template[i, j]
                 pos = self.positions[i, j]
                 data = np.empty_like(template.data)
                 for a in range(z_i.shape[1]):
                     for b in range(z_j.shape[1]):
-                        data[:, a, b] = np.bincount(pos, weights=z_i[:, a] * wz_j[:, b], minlength=len(data))
+                        data[:, a, b] = np.bincount(pos, weights=self._product(i, a, j, b) * weights, minlength=len(data))
                 blocks[i, j] = template.with_data(data)
             blocks[K, j] = dense_cross(codes_j, z_j, levels_j, wxy)
         blocks[K, K] = wxy.T @ xy
         return blocks
+
+    def _product(self, i: int, a: int, j: int, b: int) -> np.ndarray:
+        """z_i[:, a] * z_j[:, b], cached: constant across PIRLS iterations (all ones for intercepts)."""
+        key = (i, a, j, b)
+        cache = self.__dict__.setdefault("_products", {})
+        if key not in cache:
+            cache[key] = self.terms[i][1][:, a] * self.terms[j][1][:, b]
+        return cache[key]
+
+    def _weighted_diagonal(self, j: int, weights: np.ndarray) -> BlockDiagonal:
+        codes, z, levels = self.terms[j]
+        p = z.shape[1]
+        data = np.empty((levels, p, p))
+        for a in range(p):
+            for b in range(a, p):
+                data[:, a, b] = data[:, b, a] = np.bincount(codes, weights=self._product(j, a, j, b) * weights,
+                                                            minlength=levels)
+        return BlockDiagonal(data)

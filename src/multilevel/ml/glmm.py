@@ -24,7 +24,11 @@ from ..linalg.crossprod import CrossProducts
 from .lmm import solve_upper, transpose_times
 
 PIRLS_MAX_ITER = 60
-PIRLS_STEP_TOL = 1e-11  # relative size of the last step in u (and beta): near rounding, for clean derivatives
+# Stop when the last step in u (and beta) is this small relative to |u|. With a canonical link
+# PIRLS is Newton's method: a step of 1e-6 leaves an error of order 1e-12, so one more iteration
+# would only confirm it. Fisher scoring for other links converges linearly: go to rounding.
+PIRLS_STEP_TOL = {"canonical": 1e-6, "other": 1e-11}
+CANONICAL = {("binomial", "logit"), ("poisson", "log"), ("gaussian", "identity")}
 
 
 class PirlsFailure(ArithmeticError):
@@ -61,6 +65,8 @@ class GLMMProblem:
         self.prior_weights = design.weights if design.weights is not None else np.ones(self.n)
         self.offset = design.offset if design.offset is not None else np.zeros(self.n)
         self.set_nagq(nagq)
+        canonical = (self.family.name, self.family.link.name) in CANONICAL
+        self.step_tol = PIRLS_STEP_TOL["canonical" if canonical else "other"]
         self.cross = CrossProducts([(t.codes, t.z, t.n_levels) for t in self.terms])
         start = self.cross.compute(np.ones(self.n), np.zeros((self.n, 1)))
         self.cholesky = BlockedCholesky(start, [(t.n_levels, t.dim) for t in self.terms])
@@ -144,13 +150,20 @@ class GLMMProblem:
             new_beta, new_u = self._solve(factor, joint)
             if not joint:
                 new_beta = beta
-            # step halving on the penalized deviance, as lme4's stepFac
+            # step halving on the penalized deviance, as lme4's stepFac; a step already tiny
+            # relative to u (Newton's final steps) cannot overshoot, so it skips the check
             step = 1.0
+            full_move = max([float(np.max(np.abs(nk - uk), initial=0.0)) for uk, nk in zip(u, new_u)]
+                            + [float(np.max(np.abs(new_beta - beta), initial=0.0))])
+            tiny = np.isfinite(old) and full_move < 1e-4 * (1.0 + max(float(np.max(np.abs(uk), initial=0.0)) for uk in u))
             for _ in range(12):
                 cand_beta = beta + step * (new_beta - beta)
                 cand_u = [uk + step * (nk - uk) for uk, nk in zip(u, new_u)]
                 cand_eta = self.offset + self.x @ cand_beta + self.random_part(cand_u, lambdas)
                 cand_mu = self.family.link.inverse(cand_eta)
+                if tiny:
+                    pdev = old
+                    break
                 pdev = self.penalized_deviance(cand_mu, cand_u)
                 if np.isfinite(pdev) and pdev <= old * (1 + 1e-15) + 1e-12:
                     break
@@ -166,7 +179,7 @@ class GLMMProblem:
             scale = 1.0 + max(float(np.max(np.abs(c), initial=0.0)) for c in cand_u)
             beta, u, eta, mu = cand_beta, cand_u, cand_eta, cand_mu
             old = pdev
-            if moved < PIRLS_STEP_TOL * scale:
+            if moved < self.step_tol * scale:
                 break
         # the factor at the final mode's weights (lme4 decomposes at the converged point)
         mu, mu_eta, w = self._weights(eta)

@@ -53,7 +53,7 @@ class LMMProblem:
         w = design.weights
         self.sqrt_weights = None if w is None else np.sqrt(w)
         self.log_weight_sum = 0.0 if w is None else float(np.log(w[w > 0]).sum())
-        xy = np.column_stack([self.x, self.y])
+        xy = np.column_stack([self.x, self._centered(self.y)])
         blocks = system_blocks([(t.codes, t.z, t.n_levels) for t in self.terms], xy, self.sqrt_weights)
         self.cholesky = BlockedCholesky(blocks, [(t.n_levels, t.dim) for t in self.terms])
         sizes = [t.covariance.n_theta for t in self.terms]
@@ -61,11 +61,24 @@ class LMMProblem:
         self.theta_slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
         self.n_evaluations = 0
 
+    def _centered(self, y: np.ndarray) -> np.ndarray:
+        """y minus its least-squares fit on X (stored in ``y_shift``).
+
+        The profiled criterion does not change when y moves within the column space of X (beta
+        absorbs it), but y'y then no longer dwarfs the penalized residual sum of squares, so the
+        Cholesky factor's last element loses far fewer digits to cancellation.
+        """
+        x, target = self.x, y
+        if self.sqrt_weights is not None:
+            x, target = x * self.sqrt_weights[:, None], y * self.sqrt_weights
+        self.y_shift = np.linalg.lstsq(x, target, rcond=None)[0] if self.p else np.zeros(0)
+        return y - self.x @ self.y_shift
+
     def with_response(self, y: np.ndarray) -> "LMMProblem":
         """The same problem for another response: only the blocks that involve y are recomputed."""
         clone = copy.copy(self)
         clone.y = np.asarray(y, dtype=float)
-        xy = np.column_stack([self.x, clone.y])
+        xy = np.column_stack([self.x, clone._centered(clone.y)])
         if self.sqrt_weights is not None:
             xy = xy * self.sqrt_weights[:, None]
         K = len(self.terms)
@@ -136,12 +149,13 @@ class LMMProblem:
         sigma = float(np.sqrt(pwrss / (self.n - p if reml else self.n)))
         u_blocks = [uj.reshape(t.n_levels, t.dim) for uj, t in zip(u, self.terms)]
         b_blocks = [ub @ lam.T for ub, lam in zip(u_blocks, lambdas)]
+        beta = beta + self.y_shift
         return LMMSolution(theta, beta, u_blocks, b_blocks, sigma, pwrss, factor, self._criterion(factor, reml))
 
 
 def transpose_times(block, vector: np.ndarray) -> np.ndarray:
     if isinstance(block, BlockSparse):
-        return block.to_scipy().T @ vector
+        return block.rmatvec(vector)
     return block.T @ vector
 
 
