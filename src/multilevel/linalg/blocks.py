@@ -249,3 +249,44 @@ def right_solve_transpose(block, factor):
     from scipy.linalg import solve_triangular
 
     return solve_triangular(factor, as_dense(block).T, lower=True, check_finite=False).T
+
+
+def times_block(block, vector: np.ndarray) -> np.ndarray:
+    """``block @ vector`` for any block type."""
+    if isinstance(block, BlockSparse):
+        return block.matmul(vector[:, None])[:, 0]
+    if isinstance(block, BlockDiagonal):
+        levels, p, _ = block.data.shape
+        return (block.data @ vector.reshape(levels, p, 1)).reshape(-1)
+    return block @ vector
+
+
+def transpose_times_block(block, vector: np.ndarray) -> np.ndarray:
+    """``block.T @ vector`` for a sparse or dense off-diagonal block."""
+    if isinstance(block, BlockSparse):
+        return block.rmatvec(vector)
+    return block.T @ vector
+
+
+def solve_lower_block(factor, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``factor x = rhs`` for a lower-triangular diagonal block."""
+    from scipy.linalg import solve_triangular
+
+    if isinstance(factor, BlockDiagonal):
+        levels, p, _ = factor.data.shape
+        if p == 1:
+            return rhs / factor.data[:, 0, 0]
+        return np.linalg.solve(factor.data, rhs.reshape(levels, p, 1)).reshape(-1)
+    return solve_triangular(factor, rhs, lower=True, check_finite=False)
+
+
+def solve_upper_block(factor, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``factor' x = rhs`` for a lower-triangular diagonal block."""
+    from scipy.linalg import solve_triangular
+
+    if isinstance(factor, BlockDiagonal):
+        levels, p, _ = factor.data.shape
+        if p == 1:
+            return rhs / factor.data[:, 0, 0]
+        return np.linalg.solve(factor.data.transpose(0, 2, 1), rhs.reshape(levels, p, 1)).reshape(-1)
+    return solve_triangular(factor, rhs, lower=True, trans="T", check_finite=False)

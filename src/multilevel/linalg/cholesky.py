@@ -130,16 +130,20 @@ class BlockedCholesky:
                 pair.refresh_scaled(blocks[i, 0], blocks[j, 0])
 
     # ---- numeric stage --------------------------------------------------------------------
-    def factor(self, lambdas: list[np.ndarray]) -> dict:
-        """Numeric factor for the relative covariance factors ``lambdas`` (one p x p per term)."""
+    def factor(self, lambdas: list[np.ndarray], with_fixed: bool = True) -> dict:
+        """Numeric factor for the relative covariance factors ``lambdas`` (one p x p per term).
+
+        ``with_fixed=False`` factors only the random-effects part ``Lambda'Z'WZ Lambda + I``.
+        """
         K, A, L = self.K, self.A, {}
         lam = list(lambdas) + [None]
-        for j in range(K + 1):
+        last = K + 1 if with_fixed else K
+        for j in range(last):
             diag = self._start(j, j, scale_block(A[j, j], lam[j], lam[j]))
             for k in range(j):
                 self._subtract(diag, L[j, k], L[j, k], (j, j, k), lam, L)
             L[j, j] = self._chol(diag, j)
-            for i in range(j + 1, K + 1):
+            for i in range(j + 1, last):
                 block = self._start(i, j, scale_block(A[i, j], lam[i], lam[j]))
                 for k in range(j):
                     self._subtract(block, L[i, k], L[j, k], (i, j, k), lam, L)
@@ -218,3 +222,23 @@ def logdet_lower(factor) -> float:
     if isinstance(factor, BlockDiagonal):
         return float(np.log(np.diagonal(factor.data, axis1=1, axis2=2)).sum())
     return float(np.log(np.diagonal(factor)).sum())
+
+
+def solve_random_effects(factor: dict, rhs: list[np.ndarray]) -> list[np.ndarray]:
+    """Solve ``(L L') x = rhs`` with the random-effects blocks of a blocked factor."""
+    from .blocks import solve_lower_block, solve_upper_block, times_block, transpose_times_block
+
+    K = len(rhs)
+    y = [None] * K
+    for j in range(K):
+        r = rhs[j].copy()
+        for k in range(j):
+            r -= times_block(factor[j, k], y[k])
+        y[j] = solve_lower_block(factor[j, j], r)
+    x = [None] * K
+    for j in reversed(range(K)):
+        r = y[j].copy()
+        for i in range(j + 1, K):
+            r -= transpose_times_block(factor[i, j], x[i])
+        x[j] = solve_upper_block(factor[j, j], r)
+    return x

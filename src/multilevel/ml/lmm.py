@@ -18,6 +18,7 @@ from scipy.linalg import solve_triangular
 
 from ..design import Design
 from ..linalg import BlockDiagonal, BlockedCholesky, BlockSparse, NotPositiveDefinite, logdet_lower, system_blocks
+from ..linalg.blocks import solve_upper_block, transpose_times_block
 from ..linalg.crossprod import dense_cross
 
 LOG_2PI = float(np.log(2 * np.pi))
@@ -153,18 +154,6 @@ class LMMProblem:
         return LMMSolution(theta, beta, u_blocks, b_blocks, sigma, pwrss, factor, self._criterion(factor, reml))
 
 
-def transpose_times(block, vector: np.ndarray) -> np.ndarray:
-    if isinstance(block, BlockSparse):
-        return block.rmatvec(vector)
-    return block.T @ vector
 
-
-def solve_upper(factor, rhs: np.ndarray) -> np.ndarray:
-    """Solve ``factor' x = rhs`` for a lower-triangular diagonal block."""
-    if isinstance(factor, BlockDiagonal):
-        levels, p, _ = factor.data.shape
-        if p == 1:
-            return rhs / factor.data[:, 0, 0]
-        upper = factor.data.transpose(0, 2, 1)
-        return np.linalg.solve(upper, rhs.reshape(levels, p, 1)).reshape(-1)
-    return solve_triangular(factor, rhs, lower=True, trans="T")
+transpose_times = transpose_times_block
+solve_upper = solve_upper_block
