@@ -56,3 +56,12 @@ def test_public_names():
     for name in ["lmer", "anova", "datasets", "LmerFit", "FormulaError", "DataError"]:
         assert hasattr(ml, name)
     assert isinstance(ml.datasets.load("cbpp"), pd.DataFrame)
+
+
+def test_cli_glmer(capsys):
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    assert main(["fit", formula, "--data", "cbpp", "--family", "binomial"]) == 0
+    out = capsys.readouterr().out
+    assert "Family: binomial  ( logit )" in out and "Data: cbpp" in out
+    assert main(["fit", formula, "--data", "cbpp", "--family", "binomal"]) == 2
+    assert "Valid families" in capsys.readouterr().err

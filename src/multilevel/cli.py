@@ -31,18 +31,23 @@ def main(argv: list[str] | None = None) -> int:
     fit.add_argument("formula", help='lme4 formula, e.g. "Reaction ~ Days + (Days | Subject)"')
     fit.add_argument("--data", required=True, help=f"bundled data set ({', '.join(datasets.names())}) or a CSV/Parquet path")
     fit.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    fit.add_argument("--family", help="fit a GLMM (glmer) with this family: binomial, poisson, ...")
+    fit.add_argument("--nagq", type=int, default=1, help="GLMM: 0, 1 (Laplace) or quadrature nodes")
     commands.add_parser("datasets", help="list the bundled data sets")
     args = parser.parse_args(argv)
     if args.command == "datasets":
         print("\n".join(datasets.names()))
         return 0
-    from .ml import lmer
+    from .ml import glmer, lmer
 
     try:
         data, name = read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = lmer(args.formula, data, reml=not args.ml, data_name=name)
+            if args.family:
+                result = glmer(args.formula, data, family=args.family, nagq=args.nagq, data_name=name)
+            else:
+                result = lmer(args.formula, data, reml=not args.ml, data_name=name)
     except (MultilevelError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

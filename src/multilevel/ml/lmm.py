@@ -17,7 +17,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from ..design import Design
-from ..linalg import BlockDiagonal, BlockedCholesky, BlockSparse, NotPositiveDefinite, logdet_lower, system_blocks
+from ..linalg import BlockedCholesky, NotPositiveDefinite, logdet_lower, system_blocks
 from ..linalg.blocks import solve_upper_block, transpose_times_block
 from ..linalg.crossprod import dense_cross
 
