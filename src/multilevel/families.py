@@ -128,9 +128,17 @@ class Family:
         """Squared deviance residuals (unit deviances times prior weights)."""
         raise NotImplementedError
 
-    def minus_twice_loglik(self, y, mu, weights) -> float:  # pragma: no cover - abstract
+    def minus_twice_loglik(self, y, mu, weights) -> float:
         """-2 log density of the data, R's ``family$aic`` without its parameter term."""
+        return self.minus_twice_loglik_kernel(y, mu, weights) + self.minus_twice_loglik_constant(y, weights)
+
+    def minus_twice_loglik_kernel(self, y, mu, weights) -> float:  # pragma: no cover - abstract
+        """The part of :meth:`minus_twice_loglik` that depends on mu."""
         raise NotImplementedError
+
+    def minus_twice_loglik_constant(self, y, weights) -> float:
+        """The part that does not depend on mu (binomial coefficients, factorials): cache it."""
+        return 0.0
 
     def check_response(self, y, weights, name: str) -> None:
         """Raise :class:`DataError` for responses this family cannot describe."""
@@ -153,12 +161,16 @@ class Binomial(Family):
     def deviance_residuals(self, y, mu, weights):
         return 2 * weights * (special.xlogy(y, y / mu) + special.xlogy(1 - y, (1 - y) / (1 - mu)))
 
-    def minus_twice_loglik(self, y, mu, weights) -> float:
-        trials = np.round(np.where(weights > 0, weights, 1.0))
+    def minus_twice_loglik_kernel(self, y, mu, weights) -> float:
+        trials = np.round(np.where(weights > 0, weights, 0.0))
+        successes = np.round(trials * y)
+        return float(-2 * np.sum(special.xlogy(successes, mu) + special.xlog1py(trials - successes, -mu)))
+
+    def minus_twice_loglik_constant(self, y, weights) -> float:
+        trials = np.round(np.where(weights > 0, weights, 0.0))
         successes = np.round(trials * y)
         log_choose = special.gammaln(trials + 1) - special.gammaln(successes + 1) - special.gammaln(trials - successes + 1)
-        logpmf = log_choose + special.xlogy(successes, mu) + special.xlog1py(trials - successes, -mu)
-        return float(-2 * np.sum(np.where(weights > 0, logpmf, 0.0)))
+        return float(-2 * np.sum(log_choose))
 
     def check_response(self, y, weights, name):
         if np.any((y < 0) | (y > 1)):
@@ -187,8 +199,11 @@ class Poisson(Family):
     def deviance_residuals(self, y, mu, weights):
         return 2 * weights * (special.xlogy(y, y / mu) - (y - mu))
 
-    def minus_twice_loglik(self, y, mu, weights) -> float:
-        return float(-2 * np.sum(weights * (special.xlogy(y, mu) - mu - special.gammaln(y + 1))))
+    def minus_twice_loglik_kernel(self, y, mu, weights) -> float:
+        return float(-2 * np.sum(weights * (special.xlogy(y, mu) - mu)))
+
+    def minus_twice_loglik_constant(self, y, weights) -> float:
+        return float(2 * np.sum(weights * special.gammaln(y + 1)))
 
     def check_response(self, y, weights, name):
         if np.any(y < 0):
@@ -222,11 +237,13 @@ class NegativeBinomial(Family):
         th = self.theta
         return 2 * weights * (y * np.log(np.maximum(y, 1) / mu) - (y + th) * np.log((y + th) / (mu + th)))
 
-    def minus_twice_loglik(self, y, mu, weights) -> float:
+    def minus_twice_loglik_kernel(self, y, mu, weights) -> float:
         th = self.theta
-        logpmf = (special.gammaln(th + y) - special.gammaln(th) - special.gammaln(y + 1)
-                  + th * np.log(th / (th + mu)) + special.xlogy(y, mu / (th + mu)))
-        return float(-2 * np.sum(weights * logpmf))
+        return float(-2 * np.sum(weights * (th * np.log(th / (th + mu)) + special.xlogy(y, mu / (th + mu)))))
+
+    def minus_twice_loglik_constant(self, y, weights) -> float:
+        th = self.theta
+        return float(-2 * np.sum(weights * (special.gammaln(th + y) - special.gammaln(th) - special.gammaln(y + 1))))
 
     check_response = Poisson.check_response
     initial_mu = Poisson.initial_mu

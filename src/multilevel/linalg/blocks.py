@@ -38,6 +38,13 @@ class BlockDiagonal:
     def copy(self) -> "BlockDiagonal":
         return BlockDiagonal(self.data.copy())
 
+    def inverse_blocks(self) -> np.ndarray:
+        """Inverse of every block, computed once per factor (repeated solves become products)."""
+        cached = self.__dict__.get("_inverse")
+        if cached is None:
+            cached = self.__dict__["_inverse"] = np.linalg.inv(self.data)
+        return cached
+
 
 @dataclass
 class BlockSparse:
@@ -276,7 +283,7 @@ def solve_lower_block(factor, rhs: np.ndarray) -> np.ndarray:
         levels, p, _ = factor.data.shape
         if p == 1:
             return rhs / factor.data[:, 0, 0]
-        return np.linalg.solve(factor.data, rhs.reshape(levels, p, 1)).reshape(-1)
+        return np.einsum("lij,lj->li", factor.inverse_blocks(), rhs.reshape(levels, p)).reshape(-1)
     return solve_triangular(factor, rhs, lower=True, check_finite=False)
 
 
@@ -288,5 +295,5 @@ def solve_upper_block(factor, rhs: np.ndarray) -> np.ndarray:
         levels, p, _ = factor.data.shape
         if p == 1:
             return rhs / factor.data[:, 0, 0]
-        return np.linalg.solve(factor.data.transpose(0, 2, 1), rhs.reshape(levels, p, 1)).reshape(-1)
+        return np.einsum("lji,lj->li", factor.inverse_blocks(), rhs.reshape(levels, p)).reshape(-1)
     return solve_triangular(factor, rhs, lower=True, trans="T", check_finite=False)

@@ -87,11 +87,14 @@ class CrossProducts:
                 self.positions[i, j] = np.searchsorted(keys, codes_i.astype(np.int64) * levels_j + codes_j)
         self.template = first
 
-    def compute(self, weights: np.ndarray, xy: np.ndarray) -> dict:
-        """All lower blocks for observation weights ``weights`` (not square-rooted) and columns ``xy``."""
+    def compute(self, weights: np.ndarray, xy: np.ndarray | None) -> dict:
+        """All lower blocks for observation weights ``weights`` (not square-rooted) and columns ``xy``.
+
+        With ``xy=None`` only the random-effects blocks are formed.
+        """
         K = len(self.terms)
         blocks = {}
-        wxy = xy * weights[:, None]
+        wxy = None if xy is None else xy * weights[:, None]
         for j, (codes_j, z_j, levels_j) in enumerate(self.terms):
             blocks[j, j] = self._weighted_diagonal(j, weights)
             for i in range(j + 1, K):
@@ -103,8 +106,10 @@ class CrossProducts:
                     for b in range(z_j.shape[1]):
                         data[:, a, b] = np.bincount(pos, weights=self._product(i, a, j, b) * weights, minlength=len(data))
                 blocks[i, j] = template.with_data(data)
-            blocks[K, j] = dense_cross(codes_j, z_j, levels_j, wxy)
-        blocks[K, K] = wxy.T @ xy
+            if wxy is not None:
+                blocks[K, j] = dense_cross(codes_j, z_j, levels_j, wxy)
+        if wxy is not None:
+            blocks[K, K] = wxy.T @ xy
         return blocks
 
     def _product(self, i: int, a: int, j: int, b: int) -> np.ndarray:

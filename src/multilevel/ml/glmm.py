@@ -66,8 +66,8 @@ class GLMMProblem:
         self.prior_weights = design.weights if design.weights is not None else np.ones(self.n)
         self.offset = design.offset if design.offset is not None else np.zeros(self.n)
         self.set_nagq(nagq)
-        canonical = (self.family.name, self.family.link.name) in CANONICAL
-        self.step_tol = PIRLS_STEP_TOL["canonical" if canonical else "other"]
+        self.canonical = (self.family.name, self.family.link.name) in CANONICAL
+        self.step_tol = PIRLS_STEP_TOL["canonical" if self.canonical else "other"]
         self.cross = CrossProducts([(t.codes, t.z, t.n_levels) for t in self.terms])
         start = self.cross.compute(np.ones(self.n), np.zeros((self.n, 1)))
         self.cholesky = BlockedCholesky(start, [(t.n_levels, t.dim) for t in self.terms])
@@ -101,8 +101,11 @@ class GLMMProblem:
     def random_part(self, u: list, lambdas: list) -> np.ndarray:
         total = np.zeros(self.n)
         for term, uk, lam in zip(self.terms, u, lambdas):
-            b = uk.reshape(term.n_levels, term.dim) @ lam.T
-            total += np.einsum("np,np->n", term.z, b[term.codes])
+            if term.dim == 1:
+                total += term.z[:, 0] * (lam[0, 0] * uk)[term.codes]
+            else:
+                b = uk.reshape(term.n_levels, term.dim) @ lam.T
+                total += np.einsum("np,np->n", term.z, b[term.codes])
         return total
 
     def _weights(self, eta: np.ndarray):
@@ -198,7 +201,9 @@ class GLMMProblem:
 
     def _gradient(self, mu, mu_eta, u: list, lambdas: list) -> list:
         """Gradient of -pdev/2 in u: Lambda' Z' [prior (y - mu) mu_eta / V(mu)] - u."""
-        r = self.prior_weights * (self.y - mu) * mu_eta / self.family.variance(mu)
+        r = self.prior_weights * (self.y - mu)
+        if not self.canonical:  # canonical links have mu_eta = V(mu)
+            r = r * mu_eta / self.family.variance(mu)
         out = []
         for term, uk, lam in zip(self.terms, u, lambdas):
             zr = np.empty((term.n_levels, term.dim))
@@ -211,7 +216,7 @@ class GLMMProblem:
         mu, mu_eta, w = self._weights(eta)
         if not np.all(np.isfinite(w)):
             raise PirlsFailure("non-finite working weights")
-        self.cholesky.update_blocks(self.cross.compute(w, np.zeros((self.n, 0))))
+        self.cholesky.update_blocks(self.cross.compute(w, None))
         return mu, mu_eta, self.cholesky.factor(lambdas, with_fixed=False)
 
     def _pirls_modes(self, theta: np.ndarray, beta: np.ndarray) -> PirlsState:
@@ -286,7 +291,10 @@ class GLMMProblem:
     # ---- objectives -------------------------------------------------------------------------
     def laplace(self, state: PirlsState) -> float:
         logdet = 2.0 * sum(logdet_lower(state.factor[j, j]) for j in range(len(self.terms)))
-        cond = self.family.minus_twice_loglik(self.y, state.mu, self.prior_weights)
+        if getattr(self, "_loglik_constant", None) is None or self._loglik_family is not self.family:
+            self._loglik_constant = self.family.minus_twice_loglik_constant(self.y, self.prior_weights)
+            self._loglik_family = self.family
+        cond = self.family.minus_twice_loglik_kernel(self.y, state.mu, self.prior_weights) + self._loglik_constant
         return float(cond + sum(float(uk @ uk) for uk in state.u) + logdet)
 
     def agq(self, state: PirlsState) -> float:
