@@ -203,3 +203,15 @@ def test_pickle_glmer(tmp_path):
     loaded = pickle.loads(pickle.dumps(fit))
     assert np.allclose(loaded.fitted(), fit.fitted())
     assert str(loaded.summary()) == str(fit.summary())
+
+
+def test_profile_intervals_cbpp():
+    # lme4 1.1.31: confint(glmer(cbind(incidence, size - incidence) ~ period + (1|herd), cbpp,
+    # family=binomial), method="profile") (benchmarks/r/glmer_profile_ref.R); lme4 interpolates
+    # its profile with splines, so 2e-4
+    expected = np.array([[0.3460732033, 1.0999746482], [-1.9012119549, -0.9477540060],
+                         [-1.6167832557, -0.4077630678], [-1.8010243656, -0.5115360713],
+                         [-2.5007505630, -0.8007553153]])
+    ci = glmm_fit("cbpp_laplace").confint("profile")
+    assert list(ci.index) == [".sig01", "(Intercept)", "period2", "period3", "period4"]
+    assert np.allclose(ci.to_numpy(), expected, rtol=2e-4)
