@@ -224,8 +224,11 @@ def logdet_lower(factor) -> float:
     return float(np.log(np.diagonal(factor)).sum())
 
 
-def solve_random_effects(factor: dict, rhs: list[np.ndarray]) -> list[np.ndarray]:
-    """Solve ``(L L') x = rhs`` with the random-effects blocks of a blocked factor."""
+def solve_blocked(factor: dict, rhs: list[np.ndarray]) -> list[np.ndarray]:
+    """Solve ``(L L') x = rhs`` with the leading ``len(rhs)`` block rows of a blocked factor.
+
+    ``len(rhs)`` is the number of random-effects terms, or one more to include the fixed rows.
+    """
     from .blocks import solve_lower_block, solve_upper_block, times_block, transpose_times_block
 
     K = len(rhs)

@@ -20,7 +20,7 @@ from scipy.linalg import solve_triangular
 
 from ..design import Design
 from ..linalg import BlockedCholesky, NotPositiveDefinite, logdet_lower
-from ..linalg.cholesky import solve_random_effects
+from ..linalg.cholesky import solve_blocked
 from ..linalg.crossprod import CrossProducts
 from .lmm import solve_upper, transpose_times
 
@@ -123,7 +123,9 @@ class GLMMProblem:
     def pirls(self, theta: np.ndarray, beta: np.ndarray | None) -> PirlsState:
         """Conditional modes at theta; with ``beta=None`` beta is updated jointly (nAGQ=0 stage)."""
         if beta is not None:
-            return self._pirls_modes(np.asarray(theta, dtype=float), np.asarray(beta, dtype=float))
+            return self._pirls_chord(np.asarray(theta, dtype=float), np.asarray(beta, dtype=float))
+        if self.beta_start is not None:  # warm: the joint modes by the same chord method
+            return self._pirls_chord(np.asarray(theta, dtype=float), None)
         lambdas = self.lambdas(theta)
         joint = beta is None
         u = [uk.copy() for uk in self.u_start]
@@ -199,11 +201,15 @@ class GLMMProblem:
             self.beta_start = beta.copy()
         return PirlsState(theta, beta, u, eta, mu, factor, iteration)
 
-    def _gradient(self, mu, mu_eta, u: list, lambdas: list) -> list:
-        """Gradient of -pdev/2 in u: Lambda' Z' [prior (y - mu) mu_eta / V(mu)] - u."""
+    def _working_residual(self, mu, mu_eta) -> np.ndarray:
+        """prior * (y - mu) * mu_eta / V(mu): the score of the linear predictor."""
         r = self.prior_weights * (self.y - mu)
         if not self.canonical:  # canonical links have mu_eta = V(mu)
             r = r * mu_eta / self.family.variance(mu)
+        return r
+
+    def _gradient(self, r: np.ndarray, u: list, lambdas: list) -> list:
+        """Gradient of -pdev/2 in u: Lambda' Z' r - u."""
         out = []
         for term, uk, lam in zip(self.terms, u, lambdas):
             zr = np.empty((term.n_levels, term.dim))
@@ -212,36 +218,42 @@ class GLMMProblem:
             out.append((zr @ lam).reshape(-1) - uk)
         return out
 
-    def _factor_at(self, eta, lambdas):
+    def _factor_at(self, eta, lambdas, joint: bool = False):
         mu, mu_eta, w = self._weights(eta)
         if not np.all(np.isfinite(w)):
             raise PirlsFailure("non-finite working weights")
-        self.cholesky.update_blocks(self.cross.compute(w, None))
-        return mu, mu_eta, self.cholesky.factor(lambdas, with_fixed=False)
+        self.cholesky.update_blocks(self.cross.compute(w, self.x if joint else None))
+        return mu, mu_eta, self.cholesky.factor(lambdas, with_fixed=joint)
 
-    def _pirls_modes(self, theta: np.ndarray, beta: np.ndarray) -> PirlsState:
-        """Conditional modes for fixed (theta, beta) by a chord method.
+    def _pirls_chord(self, theta: np.ndarray, beta: np.ndarray | None) -> PirlsState:
+        """Conditional modes (and beta too when ``beta is None``) by a chord method.
 
-        The factor of Lambda'Z'WZ Lambda + I is formed at the starting point and reused while
-        the steps shrink fast (each step then costs two bincounts and two triangular solves);
-        it is refreshed when they do not, and once more at the mode, where the Laplace
-        log-determinant needs it. The fixed point is the same mode that Newton's PIRLS finds.
+        The Fisher matrix ``[Lambda'Z'WZ Lambda + I, Lambda'Z'WX; X'WZ Lambda, X'WX]`` (its first
+        block alone for fixed beta) is factored at the starting point and reused while the steps
+        shrink fast, so a step costs a few bincounts and triangular solves; it is refreshed when
+        they do not, and once more at the mode, where the Laplace log-determinant needs it. The
+        fixed point is the mode that Newton's PIRLS finds.
         """
+        joint = beta is None
         lambdas = self.lambdas(theta)
-        fixed_eta = self.offset + self.x @ beta
+        beta = (self.beta_start if joint else beta).copy()
         u = [uk.copy() for uk in self.u_start]
-        eta = fixed_eta + self.random_part(u, lambdas)
-        mu, mu_eta, factor = self._factor_at(eta, lambdas)
+        eta = self.offset + self.x @ beta + self.random_part(u, lambdas)
+        mu, mu_eta, factor = self._factor_at(eta, lambdas, joint)
         old = self.penalized_deviance(mu, u)
         previous_move, iterations = np.inf, 0
+        tol = PIRLS_STEP_TOL["other"] if not joint else self.step_tol
         for iterations in range(1, 4 * PIRLS_MAX_ITER):
-            delta = solve_random_effects(factor, self._gradient(mu, mu_eta, u, lambdas))
+            r = self._working_residual(mu, mu_eta)
+            rhs = self._gradient(r, u, lambdas) + ([self.x.T @ r] if joint else [])
+            delta = solve_blocked(factor, rhs)
             move = max(float(np.max(np.abs(d), initial=0.0)) for d in delta)
             scale = 1.0 + max(float(np.max(np.abs(uk), initial=0.0)) for uk in u)
             step = 1.0
             for _ in range(12):
                 cand_u = [uk + step * d for uk, d in zip(u, delta)]
-                cand_eta = fixed_eta + self.random_part(cand_u, lambdas)
+                cand_beta = beta + step * delta[-1] if joint else beta
+                cand_eta = self.offset + self.x @ cand_beta + self.random_part(cand_u, lambdas)
                 cand_mu = self.family.link.inverse(cand_eta)
                 if move < 1e-4 * scale:  # tiny steps cannot overshoot: skip the check
                     pdev = old
@@ -252,16 +264,18 @@ class GLMMProblem:
                 step /= 2
             else:
                 break  # no decrease possible: at the mode within rounding
-            u, eta, old = cand_u, cand_eta, pdev
-            if move < PIRLS_STEP_TOL["other"] * scale:
+            u, beta, eta, old = cand_u, cand_beta, cand_eta, pdev
+            if move < tol * scale:
                 break
             if move > 0.25 * previous_move or step < 1:  # slow: refresh the factor (Newton step)
-                mu, mu_eta, factor = self._factor_at(eta, lambdas)
+                mu, mu_eta, factor = self._factor_at(eta, lambdas, joint)
             else:
                 mu, mu_eta = cand_mu, self.family.link.mu_eta(eta)
             previous_move = move
-        mu, mu_eta, factor = self._factor_at(eta, lambdas)
+        mu, mu_eta, factor = self._factor_at(eta, lambdas, joint)
         self.u_start = [uk.copy() for uk in u]
+        if joint:
+            self.beta_start = beta.copy()
         return PirlsState(theta, beta, u, eta, mu, factor, iterations)
 
     def fixed_effects_factor(self, state: PirlsState) -> np.ndarray:
