@@ -5,6 +5,7 @@
 >>> print(fit.summary())  # doctest: +SKIP
 """
 from . import datasets, families
+from .bayes.priors import Prior, PriorError, prior
 from .design import build_design
 from .errors import (
     ConvergenceWarning,
@@ -20,6 +21,23 @@ from .results import GlmerFit, LmerFit
 
 __version__ = "0.1.0"
 
-__all__ = ["lmer", "glmer", "glmer_nb", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
+
+def brm(*args, **kwargs):
+    """Bayesian multilevel model (NUTS via NumPyro): see :func:`multilevel.bayes.brm`.
+
+    JAX is imported on first use only, so ``import multilevel`` stays light.
+    """
+    from .bayes import brm as _brm
+
+    return _brm(*args, **kwargs)
+
+
+def loo_compare(*fits, names=None):
+    """Compare Bayesian fits by PSIS-LOO: see :func:`multilevel.bayes.loo_compare`."""
+    from .bayes import loo_compare as _loo_compare
+
+    return _loo_compare(*fits, names=names)
+
+__all__ = ["lmer", "glmer", "glmer_nb", "brm", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]

@@ -199,6 +199,10 @@ def _expression(text: str, data: pd.DataFrame, what: str) -> np.ndarray:
 def _glm_response(parsed: ParsedFormula, data: pd.DataFrame, family, weights):
     """Response and prior weights as R's glm families store them (binomial: proportion, trials)."""
     name = parsed.response
+    additions = dict(parsed.response_additions)
+    if "weights" in additions:
+        extra = _expression(additions["weights"], data, "weights")
+        weights = extra if weights is None else weights * extra
     call = split_call_arguments(name) if name else None
     if call is not None and call[0] == "cbind":
         if len(call[1]) != 2:
@@ -224,6 +228,14 @@ def _glm_response(parsed: ParsedFormula, data: pd.DataFrame, family, weights):
         y = (codes > 0).astype(float)
     else:
         y = _response(parsed, data)
+    if "trials" in additions:
+        if family.name != "binomial":
+            raise DataError(f"trials() in the response needs the binomial family, not {family.name}")
+        trials = _expression(additions["trials"], data, "trials")
+        if np.any(trials < 0) or np.any(y < 0) or np.any(y > trials):
+            raise DataError(f"{name} | trials({additions['trials']}): successes must lie between 0 and the trials")
+        y = np.divide(y, trials, out=np.zeros_like(y), where=trials > 0)
+        weights = trials if weights is None else trials * weights
     if weights is None:
         weights = np.ones_like(y)
     family.check_response(y, weights, name)
@@ -315,6 +327,8 @@ def build_design(
             raise DataError("weights must be non-negative")
 
     if family is None:
+        if parsed.response_additions:
+            raise DataError("response additions such as trials() need a family (glmer or brm)")
         y = _response(parsed, used)
     else:
         y, weights = _glm_response(parsed, used, family, weights)

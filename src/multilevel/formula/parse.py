@@ -91,6 +91,7 @@ class ParsedFormula:
     bars: tuple[Bar, ...]
     variables: tuple[str, ...] = field(default=())  # data columns named anywhere, in order
     offsets: tuple[str, ...] = field(default=())  # expressions inside offset(...) terms
+    response_additions: tuple[tuple[str, str], ...] = field(default=())  # brms: y | trials(n) -> ("trials", "n")
 
     @property
     def display(self) -> str:
@@ -253,6 +254,7 @@ def parse_formula(text: str) -> ParsedFormula:
     if not rhs:
         raise FormulaError("nothing after '~'", text, tildes[0].pos)
     variables: list[str] = []
+    lhs, additions = _response_additions(lhs, text, variables)
     _check_expression(lhs, text, variables)
 
     fixed_pieces: list[str] = []
@@ -304,7 +306,33 @@ def parse_formula(text: str) -> ParsedFormula:
         fixed = "1"
     elif fixed.startswith("- "):
         fixed = "1 " + fixed
-    return ParsedFormula(text, _join(lhs), fixed, tuple(bars), tuple(variables), tuple(offsets))
+    return ParsedFormula(text, _join(lhs), fixed, tuple(bars), tuple(variables), tuple(offsets), tuple(additions))
+
+
+RESPONSE_ADDITIONS = ("trials", "weights")
+
+
+def _response_additions(lhs: list[Token], text: str, variables: list[str]):
+    """brms's ``y | trials(n)``: split the response from its addition terms."""
+    bars = [t for t in _top_level(lhs) if t.text == "|"]
+    if not bars:
+        return lhs, []
+    k = lhs.index(bars[0])
+    response, rest = lhs[:k], lhs[k + 1 :]
+    if not response:
+        raise FormulaError("a response is needed before '|'", text, bars[0].pos)
+    additions = []
+    for sep, part in _split_top(rest, {"+"}):
+        if len(part) < 4 or part[0].kind != "name" or part[1].text != "(" or part[-1].text != ")":
+            where = part[0].pos if part else bars[0].pos
+            raise FormulaError("after '|' the response takes addition terms such as trials(n)", text, where)
+        if part[0].text not in RESPONSE_ADDITIONS:
+            raise FormulaError(f"unknown response addition {part[0].text!r}; supported: "
+                               f"{', '.join(RESPONSE_ADDITIONS)}", text, part[0].pos)
+        inner = part[2:-1]
+        _check_expression(inner, text, variables)
+        additions.append((part[0].text, _join(inner)))
+    return response, additions
 
 
 def _closing_paren(tokens: list[Token], open_index: int) -> int:

@@ -1,0 +1,88 @@
+"""``brm``: formula -> shared design -> NumPyro model -> NUTS -> :class:`BrmFit`."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..design import build_design
+from ..errors import DataError
+from ..formula import parse_formula
+from .likelihood import make_likelihood
+from .model import build_layout, has_improper_prior, make_model
+from .posterior import BrmFit
+from .priors import PriorError
+from .sampler import diagnose, prepare_devices, run_nuts
+
+# families whose response the design reads as a GLM response (cbind, trials, 0/1 factors)
+_DESIGN_FAMILY = {"bernoulli": "binomial", "binomial": "binomial", "poisson": "poisson",
+                  "negbinomial": "negative.binomial"}
+
+
+def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, chains: int = 4,
+        draws: int = 1000, warmup: int = 1000, seed: int | None = None, cores: int | None = None,
+        target_accept: float = 0.8, sample_prior: str = "no", max_tree_depth: int = 10,
+        na_action: str = "omit", data_name: str | None = None) -> BrmFit:
+    """Bayesian multilevel model from an lme4/brms formula, sampled with NUTS (NumPyro on JAX).
+
+    Parameters
+    ----------
+    formula : str
+        ``"Reaction ~ Days + (Days | Subject)"``; binomial responses as ``successes | trials(n)``
+        or ``cbind(successes, failures)``.
+    family : str
+        gaussian, student, bernoulli, binomial, poisson, negbinomial, gamma, lognormal.
+    priors : list of ml.prior(...), optional
+        Unlisted parameters get brms's default priors (see ``fit.prior_summary()``).
+    sample_prior : {"no", "yes", "only"}
+        "only" samples from the priors alone (all priors must be proper).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> fit = ml.brm("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"), seed=1)  # doctest: +SKIP
+    """
+    if sample_prior not in ("no", "yes", "only"):
+        raise ValueError(f"sample_prior must be 'no', 'yes' or 'only', not {sample_prior!r}")
+    if chains < 1 or draws < 1 or warmup < 0:
+        raise ValueError("chains and draws must be positive, warmup non-negative")
+    likelihood = make_likelihood(family)
+    parsed = parse_formula(formula)
+    from ..families import get_family
+
+    design_family = _DESIGN_FAMILY.get(likelihood.name)
+    design = build_design(parsed, data, family=get_family(design_family) if design_family else None,
+                          na_action=na_action)
+    _check_response(design, likelihood)
+    layout = build_layout(design, likelihood, priors)
+    if sample_prior in ("only", "yes"):
+        improper = has_improper_prior(layout)
+        if improper:
+            raise PriorError(f"sample_prior={sample_prior!r} needs proper priors, but these are flat: "
+                             f"{', '.join(improper)}; give them priors, e.g. ml.prior('normal(0, 5)', class_='b')")
+    prepare_devices(chains, cores)
+    model = make_model(design, layout, likelihood)
+    run = run_nuts(model, chains=chains, draws=draws, warmup=warmup, seed=seed, target_accept=target_accept,
+                   max_tree_depth=max_tree_depth, model_kwargs={"prior_only": sample_prior == "only"})
+    fit = BrmFit(design, likelihood, layout, run, priors, data_name=data_name or "data", sample_prior=sample_prior)
+    if sample_prior == "yes":
+        prior_run = run_nuts(model, chains=chains, draws=draws, warmup=warmup, seed=seed,
+                             target_accept=target_accept, max_tree_depth=max_tree_depth,
+                             model_kwargs={"prior_only": True})
+        fit.prior_draws = BrmFit(design, likelihood, layout, prior_run, priors, data_name=fit.data_name).draws()
+    table = fit.parameter_summary()
+    fit.messages = diagnose(run, table["Rhat"].to_dict(), table["Bulk_ESS"].to_dict(), table["Tail_ESS"].to_dict())
+    return fit
+
+
+def _check_response(design, likelihood) -> None:
+    y, name = design.response, design.response_name
+    if likelihood.name == "bernoulli":
+        w = design.weights
+        if (w is not None and np.any(w != 1)) or np.any((y != 0) & (y != 1)):
+            raise DataError(f"bernoulli response {name!r} must be 0 or 1 (or a two-level factor); "
+                            "use family='binomial' with trials() for counts")
+    if likelihood.name in ("gamma", "lognormal") and np.any(y <= 0):
+        raise DataError(f"{likelihood.name} response {name!r} must be positive (minimum {np.min(y):g})")
+
+
+

@@ -1,0 +1,271 @@
+"""The result of ``ml.brm``: draws with brms's names and the brms post-processing toolkit."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .sampler import SamplerRun
+
+SUMMARY_COLUMNS = ["Estimate", "Est.Error", "l-95% CI", "u-95% CI", "Rhat", "Bulk_ESS", "Tail_ESS"]
+
+
+def _arviz():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz
+
+    return arviz
+
+
+def summarize_draws(values: np.ndarray) -> list[float]:
+    """(chains, draws) -> mean, sd, 2.5% and 97.5% quantiles, R-hat, bulk and tail ESS."""
+    az = _arviz()
+    flat = values.reshape(-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rhat = float(az.rhat(values)) if values.shape[0] > 1 else np.nan
+        bulk = float(az.ess(values, method="bulk"))
+        tail = float(az.ess(values, method="tail"))
+    return [float(flat.mean()), float(flat.std(ddof=1)), float(np.quantile(flat, 0.025)),
+            float(np.quantile(flat, 0.975)), rhat, bulk, tail]
+
+
+class BrmFit:
+    """A Bayesian multilevel model sampled with NUTS: brms's interface on NumPyro draws."""
+
+    def __init__(self, design, likelihood, layout, run: SamplerRun, priors_used, *, data_name="data",
+                 sample_prior="no"):
+        self.design = design
+        self.likelihood = likelihood
+        self.layout = layout
+        self.run = run
+        self.priors_used = priors_used
+        self.data_name = data_name
+        self.sample_prior = sample_prior
+        self._draws = self._brms_draws()
+        self._summary_cache = None
+        self.messages: list[str] = []
+
+    # ---- draws -------------------------------------------------------------------------------
+    def _brms_draws(self) -> dict:
+        """Sampled sites -> brms-named arrays of shape (chains, draws[, ...])."""
+        s, lay = self.run.samples, self.layout
+        out = {}
+        if lay.intercept:
+            intercept = s["Intercept"]
+            if lay.b_names:
+                intercept = intercept - np.tensordot(s["b"], lay.x_means, axes=([-1], [0]))
+            out["b_Intercept"] = intercept
+        for i, name in enumerate(lay.b_names):
+            out[f"b_{name}"] = s["b"][..., i]
+        for g in lay.groups:
+            sd = s[f"sd_{g.index}"]
+            for i, c in enumerate(g.columns):
+                out[f"sd_{g.group}__{c}"] = sd[..., i]
+            if g.correlated:
+                chol = s[f"L_{g.index}"]
+                corr = chol @ np.swapaxes(chol, -1, -2)
+                for i in range(len(g.columns)):
+                    for j in range(i + 1, len(g.columns)):
+                        out[f"cor_{g.group}__{g.columns[i]}__{g.columns[j]}"] = corr[..., i, j]
+        for param in lay.family_params:
+            out[param] = s[param]
+        return out
+
+    def group_effects(self) -> list[np.ndarray]:
+        """r for every term: (chains, draws, levels, p)."""
+        s, out = self.run.samples, []
+        for g in self.layout.groups:
+            sd, z = s[f"sd_{g.index}"], s[f"z_{g.index}"]
+            scaled = sd[..., :, None, None] * (s[f"L_{g.index}"] if g.correlated else np.eye(len(g.columns)))
+            out.append(np.swapaxes(scaled @ z, -1, -2))
+        return out
+
+    def draws(self, include_group_effects: bool = True) -> pd.DataFrame:
+        """One row per draw, brms's column names, plus ``.chain``, ``.iteration``, ``.draw``."""
+        chains, n = next(iter(self._draws.values())).shape[:2]
+        columns = {k: v.reshape(-1) for k, v in self._draws.items()}
+        if include_group_effects:
+            for g, r in zip(self.layout.groups, self.group_effects()):
+                term = self.design.terms[g.index]
+                for level_index, level in enumerate(term.levels):
+                    for i, c in enumerate(g.columns):
+                        columns[f"r_{g.group}[{level},{c}]"] = r[:, :, level_index, i].reshape(-1)
+        frame = pd.DataFrame(columns)
+        frame[".chain"] = np.repeat(np.arange(1, chains + 1), n)
+        frame[".iteration"] = np.tile(np.arange(1, n + 1), chains)
+        frame[".draw"] = np.arange(1, chains * n + 1)
+        return frame
+
+    def spread_draws(self, *names: str) -> pd.DataFrame:
+        """Long (tidy) draws as tidybayes' ``spread_draws``: ``r_Subject[Subject, term]`` style names.
+
+        ``fit.spread_draws("r_Subject")`` gives columns Subject, term, r_Subject per draw.
+        """
+        frame = self.draws()
+        keys = [".chain", ".iteration", ".draw"]
+        out = []
+        for name in names:
+            cols = [c for c in frame.columns if c == name or c.startswith(name + "[")]
+            if not cols:
+                raise KeyError(f"no draws named {name!r}; names start with: "
+                               f"{', '.join(sorted({c.split('[')[0] for c in frame.columns if not c.startswith('.')}))}")
+            long = frame[keys + cols].melt(id_vars=keys, var_name="parameter", value_name=name)
+            if cols[0] != name:
+                inner = long["parameter"].str.extract(r"\[(.*),(.*)\]")
+                long[name.split("_", 1)[1]] = inner[0]
+                long["term"] = inner[1]
+            out.append(long.drop(columns="parameter"))
+        return out[0] if len(out) == 1 else out
+
+    # ---- summaries ---------------------------------------------------------------------------
+    def _table(self, names: list[str], labels: list[str] | None = None) -> pd.DataFrame:
+        rows = [summarize_draws(self._draws[n]) for n in names]
+        return pd.DataFrame(rows, index=labels or names, columns=SUMMARY_COLUMNS)
+
+    def parameter_summary(self) -> pd.DataFrame:
+        """Every named parameter (no group-level effects), brms's columns."""
+        if self._summary_cache is None:
+            self._summary_cache = self._table(list(self._draws))
+        return self._summary_cache
+
+    def fixef(self) -> pd.DataFrame:
+        names = (["b_Intercept"] if self.layout.intercept else []) + [f"b_{n}" for n in self.layout.b_names]
+        return self._table(names, [n[2:] for n in names]).iloc[:, :4]
+
+    def varcorr(self) -> pd.DataFrame:
+        """sd and cor of every group, and the family's sigma, as posterior summaries."""
+        names = [n for n in self._draws if n.startswith(("sd_", "cor_"))] + \
+                [p for p in self.layout.family_params if p == "sigma"]
+        return self._table(names).iloc[:, :4]
+
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Group-level effects per level: posterior mean, sd and 95% interval (brms's 3-d array as long frames)."""
+        out: dict[str, list] = {}
+        for g, r in zip(self.layout.groups, self.group_effects()):
+            term = self.design.terms[g.index]
+            flat = r.reshape(-1, *r.shape[2:])
+            for i, c in enumerate(g.columns):
+                out.setdefault(g.group, []).append(_level_table(flat[:, :, i], c, term.levels, g.group))
+        return {k: pd.concat(v, axis=1) for k, v in out.items()}
+
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Population plus group-level effects per level, summarized as :meth:`ranef`."""
+        fixed = {n: self._draws[f"b_{n}"].reshape(-1) for n in (["Intercept"] if self.layout.intercept else [])
+                 + list(self.layout.b_names)}
+        out: dict[str, list] = {}
+        for g, r in zip(self.layout.groups, self.group_effects()):
+            term = self.design.terms[g.index]
+            flat = r.reshape(-1, *r.shape[2:])
+            for i, c in enumerate(g.columns):
+                values = flat[:, :, i] + (fixed[c][:, None] if c in fixed else 0.0)
+                out.setdefault(g.group, []).append(_level_table(values, c, term.levels, g.group))
+        return {k: pd.concat(v, axis=1) for k, v in out.items()}
+
+    def prior_summary(self) -> pd.DataFrame:
+        """The priors used, as brms's prior_summary(): prior, class, coef, group, source."""
+        rows = [(p.text or "(flat)", c, coef, group, p.source) for (c, coef, group), p in self.layout.priors.items()]
+        return pd.DataFrame(rows, columns=["prior", "class", "coef", "group", "source"])
+
+    @property
+    def nobs(self) -> int:
+        return self.design.nobs
+
+    def summary(self):
+        from .summary_text import BrmSummary
+
+        return BrmSummary(self)
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    # ---- prediction and model checking -----------------------------------------------------------
+    def posterior_linpred(self, newdata=None, re_formula=None, allow_new_levels=False,
+                          sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
+        from .predict import linear_predictor
+
+        return linear_predictor(self, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+
+    def posterior_epred(self, newdata=None, re_formula=None, allow_new_levels=False,
+                        sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
+        from .predict import expected_value
+
+        return expected_value(self, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+
+    def posterior_predict(self, newdata=None, re_formula=None, allow_new_levels=False,
+                          sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
+        from .predict import predictive_draws
+
+        return predictive_draws(self, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+
+    def log_likelihood(self) -> np.ndarray:
+        """Pointwise log-likelihood, (chains, draws, observations)."""
+        from .predict import pointwise_log_likelihood
+
+        return pointwise_log_likelihood(self)
+
+    def to_arviz(self):
+        """An ArviZ InferenceData with the brms-named posterior and the pointwise log-likelihood."""
+        az = _arviz()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return az.from_dict(posterior=dict(self._draws), log_likelihood={"y": self.log_likelihood()},
+                                sample_stats={"diverging": self.run.diverging, "energy": self.run.energy})
+
+    def loo(self):
+        """PSIS-LOO (ArviZ): elpd_loo, p_loo, looic, Pareto k diagnostics."""
+        az = _arviz()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return az.loo(self.to_arviz(), pointwise=True)
+
+    def waic(self):
+        az = _arviz()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return az.waic(self.to_arviz(), pointwise=True)
+
+    def bayes_r2(self) -> pd.DataFrame:
+        """Bayesian R^2 (Gelman et al. 2019): var(fit) / (var(fit) + var(residual)) per draw."""
+        epred = self.posterior_epred().reshape(-1, self.nobs)
+        y = self.likelihood.data(self.design)["y"]
+        resid = np.asarray(y)[None, :] - epred
+        var_fit, var_res = epred.var(axis=1, ddof=1), resid.var(axis=1, ddof=1)
+        r2 = var_fit / (var_fit + var_res)
+        return pd.DataFrame({"Estimate": [r2.mean()], "Est.Error": [r2.std(ddof=1)],
+                             "Q2.5": [np.quantile(r2, 0.025)], "Q97.5": [np.quantile(r2, 0.975)]}, index=["R2"])
+
+
+def _level_table(values: np.ndarray, coef: str, levels, group: str) -> pd.DataFrame:
+    """(draws, levels) -> Estimate, Est.Error, Q2.5, Q97.5 per level, columns under ``coef``."""
+    frame = pd.DataFrame({"Estimate": values.mean(0), "Est.Error": values.std(0, ddof=1),
+                          "Q2.5": np.quantile(values, 0.025, axis=0), "Q97.5": np.quantile(values, 0.975, axis=0)},
+                         index=pd.Index(levels, name=group))
+    frame.columns = pd.MultiIndex.from_product([[coef], frame.columns])
+    return frame
+
+
+def loo_compare(*fits, names=None) -> pd.DataFrame:
+    """Compare models by PSIS-LOO as brms/loo's loo_compare: elpd_diff, se_diff, elpd_loo, p_loo, looic."""
+    az = _arviz()
+    names = list(names) if names is not None else [f"model{i + 1}" for i in range(len(fits))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = az.compare({n: f.to_arviz() for n, f in zip(names, fits)}, ic="loo")
+        loos = {n: az.loo(f.to_arviz()) for n, f in zip(names, fits)}
+    out = pd.DataFrame({
+        "elpd_diff": table["elpd_diff"] * -1.0 if (table["elpd_diff"] >= 0).all() else table["elpd_diff"],
+        "se_diff": table["dse"],
+        "elpd_loo": [loos[n].elpd_loo for n in table.index],
+        "se_elpd_loo": [loos[n].se for n in table.index],
+        "p_loo": [loos[n].p_loo for n in table.index],
+        "looic": [-2 * loos[n].elpd_loo for n in table.index],
+    }, index=table.index)
+    return out

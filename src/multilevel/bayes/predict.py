@@ -1,0 +1,166 @@
+"""Posterior predictions: linear predictor, expected value, predictive draws, pointwise log-likelihood.
+
+New data are encoded with the fit's design (the same formulaic specs and factor levels). New
+levels of a grouping factor need ``allow_new_levels=True`` and get effects as brms's
+``sample_new_levels``: ``"uncertainty"`` (a level's effects drawn from the fitted levels, per draw),
+``"gaussian"`` (drawn from the fitted normal distribution) or ``"old_levels"`` (one old level kept
+for all draws).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..design import encode_fixed, encode_term
+from ..errors import DataError
+from ..formula import parse_formula, tokenize
+
+
+def _terms_used(fit, re_formula) -> set[int]:
+    terms = fit.design.terms
+    if re_formula is None:
+        return set(range(len(terms)))
+    if re_formula is False or (isinstance(re_formula, str) and re_formula.replace(" ", "") in {"~0", "NA", "~1"}):
+        return set()
+    parsed = parse_formula("y " + re_formula if re_formula.strip().startswith("~") else re_formula)
+    wanted = {bar.group_name for bar in parsed.bars}
+    return {k for k, t in enumerate(terms) if t.group_name in wanted}
+
+
+def _check_newdata(fit, newdata: pd.DataFrame, used: set[int]) -> None:
+    response_vars = {t.text for t in tokenize(fit.design.formula.response) if t.kind == "name"}
+    group_vars = {v for k in used for v in fit.design.terms[k].group_vars}
+    all_group_vars = {v for t in fit.design.terms for v in t.group_vars}
+    needed = [v for v in fit.design.formula.variables
+              if v not in response_vars and (v not in all_group_vars or v in group_vars)]
+    missing = [v for v in needed if v not in newdata.columns]
+    if missing:
+        raise DataError(f"newdata lacks column(s) the model uses: {', '.join(missing)}")
+
+
+def linear_predictor(fit, newdata=None, re_formula=None, allow_new_levels=False,
+                     sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
+    """(draws, observations) linear predictor."""
+    if sample_new_levels not in ("uncertainty", "gaussian", "old_levels"):
+        raise ValueError("sample_new_levels must be 'uncertainty', 'gaussian' or 'old_levels'")
+    used = _terms_used(fit, re_formula)
+    draws = {k: v.reshape(-1, *v.shape[2:]) for k, v in fit.run.samples.items()}
+    pick, rng = _pick(fit, ndraws, seed)
+    lay = fit.layout
+    if newdata is None:
+        x, codes_z = fit.design.fixed.matrix, [(t.codes, t.z) for t in fit.design.terms]
+        offset = fit.design.offset
+    else:
+        _check_newdata(fit, newdata, used)
+        x = encode_fixed(fit.design, newdata)
+        codes_z = [encode_term(t, newdata) if k in used else (None, None) for k, t in enumerate(fit.design.terms)]
+        offset = None
+        for text in fit.design.formula.offsets:
+            from ..design.build import _expression
+
+            part = _expression(text, newdata, "offset")
+            offset = part if offset is None else offset + part
+    names = list(fit.design.fixed.column_names)
+    beta = np.zeros((len(pick), len(names)))
+    b_cols = [i for i, n in enumerate(names) if n != "(Intercept)"]
+    if lay.b_names:
+        beta[:, b_cols] = draws["b"][pick]
+    if lay.intercept:
+        intercept = draws["Intercept"][pick] - (draws["b"][pick] @ lay.x_means if lay.b_names else 0.0)
+        beta[:, names.index("(Intercept)")] = intercept
+    eta = beta @ x.T
+    if offset is not None:
+        eta = eta + offset[None, :]
+    effects = [r.reshape(-1, *r.shape[2:])[pick] for r in fit.group_effects()]
+    for k, (g, r) in enumerate(zip(lay.groups, effects)):
+        if k not in used:
+            continue
+        codes, z = codes_z[k]
+        new = codes < 0
+        if new.any() and not allow_new_levels:
+            term = fit.design.terms[k]
+            labels = newdata[list(term.group_vars)].astype(str).agg(":".join, axis=1).to_numpy()[new]
+            raise DataError(f"new levels of {g.group!r} in newdata: {', '.join(pd.unique(labels)[:5])}; pass "
+                            "allow_new_levels=True (with sample_new_levels) to predict them")
+        per_obs = np.zeros((len(pick), len(codes), r.shape[-1]))
+        per_obs[:, ~new] = r[:, codes[~new]]
+        if new.any():
+            per_obs[:, new] = _new_level_effects(fit, g, r, draws, pick, int(new.sum()), sample_new_levels, rng)
+        eta = eta + np.einsum("dnp,np->dn", per_obs, z)
+    return eta
+
+
+def _new_level_effects(fit, g, r, draws, pick, n_new, how, rng) -> np.ndarray:
+    """Effects for observations of unseen levels (draws, n_new, p); all new rows of one draw share a level."""
+    n_draws, levels, p = r.shape
+    if how == "uncertainty":
+        chosen = rng.integers(0, levels, size=n_draws)
+        return np.repeat(r[np.arange(n_draws), chosen][:, None, :], n_new, axis=1)
+    if how == "old_levels":
+        chosen = rng.integers(0, levels)
+        return np.repeat(r[:, chosen][:, None, :], n_new, axis=1)
+    sd = draws[f"sd_{g.index}"][pick]
+    chol = draws[f"L_{g.index}"][pick] if g.correlated else np.broadcast_to(np.eye(p), (n_draws, p, p))
+    z = rng.standard_normal((n_draws, p))
+    effect = np.einsum("dij,dj->di", sd[:, :, None] * chol, z)
+    return np.repeat(effect[:, None, :], n_new, axis=1)
+
+
+def _pick(fit, ndraws, seed):
+    """Which draws to use (all, or ``ndraws`` chosen with ``seed``) and the generator for the rest."""
+    rng = np.random.default_rng(seed)
+    first = next(iter(fit.run.samples.values()))
+    n_total = first.shape[0] * first.shape[1]
+    if ndraws is None:
+        return np.arange(n_total), rng
+    return rng.choice(n_total, size=min(ndraws, n_total), replace=False), rng
+
+
+def expected_value(fit, newdata=None, re_formula=None, allow_new_levels=False,
+                   sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
+    """(draws, observations) E[y]; binomial: expected successes, as brms."""
+    eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+    extra = _extra_for(fit, ndraws, seed)
+    data = _data_for(fit, newdata)
+    return np.asarray(fit.likelihood.mean(eta, {k: v[:, None] for k, v in extra.items()}, data))
+
+
+def predictive_draws(fit, newdata=None, re_formula=None, allow_new_levels=False,
+                     sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
+    """(draws, observations) draws from the posterior predictive distribution."""
+    import jax
+
+    eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+    extra = _extra_for(fit, ndraws, seed)
+    data = _data_for(fit, newdata)
+    dist = fit.likelihood.distribution(eta, {k: v[:, None] for k, v in extra.items()}, data)
+    key = jax.random.PRNGKey(0 if seed is None else int(seed))
+    return np.asarray(dist.sample(key))
+
+
+def _extra_for(fit, ndraws, seed) -> dict:
+    """The family's extra parameters (sigma, shape...) for the same draws as the linear predictor."""
+    pick, _ = _pick(fit, ndraws, seed)
+    return {p: fit.run.samples[p].reshape(-1)[pick] for p in fit.layout.family_params}
+
+
+def _data_for(fit, newdata) -> dict:
+    if newdata is None or fit.likelihood.name != "binomial":
+        return fit.likelihood.data(fit.design) if newdata is None else {"y": None}
+    additions = dict(fit.design.formula.response_additions)
+    if "trials" not in additions:
+        raise DataError("newdata for a binomial model needs the trials of each row")
+    from ..design.build import _expression
+
+    return {"y": None, "trials": _expression(additions["trials"], newdata, "trials")}
+
+
+def pointwise_log_likelihood(fit) -> np.ndarray:
+    """log p(y_i | draw) for every draw and observation: (chains, draws, observations)."""
+    eta = linear_predictor(fit)
+    extra = {p: fit.run.samples[p].reshape(-1)[:, None] for p in fit.layout.family_params}
+    data = fit.likelihood.data(fit.design)
+    dist = fit.likelihood.distribution(eta, extra, data)
+    values = np.asarray(dist.log_prob(data["y"]))
+    chains, n = fit.run.samples[next(iter(fit.run.samples))].shape[:2]
+    return values.reshape(chains, n, -1)

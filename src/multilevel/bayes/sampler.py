@@ -1,0 +1,112 @@
+"""NUTS through NumPyro, chains in parallel over CPU cores (or a GPU), and the diagnostics brms reports.
+
+JAX must learn how many CPU "devices" to create before it starts, so :func:`prepare_devices`
+sets it on first use; chains then run in parallel. Where JAX is already running with fewer
+devices than chains, chains run vectorized on one device.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class SamplingWarning(UserWarning):
+    """Divergences, tree-depth saturation, low E-BFMI, high R-hat or low ESS."""
+
+
+def prepare_devices(chains: int, cores: int | None) -> None:
+    """Ask XLA for one CPU device per chain (up to ``cores``) if JAX has not started yet."""
+    if "jax" in sys.modules:
+        try:
+            import jax
+
+            if jax._src.xla_bridge._backends:  # already initialized: nothing to change
+                return
+        except AttributeError:  # pragma: no cover - internal layout changed
+            return
+    wanted = max(1, min(chains, cores or chains))
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={wanted}".strip()
+    import numpyro
+
+    numpyro.enable_x64()
+
+
+@dataclass
+class SamplerRun:
+    """Draws by chain (chains, draws, ...) for every site, NUTS statistics, timings, settings."""
+
+    samples: dict
+    diverging: np.ndarray
+    num_steps: np.ndarray
+    energy: np.ndarray
+    seconds_total: float
+    seconds_sampling: float
+    settings: dict = field(default_factory=dict)
+
+
+def run_nuts(model, *, chains: int, draws: int, warmup: int, seed: int | None, target_accept: float,
+             max_tree_depth: int = 10, model_kwargs: dict | None = None) -> SamplerRun:
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    start = time.perf_counter()
+    method = "parallel" if jax.local_device_count() >= chains else "vectorized"
+    kernel = NUTS(model, target_accept_prob=target_accept, max_tree_depth=max_tree_depth)
+    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains, chain_method=method,
+                progress_bar=False)
+    key = jax.random.PRNGKey(0 if seed is None else int(seed))
+    mcmc.run(key, extra_fields=("diverging", "num_steps", "energy"), **(model_kwargs or {}))
+    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    total = time.perf_counter() - start
+    # sampling alone: a second timing is not available from NumPyro; warm-up and sampling share
+    # one compiled loop, so report the post-warm-up share of the iterations
+    sampling = total * draws / (draws + warmup)
+    return SamplerRun(samples, np.asarray(extra["diverging"]), np.asarray(extra["num_steps"]),
+                      np.asarray(extra["energy"]), total, sampling,
+                      dict(chains=chains, draws=draws, warmup=warmup, seed=seed, target_accept=target_accept,
+                           max_tree_depth=max_tree_depth, chain_method=method, sampler="numpyro NUTS",
+                           devices=jax.local_device_count(), backend=jax.default_backend()))
+
+
+def diagnose(run: SamplerRun, rhat: dict, ess_bulk: dict, ess_tail: dict) -> list[str]:
+    """brms/Stan's post-sampling warnings, each naming what to try."""
+    messages = []
+    n_div = int(run.diverging.sum())
+    if n_div:
+        messages.append(f"There were {n_div} divergent transitions after warmup. Increasing target_accept "
+                        f"above {run.settings['target_accept']} may help; reparameterize or tighten priors otherwise.")
+    limit = 2 ** run.settings["max_tree_depth"] - 1
+    hits = int((run.num_steps >= limit).sum())
+    if hits:
+        messages.append(f"There were {hits} transitions that hit the maximum tree depth "
+                        f"({run.settings['max_tree_depth']}); increase max_tree_depth.")
+    energy = run.energy
+    bfmi = np.sum(np.diff(energy, axis=1) ** 2, axis=1) / np.sum((energy - energy.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    low = [i for i, v in enumerate(bfmi) if v < 0.3]
+    if low:
+        messages.append(f"E-BFMI below 0.3 in chain(s) {', '.join(str(i + 1) for i in low)}: the sampler may not "
+                        "explore the tails; reparameterize the model.")
+    bad_rhat = [k for k, v in rhat.items() if np.isfinite(v) and v > 1.01]
+    if bad_rhat:
+        messages.append(f"R-hat above 1.01 for {', '.join(bad_rhat[:5])}{' ...' if len(bad_rhat) > 5 else ''}: "
+                        "chains have not mixed; run more iterations.")
+    n_chains = run.settings["chains"]
+    low_bulk = [k for k, v in ess_bulk.items() if np.isfinite(v) and v < 100 * n_chains]
+    if low_bulk:
+        messages.append(f"Bulk ESS below {100 * n_chains} for {', '.join(low_bulk[:5])}: posterior means and "
+                        "medians may be unreliable; run more iterations.")
+    low_tail = [k for k, v in ess_tail.items() if np.isfinite(v) and v < 100 * n_chains]
+    if low_tail:
+        messages.append(f"Tail ESS below {100 * n_chains} for {', '.join(low_tail[:5])}: posterior intervals "
+                        "may be unreliable; run more iterations.")
+    for message in messages:
+        warnings.warn(message, SamplingWarning, stacklevel=4)
+    return messages

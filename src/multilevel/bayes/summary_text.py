@@ -1,0 +1,92 @@
+"""brms-style summary of a Bayesian fit, for terminals and notebooks."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..results.format import html_table, text_table
+from .posterior import SUMMARY_COLUMNS, summarize_draws
+
+
+def _format_rows(table: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for name, row in table.iterrows():
+        cells = [f"{row[c]:.2f}" for c in SUMMARY_COLUMNS[:4]]
+        cells.append("" if not np.isfinite(row["Rhat"]) else f"{row['Rhat']:.2f}")
+        cells += [f"{row['Bulk_ESS']:.0f}", f"{row['Tail_ESS']:.0f}"]
+        rows.append([str(name)] + cells)
+    return rows
+
+
+class BrmSummary:
+    """Multilevel Hyperparameters, Regression Coefficients, Further Distributional Parameters."""
+
+    def __init__(self, fit):
+        self.fit = fit
+
+    def sections(self) -> list[tuple[str, pd.DataFrame]]:
+        fit, lay = self.fit, self.fit.layout
+        draws = fit._draws
+        out = []
+        seen = []
+        for g in lay.groups:
+            if g.group in seen:
+                continue
+            seen.append(g.group)
+            names, labels = [], []
+            for other in [x for x in lay.groups if x.group == g.group]:
+                for c in other.columns:
+                    names.append(f"sd_{g.group}__{c}")
+                    labels.append(f"sd({c})")
+            for name in draws:
+                if name.startswith(f"cor_{g.group}__"):
+                    c1, c2 = name[len(f"cor_{g.group}__"):].split("__")
+                    names.append(name)
+                    labels.append(f"cor({c1},{c2})")
+            levels = fit.design.terms[g.index].n_levels
+            out.append((f"~{g.group} (Number of levels: {levels})", self._table(names, labels)))
+        fixed = (["b_Intercept"] if lay.intercept else []) + [f"b_{n}" for n in lay.b_names]
+        out.append(("Regression Coefficients:", self._table(fixed, [n[2:] for n in fixed])))
+        if lay.family_params:
+            out.append(("Further Distributional Parameters:", self._table(list(lay.family_params))))
+        return out
+
+    def _table(self, names, labels=None) -> pd.DataFrame:
+        rows = [summarize_draws(self.fit._draws[n]) for n in names]
+        return pd.DataFrame(rows, index=labels or names, columns=SUMMARY_COLUMNS)
+
+    def _header(self) -> list[str]:
+        fit = self.fit
+        s = fit.run.settings
+        links = [f"mu = {fit.likelihood.link_name}"] + [f"{p} = identity" for p in fit.layout.family_params]
+        return [f" Family: {fit.likelihood.name} ", f"  Links: {'; '.join(links)} ",
+                f"Formula: {fit.design.formula.display} ",
+                f"   Data: {fit.data_name} (Number of observations: {fit.nobs}) ",
+                f"  Draws: {s['chains']} chains, each with iter = {s['draws'] + s['warmup']}; warmup = {s['warmup']}; thin = 1;",
+                f"         total post-warmup draws = {s['chains'] * s['draws']}"]
+
+    def __str__(self) -> str:
+        lines = self._header() + [""]
+        sections = self.sections()
+        if self.fit.layout.groups:
+            lines.append("Multilevel Hyperparameters:")
+        header = [""] + SUMMARY_COLUMNS
+        for title, table in sections:
+            lines.append(title)
+            lines += text_table(header, _format_rows(table)).splitlines()
+            lines.append("")
+        lines.append("Draws were sampled using NUTS (NumPyro). For each parameter, Bulk_ESS")
+        lines.append("and Tail_ESS are effective sample size measures, and Rhat is the potential")
+        lines.append("scale reduction factor on split chains (at convergence, Rhat = 1).")
+        for message in self.fit.messages:
+            lines += ["", message]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        parts = ["<p>" + "<br>".join(line.strip() for line in self._header()) + "</p>"]
+        for title, table in self.sections():
+            parts.append(html_table(["Parameter"] + SUMMARY_COLUMNS, _format_rows(table), caption=title))
+        parts += [f"<p><i>{m}</i></p>" for m in self.fit.messages]
+        return "<div class='multilevel-summary'>" + "".join(parts) + "</div>"
