@@ -79,7 +79,7 @@ class BrmFit:
         s, out = self.run.samples, []
         for g in self.layout.groups:
             sd, z = s[f"sd_{g.index}"], s[f"z_{g.index}"]
-            scaled = sd[..., :, None, None] * (s[f"L_{g.index}"] if g.correlated else np.eye(len(g.columns)))
+            scaled = sd[..., :, None] * (s[f"L_{g.index}"] if g.correlated else np.eye(len(g.columns)))
             out.append(np.swapaxes(scaled @ z, -1, -2))
         return out
 
