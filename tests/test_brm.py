@@ -154,3 +154,36 @@ def test_same_seed_same_draws():
 def test_to_arviz():
     idata = bayes_fit("reedfrogs_pp").to_arviz()
     assert "b_Intercept" in idata.posterior and "y" in idata.log_likelihood
+
+
+@pytest.mark.parametrize("family, formula, make", [
+    ("student", "Reaction ~ Days + (1|Subject)", lambda: ml.datasets.load("sleepstudy")),
+    ("lognormal", "Reaction ~ Days + (1|Subject)", lambda: ml.datasets.load("sleepstudy")),
+    ("gamma", "Reaction ~ Days + (1|Subject)", lambda: ml.datasets.load("sleepstudy")),
+    ("negbinomial", "TICKS ~ YEAR + (1|BROOD)", lambda: ml.datasets.load("grouseticks")),
+    ("poisson", "TICKS ~ YEAR + (1|BROOD)", lambda: ml.datasets.load("grouseticks")),
+    ("binomial", "cbind(incidence, size - incidence) ~ period + (1|herd)", lambda: ml.datasets.load("cbpp")),
+])
+def test_other_families_sample_and_agree_with_ml_fits(family, formula, make):
+    data = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ml.brm(formula, data, family=family, seed=4, chains=2, draws=400, warmup=400)
+    table = fit.parameter_summary()
+    assert np.all(np.isfinite(table["Estimate"]))
+    params = {"student": {"sigma", "nu"}, "lognormal": {"sigma"}, "gamma": {"shape"}, "negbinomial": {"shape"}}
+    assert params.get(family, set()) <= set(table.index)
+    if family in ("poisson", "binomial"):  # weak default priors: close to the Laplace fit
+        glmm_family = "poisson" if family == "poisson" else "binomial"
+        laplace = ml.glmer(formula, data, family=glmm_family)
+        assert np.allclose(fit.fixef()["Estimate"], laplace.fixef(), atol=3 * fit.fixef()["Est.Error"].max())
+
+
+def test_sample_prior_yes_keeps_prior_draws():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ml.brm("Reaction ~ Days + (1|Subject)", ml.datasets.load("sleepstudy"), seed=6, chains=2,
+                     draws=300, warmup=300, sample_prior="yes",
+                     priors=[ml.prior("normal(0, 20)", class_="b")])
+    assert "b_Days" in fit.prior_draws.columns
+    assert fit.prior_draws["b_Days"].std() > 5 * fit.draws()["b_Days"].std()
