@@ -27,14 +27,14 @@ def brm(*args, **kwargs):
 
     JAX is imported on first use only, so ``import multilevel`` stays light.
     """
-    from .bayes import brm as _brm
+    from .bayes.brm import brm as _brm
 
     return _brm(*args, **kwargs)
 
 
 def loo_compare(*fits, names=None):
     """Compare Bayesian fits by PSIS-LOO: see :func:`multilevel.bayes.loo_compare`."""
-    from .bayes import loo_compare as _loo_compare
+    from .bayes.posterior import loo_compare as _loo_compare
 
     return _loo_compare(*fits, names=names)
 

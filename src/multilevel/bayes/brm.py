@@ -13,6 +13,12 @@ from .posterior import BrmFit
 from .priors import PriorError
 from .sampler import diagnose, prepare_devices, run_nuts
 
+prepare_devices()  # JAX starts with one CPU device per chain when this engine is first imported
+import arviz  # noqa: E402,F401  (loaded with the engine, not inside the first fit)
+import jax  # noqa: E402
+
+jax.devices()
+
 # families whose response the design reads as a GLM response (cbind, trials, 0/1 factors)
 _DESIGN_FAMILY = {"bernoulli": "binomial", "binomial": "binomial", "poisson": "poisson",
                   "negbinomial": "negative.binomial"}
@@ -60,14 +66,16 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
             raise PriorError(f"sample_prior={sample_prior!r} needs proper priors, but these are flat: "
                              f"{', '.join(improper)}; give them priors, e.g. ml.prior('normal(0, 5)', class_='b')")
     prepare_devices(chains, cores)
-    model = make_model(design, layout, likelihood)
+    model, vector = make_model(design, layout, likelihood)
     run = run_nuts(model, chains=chains, draws=draws, warmup=warmup, seed=seed, target_accept=target_accept,
                    max_tree_depth=max_tree_depth, model_kwargs={"prior_only": sample_prior == "only"})
+    run.samples = vector.unpack_draws(run.samples["params"])
     fit = BrmFit(design, likelihood, layout, run, priors, data_name=data_name or "data", sample_prior=sample_prior)
     if sample_prior == "yes":
         prior_run = run_nuts(model, chains=chains, draws=draws, warmup=warmup, seed=seed,
                              target_accept=target_accept, max_tree_depth=max_tree_depth,
                              model_kwargs={"prior_only": True})
+        prior_run.samples = vector.unpack_draws(prior_run.samples["params"])
         fit.prior_draws = BrmFit(design, likelihood, layout, prior_run, priors, data_name=fit.data_name).draws()
     table = fit.parameter_summary()
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["Bulk_ESS"].to_dict(), table["Tail_ESS"].to_dict())

@@ -8,6 +8,8 @@ to ``lkj_corr_cholesky_lpdf(L | eta)`` without its constant.
 """
 from __future__ import annotations
 
+import numpy as np
+
 
 def cholesky_corr_from_unconstrained(y, dim: int):
     """(L, log |Jacobian|) for unconstrained ``y`` of length dim*(dim-1)/2."""
@@ -31,6 +33,24 @@ def cholesky_corr_from_unconstrained(y, dim: int):
         row += [jnp.zeros(())] * (dim - 1 - i)
         rows.append(row)
     return jnp.stack([jnp.stack(r) for r in rows]), log_jac
+
+
+def cholesky_corr_numpy(y: np.ndarray, dim: int) -> np.ndarray:
+    """The same map as :func:`cholesky_corr_from_unconstrained` for arrays of draws (..., m)."""
+    z = np.tanh(y)
+    out = np.zeros(y.shape[:-1] + (dim, dim))
+    out[..., 0, 0] = 1.0
+    k = 0
+    for i in range(1, dim):
+        out[..., i, 0] = z[..., k]
+        sum_sqs = z[..., k] ** 2
+        k += 1
+        for j in range(1, i):
+            out[..., i, j] = z[..., k] * np.sqrt(1.0 - sum_sqs)
+            sum_sqs = sum_sqs + out[..., i, j] ** 2
+            k += 1
+        out[..., i, i] = np.sqrt(1.0 - sum_sqs)
+    return out
 
 
 def lkj_cholesky_log_density(chol, eta: float):

@@ -19,23 +19,32 @@ class SamplingWarning(UserWarning):
     """Divergences, tree-depth saturation, low E-BFMI, high R-hat or low ESS."""
 
 
-def prepare_devices(chains: int, cores: int | None) -> None:
-    """Ask XLA for one CPU device per chain (up to ``cores``) if JAX has not started yet."""
-    if "jax" in sys.modules:
-        try:
-            import jax
+DEFAULT_DEVICES = max(4, os.cpu_count() or 1)  # 4 chains run in parallel even on 2 cores
 
-            if jax._src.xla_bridge._backends:  # already initialized: nothing to change
-                return
-        except AttributeError:  # pragma: no cover - internal layout changed
-            return
-    wanted = max(1, min(chains, cores or chains))
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={wanted}".strip()
+
+def prepare_devices(chains: int | None = None, cores: int | None = None) -> None:
+    """Ask XLA for several CPU devices (one per chain) before JAX starts; enable float64.
+
+    Called when ``multilevel.bayes`` is imported, so that importing it is like loading brms in R:
+    JAX starts then, not inside the first fit. Once JAX has started its device count is fixed.
+    """
+    if "jax" not in sys.modules or not _jax_started():
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:
+            wanted = max(DEFAULT_DEVICES, chains or 0) if cores is None else max(1, cores)
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={wanted}".strip()
     import numpyro
 
     numpyro.enable_x64()
+
+
+def _jax_started() -> bool:
+    try:
+        import jax
+
+        return bool(jax._src.xla_bridge._backends)
+    except AttributeError:  # pragma: no cover - internal layout changed
+        return True
 
 
 @dataclass
