@@ -27,7 +27,7 @@ def brm(*args, **kwargs):
 
     JAX is imported on first use only, so ``import multilevel`` stays light.
     """
-    from .bayes.brm import brm as _brm
+    from .bayes.fit import brm as _brm
 
     return _brm(*args, **kwargs)
 

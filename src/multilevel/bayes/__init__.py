@@ -7,7 +7,7 @@ from importlib import import_module
 
 from .priors import Prior, PriorError, prior
 
-_ENGINE = {"brm": "brm", "BrmFit": "posterior", "loo_compare": "posterior", "SamplingWarning": "sampler"}
+_ENGINE = {"brm": "fit", "BrmFit": "posterior", "loo_compare": "posterior", "SamplingWarning": "sampler"}
 
 __all__ = ["brm", "BrmFit", "loo_compare", "Prior", "PriorError", "prior", "SamplingWarning"]
 

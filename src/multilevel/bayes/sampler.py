@@ -66,6 +66,7 @@ def run_nuts(model, *, chains: int, draws: int, warmup: int, seed: int | None, t
     from numpyro.infer import MCMC, NUTS
 
     start = time.perf_counter()
+    compile_seconds = _CompileClock.start()
     method = "parallel" if jax.local_device_count() >= chains else "vectorized"
     kernel = NUTS(model, target_accept_prob=target_accept, max_tree_depth=max_tree_depth)
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains, chain_method=method,
@@ -75,14 +76,45 @@ def run_nuts(model, *, chains: int, draws: int, warmup: int, seed: int | None, t
     samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
     extra = mcmc.get_extra_fields(group_by_chain=True)
     total = time.perf_counter() - start
-    # sampling alone: a second timing is not available from NumPyro; warm-up and sampling share
-    # one compiled loop, so report the post-warm-up share of the iterations
-    sampling = total * draws / (draws + warmup)
+    compiling = compile_seconds.stop()
+    # warm-up and sampling run in one compiled loop: sampling alone is the post-warm-up share of
+    # the time that was not spent tracing and compiling (JAX reports those durations)
+    sampling = max(total - compiling, 0.0) * draws / (draws + warmup)
     return SamplerRun(samples, np.asarray(extra["diverging"]), np.asarray(extra["num_steps"]),
                       np.asarray(extra["energy"]), total, sampling,
                       dict(chains=chains, draws=draws, warmup=warmup, seed=seed, target_accept=target_accept,
                            max_tree_depth=max_tree_depth, chain_method=method, sampler="numpyro NUTS",
-                           devices=jax.local_device_count(), backend=jax.default_backend()))
+                           devices=jax.local_device_count(), backend=jax.default_backend(),
+                           compile_seconds=compiling))
+
+
+class _CompileClock:
+    """Sums JAX's tracing and compilation durations while a run is in progress."""
+
+    _active: list = []
+    _registered = False
+
+    @classmethod
+    def start(cls) -> "_CompileClock":
+        import jax.monitoring
+
+        if not cls._registered:
+            jax.monitoring.register_event_duration_secs_listener(cls._listen)
+            cls._registered = True
+        clock = cls()
+        clock.seconds = 0.0
+        cls._active.append(clock)
+        return clock
+
+    @classmethod
+    def _listen(cls, name, duration, **kwargs):
+        if name.startswith("/jax/core/compile/"):
+            for clock in cls._active:
+                clock.seconds += duration
+
+    def stop(self) -> float:
+        self._active.remove(self)
+        return self.seconds
 
 
 def diagnose(run: SamplerRun, rhat: dict, ess_bulk: dict, ess_tail: dict) -> list[str]:
