@@ -61,15 +61,3 @@ def lkj_cholesky_log_density(chol, eta: float):
     log_diag = jnp.log(jnp.diagonal(chol)[1:])
     powers = jnp.arange(dim - 2, -1, -1) + (2.0 * eta - 2.0)
     return jnp.sum(powers * log_diag)
-
-
-def sample_cholesky_corr(name: str, dim: int, eta: float):
-    """A NumPyro site for L with an LKJ(eta) prior; L is recorded as a deterministic site ``name``."""
-    import numpyro
-    import numpyro.distributions as dist
-
-    raw = numpyro.sample(f"{name}_unconstrained",
-                         dist.ImproperUniform(dist.constraints.real, (), (dim * (dim - 1) // 2,)))
-    chol, log_jac = cholesky_corr_from_unconstrained(raw, dim)
-    numpyro.factor(f"{name}_prior", lkj_cholesky_log_density(chol, eta) + log_jac)
-    return numpyro.deterministic(name, chol)

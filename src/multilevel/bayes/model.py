@@ -266,13 +266,5 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
     return model, vector
 
 
-def _dist(prior: Prior, positive: bool = False):
-    import numpyro.distributions as dist
-
-    if not prior.text:
-        return dist.ImproperUniform(dist.constraints.positive if positive else dist.constraints.real, (), ())
-    return numpyro_distribution(prior.text, positive=positive)
-
-
 def has_improper_prior(layout: ModelLayout) -> list[str]:
     return [f"{c}{' ' + coef if coef else ''}" for (c, coef, g), p in layout.priors.items() if not p.text]

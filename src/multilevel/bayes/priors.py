@@ -77,8 +77,8 @@ def parse_prior_text(text: str) -> tuple[str, tuple[float, ...]]:
     return name, values
 
 
-def numpyro_distribution(text: str, positive: bool = False):
-    """The NumPyro distribution of a prior text; ``positive`` truncates at zero as brms does for sd/sigma."""
+def numpyro_distribution(text: str):
+    """The NumPyro distribution of a prior text (half distributions come from the parameter's bound)."""
     import numpyro.distributions as dist
 
     name, a = parse_prior_text(text)
@@ -98,7 +98,4 @@ def numpyro_distribution(text: str, positive: bool = False):
     }
     if name in ("lkj", "lkj_corr_cholesky"):
         raise PriorError(f"prior {text!r} is for correlation matrices (class 'cor')")
-    d = builders[name]()
-    if positive and name in ("normal", "student_t", "cauchy", "logistic", "double_exponential"):
-        d = dist.TruncatedDistribution(d, low=0.0)
-    return d
+    return builders[name]()
