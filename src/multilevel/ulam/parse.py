@@ -1,0 +1,276 @@
+"""rethinking's model language, line by line: text -> tokens -> statements (an AST). Nothing is eval'd.
+
+A statement is ``target ~ distribution(args)`` or ``target <- expression``. Targets: ``a``,
+``a[g]``, ``vector[61]:a``, ``c(a, b)``, ``c(a, b)[g]``, ``logit(p)`` / ``log(lambda)`` (on ``<-``),
+and a ``save>`` prefix that keeps a deterministic quantity in the draws.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..errors import MultilevelError
+
+_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|([A-Za-z_.][A-Za-z0-9_.]*)|(<-|\*\*|[~+\-*/^()\[\],:>]))")
+
+
+class UlamSyntaxError(MultilevelError):
+    """A model line that cannot be parsed; the message quotes the line and points at the fault."""
+
+    def __init__(self, message: str, line: str = "", line_no: int = 0, pos: int | None = None):
+        where = f" (line {line_no})" if line_no else ""
+        text = f"{message}{where}"
+        if line:
+            text += f"\n  {line}"
+            if pos is not None:
+                text += f"\n  {' ' * pos}^"
+        super().__init__(text)
+        self.line, self.line_no = line, line_no
+
+
+# ---- expressions ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Num:
+    value: float
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+
+
+@dataclass(frozen=True)
+class Index:
+    target: object
+    indices: tuple
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str
+    left: object
+    right: object
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: object
+
+
+def names_in(node) -> set[str]:
+    """Every symbol an expression refers to (function names excluded)."""
+    if isinstance(node, Name):
+        return {node.id}
+    if isinstance(node, Num):
+        return set()
+    if isinstance(node, Index):
+        return names_in(node.target).union(*[names_in(i) for i in node.indices])
+    if isinstance(node, Call):
+        return set().union(*[names_in(a) for a in node.args]) if node.args else set()
+    if isinstance(node, BinOp):
+        return names_in(node.left) | names_in(node.right)
+    if isinstance(node, Neg):
+        return names_in(node.operand)
+    return set()
+
+
+# ---- statements -------------------------------------------------------------------------------
+@dataclass
+class Target:
+    names: tuple[str, ...]
+    index: object = None  # expression of the grouping index, e.g. Name("tank")
+    size: int | None = None  # vector[61]:a
+    link: str | None = None  # logit(p) <- ...
+    grouped: bool = False  # written as c(...)
+
+
+@dataclass
+class Statement:
+    kind: str  # "~" or "<-"
+    target: Target
+    expr: object  # Call for "~", any expression for "<-"
+    line: str
+    line_no: int
+    save: bool = False
+    used: set = field(default_factory=set)
+
+
+class _Tokens:
+    def __init__(self, text: str, line_no: int):
+        self.text, self.line_no = text, line_no
+        self.items: list[tuple[str, str, int]] = []
+        pos = 0
+        while pos < len(text):
+            if text[pos].isspace():
+                pos += 1
+                continue
+            m = _TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                raise UlamSyntaxError(f"unexpected character {text[pos]!r}", text, line_no, pos)
+            kind = "num" if m.group(1) else "name" if m.group(2) else "op"
+            value = m.group(1) or m.group(2) or m.group(3)
+            self.items.append((kind, value, m.start(m.lastindex)))
+            pos = m.end()
+        self.i = 0
+
+    def peek(self, k: int = 0):
+        j = self.i + k
+        return self.items[j] if j < len(self.items) else (None, None, len(self.text))
+
+    def next(self):
+        item = self.peek()
+        self.i += 1
+        return item
+
+    def expect(self, value: str):
+        kind, got, pos = self.next()
+        if got != value:
+            raise UlamSyntaxError(f"expected {value!r} but found {got or 'the end of the line'!r}",
+                                  self.text, self.line_no, pos)
+
+    def error(self, message: str):
+        raise UlamSyntaxError(message, self.text, self.line_no, self.peek()[2])
+
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 3, "**": 3}
+
+
+def _expression(toks: _Tokens, min_prec: int = 1):
+    left = _unary(toks)
+    while True:
+        kind, op, _ = toks.peek()
+        if kind != "op" or op not in _PRECEDENCE or _PRECEDENCE[op] < min_prec:
+            return left
+        toks.next()
+        right_assoc = op in ("^", "**")
+        right = _expression(toks, _PRECEDENCE[op] + (0 if right_assoc else 1))
+        left = BinOp("^" if op == "**" else op, left, right)
+
+
+def _unary(toks: _Tokens):
+    kind, value, _ = toks.peek()
+    if value == "-":
+        toks.next()
+        return Neg(_unary(toks))
+    if value == "+":
+        toks.next()
+        return _unary(toks)
+    return _postfix(toks, _primary(toks))
+
+
+def _primary(toks: _Tokens):
+    kind, value, pos = toks.next()
+    if kind == "num":
+        return Num(float(value))
+    if kind == "name":
+        if toks.peek()[1] == "(":
+            toks.next()
+            args = []
+            if toks.peek()[1] != ")":
+                args.append(_expression(toks))
+                while toks.peek()[1] == ",":
+                    toks.next()
+                    args.append(_expression(toks))
+            toks.expect(")")
+            return Call(value, tuple(args))
+        return Name(value)
+    if value == "(":
+        inner = _expression(toks)
+        toks.expect(")")
+        return inner
+    toks.i -= 1
+    toks.error(f"expected a number, a name or '(' but found {value or 'the end of the line'!r}")
+
+
+def _postfix(toks: _Tokens, node):
+    while toks.peek()[1] == "[":
+        toks.next()
+        indices = [_expression(toks)]
+        while toks.peek()[1] == ",":
+            toks.next()
+            indices.append(_expression(toks))
+        toks.expect("]")
+        node = Index(node, tuple(indices))
+    return node
+
+
+def _target(toks: _Tokens, kind: str) -> Target:
+    size = None
+    if toks.peek()[1] in ("vector", "real") and toks.peek(1)[1] in ("[", ":"):
+        declared = toks.next()[1]
+        if declared == "vector":
+            toks.expect("[")
+            k, value, pos = toks.next()
+            if k != "num" or not float(value).is_integer():
+                raise UlamSyntaxError("vector[...] needs a whole number of elements", toks.text, toks.line_no, pos)
+            size = int(float(value))
+            toks.expect("]")
+        toks.expect(":")
+    kind_tok, value, pos = toks.next()
+    if kind_tok != "name":
+        raise UlamSyntaxError("a statement starts with the name it defines", toks.text, toks.line_no, pos)
+    if value == "c" and toks.peek()[1] == "(":
+        toks.next()
+        names = [toks.next()[1]]
+        while toks.peek()[1] == ",":
+            toks.next()
+            names.append(toks.next()[1])
+        toks.expect(")")
+        target = Target(tuple(names), size=size, grouped=True)
+    elif value in ("logit", "log") and toks.peek()[1] == "(" and kind == "<-":
+        toks.next()
+        inner = toks.next()[1]
+        toks.expect(")")
+        target = Target((inner,), size=size, link=value)
+    else:
+        target = Target((value,), size=size)
+    if toks.peek()[1] == "[":
+        toks.next()
+        target.index = _expression(toks)
+        toks.expect("]")
+    return target
+
+
+def parse_line(line: str, line_no: int) -> Statement | None:
+    """One line -> Statement (None for blank or comment-only lines)."""
+    text = line.split("#", 1)[0].rstrip()
+    if not text.strip():
+        return None
+    save = False
+    stripped = text.lstrip()
+    if stripped.startswith("save>"):
+        save = True
+        text = stripped[len("save>"):]
+    toks = _Tokens(text, line_no)
+    arrow = [v for k, v, _ in toks.items if v in ("~", "<-")]
+    if len(arrow) != 1:
+        raise UlamSyntaxError("each line needs exactly one '~' (distribution) or '<-' (definition)",
+                              line.rstrip(), line_no, 0)
+    kind = arrow[0]
+    target = _target(toks, kind)
+    toks.expect(kind)
+    expr = _expression(toks)
+    if toks.peek()[1] is not None:
+        toks.error(f"unexpected {toks.peek()[1]!r} after the end of the statement")
+    if kind == "~" and not isinstance(expr, Call):
+        raise UlamSyntaxError("the right side of '~' must be a distribution, e.g. normal(0, 1)",
+                              line.rstrip(), line_no, 0)
+    statement = Statement(kind, target, expr, line.rstrip(), line_no, save)
+    statement.used = names_in(expr) | (names_in(target.index) if target.index is not None else set())
+    return statement
+
+
+def parse_model(model) -> list[Statement]:
+    """A multi-line string or a list of lines -> statements, in order."""
+    lines = model.splitlines() if isinstance(model, str) else list(model)
+    statements = [parse_line(line, i + 1) for i, line in enumerate(lines)]
+    statements = [s for s in statements if s is not None]
+    if not statements:
+        raise UlamSyntaxError("the model has no statements")
+    return statements
