@@ -32,12 +32,43 @@ def brm(*args, **kwargs):
     return _brm(*args, **kwargs)
 
 
+def ulam(*args, **kwargs):
+    """A model in rethinking's notation, sampled with NUTS: see :func:`multilevel.rethinking.fit.ulam`."""
+    from .rethinking.fit import ulam as _ulam
+
+    return _ulam(*args, **kwargs)
+
+
+def precis(fit, depth: int = 1, prob: float = 0.89, pars=None):
+    """rethinking's precis table of an ulam fit."""
+    return fit.precis(depth=depth, prob=prob, pars=pars)
+
+
+def compare(*fits, func: str = "WAIC", names=None):
+    """rethinking's compare table (WAIC or PSIS) of ulam fits."""
+    from .rethinking.fit import compare as _compare
+
+    return _compare(*fits, func=func, names=names)
+
+
+def waic(fit, pointwise: bool = False):
+    from .rethinking.fit import waic as _waic
+
+    return _waic(fit, pointwise=pointwise)
+
+
+def psis(fit, pointwise: bool = False):
+    from .rethinking.fit import psis as _psis
+
+    return _psis(fit, pointwise=pointwise)
+
+
 def loo_compare(*fits, names=None):
     """Compare Bayesian fits by PSIS-LOO: see :func:`multilevel.bayes.loo_compare`."""
     from .bayes.posterior import loo_compare as _loo_compare
 
     return _loo_compare(*fits, names=names)
 
-__all__ = ["lmer", "glmer", "glmer_nb", "brm", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
+__all__ = ["lmer", "glmer", "glmer_nb", "brm", "ulam", "precis", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]
