@@ -88,7 +88,7 @@ class UlamFit:
             for position in np.ndindex(*values.shape[2:]):
                 series = values[(slice(None), slice(None)) + position]
                 label = name + (f"[{','.join(str(i + 1) for i in position)}]" if position else "")
-                if np.ptp(series) == 0:  # e.g. the unit diagonal of a correlation matrix
+                if np.std(series) < 1e-12:  # e.g. the unit diagonal of a correlation matrix
                     continue
                 mean, sd, _, _, rhat, bulk, _ = summarize_draws(series)
                 flat = series.reshape(-1)
