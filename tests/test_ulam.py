@@ -201,3 +201,18 @@ def test_cafes_recover_the_correlation():
     table = ml.precis(fit, depth=3)
     assert table.loc["Rho[1,2]", "mean"] < -0.2  # simulated with rho = -0.7
     assert table.loc["a", "94.5%"] > 3.5 - 0.8 and table.loc["sigma", "mean"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_traceplot_and_trankplot(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fit = fitted("partial", PARTIAL, frogs())
+    for method in ("traceplot", "trankplot"):
+        fig = getattr(fit, method)()
+        assert len(fig.axes) == 8  # a_bar, sigma and the first elements of a, up to 8 panels
+        assert len(fig.axes[0].lines) == 2  # one line per chain
+        fig.savefig(tmp_path / f"{method}.png")
+    prior = fitted("none", NO_POOLING, frogs()).extract_prior(draws=500, seed=1)
+    assert prior["a"].shape == (500, 48)
+    assert abs(prior["a"].mean()) < 0.15 and prior["a"].std() == pytest.approx(1.5, rel=0.1)  # normal(0, 1.5)
