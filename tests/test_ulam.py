@@ -216,3 +216,37 @@ def test_traceplot_and_trankplot(tmp_path):
     prior = fitted("none", NO_POOLING, frogs()).extract_prior(draws=500, seed=1)
     assert prior["a"].shape == (500, 48)
     assert abs(prior["a"].mean()) < 0.15 and prior["a"].std() == pytest.approx(1.5, rel=0.1)  # normal(0, 1.5)
+
+
+def test_compare_names_from_keywords():
+    table = ml.compare(partial=fitted("partial", PARTIAL, frogs()), none=fitted("none", NO_POOLING, frogs()))
+    assert list(table.index) == ["partial", "none"]
+
+
+@pytest.mark.parametrize("model", [
+    """
+    TICKS ~ dgampois(lambda, phi)
+    log(lambda) <- a[Y] + b * H
+    a[Y] ~ normal(1, 1)
+    b ~ normal(0, 0.5)
+    phi ~ exponential(1)""",
+    """
+    TICKS ~ poisson(lambda)
+    log(lambda) <- a + b * H
+    a ~ student_t(3, 1, 2)
+    b ~ cauchy(0, 1)""",
+    """
+    h ~ gamma(shape, shape / exp(mu))
+    mu <- a
+    a ~ normal(0, 1)
+    shape ~ lognormal(0, 1)""",
+])
+def test_more_distributions_sample(model):
+    g = ml.datasets.load("grouseticks")
+    data = {"TICKS": g["TICKS"].to_numpy(), "Y": g["YEAR"].cat.codes.to_numpy() + 1,
+            "H": g["cHEIGHT"].to_numpy() / 100, "h": g["HEIGHT"].to_numpy() / 400}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ml.ulam(model, data, chains=1, draws=200, warmup=200, seed=3)
+    table = ml.precis(fit, depth=2)
+    assert np.all(np.isfinite(table["mean"]))

@@ -44,11 +44,11 @@ def precis(fit, depth: int = 1, prob: float = 0.89, pars=None):
     return fit.precis(depth=depth, prob=prob, pars=pars)
 
 
-def compare(*fits, func: str = "WAIC", names=None):
-    """rethinking's compare table (WAIC or PSIS) of ulam fits."""
+def compare(*fits, func: str = "WAIC", names=None, **named_fits):
+    """rethinking's compare table (WAIC or PSIS) of ulam fits; keywords name the rows."""
     from .rethinking.fit import compare as _compare
 
-    return _compare(*fits, func=func, names=names)
+    return _compare(*fits, func=func, names=names, **named_fits)
 
 
 def waic(fit, pointwise: bool = False):

@@ -224,8 +224,14 @@ def psis(fit, pointwise: bool = False):
     return result
 
 
-def compare(*fits, func: str = "WAIC", names=None) -> pd.DataFrame:
-    """rethinking's compare: WAIC (or PSIS), SE, dWAIC, dSE, pWAIC, weight; best first."""
+def compare(*fits, func: str = "WAIC", names=None, **named_fits) -> pd.DataFrame:
+    """rethinking's compare: WAIC (or PSIS), SE, dWAIC, dSE, pWAIC, weight; best first.
+
+    Name the rows with keywords, ``compare(partial=m1, none=m2)``, or ``names=[...]``.
+    """
+    if named_fits:
+        names = list(names or [f"m{i + 1}" for i in range(len(fits))]) + list(named_fits)
+        fits = fits + tuple(named_fits.values())
     func = func.upper()
     if func not in ("WAIC", "PSIS"):
         raise ValueError("func must be 'WAIC' or 'PSIS'")
