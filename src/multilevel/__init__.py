@@ -4,7 +4,7 @@
 >>> fit = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
 >>> print(fit.summary())  # doctest: +SKIP
 """
-from . import datasets, families
+from . import datasets, families, plots
 from .bayes.priors import Prior, PriorError, prior
 from .design import build_design
 from .errors import (
@@ -69,6 +69,6 @@ def loo_compare(*fits, names=None):
 
     return _loo_compare(*fits, names=names)
 
-__all__ = ["lmer", "glmer", "glmer_nb", "brm", "ulam", "precis", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
+__all__ = ["plots", "lmer", "glmer", "glmer_nb", "brm", "ulam", "precis", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]

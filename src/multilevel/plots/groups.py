@@ -1,0 +1,121 @@
+"""Pictures of groups: shrinkage, caterpillar, per-group lines, fixed-effect forest plots."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._access import fitted_mean, fixed_effects, group_codes, group_effects, observed
+
+
+def _axes(ax, figsize=(7, 4.5)):
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize)
+    return fig, ax
+
+
+def shrinkage(fit, group: str | None = None, ax=None):
+    """Observed group means (no pooling) against the model's group means (partial pooling).
+
+    Points are sized by group size; the dashed line is the mean of the observed response. Returns
+    the Axes; ``ax.collections[0]`` holds the observed means, ``[1]`` the pooled estimates.
+    """
+    codes, levels, name = group_codes(fit, group)
+    y, mu = observed(fit), fitted_mean(fit)
+    n = np.bincount(codes, minlength=len(levels))
+    raw = np.bincount(codes, weights=y, minlength=len(levels)) / n
+    pooled = np.bincount(codes, weights=mu, minlength=len(levels)) / n
+    order = np.argsort(n, kind="stable")
+    position = np.arange(len(levels))
+    fig, ax = _axes(ax, (8, 4.5))
+    sizes = 15 + 60 * n[order] / n.max()
+    ax.scatter(position, raw[order], s=sizes, facecolors="none", edgecolors="C0", label="observed (no pooling)")
+    ax.scatter(position, pooled[order], s=sizes, color="C1", label="model (partial pooling)")
+    ax.axhline(y.mean(), ls="--", color="grey", lw=1, label="mean of all observations")
+    ax.set_xlabel(f"{name} (ordered by number of observations)")
+    ax.set_ylabel(f"mean of {fit.design.response_name}")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def caterpillar(fit, group: str | None = None, term: str = "(Intercept)", ax=None):
+    """Group effects with 95% intervals, sorted (one horizontal bar per level)."""
+    table = group_effects(fit, group, term).sort_values("estimate")
+    _, _, name = group_codes(fit, group)
+    fig, ax = _axes(ax, (6, max(3, 0.18 * len(table) + 1)))
+    position = np.arange(len(table))
+    ax.hlines(position, table["lower"], table["upper"], color="C0", lw=1)
+    ax.plot(table["estimate"], position, "o", color="C0", ms=3)
+    ax.axvline(0, color="grey", ls="--", lw=1)
+    ax.set_yticks(position)
+    ax.set_yticklabels(table.index.astype(str), fontsize="x-small")
+    ax.set_xlabel(f"{term} effect of {name}")
+    ax.set_ylabel(name)
+    return ax
+
+
+def coefficients(*fits, names=None, ax=None):
+    """Forest plot of fixed effects with 95% intervals, fits side by side (offset vertically)."""
+    tables = [fixed_effects(f) for f in fits]
+    names = list(names) if names is not None else [f"model {i + 1}" for i in range(len(fits))]
+    terms = []
+    for table in tables:
+        terms += [t for t in table.index if t not in terms]
+    fig, ax = _axes(ax, (6.5, 0.5 * len(terms) * len(fits) + 1.5))
+    offsets = np.linspace(-0.25, 0.25, len(fits)) if len(fits) > 1 else [0.0]
+    for k, (table, label) in enumerate(zip(tables, names)):
+        rows = [terms.index(t) for t in table.index]
+        y = np.asarray(rows) + offsets[k]
+        ax.hlines(y, table["lower"], table["upper"], color=f"C{k}", lw=1.5)
+        ax.plot(table["estimate"], y, "o", color=f"C{k}", label=label)
+    ax.set_yticks(np.arange(len(terms)))
+    ax.set_yticklabels(terms)
+    ax.axvline(0, color="grey", ls="--", lw=1)
+    ax.set_xlabel("estimate (95% interval)")
+    if len(fits) > 1:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def group_lines(fit, x: str, group: str | None = None, n_groups: int | None = 12):
+    """Data and fitted line for each group in panels (the sleepstudy picture), population line dashed.
+
+    Works for models where ``x`` is a numeric fixed-effect column; returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    codes, levels, name = group_codes(fit, group)
+    names = list(fit.design.fixed.column_names)
+    if x not in names:
+        from ..errors import MultilevelError
+
+        raise MultilevelError(f"{x!r} is not a numeric fixed-effect column; columns: {', '.join(names)}")
+    xs = fit.design.fixed.matrix[:, names.index(x)]
+    y, mu = observed(fit), fitted_mean(fit)
+    shown = range(len(levels)) if n_groups is None else range(min(n_groups, len(levels)))
+    cols = min(6, len(shown))
+    rows = int(np.ceil(len(shown) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.0 * rows), sharex=True, sharey=True, squeeze=False)
+    grid = np.linspace(xs.min(), xs.max(), 20)
+    population = _population_line(fit, x, grid)
+    for ax, level in zip(axes.ravel(), shown):
+        mask = codes == level
+        order = np.argsort(xs[mask])
+        ax.plot(xs[mask], y[mask], "o", ms=3, color="C0")
+        ax.plot(xs[mask][order], mu[mask][order], "-", color="C1", lw=1.5)
+        ax.plot(grid, population, "--", color="grey", lw=1)
+        ax.set_title(f"{name} {levels[level]}", fontsize="small")
+    for ax in axes.ravel()[len(shown):]:
+        ax.set_visible(False)
+    fig.supxlabel(x)
+    fig.supylabel(fit.design.response_name)
+    fig.tight_layout()
+    return fig
+
+
+def _population_line(fit, x: str, grid: np.ndarray) -> np.ndarray:
+    """Intercept + slope * grid from the fixed effects (other predictors at 0)."""
+    fixed = fixed_effects(fit)["estimate"]
+    intercept = fixed.get("(Intercept)", fixed.get("Intercept", 0.0))
+    return intercept + fixed[x] * grid

@@ -1,0 +1,83 @@
+"""Each plot drawn for a real fit, its content checked (points, lines, panels, labels)."""
+import warnings
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+import multilevel as ml  # noqa: E402
+from conftest import fitted  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def frogs_glmm():
+    data = ml.datasets.load("reedfrogs")
+    data["tank"] = np.arange(1, 49)
+    return ml.glmer("surv | trials(density) ~ 1 + (1 | tank)", data)
+
+
+@pytest.fixture(scope="module")
+def sleep_brm():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ml.brm("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"), seed=1,
+                      chains=2, draws=300, warmup=300)
+
+
+def test_shrinkage_tadpoles(frogs_glmm):
+    ax = ml.plots.shrinkage(frogs_glmm, group="tank")
+    observed, pooled = ax.collections[0], ax.collections[1]
+    assert len(observed.get_offsets()) == 48 and len(pooled.get_offsets()) == 48
+    # partial pooling pulls the group means toward the grand mean
+    grand = ax.lines[0].get_ydata()[0]
+    assert np.abs(pooled.get_offsets()[:, 1] - grand).sum() < np.abs(observed.get_offsets()[:, 1] - grand).sum()
+    assert ax.get_xlabel().startswith("tank") and "surv" in ax.get_ylabel()
+
+
+def test_caterpillar_lmer_and_brm(sleep_brm):
+    ax = ml.plots.caterpillar(fitted("sleep_slopes_reml"), group="Subject", term="Days")
+    assert len(ax.get_yticklabels()) == 18 and len(ax.lines[0].get_xdata()) == 18
+    assert ax.get_xlabel() == "Days effect of Subject"
+    estimates = ax.lines[0].get_xdata()
+    assert np.all(np.diff(estimates) >= 0)  # sorted
+    ax = ml.plots.caterpillar(sleep_brm, group="Subject")
+    assert len(ax.get_yticklabels()) == 18
+
+
+def test_coefficients_side_by_side(sleep_brm):
+    ax = ml.plots.coefficients(fitted("sleep_slopes_reml"), sleep_brm, names=["lmer", "brm"])
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["(Intercept)", "Days", "Intercept"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["lmer", "brm"]
+
+
+def test_group_lines_panels():
+    fig = ml.plots.group_lines(fitted("sleep_slopes_reml"), x="Days", group="Subject", n_groups=12)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 12
+    assert len(visible[0].lines) == 3  # data, group line, population line
+    assert visible[0].get_title() == "Subject 308"
+
+
+def test_trace_rank_posterior(sleep_brm):
+    fig = ml.plots.trace(sleep_brm, names=["b_Days", "sigma"])
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2  # two chains
+    assert fig.axes[0].get_ylabel() == "b_Days"
+    fig = ml.plots.rank(sleep_brm, names=["sigma"])
+    assert len(fig.axes[0].lines) == 2
+    ax = ml.plots.posterior(sleep_brm, ["sigma", "sd_Subject__Intercept"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["sd_Subject__Intercept", "sigma"]
+    with pytest.raises(ml.MultilevelError, match="need a Bayesian fit"):
+        ml.plots.trace(fitted("sleep_slopes_reml"))
+
+
+def test_pp_check_and_compare(sleep_brm):
+    ax = ml.plots.pp_check(sleep_brm, ndraws=20)
+    assert len(ax.lines) == 21 and ax.get_legend().get_texts()[0].get_text() == "observed"
+    ax = ml.plots.pp_check(fitted("sleep_slopes_reml"), ndraws=10)
+    assert len(ax.lines) == 11
+    table = ml.loo_compare(sleep_brm, sleep_brm, names=["a", "b"])
+    ax = ml.plots.compare(table)
+    assert len(ax.get_yticklabels()) == 2
