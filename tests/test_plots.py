@@ -81,3 +81,26 @@ def test_pp_check_and_compare(sleep_brm):
     table = ml.loo_compare(sleep_brm, sleep_brm, names=["a", "b"])
     ax = ml.plots.compare(table)
     assert len(ax.get_yticklabels()) == 2
+
+
+def test_shrinkage_2d_cafes_style():
+    ax = ml.plots.shrinkage_2d(fitted("sleep_slopes_reml"), group="Subject", slope="Days")
+    assert len(ax.collections[0].get_offsets()) == 18 and len(ax.collections[1].get_offsets()) == 18
+    assert len(ax.patches) == 3  # 50/80/95% ellipses
+    assert ax.get_ylabel() == "slope of Days"
+
+
+def test_conditional_effects_band(sleep_brm):
+    for fit in (fitted("sleep_slopes_reml"), sleep_brm):
+        ax = ml.plots.conditional_effects(fit, "Days")
+        line = ax.lines[0]
+        assert len(line.get_xdata()) == 50 and ax.get_xlabel() == "Days"
+        assert line.get_ydata()[-1] > line.get_ydata()[0]  # reaction times rise with Days
+        assert len(ax.collections) == 1  # the 95% band
+
+
+def test_prior_posterior_needs_prior_draws(sleep_brm):
+    with pytest.raises(ml.MultilevelError, match="sample_prior='yes'"):
+        ml.plots.prior_posterior(sleep_brm, "sigma")
+    ax = ml.plots.prior_posterior(sleep_brm, "sigma", prior_draws={"sigma": np.abs(np.random.default_rng(1).standard_t(3, 2000)) * 59.3})
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["prior", "posterior"]

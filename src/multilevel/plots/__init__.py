@@ -2,8 +2,8 @@
 
 Each function returns the matplotlib Axes or Figure it drew, so it can be styled or saved.
 """
-from .bayes import compare, posterior, pp_check, rank, trace
-from .groups import caterpillar, coefficients, group_lines, shrinkage
+from .bayes import compare, posterior, pp_check, prior_posterior, rank, trace
+from .groups import caterpillar, coefficients, conditional_effects, group_lines, shrinkage, shrinkage_2d
 
-__all__ = ["shrinkage", "caterpillar", "coefficients", "group_lines", "trace", "rank", "posterior",
+__all__ = ["shrinkage", "shrinkage_2d", "conditional_effects", "prior_posterior", "caterpillar", "coefficients", "group_lines", "trace", "rank", "posterior",
            "pp_check", "compare"]

@@ -99,3 +99,40 @@ def compare(table, ax=None):
     ax.set_yticklabels(table.index)
     ax.set_xlabel(column)
     return ax
+
+
+def prior_posterior(fit, name: str, prior_draws: dict | None = None, ax=None):
+    """A parameter's prior (dashed) against its posterior (solid), e.g. LKJ(2) prior vs rho.
+
+    ulam fits draw the prior with ``fit.extract_prior()``; brm fits need ``sample_prior="yes"``.
+    """
+    import matplotlib.pyplot as plt
+    from scipy.stats import gaussian_kde
+
+    label, posterior_series = chains_of(fit, [name.split("[")[0]], max_parameters=1000)[0] if "[" not in name \
+        else next((lab, s) for lab, s in chains_of(fit, [name.split("[")[0]], max_parameters=1000) if lab == name)
+    if prior_draws is None:
+        if hasattr(fit, "extract_prior"):
+            prior_draws = fit.extract_prior(draws=2000, seed=1)
+        elif getattr(fit, "prior_draws", None) is not None:
+            prior_draws = {c: fit.prior_draws[c].to_numpy() for c in fit.prior_draws.columns}
+        else:
+            from ..errors import MultilevelError
+
+            raise MultilevelError("no prior draws: fit brm with sample_prior='yes', or pass prior_draws")
+    base = name.split("[")[0]
+    prior = np.asarray(prior_draws[base])
+    if "[" in name:
+        index = tuple(int(i) - 1 for i in name[name.index("[") + 1 : -1].split(","))
+        prior = prior[(slice(None),) + index]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    values = posterior_series.reshape(-1)
+    lo, hi = min(prior.min(), values.min()), max(prior.max(), values.max())
+    grid = np.linspace(lo, hi, 200)
+    ax.plot(grid, gaussian_kde(prior)(grid), "--", color="grey", label="prior")
+    ax.plot(grid, gaussian_kde(values)(grid), color="C0", label="posterior")
+    ax.set_xlabel(label)
+    ax.set_ylabel("density")
+    ax.legend(fontsize="small")
+    return ax

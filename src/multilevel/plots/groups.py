@@ -23,17 +23,18 @@ def shrinkage(fit, group: str | None = None, ax=None):
     """
     codes, levels, name = group_codes(fit, group)
     y, mu = observed(fit), fitted_mean(fit)
-    n = np.bincount(codes, minlength=len(levels))
-    raw = np.bincount(codes, weights=y, minlength=len(levels)) / n
-    pooled = np.bincount(codes, weights=mu, minlength=len(levels)) / n
+    w = fit.design.weights if fit.design.weights is not None else np.ones_like(y)  # binomial: trials
+    n = np.bincount(codes, weights=w, minlength=len(levels))
+    raw = np.bincount(codes, weights=w * y, minlength=len(levels)) / n
+    pooled = np.bincount(codes, weights=w * mu, minlength=len(levels)) / n
     order = np.argsort(n, kind="stable")
     position = np.arange(len(levels))
     fig, ax = _axes(ax, (8, 4.5))
     sizes = 15 + 60 * n[order] / n.max()
     ax.scatter(position, raw[order], s=sizes, facecolors="none", edgecolors="C0", label="observed (no pooling)")
     ax.scatter(position, pooled[order], s=sizes, color="C1", label="model (partial pooling)")
-    ax.axhline(y.mean(), ls="--", color="grey", lw=1, label="mean of all observations")
-    ax.set_xlabel(f"{name} (ordered by number of observations)")
+    ax.axhline(np.sum(w * y) / np.sum(w), ls="--", color="grey", lw=1, label="mean of all observations")
+    ax.set_xlabel(f"{name} (ordered by size)")
     ax.set_ylabel(f"mean of {fit.design.response_name}")
     ax.legend(fontsize="small")
     return ax
@@ -119,3 +120,101 @@ def _population_line(fit, x: str, grid: np.ndarray) -> np.ndarray:
     fixed = fixed_effects(fit)["estimate"]
     intercept = fixed.get("(Intercept)", fixed.get("Intercept", 0.0))
     return intercept + fixed[x] * grid
+
+
+def shrinkage_2d(fit, group: str | None = None, slope: str = None, ax=None):
+    """Intercept against slope per group: separate fits (open) vs the model (filled), arrows between,
+    and the population distribution's 50/80/95% covariance ellipses (the cafe picture).
+
+    Separate fits are least squares per group on the same two columns (lmer/glmer/brm fits).
+    """
+    from matplotlib.patches import Ellipse
+
+    codes, levels, name = group_codes(fit, group)
+    names = list(fit.design.fixed.column_names)
+    slope = slope or next(n for n in names if n != "(Intercept)")
+    x = fit.design.fixed.matrix[:, names.index(slope)]
+    y = observed(fit)
+    separate = np.full((len(levels), 2), np.nan)
+    for level in range(len(levels)):
+        mask = codes == level
+        if mask.sum() >= 2 and np.ptp(x[mask]) > 0:
+            separate[level] = np.polyfit(x[mask], y[mask], 1)[::-1]
+    fixed = fixed_effects(fit)["estimate"]
+    intercept = fixed.get("(Intercept)", fixed.get("Intercept"))
+    pooled = np.column_stack([intercept + group_effects(fit, group, "(Intercept)")["estimate"].to_numpy(),
+                              fixed[slope] + group_effects(fit, group, slope)["estimate"].to_numpy()])
+    fig, ax = _axes(ax, (6, 5))
+    ax.scatter(separate[:, 0], separate[:, 1], facecolors="none", edgecolors="C0", label="separate fits")
+    ax.scatter(pooled[:, 0], pooled[:, 1], color="C1", label="model (partial pooling)")
+    for a, b in zip(separate, pooled):
+        if np.all(np.isfinite(a)):
+            ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", color="grey", lw=0.6))
+    cov = _population_covariance(fit, group, slope)
+    values, vectors = np.linalg.eigh(cov)
+    angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
+    for level in (0.5, 0.8, 0.95):
+        from scipy.stats import chi2
+
+        radius = np.sqrt(chi2.ppf(level, 2))
+        ax.add_patch(Ellipse((intercept, fixed[slope]), 2 * radius * np.sqrt(values[-1]),
+                             2 * radius * np.sqrt(values[0]), angle=angle, fill=False, color="grey", lw=0.8))
+    ax.set_xlabel("intercept")
+    ax.set_ylabel(f"slope of {slope}")
+    ax.set_title(name)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def _population_covariance(fit, group, slope) -> np.ndarray:
+    """2x2 covariance of (intercept, slope) group effects: varcorr (lmer) or posterior means (brm)."""
+    _, _, name = group_codes(fit, group)
+    if hasattr(fit, "run"):
+        table = fit.varcorr()["Estimate"]
+        s1, s2 = table[f"sd_{name}__Intercept"], table[f"sd_{name}__{slope}"]
+        rho = table.get(f"cor_{name}__Intercept__{slope}", 0.0)
+    else:
+        vc = fit.varcorr()
+        rows = vc[vc.grp == name]
+        s1 = rows[(rows.var1 == "(Intercept)") & rows.var2.isna()].sdcor.iloc[0]
+        s2 = rows[(rows.var1 == slope) & rows.var2.isna()].sdcor.iloc[0]
+        corr = rows[rows.var2.notna()]
+        rho = corr.sdcor.iloc[0] if len(corr) else 0.0
+    return np.array([[s1**2, rho * s1 * s2], [rho * s1 * s2, s2**2]])
+
+
+def conditional_effects(fit, x: str, ax=None, points: int = 50):
+    """Population-level prediction over ``x`` (other numeric predictors at their means) with a 95%
+    band: posterior draws for brm fits, Wald band of the fixed effects for lmer/glmer fits."""
+    from ._access import is_bayesian
+
+    names = list(fit.design.fixed.column_names)
+    if x not in names:
+        from ..errors import MultilevelError
+
+        raise MultilevelError(f"{x!r} is not a numeric fixed-effect column; columns: {', '.join(names)}")
+    matrix = fit.design.fixed.matrix
+    grid = np.linspace(matrix[:, names.index(x)].min(), matrix[:, names.index(x)].max(), points)
+    rows = np.tile(matrix.mean(axis=0), (points, 1))
+    rows[:, names.index(x)] = grid
+    if is_bayesian(fit):
+        draws = fit.draws(include_group_effects=False)
+        beta = np.column_stack([draws["b_Intercept" if n == "(Intercept)" else f"b_{n}"] for n in names])
+        eta = beta @ rows.T
+        mean = fit.likelihood.inverse_link(eta)
+        center, low, high = np.mean(mean, 0), np.quantile(mean, 0.025, 0), np.quantile(mean, 0.975, 0)
+    else:
+        beta = fit.fixef().to_numpy()
+        cov = fit.vcov().to_numpy()
+        eta = rows @ beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", rows, cov, rows))
+        inverse = fit.family.link.inverse if hasattr(fit, "family") else (lambda e: e)
+        center, low, high = inverse(eta), inverse(eta - 1.96 * se), inverse(eta + 1.96 * se)
+    fig, ax = _axes(ax, (6, 4))
+    ax.fill_between(grid, low, high, color="C0", alpha=0.25, label="95% band")
+    ax.plot(grid, center, color="C0", label="population prediction")
+    ax.set_xlabel(x)
+    ax.set_ylabel(fit.design.response_name)
+    ax.legend(fontsize="small")
+
+    return ax
