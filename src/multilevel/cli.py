@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     fit.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     fit.add_argument("--family", help="fit a GLMM (glmer) with this family: binomial, poisson, ...")
     fit.add_argument("--nagq", type=int, default=1, help="GLMM: 0, 1 (Laplace) or quadrature nodes")
+    report = commands.add_parser("report", help="fit a model and write a self-contained HTML report")
+    report.add_argument("formula")
+    report.add_argument("--data", required=True, help="bundled data set or a CSV/Parquet path")
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument("--bayes", action="store_true", help="fit with brm (NUTS) instead of lmer/glmer")
+    report.add_argument("--family", help="GLMM or brm family, e.g. binomial, poisson")
+    report.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML (lmer)")
     commands.add_parser("datasets", help="list the bundled data sets")
     args = parser.parse_args(argv)
     if args.command == "datasets":
@@ -44,8 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         data, name = read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            if args.family:
-                result = glmer(args.formula, data, family=args.family, nagq=args.nagq, data_name=name)
+            if getattr(args, "bayes", False):
+                from .bayes.fit import brm
+
+                result = brm(args.formula, data, family=args.family or "gaussian", data_name=name)
+            elif args.family:
+                result = glmer(args.formula, data, family=args.family, nagq=getattr(args, "nagq", 1), data_name=name)
             else:
                 result = lmer(args.formula, data, reml=not args.ml, data_name=name)
     except (MultilevelError, KeyError) as exc:
@@ -53,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
+    if args.command == "report":
+        from .report import write_report
+
+        print(f"wrote {write_report(result, args.out)}")
+        return 0
     print(result.summary())
     return 0
 
