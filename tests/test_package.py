@@ -65,3 +65,17 @@ def test_cli_glmer(capsys):
     assert "Family: binomial  ( logit )" in out and "Data: cbpp" in out
     assert main(["fit", formula, "--data", "cbpp", "--family", "binomal"]) == 2
     assert "Valid families" in capsys.readouterr().err
+
+
+def test_progress_bars_on_request_only(capfd):
+    import warnings
+
+    data = ml.datasets.load("sleepstudy")
+    ml.lmer("Reaction ~ Days + (Days | Subject)", data)
+    assert "evals" not in capfd.readouterr().err  # not a terminal: quiet by default
+    ml.lmer("Reaction ~ Days + (Days | Subject)", data, progress=True)
+    assert "lmer: REML" in capfd.readouterr().err
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml.brm("Reaction ~ Days + (1 | Subject)", data, chains=1, draws=50, warmup=50, seed=1, progress=True)
+    assert "100%" in capfd.readouterr().err

@@ -27,7 +27,7 @@ _DESIGN_FAMILY = {"bernoulli": "binomial", "binomial": "binomial", "poisson": "p
 def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, chains: int = 4,
         draws: int = 1000, warmup: int = 1000, seed: int | None = None, cores: int | None = None,
         target_accept: float = 0.8, sample_prior: str = "no", max_tree_depth: int = 10,
-        na_action: str = "omit", data_name: str | None = None) -> BrmFit:
+        na_action: str = "omit", data_name: str | None = None, progress: bool | None = None) -> BrmFit:
     """Bayesian multilevel model from an lme4/brms formula, sampled with NUTS (NumPyro on JAX).
 
     Parameters
@@ -41,6 +41,8 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
         Unlisted parameters get brms's default priors (see ``fit.prior_summary()``).
     sample_prior : {"no", "yes", "only"}
         "only" samples from the priors alone (all priors must be proper).
+    progress : bool, optional
+        Progress bars while sampling; by default on in a terminal or notebook only.
 
     Examples
     --------
@@ -68,7 +70,8 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
     prepare_devices(chains, cores)
     model, vector = make_model(design, layout, likelihood)
     run = run_nuts(model, chains=chains, draws=draws, warmup=warmup, seed=seed, target_accept=target_accept,
-                   max_tree_depth=max_tree_depth, model_kwargs={"prior_only": sample_prior == "only"})
+                   max_tree_depth=max_tree_depth, model_kwargs={"prior_only": sample_prior == "only"},
+                   progress=progress)
     run.samples = vector.unpack_draws(run.samples["params"])
     fit = BrmFit(design, likelihood, layout, run, priors, data_name=data_name or "data", sample_prior=sample_prior)
     if sample_prior == "yes":

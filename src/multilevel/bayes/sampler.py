@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..progress import show_progress
+
 
 class SamplingWarning(UserWarning):
     """Divergences, tree-depth saturation, low E-BFMI, high R-hat or low ESS."""
@@ -61,7 +63,7 @@ class SamplerRun:
 
 
 def run_nuts(model, *, chains: int, draws: int, warmup: int, seed: int | None, target_accept: float,
-             max_tree_depth: int = 10, model_kwargs: dict | None = None) -> SamplerRun:
+             max_tree_depth: int = 10, model_kwargs: dict | None = None, progress: bool | None = None) -> SamplerRun:
     import jax
     from numpyro.infer import MCMC, NUTS
 
@@ -70,7 +72,7 @@ def run_nuts(model, *, chains: int, draws: int, warmup: int, seed: int | None, t
     method = "parallel" if jax.local_device_count() >= chains else "vectorized"
     kernel = NUTS(model, target_accept_prob=target_accept, max_tree_depth=max_tree_depth)
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains, chain_method=method,
-                progress_bar=False)
+                progress_bar=show_progress(progress))
     key = jax.random.PRNGKey(0 if seed is None else int(seed))
     mcmc.run(key, extra_fields=("diverging", "num_steps", "energy"), **(model_kwargs or {}))
     samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}

@@ -17,6 +17,7 @@ from ..errors import ConvergenceWarning, DataError, SingularFitWarning
 from ..families import get_family, negative_binomial
 from ..formula import parse_formula
 from ..results.glmerfit import GlmerFit
+from ..progress import EvaluationCounter, show_progress
 from .glmm import GLMMProblem
 from .optimize import bobyqa, finite_difference_hessian
 
@@ -28,7 +29,8 @@ class SeparationWarning(UserWarning):
 
 
 def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | None = None, nagq: int = 1,
-          weights=None, offset=None, na_action: str = "omit", start=None, data_name: str | None = None) -> GlmerFit:
+          weights=None, offset=None, na_action: str = "omit", start=None, data_name: str | None = None,
+          progress: bool | None = None) -> GlmerFit:
     """Fit a generalized linear mixed model by Laplace (``nagq=1``) or adaptive Gauss-Hermite.
 
     Parameters
@@ -57,10 +59,11 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
         raise ValueError(f"nagq must be a non-negative integer, not {nagq!r}")
     design = build_design(parse_formula(formula), data, weights=weights, offset=offset, family=fam,
                           na_action=na_action)
-    return fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data")
+    return fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data", progress=progress)
 
 
-def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str = "data") -> GlmerFit:
+def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str = "data",
+                    progress: bool | None = False) -> GlmerFit:
     """Fit a prepared GLMM :class:`Design` (two stages as lme4's ``glmer``)."""
     problem = GLMMProblem(design, nagq=nagq)  # checks that nagq suits the model
     problem.set_nagq(0)
@@ -80,7 +83,11 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
             lower = np.concatenate([problem.lower_bounds(), np.full(problem.p, -np.inf)])
             se0 = _rx_standard_errors(state, problem)
             step = np.concatenate([np.full(problem.n_theta, 0.1), np.maximum(se0, 1e-3)])
-            record = bobyqa(problem.objective, x0, lower, initial_step=step)
+            counter = EvaluationCounter(show_progress(progress), f"glmer: {'Laplace' if nagq == 1 else f'AGQ {nagq}'}")
+            try:
+                record = bobyqa(counter.wrap(problem.objective), x0, lower, initial_step=step)
+            finally:
+                counter.close()
             record.messages = stage1.messages + record.messages
             record.settings["stage1_evaluations"] = stage1.n_evaluations
             state = problem.pirls(record.final[: problem.n_theta], record.final[problem.n_theta:])

@@ -10,6 +10,7 @@ from ..design import Design, build_design
 from ..errors import ConvergenceWarning, SingularFitWarning
 from ..formula import parse_formula
 from ..results.lmerfit import LmerFit
+from ..progress import EvaluationCounter, show_progress
 from .lmm import LMMProblem
 from .optimize import bobyqa, finite_difference_gradient, finite_difference_hessian
 
@@ -17,7 +18,7 @@ GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 
 
 def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, weights=None, na_action: str = "omit",
-         start=None, data_name: str | None = None) -> LmerFit:
+         start=None, data_name: str | None = None, progress: bool | None = None) -> LmerFit:
     """Fit a linear mixed model by REML (default) or maximum likelihood, as lme4's ``lmer``.
 
     Parameters
@@ -33,6 +34,8 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, weights=None, n
         Drop rows with missing values (counted and reported) or raise.
     start : array, optional
         Starting theta (lme4's order); defaults to identity factors.
+    progress : bool, optional
+        Count optimizer evaluations on screen; by default only in a terminal or notebook.
 
     Examples
     --------
@@ -43,16 +46,21 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, weights=None, n
     """
     parsed = parse_formula(formula)
     design = build_design(parsed, data, weights=weights, na_action=na_action)
-    return fit_design(design, reml=reml, start=start, data_name=data_name or "data")
+    return fit_design(design, reml=reml, start=start, data_name=data_name or "data", progress=progress)
 
 
-def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str = "data") -> LmerFit:
+def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str = "data",
+               progress: bool | None = False) -> LmerFit:
     """Fit a prepared :class:`Design` (the stage after ``build_design``)."""
     problem = LMMProblem(design, reml=reml)
     initial = problem.initial_theta() if start is None else np.asarray(start, dtype=float)
     if initial.shape != (problem.n_theta,):
         raise ValueError(f"start must have {problem.n_theta} values (theta), got {initial.shape}")
-    record = bobyqa(problem.objective, initial, problem.lower_bounds())
+    counter = EvaluationCounter(show_progress(progress), "lmer: REML" if reml else "lmer: ML")
+    try:
+        record = bobyqa(counter.wrap(problem.objective), initial, problem.lower_bounds())
+    finally:
+        counter.close()
     solution = problem.solve(record.final)
     messages = list(record.messages)
     fit = LmerFit(design, solution, record, reml, data_name=data_name, messages=messages, problem=problem)

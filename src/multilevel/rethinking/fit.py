@@ -22,7 +22,8 @@ jax.devices()
 
 
 def ulam(model, data, *, chains: int = 4, draws: int = 1000, warmup: int = 1000, seed: int | None = None,
-         log_lik: bool = True, target_accept: float = 0.95, max_tree_depth: int = 10) -> "UlamFit":
+         log_lik: bool = True, target_accept: float = 0.95, max_tree_depth: int = 10,
+         progress: bool | None = None) -> "UlamFit":
     """Fit a model written in rethinking's notation with NUTS.
 
     Examples
@@ -39,7 +40,7 @@ def ulam(model, data, *, chains: int = 4, draws: int = 1000, warmup: int = 1000,
     graph = build_graph(statements, data)
     density = UlamDensity(graph)
     run = run_nuts(density.model, chains=chains, draws=draws, warmup=warmup, seed=seed,
-                   target_accept=target_accept, max_tree_depth=max_tree_depth)
+                   target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress)
     fit = UlamFit(statements, graph, density, run, log_lik=log_lik)
     table = fit.precis(depth=3)
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["n_eff"].to_dict(), {})
@@ -168,6 +169,11 @@ class UlamFit:
         return str(self.precis(depth=2))
 
     __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        table = self.precis(depth=2)
+        return (f"<p><b>ulam fit</b>: {self.run.settings['chains']} chains x {self.run.settings['draws']} draws</p>"
+                + pd.DataFrame(table).round(3).to_html(classes="multilevel"))
 
 
 class Precis(pd.DataFrame):
