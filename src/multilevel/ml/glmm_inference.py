@@ -12,22 +12,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .inference import _labels, _minimize_others, _profile_limit
+from .inference import _labels, _minimize_others, _param_names, _profile_limit
+from .inference import wald_intervals  # noqa: F401  (the same Wald intervals serve GLMMs)
 
 
 def _names(fit) -> list[str]:
-    return [f".sig{i + 1:02d}" for i in range(len(fit.theta))]
-
-
-def wald_intervals(fit, level: float = 0.95) -> pd.DataFrame:
-    z = stats.norm.ppf(1 - (1 - level) / 2)
-    beta = fit.fixef()
-    se = np.sqrt(np.diag(fit.vcov().to_numpy()))
-    rows = _names(fit)
-    values = np.full((len(rows) + len(beta), 2), np.nan)
-    values[len(rows):, 0] = beta - z * se
-    values[len(rows):, 1] = beta + z * se
-    return pd.DataFrame(values, index=rows + list(beta.index), columns=_labels(fit, level))
+    return _param_names(fit)
 
 
 class SdCorDeviance:

@@ -26,12 +26,13 @@ def _labels(fit, level: float) -> list[str]:
 
 
 def _param_names(fit) -> list[str]:
+    """lme4's names of the variance parameters: .sig01, ... and .sigma where the family has one."""
     n = len(fit.theta)
-    return [f".sig{i + 1:02d}" for i in range(n)] + [".sigma"]
+    return [f".sig{i + 1:02d}" for i in range(n)] + ([".sigma"] if fit.has_residual_variance else [])
 
 
 def wald_intervals(fit, level: float = 0.95) -> pd.DataFrame:
-    """Fixed effects +- z * SE; variance parameters are NaN, as lme4 returns them."""
+    """Fixed effects +- z * SE (t-free, as lme4); variance parameters are NaN, as lme4 returns them."""
     z = stats.norm.ppf(1 - (1 - level) / 2)
     beta = fit.fixef()
     se = np.sqrt(np.diag(fit.vcov().to_numpy()))
