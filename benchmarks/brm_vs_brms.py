@@ -44,16 +44,14 @@ import argparse
 import math
 import os
 import platform
-import shutil
-import subprocess
 import sys
 import time
 import warnings
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SRC = REPO / "src"
-DATA_DIR = SRC / "multilevel" / "datasets" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA_DIR, REPO, SRC, fmt, import_multilevel, key_values, run_rscript  # noqa: E402,F401
+
 R_SCRIPT = REPO / "benchmarks" / "r" / "brms_bench.R"
 
 MODELS = ["sleepstudy", "reedfrogs", "bangladesh"]
@@ -67,14 +65,6 @@ FAMILIES = {"sleepstudy": "gaussian", "reedfrogs": "binomial", "bangladesh": "be
 TARGET_RATIO = 10.0
 TARGET_Z = 4.0
 
-
-def _import_multilevel():
-    try:
-        import multilevel as ml
-    except ImportError:  # not installed: use the source tree
-        sys.path.insert(0, str(SRC))
-        import multilevel as ml
-    return ml
 
 
 def load_data(ml, name: str):
@@ -122,29 +112,12 @@ def run_ours(ml, name: str, chains: int, draws: int, warmup: int, seed: int) -> 
 def run_brms(models: list[str], chains: int, draws: int, warmup: int, cores: int, seed: int,
              timeout: float = 3600.0) -> dict | None:
     """Run the R side; return parsed results, or None (with a note) if unavailable."""
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        print("  Rscript not found: skipping brms.")
+    text = run_rscript(R_SCRIPT, [DATA_DIR, chains, draws, warmup, cores, seed, ",".join(models)], "brms", timeout)
+    if text is None:
         return None
-    cmd = [rscript, "--vanilla", str(R_SCRIPT), str(DATA_DIR), str(chains), str(draws),
-           str(warmup), str(cores), str(seed), ",".join(models)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              cwd=str(REPO))
-    except subprocess.TimeoutExpired:
-        print("  brms run timed out: skipping brms.")
-        return None
-    except OSError as exc:
-        print(f"  could not run Rscript ({exc}): skipping brms.")
-        return None
-    if proc.returncode == 3:
-        print(f"  {proc.stderr.strip() or 'brms is not installed'} in R: skipping brms.")
-        return None
-    if proc.returncode != 0:
-        print(f"  brms run failed (rc={proc.returncode}): skipping brms.\n{proc.stderr[-2000:]}")
-        return None
+    proc_stdout = text
     res: dict = {"info": {}, "models": {}}
-    for line in proc.stdout.splitlines():
+    for line in proc_stdout.splitlines():
         parts = line.split()
         if not parts:
             continue
@@ -160,9 +133,6 @@ def run_brms(models: list[str], chains: int, draws: int, warmup: int, cores: int
             res["info"][parts[0]] = parts[1]
     return res
 
-
-def fmt(x, spec: str) -> str:
-    return "-" if x is None else format(x, spec)
 
 
 def main(argv=None) -> int:
@@ -186,7 +156,7 @@ def main(argv=None) -> int:
     use_r = not (args.quick or args.no_r)
     cores = args.cores or min(args.chains, os.cpu_count() or 1)
 
-    ml = _import_multilevel()
+    ml = import_multilevel()
     import multilevel.bayes  # noqa: F401
     import jax  # noqa: F401  (imported, backend not started: ml.brm sets the device count)
     import numpyro

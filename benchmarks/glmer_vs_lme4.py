@@ -50,15 +50,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SRC = REPO / "src"
-DATA_DIR = SRC / "multilevel" / "datasets" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA_DIR, REPO, SRC, fmt, import_multilevel, key_values, run_rscript  # noqa: E402,F401
+
 R_SCRIPT = REPO / "benchmarks" / "r" / "glmer_bench.R"
 
 # key -> (label, dataset, formula, glmer keyword arguments, target ratio)
@@ -72,57 +70,12 @@ MODELS = {
 }
 
 
-def _import_multilevel():
-    try:
-        import multilevel as ml
-    except ImportError:  # not installed: use the source tree
-        sys.path.insert(0, str(SRC))
-        import multilevel as ml
-    return ml
-
 
 def run_lme4(reps: int, reps_insteval: int, timeout: float = 1800.0) -> dict | None:
     """Run the R side; return parsed results, or None (with a note) if unavailable."""
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        print("  Rscript not found: skipping lme4.")
-        return None
-    cmd = [rscript, "--vanilla", str(R_SCRIPT), str(DATA_DIR), str(reps), str(reps_insteval)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              cwd=str(REPO))
-    except subprocess.TimeoutExpired:
-        print("  lme4 run timed out: skipping lme4.")
-        return None
-    except OSError as exc:
-        print(f"  could not run Rscript ({exc}): skipping lme4.")
-        return None
-    if proc.returncode == 3:
-        print(f"  {proc.stderr.strip() or 'lme4 is not installed in R'}: skipping lme4.")
-        return None
-    if proc.returncode != 0:
-        print(f"  lme4 run failed (rc={proc.returncode}): skipping lme4.\n"
-              f"{proc.stderr[-2000:]}")
-        return None
-    res: dict[str, list] = {}
-    for line in proc.stdout.splitlines():
-        parts = line.split(None, 1)
-        if len(parts) != 2:
-            continue
-        key, val = parts
-        if key.endswith(("_fixef_name", "_warning", "_version")):
-            v: object = val.strip()
-        else:
-            try:
-                v = float(val)
-            except ValueError:
-                v = val.strip()
-        res.setdefault(key, []).append(v)
-    return res
+    out = run_rscript(R_SCRIPT, [DATA_DIR, reps, reps_insteval], "lme4", timeout)
+    return None if out is None else key_values(out, ("_fixef_name", "_warning", "_version"))
 
-
-def fmt(x, spec: str) -> str:
-    return "-" if x is None else format(x, spec)
 
 
 def main(argv=None) -> int:
@@ -139,7 +92,7 @@ def main(argv=None) -> int:
     reps_insteval = args.reps_insteval or 1
     use_r = not (args.quick or args.no_r)
 
-    ml = _import_multilevel()
+    ml = import_multilevel()
     import numpy as np
 
     print(f"multilevel {ml.__version__}, Python {platform.python_version()}, "

@@ -40,16 +40,15 @@ import json
 import os
 import platform
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SRC = REPO / "src"
-DATA_DIR = SRC / "multilevel" / "datasets" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA_DIR, REPO, SRC, fmt, import_multilevel, key_values, run_rscript  # noqa: E402,F401
+
 R_SCRIPT = REPO / "benchmarks" / "r" / "lmer_bench.R"
 
 INSTEVAL_FORMULA = "y ~ service + (1|s) + (1|d) + (1|dept)"
@@ -60,14 +59,6 @@ TARGET_SLEEP_MS = 10.0
 TARGET_PEAK_MB = 1536.0
 TARGET_REL_DEV = 1e-6
 
-
-def _import_multilevel():
-    try:
-        import multilevel as ml
-    except ImportError:  # not installed: use the source tree
-        sys.path.insert(0, str(SRC))
-        import multilevel as ml
-    return ml
 
 
 def _maxrss_mb() -> float:
@@ -130,46 +121,11 @@ def run_memory_subprocess(timeout: float = 600.0) -> dict | None:
 
 def run_lme4(reps: int, sleep_fits: int, timeout: float = 1800.0) -> dict | None:
     """Run the R side; return parsed results, or None (with a note) if unavailable."""
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        print("  Rscript not found: skipping lme4.")
-        return None
     levels = json.loads((DATA_DIR / "factor_levels_r.json").read_text())
     dept_levels = ",".join(levels["insteval"]["dept"]["levels"])
-    cmd = [rscript, "--vanilla", str(R_SCRIPT), str(DATA_DIR), dept_levels, str(reps),
-           str(sleep_fits)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              cwd=str(REPO))
-    except subprocess.TimeoutExpired:
-        print("  lme4 run timed out: skipping lme4.")
-        return None
-    except OSError as exc:
-        print(f"  could not run Rscript ({exc}): skipping lme4.")
-        return None
-    if proc.returncode == 3:
-        print("  lme4 is not installed in R: skipping lme4.")
-        return None
-    if proc.returncode != 0:
-        print(f"  lme4 run failed (rc={proc.returncode}): skipping lme4.\n"
-              f"{proc.stderr[-2000:]}")
-        return None
-    res: dict[str, list] = {}
-    for line in proc.stdout.splitlines():
-        parts = line.split(None, 1)
-        if len(parts) != 2:
-            continue
-        key, val = parts
-        try:
-            v: object = float(val)
-        except ValueError:
-            v = val.strip()
-        res.setdefault(key, []).append(v)
-    return res
+    out = run_rscript(R_SCRIPT, [DATA_DIR, dept_levels, reps, sleep_fits], "lme4", timeout)
+    return None if out is None else key_values(out)
 
-
-def fmt(x, spec: str) -> str:
-    return "-" if x is None else format(x, spec)
 
 
 def main(argv=None) -> int:
@@ -204,7 +160,7 @@ def main(argv=None) -> int:
                   f"(+{mem['peak_maxrss_mb'] - mem['baseline_maxrss_mb']:.1f} MB over baseline; "
                   f"VmHWM {mem['peak_vmhwm_mb']:.1f} MB; fit took {mem['seconds']:.3f} s)")
 
-    ml = _import_multilevel()
+    ml = import_multilevel()
     import numpy as np
 
     print(f"\nmultilevel {ml.__version__}, Python {platform.python_version()}, "
