@@ -104,3 +104,12 @@ def test_prior_posterior_needs_prior_draws(sleep_brm):
         ml.plots.prior_posterior(sleep_brm, "sigma")
     ax = ml.plots.prior_posterior(sleep_brm, "sigma", prior_draws={"sigma": np.abs(np.random.default_rng(1).standard_t(3, 2000)) * 59.3})
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["prior", "posterior"]
+
+
+def test_conditional_effects_by_group():
+    ax = ml.plots.conditional_effects(fitted("sleep_slopes_reml"), "Days", group="Subject", n_groups=5)
+    assert len(ax.lines) == 1 + 5  # population line and one per subject
+    ranef = fitted("sleep_slopes_reml").ranef()["Subject"]
+    first = ax.lines[1].get_ydata()
+    fixed = fitted("sleep_slopes_reml").fixef()
+    assert first[0] == pytest.approx(fixed["(Intercept)"] + ranef.iloc[0, 0], rel=1e-9)

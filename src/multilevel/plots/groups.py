@@ -183,9 +183,13 @@ def _population_covariance(fit, group, slope) -> np.ndarray:
     return np.array([[s1**2, rho * s1 * s2], [rho * s1 * s2, s2**2]])
 
 
-def conditional_effects(fit, x: str, ax=None, points: int = 50):
+def conditional_effects(fit, x: str, ax=None, points: int = 50, group: str | None = None, n_groups: int = 8):
     """Population-level prediction over ``x`` (other numeric predictors at their means) with a 95%
-    band: posterior draws for brm fits, Wald band of the fixed effects for lmer/glmer fits."""
+    band: posterior draws for brm fits, Wald band of the fixed effects for lmer/glmer fits.
+
+    With ``group``, thin lines add each of the first ``n_groups`` levels' own intercept (and slope
+    of ``x`` where the model has one) on the linear-predictor scale, mapped back to the response.
+    """
     from ._access import is_bayesian
 
     names = list(fit.design.fixed.column_names)
@@ -213,6 +217,19 @@ def conditional_effects(fit, x: str, ax=None, points: int = 50):
     fig, ax = _axes(ax, (6, 4))
     ax.fill_between(grid, low, high, color="C0", alpha=0.25, label="95% band")
     ax.plot(grid, center, color="C0", label="population prediction")
+    if group is not None:
+        inverse = fit.likelihood.inverse_link if is_bayesian(fit) else (
+            fit.family.link.inverse if hasattr(fit, "family") else (lambda e: e))
+        base = rows @ (np.mean(beta, axis=0) if is_bayesian(fit) else beta)
+        intercepts = group_effects(fit, group, "(Intercept)")["estimate"].to_numpy()
+        try:
+            slopes = group_effects(fit, group, x)["estimate"].to_numpy()
+        except Exception:  # no random slope of x: parallel lines
+            slopes = np.zeros_like(intercepts)
+        _, levels, _ = group_codes(fit, group)
+        for k in range(min(n_groups, len(levels))):
+            ax.plot(grid, np.asarray(inverse(base + intercepts[k] + slopes[k] * grid)), lw=0.8, alpha=0.7,
+                    label=f"{group} {levels[k]}" if k < 3 else None)
     ax.set_xlabel(x)
     ax.set_ylabel(fit.design.response_name)
     ax.legend(fontsize="small")
