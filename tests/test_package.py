@@ -67,15 +67,28 @@ def test_cli_glmer(capsys):
     assert "Valid families" in capsys.readouterr().err
 
 
-def test_progress_bars_on_request_only(capfd):
+def test_progress_bars_on_request_only(capfd, monkeypatch):
     import warnings
+
+    import numpyro.infer
 
     data = ml.datasets.load("sleepstudy")
     ml.lmer("Reaction ~ Days + (Days | Subject)", data)
     assert "evals" not in capfd.readouterr().err  # not a terminal: quiet by default
     ml.lmer("Reaction ~ Days + (Days | Subject)", data, progress=True)
     assert "lmer: REML" in capfd.readouterr().err
+    # NumPyro draws the sampling bars (and itself hides them where CI is set): check what it is asked
+    asked = []
+    original = numpyro.infer.MCMC
+
+    class Recording(original):
+        def __init__(self, *args, **kwargs):
+            asked.append(kwargs.get("progress_bar"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(numpyro.infer, "MCMC", Recording)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ml.brm("Reaction ~ Days + (1 | Subject)", data, chains=1, draws=50, warmup=50, seed=1, progress=True)
-    assert "100%" in capfd.readouterr().err
+        for progress in (True, None):
+            ml.brm("Reaction ~ Days + (1 | Subject)", data, chains=1, draws=50, warmup=50, seed=1, progress=progress)
+    assert asked == [True, False]
