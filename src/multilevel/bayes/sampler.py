@@ -110,7 +110,9 @@ class _CompileClock:
 
     @classmethod
     def _listen(cls, name, duration, **kwargs):
-        if name.startswith("/jax/core/compile/"):
+        # tracing durations nest (a jit traced inside another is counted twice): count only the
+        # lowering to MLIR and the backend compilation, which do not
+        if name in ("/jax/core/compile/backend_compile_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration"):
             for clock in cls._active:
                 clock.seconds += duration
 
