@@ -111,6 +111,9 @@ class GLMMProblem:
     def _weights(self, eta: np.ndarray):
         link = self.family.link
         mu = link.inverse(eta)
+        if self.canonical:  # mu_eta = V(mu): the weights are prior * V(mu)
+            var = self.family.variance(mu)
+            return mu, var, self.prior_weights * var
         mu_eta = link.mu_eta(eta)
         var = self.family.variance(mu)
         return mu, mu_eta, self.prior_weights * mu_eta**2 / var
@@ -270,7 +273,7 @@ class GLMMProblem:
             if move > 0.25 * previous_move or step < 1:  # slow: refresh the factor (Newton step)
                 mu, mu_eta, factor = self._factor_at(eta, lambdas, joint)
             else:
-                mu, mu_eta = cand_mu, self.family.link.mu_eta(eta)
+                mu, mu_eta = cand_mu, (None if self.canonical else self.family.link.mu_eta(eta))
             previous_move = move
         mu, mu_eta, factor = self._factor_at(eta, lambdas, joint)
         self.u_start = [uk.copy() for uk in u]
