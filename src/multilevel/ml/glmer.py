@@ -85,7 +85,7 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
             step = np.concatenate([np.full(problem.n_theta, 0.1), np.maximum(se0, 1e-3)])
             counter = EvaluationCounter(show_progress(progress), f"glmer: {'Laplace' if nagq == 1 else f'AGQ {nagq}'}")
             try:
-                record = bobyqa(counter.wrap(problem.objective), x0, lower, initial_step=step)
+                record = bobyqa(counter.wrap(problem.objective), x0, lower, initial_step=step, xtol_abs=1e-6)
             finally:
                 counter.close()
             record.messages = stage1.messages + record.messages
