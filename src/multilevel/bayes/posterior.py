@@ -74,6 +74,10 @@ class BrmFit:
             out[param] = s[param]
         return out
 
+    def draws_by_chain(self) -> dict:
+        """brms-named parameters as (chains, draws) arrays (what the plots read)."""
+        return dict(self._draws)
+
     def group_effects(self) -> list[np.ndarray]:
         """r for every term: (chains, draws, levels, p)."""
         s, out = self.run.samples, []

@@ -89,7 +89,7 @@ def chains_of(fit, names=None, max_parameters: int = 8) -> list[tuple[str, np.nd
     """(label, (chains, draws)) for a Bayesian fit's parameters (brm: brms names; ulam: its names)."""
     if not is_bayesian(fit):
         raise MultilevelError("trace and rank plots need a Bayesian fit (ml.brm or ml.ulam)")
-    source = fit._draws if hasattr(fit, "_draws") else fit.samples
+    source = fit.draws_by_chain()
     out = []
     for name, values in source.items():
         if names is not None and name not in names:

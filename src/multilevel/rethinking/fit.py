@@ -70,6 +70,10 @@ class UlamFit:
             if log_lik and graph.likelihoods else None
 
     # ---- draws ---------------------------------------------------------------------------------
+    def draws_by_chain(self) -> dict:
+        """Every parameter as (chains, draws, ...) arrays (what the plots read)."""
+        return dict(self.samples)
+
     def extract_samples(self) -> dict:
         """Every parameter (and saved definition) as an array shaped (draws, ...)."""
         return {k: v.reshape(-1, *v.shape[2:]) for k, v in self.samples.items()}
@@ -257,55 +261,20 @@ def compare(*fits, func: str = "WAIC", names=None, **named_fits) -> pd.DataFrame
     return table.sort_values(func)
 
 
-def _plot_parameters(fit: UlamFit, pars, max_parameters: int = 8) -> list[tuple[str, np.ndarray]]:
-    """(label, (chains, draws)) for scalar parameters and the first elements of vectors."""
-    out = []
-    for name, values in fit.samples.items():
-        if pars is not None and name not in pars:
-            continue
-        for position in np.ndindex(*values.shape[2:]):
-            series = values[(slice(None), slice(None)) + position]
-            if np.std(series) < 1e-12:
-                continue
-            label = name + (f"[{','.join(str(i + 1) for i in position)}]" if position else "")
-            out.append((label, series))
-    return out[:max_parameters]
+
+def _traceplot(fit: UlamFit, pars=None, max_parameters: int = 8):
+    """rethinking's traceplot: :func:`multilevel.plots.trace` of this fit."""
+    from ..plots import trace
+
+    return trace(fit, pars, max_parameters)
 
 
-def traceplot(fit: UlamFit, pars=None, max_parameters: int = 8):
-    """Trace of each parameter's draws, chains coloured (rethinking's traceplot)."""
-    import matplotlib.pyplot as plt
+def _trankplot(fit: UlamFit, pars=None, max_parameters: int = 8):
+    """rethinking's trankplot: :func:`multilevel.plots.rank` of this fit."""
+    from ..plots import rank
 
-    params = _plot_parameters(fit, pars, max_parameters)
-    fig, axes = plt.subplots(len(params), 1, figsize=(8, 1.8 * len(params)), squeeze=False, sharex=True)
-    for ax, (label, series) in zip(axes[:, 0], params):
-        for chain, values in enumerate(series):
-            ax.plot(values, lw=0.5, alpha=0.8, label=f"chain {chain + 1}")
-        ax.set_ylabel(label)
-    axes[-1, 0].set_xlabel("iteration (after warm-up)")
-    axes[0, 0].legend(loc="upper right", fontsize="small", ncol=len(params[0][1]))
-    fig.tight_layout()
-    return fig
+    return rank(fit, pars, max_parameters)
 
 
-def trankplot(fit: UlamFit, pars=None, max_parameters: int = 8, bins: int = 20):
-    """Trace-rank plots: histograms of each chain's ranks among all draws (uniform when mixed)."""
-    import matplotlib.pyplot as plt
-    from scipy.stats import rankdata
-
-    params = _plot_parameters(fit, pars, max_parameters)
-    fig, axes = plt.subplots(len(params), 1, figsize=(8, 1.8 * len(params)), squeeze=False, sharex=True)
-    for ax, (label, series) in zip(axes[:, 0], params):
-        ranks = rankdata(series.reshape(-1)).reshape(series.shape)
-        edges = np.linspace(0, ranks.size, bins + 1)
-        for chain, values in enumerate(ranks):
-            counts, _ = np.histogram(values, bins=edges)
-            ax.step(edges[:-1], counts, where="post", label=f"chain {chain + 1}")
-        ax.set_ylabel(label)
-    axes[-1, 0].set_xlabel("rank of draw among all chains")
-    fig.tight_layout()
-    return fig
-
-
-UlamFit.traceplot = traceplot
-UlamFit.trankplot = trankplot
+UlamFit.traceplot = _traceplot
+UlamFit.trankplot = _trankplot
