@@ -36,7 +36,7 @@ def _png(figure_or_axes) -> str:
 
 def _pictures(fit) -> list[tuple[str, object]]:
     """(title, callable) for every plot that fits this model."""
-    bayesian = hasattr(fit, "run")
+    bayesian = fit.bayesian
     group = fit.design.terms[0].group_name if fit.design.terms else None
     numeric = [n for n in fit.design.fixed.column_names if n not in ("(Intercept)",)]
     out = [("Fixed effects", lambda: plots.coefficients(fit))]

@@ -35,6 +35,8 @@ def summarize_draws(values: np.ndarray) -> list[float]:
 class BrmFit:
     """A Bayesian multilevel model sampled with NUTS: brms's interface on NumPyro draws."""
 
+    bayesian = True
+
     def __init__(self, design, likelihood, layout, run: SamplerRun, priors_used, *, data_name="data",
                  sample_prior="no"):
         self.design = design

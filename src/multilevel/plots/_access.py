@@ -13,7 +13,8 @@ from ..errors import MultilevelError
 
 
 def is_bayesian(fit) -> bool:
-    return hasattr(fit, "run")
+    """Declared by every fit class: ``bayesian`` is True for brm and ulam fits."""
+    return bool(fit.bayesian)
 
 
 def _term(fit, group: str | None):

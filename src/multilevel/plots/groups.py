@@ -169,7 +169,7 @@ def shrinkage_2d(fit, group: str | None = None, slope: str = None, ax=None):
 def _population_covariance(fit, group, slope) -> np.ndarray:
     """2x2 covariance of (intercept, slope) group effects: varcorr (lmer) or posterior means (brm)."""
     _, _, name = group_codes(fit, group)
-    if hasattr(fit, "run"):
+    if fit.bayesian:
         table = fit.varcorr()["Estimate"]
         s1, s2 = table[f"sd_{name}__Intercept"], table[f"sd_{name}__{slope}"]
         rho = table.get(f"cor_{name}__Intercept__{slope}", 0.0)

@@ -33,6 +33,7 @@ class LmerFit:
     """
 
     has_residual_variance = True  # GLMMs of the binomial and Poisson families have none
+    bayesian = False  # fits with posterior draws (brm, ulam) say True
 
     def __init__(self, design: Design, solution, record, reml: bool, *, data_name: str = "data",
                  messages: list | None = None, problem=None):

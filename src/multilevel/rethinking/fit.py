@@ -50,6 +50,8 @@ def ulam(model, data, *, chains: int = 4, draws: int = 1000, warmup: int = 1000,
 class UlamFit:
     """Posterior draws of an ulam model, by name, with rethinking's tools."""
 
+    bayesian = True
+
     def __init__(self, statements, graph, density: UlamDensity, run, log_lik: bool = True):
         self.statements, self.graph, self.density, self.run = statements, graph, density, run
         self.messages: list[str] = []
