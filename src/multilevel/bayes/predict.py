@@ -11,20 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..design import encode_fixed, encode_term
+from ..design import encode_fixed, encode_offset, encode_term, terms_in_re_form
 from ..errors import DataError
-from ..formula import parse_formula, tokenize
-
-
-def _terms_used(fit, re_formula) -> set[int]:
-    terms = fit.design.terms
-    if re_formula is None:
-        return set(range(len(terms)))
-    if re_formula is False or (isinstance(re_formula, str) and re_formula.replace(" ", "") in {"~0", "NA", "~1"}):
-        return set()
-    parsed = parse_formula("y " + re_formula if re_formula.strip().startswith("~") else re_formula)
-    wanted = {bar.group_name for bar in parsed.bars}
-    return {k for k, t in enumerate(terms) if t.group_name in wanted}
+from ..formula import tokenize
 
 
 def _check_newdata(fit, newdata: pd.DataFrame, used: set[int]) -> None:
@@ -43,7 +32,7 @@ def linear_predictor(fit, newdata=None, re_formula=None, allow_new_levels=False,
     """(draws, observations) linear predictor."""
     if sample_new_levels not in ("uncertainty", "gaussian", "old_levels"):
         raise ValueError("sample_new_levels must be 'uncertainty', 'gaussian' or 'old_levels'")
-    used = _terms_used(fit, re_formula)
+    used = terms_in_re_form(fit.design, re_formula)
     draws = {k: v.reshape(-1, *v.shape[2:]) for k, v in fit.run.samples.items()}
     pick, rng = _pick(fit, ndraws, seed)
     lay = fit.layout
@@ -54,12 +43,7 @@ def linear_predictor(fit, newdata=None, re_formula=None, allow_new_levels=False,
         _check_newdata(fit, newdata, used)
         x = encode_fixed(fit.design, newdata)
         codes_z = [encode_term(t, newdata) if k in used else (None, None) for k, t in enumerate(fit.design.terms)]
-        offset = None
-        for text in fit.design.formula.offsets:
-            from ..design.build import _expression
-
-            part = _expression(text, newdata, "offset")
-            offset = part if offset is None else offset + part
+        offset = encode_offset(fit.design, newdata)
     names = list(fit.design.fixed.column_names)
     beta = np.zeros((len(pick), len(names)))
     b_cols = [i for i, n in enumerate(names) if n != "(Intercept)"]

@@ -6,9 +6,11 @@ from .build import (
     build_design,
     drop_rank_deficient,
     encode_fixed,
+    encode_offset,
     encode_term,
     lme4_column_name,
+    terms_in_re_form,
 )
 
 __all__ = ["Design", "FixedDesign", "RandomTerm", "build_design", "drop_rank_deficient",
-           "encode_fixed", "encode_term", "lme4_column_name"]
+           "encode_fixed", "encode_offset", "encode_term", "lme4_column_name", "terms_in_re_form"]

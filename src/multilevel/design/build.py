@@ -388,6 +388,30 @@ def encode_fixed(design: Design, newdata: pd.DataFrame) -> np.ndarray:
     return frame[list(design.fixed.column_names)].to_numpy()
 
 
+def encode_offset(design: Design, newdata: pd.DataFrame) -> np.ndarray | None:
+    """The formula's ``offset(...)`` terms evaluated on new data (None when it has none)."""
+    total = None
+    for text in design.formula.offsets:
+        part = _expression(text, newdata, "offset")
+        total = part if total is None else total + part
+    return total
+
+
+def terms_in_re_form(design: Design, re_form) -> set[int]:
+    """Indices of the random terms a prediction uses: all (None), none ("~0", "NA", False), or those
+    whose grouping factor a formula such as ``"~(1 | Subject)"`` names."""
+    if re_form is None:
+        return set(range(len(design.terms)))
+    if re_form is False or (isinstance(re_form, str) and re_form.replace(" ", "") in {"~0", "NA", "~1", "0"}):
+        return set()
+    parsed = parse_formula("y " + re_form if re_form.strip().startswith("~") else re_form)
+    wanted = {bar.group_name for bar in parsed.bars}
+    unknown = wanted - {t.group_name for t in design.terms}
+    if unknown:
+        raise DataError(f"re_form names grouping factors not in the model: {sorted(unknown)}")
+    return {k for k, t in enumerate(design.terms) if t.group_name in wanted}
+
+
 def encode_term(term: RandomTerm, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(codes, z) of new data for one term; code -1 marks a level not seen at fit time."""
     z = np.asarray(term.spec.get_model_matrix(newdata, na_action="ignore"), dtype=float)

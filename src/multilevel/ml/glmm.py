@@ -22,7 +22,7 @@ from ..design import Design
 from ..linalg import BlockedCholesky, NotPositiveDefinite, logdet_lower
 from ..linalg.cholesky import solve_blocked
 from ..linalg.crossprod import CrossProducts
-from .lmm import solve_upper, transpose_times
+from ..linalg.blocks import solve_upper_block, transpose_times_block
 
 PIRLS_MAX_ITER = 60
 # Stop when the last step in u (and beta) is this small relative to |u|. With a canonical link
@@ -301,8 +301,8 @@ class GLMMProblem:
             rows = factor[K, j]
             rhs = rows[p, :] - rows[:p, :].T @ beta
             for i in range(j + 1, K):
-                rhs = rhs - transpose_times(factor[i, j], u[i])
-            u[j] = solve_upper(factor[j, j], rhs)
+                rhs = rhs - transpose_times_block(factor[i, j], u[i])
+            u[j] = solve_upper_block(factor[j, j], rhs)
         return beta, u
 
     # ---- objectives -------------------------------------------------------------------------

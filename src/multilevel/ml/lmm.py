@@ -144,16 +144,11 @@ class LMMProblem:
             rows = factor[K, j]
             rhs = rows[p, :] - rows[:p, :].T @ beta
             for i in range(j + 1, K):
-                rhs = rhs - transpose_times(factor[i, j], u[i])
-            u[j] = solve_upper(factor[j, j], rhs)
+                rhs = rhs - transpose_times_block(factor[i, j], u[i])
+            u[j] = solve_upper_block(factor[j, j], rhs)
         pwrss = fixed[p, p] ** 2
         sigma = float(np.sqrt(pwrss / (self.n - p if reml else self.n)))
         u_blocks = [uj.reshape(t.n_levels, t.dim) for uj, t in zip(u, self.terms)]
         b_blocks = [ub @ lam.T for ub, lam in zip(u_blocks, lambdas)]
         beta = beta + self.y_shift
         return LMMSolution(theta, beta, u_blocks, b_blocks, sigma, pwrss, factor, self._criterion(factor, reml))
-
-
-
-transpose_times = transpose_times_block
-solve_upper = solve_upper_block

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..design import encode_offset
 from .lmerfit import LmerFit
 
 
@@ -116,11 +117,9 @@ class GlmerFit(LmerFit):
         eta = super().predict(newdata, re_form=re_form, allow_new_levels=allow_new_levels)
         if newdata is None:
             eta = eta + self._offset()
-        elif self.design.formula.offsets:
-            from ..design.build import _expression
-
-            for text in self.design.formula.offsets:
-                eta = eta + _expression(text, newdata, "offset")
+        else:
+            offset = encode_offset(self.design, newdata)
+            eta = eta if offset is None else eta + offset
         return self.family.link.inverse(eta) if type == "response" else eta
 
     def simulate(self, nsim: int = 1, seed=None) -> pd.DataFrame:

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 
 from ..covariance import covariance_from_factor
-from ..design import Design, encode_fixed, encode_term
+from ..design import Design, encode_fixed, encode_term, terms_in_re_form
 from ..errors import DataError
-from ..formula import parse_formula, tokenize
+from ..formula import tokenize
 from . import summary as summary_text
 
 
@@ -252,26 +252,13 @@ class LmerFit:
             res = (res if w is None else res * np.sqrt(w)) / self._sigma
         return res
 
-    def _terms_for(self, re_form) -> set[int]:
-        all_terms = set(range(len(self.design.terms)))
-        if re_form is None:
-            return all_terms
-        if re_form is False or (isinstance(re_form, str) and re_form.replace(" ", "") in {"~0", "NA", "~1", "0"}):
-            return set()
-        parsed = parse_formula("y " + re_form if re_form.strip().startswith("~") else re_form)
-        wanted = {bar.group_name for bar in parsed.bars}
-        unknown = wanted - {t.group_name for t in self.design.terms}
-        if unknown:
-            raise DataError(f"re_form names grouping factors not in the model: {sorted(unknown)}")
-        return {k for k, t in enumerate(self.design.terms) if t.group_name in wanted}
-
     def predict(self, newdata: pd.DataFrame | None = None, re_form=None, allow_new_levels: bool = False) -> np.ndarray:
         """Predictions; ``re_form="~0"`` for the population level, or a formula naming the bars to use.
 
         Levels not seen when fitting get zero random effects when ``allow_new_levels`` is true and
         raise a :class:`DataError` naming them otherwise.
         """
-        terms_used = self._terms_for(re_form)
+        terms_used = terms_in_re_form(self.design, re_form)
         if newdata is None:
             fixed = self.design.fixed.matrix @ self._beta
             terms = self.design.terms
