@@ -29,6 +29,15 @@ def format_fixed(values, decimals: int) -> list[str]:
     return ["" if not np.isfinite(v) else f"{v:.{decimals}f}" for v in np.asarray(values, dtype=float)]
 
 
+def coefficient_decimals(estimates, std_errors) -> int:
+    """Decimals printCoefmat uses for estimates and standard errors: 6 minus the digits before the
+    point of the largest of them (at least 1)."""
+    values = np.abs(np.concatenate([np.asarray(estimates, float), np.asarray(std_errors, float)]))
+    finite = values[np.isfinite(values) & (values != 0)]
+    digmin = 1 + int(np.floor(np.log10(finite.max()))) if finite.size else 1
+    return max(1, 6 - digmin)
+
+
 def format_pvalue(p: float, digits: int = 4) -> str:
     """R's format.pval: ``digits`` significant digits; tiny values as '<2e-16'."""
     if not np.isfinite(p):

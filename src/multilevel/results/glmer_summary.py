@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .format import format_column, format_fixed, format_pvalue, html_table, significance_stars, text_table
+from .format import coefficient_decimals, format_column, format_fixed, format_pvalue, html_table, significance_stars, text_table
 from .summary import _correlation_block, _groups_line, random_effects_rows
 
 
@@ -29,10 +29,7 @@ def _criteria(fit) -> tuple[list[str], list[str]]:
 
 def fixed_effects_rows(fit):
     table = fit.coef_table()
-    est_se = np.abs(table[["Estimate", "Std. Error"]].to_numpy())
-    finite = est_se[np.isfinite(est_se) & (est_se != 0)]
-    digmin = 1 + int(np.floor(np.log10(finite.max()))) if finite.size else 1
-    decimals = max(1, 6 - digmin)
+    decimals = coefficient_decimals(table["Estimate"], table["Std. Error"])
     est = format_fixed(table["Estimate"], decimals)
     se = format_fixed(table["Std. Error"], decimals)
     zval = format_fixed(table["z value"], 3)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .format import abbreviate, decimals_for, format_column, format_fixed, html_table, text_table
+from .format import coefficient_decimals, abbreviate, decimals_for, format_column, format_fixed, html_table, text_table
 
 
 def _title(fit) -> str:
@@ -82,10 +82,7 @@ def _groups_line(fit) -> str:
 
 def fixed_effects_rows(fit) -> tuple[list[str], list[list[str]]]:
     table = fit.coef_table()
-    est_se = np.abs(table[["Estimate", "Std. Error"]].to_numpy())
-    finite = est_se[np.isfinite(est_se) & (est_se != 0)]
-    digmin = 1 + int(np.floor(np.log10(finite.max()))) if finite.size else 1
-    decimals = max(1, 6 - digmin)  # printCoefmat's rounding of estimates and standard errors
+    decimals = coefficient_decimals(table["Estimate"], table["Std. Error"])
     est = format_fixed(table["Estimate"], decimals)
     se = format_fixed(table["Std. Error"], decimals)
     tval = format_fixed(table["t value"], 3)
