@@ -22,49 +22,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import multilevel as ml  # noqa: E402
 from multilevel.rethinking.fit import ulam  # noqa: E402  (loads JAX: not timed)
-from test_ulam import COMPLETE, NO_POOLING, PARTIAL, bangladesh, cafes, frogs, gapminder  # noqa: E402
+from test_ulam import (  # noqa: E402
+    BANGLADESH_NONCENTERED, BANGLADESH_SLOPES, BANGLADESH_VECTOR, CAFES, COMPLETE, GAPMINDER_CORRELATED,
+    NO_POOLING, PARTIAL, bangladesh, cafes, frogs, gapminder,
+)
 
 MODELS = {
     "tadpoles partial pooling": (PARTIAL, frogs),
     "tadpoles no pooling": (NO_POOLING, frogs),
     "tadpoles complete pooling": (COMPLETE, frogs),
-    "bangladesh vector[60]:a": ("""
-        C ~ bernoulli(p)
-        logit(p) <- a[D]
-        vector[60]:a ~ normal(abar, sigma)
-        abar ~ normal(0, 1.5)
-        sigma ~ exponential(1)""", bangladesh),
-    "bangladesh non-centered save>": ("""
-        C ~ bernoulli(p)
-        logit(p) <- a[D]
-        save> vector[60]:a <- abar + za * sigma
-        vector[60]:za ~ normal(0, 1)
-        abar ~ normal(0, 1.5)
-        sigma ~ exponential(1)""", bangladesh),
-    "bangladesh varying slopes": ("""
-        C ~ bernoulli(p)
-        logit(p) <- a[D] + b[D] * U
-        c(a, b)[D] ~ multi_normal(c(abar, bbar), Rho, sigma_d)
-        c(abar, bbar) ~ normal(0, 1)
-        Rho ~ lkj_corr(2)
-        sigma_d ~ exponential(1)""", bangladesh),
-    "gapminder correlated intercepts/slopes": ("""
-        L ~ normal(mu, sigma)
-        mu <- alpha[cid] + beta[cid] * year
-        c(alpha, beta)[cid] ~ multi_normal(c(a, b), Rho, s)
-        c(a, b) ~ normal(0, 1)
-        Rho ~ lkj_corr(2)
-        s ~ exponential(1)
-        sigma ~ exponential(1)""", gapminder),
-    "cafes multi_normal + lkj_corr(2)": ("""
-        wait ~ normal(mu, sigma)
-        mu <- a_cafe[cafe] + b_cafe[cafe] * afternoon
-        c(a_cafe, b_cafe)[cafe] ~ multi_normal(c(a, b), Rho, sigma_cafe)
-        a ~ normal(5, 2)
-        b ~ normal(-1, 0.5)
-        sigma_cafe ~ exponential(1)
-        sigma ~ exponential(1)
-        Rho ~ lkj_corr(2)""", cafes),
+    "bangladesh vector[60]:a": (BANGLADESH_VECTOR, bangladesh),
+    "bangladesh non-centered save>": (BANGLADESH_NONCENTERED, bangladesh),
+    "bangladesh varying slopes": (BANGLADESH_SLOPES, bangladesh),
+    "gapminder correlated intercepts/slopes": (GAPMINDER_CORRELATED, gapminder),
+    "cafes multi_normal + lkj_corr(2)": (CAFES, cafes),
 }
 
 

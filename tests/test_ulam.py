@@ -59,6 +59,48 @@ COMPLETE = """
     logit(p) <- a
     a ~ dnorm(0, 1.5)
 """
+BANGLADESH_VECTOR = """
+    C ~ bernoulli(p)
+    logit(p) <- a[D]
+    vector[60]:a ~ normal(abar, sigma)
+    abar ~ normal(0, 1.5)
+    sigma ~ exponential(1)
+"""
+BANGLADESH_NONCENTERED = """
+    C ~ bernoulli(p)
+    logit(p) <- a[D]
+    save> vector[60]:a <- abar + za * sigma
+    vector[60]:za ~ normal(0, 1)
+    abar ~ normal(0, 1.5)
+    sigma ~ exponential(1)
+"""
+BANGLADESH_SLOPES = """
+    C ~ bernoulli(p)
+    logit(p) <- a[D] + b[D] * U
+    c(a, b)[D] ~ multi_normal(c(abar, bbar), Rho, sigma_d)
+    c(abar, bbar) ~ normal(0, 1)
+    Rho ~ lkj_corr(2)
+    sigma_d ~ exponential(1)
+"""
+GAPMINDER_CORRELATED = """
+    L ~ normal(mu, sigma)
+    mu <- alpha[cid] + beta[cid] * year
+    c(alpha, beta)[cid] ~ multi_normal(c(a, b), Rho, s)
+    c(a, b) ~ normal(0, 1)
+    Rho ~ lkj_corr(2)
+    s ~ exponential(1)
+    sigma ~ exponential(1)
+"""
+CAFES = """
+    wait ~ normal(mu, sigma)
+    mu <- a_cafe[cafe] + b_cafe[cafe] * afternoon
+    c(a_cafe, b_cafe)[cafe] ~ multi_normal(c(a, b), Rho, sigma_cafe)
+    a ~ normal(5, 2)
+    b ~ normal(-1, 0.5)
+    sigma_cafe ~ exponential(1)
+    sigma ~ exponential(1)
+    Rho ~ lkj_corr(2)
+"""
 _FITS = {}
 
 
@@ -109,19 +151,8 @@ def test_precis_depths_and_link_sim():
 
 
 @pytest.mark.parametrize("name, model", [
-    ("bangladesh_vector", """
-        C ~ bernoulli(p)
-        logit(p) <- a[D]
-        vector[60]:a ~ normal(abar, sigma)
-        abar ~ normal(0, 1.5)
-        sigma ~ exponential(1)"""),
-    ("bangladesh_noncentered", """
-        C ~ bernoulli(p)
-        logit(p) <- a[D]
-        save> vector[60]:a <- abar + za * sigma
-        vector[60]:za ~ normal(0, 1)
-        abar ~ normal(0, 1.5)
-        sigma ~ exponential(1)"""),
+    ("bangladesh_vector", BANGLADESH_VECTOR),
+    ("bangladesh_noncentered", BANGLADESH_NONCENTERED),
 ])
 def test_bangladesh_intercepts_centered_and_noncentered(name, model):
     fit = fitted(name, model, bangladesh())
@@ -131,15 +162,7 @@ def test_bangladesh_intercepts_centered_and_noncentered(name, model):
 
 
 def test_bangladesh_varying_slopes_agree_with_brm():
-    model = """
-        C ~ bernoulli(p)
-        logit(p) <- a[D] + b[D] * U
-        c(a, b)[D] ~ multi_normal(c(abar, bbar), Rho, sigma_d)
-        c(abar, bbar) ~ normal(0, 1)
-        Rho ~ lkj_corr(2)
-        sigma_d ~ exponential(1)
-    """
-    fit = fitted("bangladesh_slopes", model, bangladesh(), chains=4, draws=1000, warmup=1000)
+    fit = fitted("bangladesh_slopes", BANGLADESH_SLOPES, bangladesh(), chains=4, draws=1000, warmup=1000)
     b = ml.datasets.load("bangladesh")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -170,14 +193,7 @@ def test_bangladesh_varying_slopes_agree_with_brm():
         kbar ~ normal(0, 1)
         b ~ normal(0, 1)
         c(tau, tau_k, sigma) ~ exponential(1)"""),
-    ("gap_correlated", """
-        L ~ normal(mu, sigma)
-        mu <- alpha[cid] + beta[cid] * year
-        c(alpha, beta)[cid] ~ multi_normal(c(a, b), Rho, s)
-        c(a, b) ~ normal(0, 1)
-        Rho ~ lkj_corr(2)
-        s ~ exponential(1)
-        sigma ~ exponential(1)"""),
+    ("gap_correlated", GAPMINDER_CORRELATED),
 ])
 def test_gapminder_models(name, model):
     fit = fitted(name, model, gapminder())
@@ -187,17 +203,7 @@ def test_gapminder_models(name, model):
 
 
 def test_cafes_recover_the_correlation():
-    model = """
-        wait ~ normal(mu, sigma)
-        mu <- a_cafe[cafe] + b_cafe[cafe] * afternoon
-        c(a_cafe, b_cafe)[cafe] ~ multi_normal(c(a, b), Rho, sigma_cafe)
-        a ~ normal(5, 2)
-        b ~ normal(-1, 0.5)
-        sigma_cafe ~ exponential(1)
-        sigma ~ exponential(1)
-        Rho ~ lkj_corr(2)
-    """
-    fit = fitted("cafes", model, cafes(), chains=4, draws=500, warmup=500)
+    fit = fitted("cafes", CAFES, cafes(), chains=4, draws=500, warmup=500)
     table = ml.precis(fit, depth=3)
     assert table.loc["Rho[1,2]", "mean"] < -0.2  # simulated with rho = -0.7
     assert table.loc["a", "94.5%"] > 3.5 - 0.8 and table.loc["sigma", "mean"] == pytest.approx(0.5, abs=0.1)

@@ -23,7 +23,7 @@ import multilevel as ml  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "tests"))
-from test_ulam import cafes  # noqa: E402
+from test_ulam import CAFES, cafes  # noqa: E402
 
 warnings.simplefilter("ignore")
 
@@ -62,16 +62,7 @@ cafe = pd.DataFrame(cafes())
 cafe_fit = ml.lmer("wait ~ afternoon + (afternoon | cafe)", cafe)
 save(ml.plots.shrinkage_2d(cafe_fit, group="cafe", slope="afternoon"), "cafe_shrinkage.png")
 
-cafe_ulam = ml.ulam("""
-    wait ~ normal(mu, sigma)
-    mu <- a_cafe[cafe] + b_cafe[cafe] * afternoon
-    c(a_cafe, b_cafe)[cafe] ~ multi_normal(c(a, b), Rho, sigma_cafe)
-    a ~ normal(5, 2)
-    b ~ normal(-1, 0.5)
-    sigma_cafe ~ exponential(1)
-    sigma ~ exponential(1)
-    Rho ~ lkj_corr(2)
-""", cafes(), seed=1)
+cafe_ulam = ml.ulam(CAFES, cafes(), seed=1)
 ax = ml.plots.prior_posterior(cafe_ulam, "Rho[1,2]")
 ax.set_title("LKJ(2) prior vs posterior of rho (cafes)")
 save(ax, "lkj_prior_posterior.png")
