@@ -6,6 +6,7 @@ the MCSE of an sd estimate, sd * sqrt(1 / (2 ESS)).
 """
 import warnings
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +15,8 @@ import multilevel as ml
 from conftest import load_fixture
 
 BRMS = load_fixture("brms_reference.json")["fits"]
+# every r_ of two fits, brms 2.18, 4 x 2000 draws (benchmarks/r/brms_ranef_refs.R)
+BRMS_RANEF = load_fixture("brms_ranef.json")["fits"]
 
 
 def reedfrogs():
@@ -52,6 +55,21 @@ def test_posterior_agrees_with_brms(key):
         assert abs(ours["Estimate"] - ref["mean"]) < bound, (name, ours["Estimate"], ref["mean"], bound)
         sd_mcse = np.sqrt(ours["Est.Error"] ** 2 / (2 * ours["Bulk_ESS"]) + ref["sd"] ** 2 / (2 * ref["ess_bulk"]))
         assert abs(ours["Est.Error"] - ref["sd"]) < max(4 * sd_mcse, 0.03 * ref["sd"]), (name, ours["Est.Error"], ref["sd"])
+
+
+@pytest.mark.parametrize("key", list(BRMS_RANEF))
+def test_group_effects_agree_with_brms(key):
+    # sleepstudy's effects are integrated out and drawn afterwards, reedfrogs' partially centered:
+    # either way the posterior of each r_ is brms's (rule as above, one z-score per effect)
+    draws = bayes_fit(key).draws()
+    z_scores = []
+    for name, ref in BRMS_RANEF[key].items():
+        values = draws[name].to_numpy().reshape(4, -1)
+        mcse = float(az.mcse(values, method="mean"))
+        z_scores.append((values.mean() - ref["mean"]) / np.hypot(mcse, ref["mcse_mean"]))
+        assert abs(values.std() - ref["sd"]) < 0.06 * ref["sd"], (name, values.std(), ref["sd"])
+    z_scores = np.array(z_scores)
+    assert np.max(np.abs(z_scores)) < 4.5, z_scores  # effects share MC error (with b_Intercept): no test of their mean
 
 
 def test_default_priors_as_brms():

@@ -68,21 +68,30 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
             raise PriorError(f"sample_prior={sample_prior!r} needs proper priors, but these are flat: "
                              f"{', '.join(improper)}; give them priors, e.g. ml.prior('normal(0, 5)', class_='b')")
     prepare_devices(chains, cores)
-    model, vector = make_model(design, layout, likelihood)
-    run = run_nuts(model, chains=chains, draws=draws, warmup=warmup, seed=seed, target_accept=target_accept,
-                   max_tree_depth=max_tree_depth, model_kwargs={"prior_only": sample_prior == "only"},
-                   progress=progress)
-    run.samples = vector.unpack_draws(run.samples["params"])
-    fit = BrmFit(design, likelihood, layout, run, priors, data_name=data_name or "data", sample_prior=sample_prior)
+    sampling_layout = layout.for_prior_only() if sample_prior == "only" else layout
+    run = _sample(design, sampling_layout, likelihood, chains=chains, draws=draws, warmup=warmup, seed=seed,
+                  target_accept=target_accept, max_tree_depth=max_tree_depth, prior_only=sample_prior == "only",
+                  progress=progress)
+    fit = BrmFit(design, likelihood, sampling_layout, run, priors, data_name=data_name or "data",
+                 sample_prior=sample_prior)
     if sample_prior == "yes":
-        prior_run = run_nuts(model, chains=chains, draws=draws, warmup=warmup, seed=seed,
-                             target_accept=target_accept, max_tree_depth=max_tree_depth,
-                             model_kwargs={"prior_only": True})
-        prior_run.samples = vector.unpack_draws(prior_run.samples["params"])
-        fit.prior_draws = BrmFit(design, likelihood, layout, prior_run, priors, data_name=fit.data_name).draws()
+        prior_layout = layout.for_prior_only()
+        prior_run = _sample(design, prior_layout, likelihood, chains=chains, draws=draws, warmup=warmup, seed=seed,
+                            target_accept=target_accept, max_tree_depth=max_tree_depth, prior_only=True,
+                            progress=progress)
+        fit.prior_draws = BrmFit(design, likelihood, prior_layout, prior_run, priors, data_name=fit.data_name).draws()
     table = fit.parameter_summary()
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["Bulk_ESS"].to_dict(), table["Tail_ESS"].to_dict())
     return fit
+
+
+def _sample(design, layout, likelihood, *, prior_only: bool, seed, **settings):
+    """NUTS on the model the layout describes; draws unpacked to constrained values and effects r."""
+    model, vector = make_model(design, layout, likelihood)
+    run = run_nuts(model, seed=seed, model_kwargs={"prior_only": prior_only}, **settings)
+    run.samples = vector.unpack_draws(run.samples["params"], seed=seed, prior_only=prior_only)
+    run.settings["parameterization"] = layout.parameterization
+    return run
 
 
 def _check_response(design, likelihood) -> None:

@@ -1,9 +1,17 @@
 """Design + family + priors -> a NumPyro model, laid out as brms lays out its Stan program.
 
 Fixed effects act on predictors centered at their means, with a separate ``Intercept`` (brms's
-``Intercept``; ``b_Intercept`` is recovered after sampling). Group-level effects are non-centered:
-``r = (diag(sd) L z)'`` with ``z ~ N(0, 1)``, ``L`` the Cholesky factor of the correlation matrix
-(LKJ prior), gathered per observation by group index: no dense Z.
+``Intercept``; ``b_Intercept`` is recovered after sampling). Group-level effects have brms's prior,
+``r_j = diag(sd) L z_j`` with ``z_j ~ N(0, I)`` and ``L`` the Cholesky factor of the correlation matrix
+(LKJ prior), gathered per observation by group index (no dense Z), but are sampled in whichever of
+three equivalent forms mixes best:
+
+* gaussian models with one grouping factor: integrated out exactly (:mod:`.marginal`), drawn afterwards;
+* scalar terms (``(1 | g)``, pieces of ``||``): partially centered level by level, the weights read
+  from a quick lme4-style fit (:mod:`.parameterization`);
+* correlated terms otherwise: non-centered, as brms.
+
+The posterior is brms's in every case; ``fit.run.settings["parameterization"]`` records which form ran.
 """
 from __future__ import annotations
 
@@ -14,18 +22,32 @@ import numpy as np
 from ..design import Design
 from .likelihood import Likelihood
 from .lkj import lkj_cholesky_log_density
+from .parameterization import centering_weights
 from .priors import Prior, PriorError, numpyro_distribution, parse_prior_text
 
 
 @dataclass(frozen=True)
 class GroupBlock:
-    """One group-level term as the sampler sees it."""
+    """One group-level term as the sampler sees it.
+
+    ``centering`` holds, level by level, the partial-centering weight c_j in [0, 1] of a scalar
+    term (see :mod:`.parameterization`; all 0 is brms's non-centered form, the only one used for
+    correlated terms). ``mean_map`` (p, 1 + n_b) turns ``[Intercept, b]`` into the population mean
+    of the level's coefficients (``b_Intercept`` for a varying intercept, ``b_x`` for a varying slope
+    of ``x``).
+    """
 
     index: int
     group: str
     columns: tuple[str, ...]
     n_levels: int
     correlated: bool
+    centering: tuple[float, ...] = ()
+    mean_map: tuple[tuple[float, ...], ...] = ()
+
+    @property
+    def any_centered(self) -> bool:
+        return any(c > 0 for c in self.centering)
 
 
 @dataclass
@@ -38,6 +60,30 @@ class ModelLayout:
     groups: tuple[GroupBlock, ...]
     priors: dict = field(default_factory=dict)  # (class, coef, group) -> Prior
     family_params: tuple[str, ...] = ()
+    integrate_out_effects: bool = False  # gaussian, one grouping factor: see .marginal
+
+    def for_prior_only(self) -> "ModelLayout":
+        """The same model in brms's non-centered form: without data, centering would only add funnels."""
+        import dataclasses
+
+        groups = tuple(dataclasses.replace(g, centering=(0.0,) * g.n_levels) for g in self.groups)
+        return dataclasses.replace(self, groups=groups, integrate_out_effects=False)
+
+    @property
+    def parameterization(self) -> str:
+        """How the group-level effects are sampled (recorded with the fit)."""
+        if not self.groups:
+            return "no group-level effects"
+        if self.integrate_out_effects:
+            return f"effects of {self.groups[0].group} integrated out in NUTS, drawn from their exact conditional"
+        parts = []
+        for g in self.groups:
+            if g.any_centered:
+                parts.append(f"{g.group} {'+'.join(g.columns)}: partially centered (mean weight "
+                             f"{np.mean(g.centering):.2f})")
+            else:
+                parts.append(f"{g.group} {'+'.join(g.columns)}: non-centered")
+        return "; ".join(parts)
 
 
 def _mad(values: np.ndarray) -> float:
@@ -72,15 +118,47 @@ def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLa
     b_names = tuple(n for n in names if n != "(Intercept)")
     x = design.fixed.matrix[:, [names.index(n) for n in b_names]] if b_names else np.zeros((design.nobs, 0))
     x_means = x.mean(axis=0) if intercept else np.zeros(len(b_names))
-    groups = tuple(
-        GroupBlock(k, t.group_name, tuple(_brms_coef(c) for c in t.column_names), t.n_levels,
-                   len(t.column_names) > 1)
-        for k, t in enumerate(design.terms)
-    )
+    integrate_out = can_integrate_out_effects(design, likelihood)
+    groups = _group_blocks(design, likelihood, intercept, b_names, x_means, with_centering=not integrate_out)
     layout = ModelLayout(intercept, tuple(_brms_coef(n) for n in b_names), x_means, groups,
-                         family_params=likelihood.parameters)
+                         family_params=likelihood.parameters, integrate_out_effects=integrate_out)
     layout.priors = resolve_priors(layout, default_priors(design, likelihood), user_priors or [])
     return layout
+
+
+def can_integrate_out_effects(design: Design, likelihood: Likelihood) -> bool:
+    """Gaussian, unweighted, every term on one grouping factor: see :mod:`.marginal`."""
+    return (likelihood.name == "gaussian" and bool(design.terms)
+            and (design.weights is None or bool(np.all(design.weights == 1)))
+            and len({t.group_name for t in design.terms}) == 1)
+
+
+def _group_blocks(design: Design, likelihood: Likelihood, intercept: bool, b_names, x_means,
+                  with_centering: bool = True) -> tuple[GroupBlock, ...]:
+    """Group blocks with the population mean of each column and, for scalar terms, their centering."""
+    n_fixed = int(intercept) + len(b_names)
+    claimed: set[str] = set()
+    mean_maps, candidates = [], []
+    for k, t in enumerate(design.terms):
+        rows = []
+        for c in t.column_names:
+            row = np.zeros(n_fixed)
+            if c == "(Intercept)" and intercept:
+                row[0], row[1:] = 1.0, -x_means
+            elif c in b_names:
+                row[int(intercept) + list(b_names).index(c)] = 1.0
+            rows.append(tuple(row))
+        if len(t.column_names) == 1 and t.column_names[0] not in claimed and any(rows[0]):
+            candidates.append(k)
+        claimed.update(t.column_names)
+        mean_maps.append(tuple(rows))
+    weights = centering_weights(design, likelihood.name, candidates) if with_centering else {}
+    return tuple(
+        GroupBlock(k, t.group_name, tuple(_brms_coef(c) for c in t.column_names), t.n_levels,
+                   len(t.column_names) > 1, tuple(float(c) for c in weights.get(k, np.zeros(t.n_levels))),
+                   mean_maps[k])
+        for k, t in enumerate(design.terms)
+    )
 
 
 def _brms_coef(name: str) -> str:
@@ -152,6 +230,7 @@ class ParameterVector:
     """
 
     def __init__(self, layout: ModelLayout):
+        self.layout = layout
         blocks = []
         if layout.intercept:
             blocks.append(("Intercept", (), "real"))
@@ -160,7 +239,8 @@ class ParameterVector:
         for g in layout.groups:
             p = len(g.columns)
             blocks.append((f"sd_{g.index}", (p,), "positive"))
-            blocks.append((f"z_{g.index}", (p, g.n_levels), "real"))
+            if not layout.integrate_out_effects:
+                blocks.append((f"u_{g.index}", (p, g.n_levels), "real"))
             if g.correlated:
                 blocks.append((f"L_{g.index}", (p * (p - 1) // 2,), f"corr{p}"))
         for param in layout.family_params:
@@ -190,8 +270,12 @@ class ParameterVector:
                 values[name] = raw.reshape(shape)
         return values, log_jac
 
-    def unpack_draws(self, flat_draws: np.ndarray) -> dict:
-        """(chains, draws, size) -> dict of (chains, draws, ...) constrained arrays (numpy, no JIT)."""
+    def unpack_draws(self, flat_draws: np.ndarray, *, seed=None, prior_only: bool = False) -> dict:
+        """(chains, draws, size) -> dict of (chains, draws, ...) constrained arrays (numpy, no JIT).
+
+        Group-level effects come out as ``r_<term>`` (chains, draws, levels, p); where they were
+        integrated out they are drawn here from their conditional, with a generator seeded by ``seed``.
+        """
         from .lkj import cholesky_corr_numpy
 
         chains, n = flat_draws.shape[:2]
@@ -205,6 +289,21 @@ class ParameterVector:
                 values[name] = cholesky_corr_numpy(raw, int(kind[4:]))
             else:
                 values[name] = raw.reshape(chains, n, *shape)
+        lay = self.layout
+        fixed = np.concatenate(([values["Intercept"][..., None]] if lay.intercept else []) +
+                               ([values["b"]] if lay.b_names else []) + [np.zeros((chains, n, 0))], axis=-1)
+        if lay.integrate_out_effects:
+            scale = _factor_scale(lay.groups, values, np)
+            rng = np.random.default_rng([0 if seed is None else int(seed), 7])
+            r = self.marginal.draw_effects(fixed, scale, values["sigma"], rng, prior_only=prior_only)
+            start = 0
+            for g in lay.groups:
+                values[f"r_{g.index}"] = r[..., start : start + len(g.columns)]
+                start += len(g.columns)
+            return values
+        for g in lay.groups:
+            mean = fixed @ np.asarray(g.mean_map).reshape(len(g.columns), -1).T if g.any_centered else None
+            values[f"r_{g.index}"] = group_coefficients(g, values[f"u_{g.index}"], _term_scale(g, values, np), mean, np)
         return values
 
 
@@ -223,18 +322,45 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
     data = likelihood.data(design)
     priors = layout.priors
     vector = ParameterVector(layout)
+    if layout.integrate_out_effects:
+        from .marginal import MarginalGaussian
 
-    def log_prior(v) -> float:
+        xfull = np.column_stack(([np.ones(design.nobs)] if layout.intercept else []) +
+                                ([design.fixed.matrix[:, b_cols] - layout.x_means] if b_cols else []) +
+                                [np.zeros((design.nobs, 0))])
+        y = design.response - (design.offset if design.offset is not None else 0.0)
+        vector.marginal = MarginalGaussian(xfull, y, design.terms[0].codes,
+                                           np.column_stack([t.z for t in design.terms]), design.terms[0].n_levels)
+
+    def fixed_vector(v):
+        parts = ([jnp.reshape(v["Intercept"], (1,))] if layout.intercept else []) + \
+                ([v["b"]] if layout.b_names else [])
+        return jnp.concatenate(parts) if parts else jnp.zeros(0)
+
+    def group_terms(v):
+        """Per term: r (levels, p) and the log density of its sampled coefficients u."""
+        if layout.integrate_out_effects:
+            return [(None, 0.0) for _ in layout.groups]
+        fixed = fixed_vector(v)
+        out = []
+        for g in layout.groups:
+            scale = _term_scale(g, v, jnp)
+            mean = jnp.asarray(np.asarray(g.mean_map).reshape(len(g.columns), -1)) @ fixed if g.any_centered else None
+            r = group_coefficients(g, v[f"u_{g.index}"], scale, mean, jnp)
+            out.append((r, group_log_density(g, v[f"u_{g.index}"], scale, mean)))
+        return out
+
+    def log_prior(v, terms) -> float:
         total = 0.0
         if layout.intercept:
             total = total + prior_log_density(priors["Intercept", "", ""], v["Intercept"])
         for i, c in enumerate(layout.b_names):
             total = total + prior_log_density(priors["b", c, ""], v["b"][i])
-        for g in layout.groups:
+        for g, (_, log_density) in zip(layout.groups, terms):
             sd = v[f"sd_{g.index}"]
             for i, c in enumerate(g.columns):
                 total = total + prior_log_density(priors["sd", c, g.group], sd[i])
-            total = total - 0.5 * jnp.sum(v[f"z_{g.index}"] ** 2)
+            total = total + log_density
             if g.correlated:
                 eta_lkj = parse_prior_text(priors["cor", "", g.group].text)[1][0]
                 total = total + lkj_cholesky_log_density(v[f"L_{g.index}"], eta_lkj)
@@ -242,28 +368,83 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
             total = total + prior_log_density(priors[param, "", ""], v[param])
         return total
 
-    def linear_predictor(v):
+    def linear_predictor(v, terms):
         eta = offset
         if layout.intercept:
             eta = eta + v["Intercept"]
         if layout.b_names:
             eta = eta + xc @ v["b"]
-        for g, code, z_obs in zip(layout.groups, codes, zs):
-            sd, z = v[f"sd_{g.index}"], v[f"z_{g.index}"]
-            scaled = sd[:, None] * v[f"L_{g.index}"] if g.correlated else sd[:, None]
-            r = (scaled @ z).T if g.correlated else (scaled * z).T
+        for (r, _), code, z_obs in zip(terms, codes, zs):
             eta = eta + jnp.sum(z_obs * r[code], axis=1)
         return eta
 
     def model(prior_only: bool = False):
         flat = numpyro.sample("params", dist.ImproperUniform(dist.constraints.real, (), (vector.size,)))
         values, log_jac = vector.unpack(flat)
-        numpyro.factor("prior", log_prior(values) + log_jac)
-        if not prior_only:
+        terms = group_terms(values)
+        numpyro.factor("prior", log_prior(values, terms) + log_jac)
+        if layout.integrate_out_effects:
+            if not prior_only:
+                scale = _factor_scale(layout.groups, values, jnp)
+                numpyro.factor("y", vector.marginal.log_likelihood(fixed_vector(values), scale, values["sigma"]))
+        elif not prior_only:
             extra = {p: values[p] for p in layout.family_params}
-            numpyro.sample("y", likelihood.distribution(linear_predictor(values), extra, data), obs=data["y"])
+            numpyro.sample("y", likelihood.distribution(linear_predictor(values, terms), extra, data), obs=data["y"])
 
     return model, vector
+
+
+def _term_scale(g: GroupBlock, values: dict, xp):
+    """diag(sd) L (..., p, p): r_j = scale @ z_j for a non-centered level."""
+    sd = values[f"sd_{g.index}"]
+    if g.correlated:
+        return sd[..., :, None] * values[f"L_{g.index}"]
+    return sd[..., :, None] * xp.ones((1, 1))
+
+
+def _factor_scale(groups, values: dict, xp):
+    """Block-diagonal S over the terms of one grouping factor (..., P, P)."""
+    scales = [_term_scale(g, values, xp) for g in groups]
+    if len(scales) == 1:
+        return scales[0]
+    lead = scales[0].shape[:-2]
+    total = sum(s.shape[-1] for s in scales)
+    out, start = xp.zeros(lead + (total, total)), 0
+    for block in scales:
+        p = block.shape[-1]
+        if xp is np:
+            out[..., start : start + p, start : start + p] = block
+        else:
+            out = out.at[..., start : start + p, start : start + p].set(block)
+        start += p
+    return out
+
+
+def group_coefficients(g: GroupBlock, u, scale, mean, xp):
+    """The group-level effects r (..., levels, p) from the sampled u (..., p, levels).
+
+    Non-centered: ``r_j = scale u_j``; partially centered (scalar terms, weight c_j):
+    ``r_j = sd^(1 - c_j) (u_j - c_j mean)``. Works on one draw in JAX and on all draws at once
+    in numpy (leading axes broadcast).
+    """
+    if not g.any_centered:
+        return xp.swapaxes(scale @ u, -1, -2)
+    c = xp.asarray(g.centering)
+    sd = scale[..., 0, :]  # (..., 1): scalar term
+    r = sd[..., :, None] ** (1.0 - c) * (u - c * mean[..., :, None])
+    return xp.swapaxes(r, -1, -2)
+
+
+def group_log_density(g: GroupBlock, u, scale, mean):
+    """log density of one term's u (up to a constant): N(0, I) non-centered, N(c mean, sd^(2c)) partially centered."""
+    import jax.numpy as jnp
+
+    if not g.any_centered:
+        return -0.5 * jnp.sum(u**2)
+    c = jnp.asarray(g.centering)
+    log_sd = jnp.log(scale[0, 0])
+    standardized = (u[0] - c * mean[0]) * jnp.exp(-c * log_sd)
+    return -0.5 * jnp.sum(standardized**2) - jnp.sum(c) * log_sd
 
 
 def has_improper_prior(layout: ModelLayout) -> list[str]:

@@ -82,12 +82,7 @@ class BrmFit:
 
     def group_effects(self) -> list[np.ndarray]:
         """r for every term: (chains, draws, levels, p)."""
-        s, out = self.run.samples, []
-        for g in self.layout.groups:
-            sd, z = s[f"sd_{g.index}"], s[f"z_{g.index}"]
-            scaled = sd[..., :, None] * (s[f"L_{g.index}"] if g.correlated else np.eye(len(g.columns)))
-            out.append(np.swapaxes(scaled @ z, -1, -2))
-        return out
+        return [self.run.samples[f"r_{g.index}"] for g in self.layout.groups]
 
     def draws(self, include_group_effects: bool = True) -> pd.DataFrame:
         """One row per draw, brms's column names, plus ``.chain``, ``.iteration``, ``.draw``."""
