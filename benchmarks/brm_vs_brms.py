@@ -179,6 +179,7 @@ def main(argv=None) -> int:
               f"{o['settings']['devices']} device(s), divergent {o['divergent']}, "
               f"max Rhat {t['Rhat'].max():.3f}, min bulk ESS {t['Bulk_ESS'].min():.0f}, "
               f"min tail ESS {t['Tail_ESS'].min():.0f}")
+        print(f"    group-level effects: {o['settings'].get('parameterization', '?')}")
         for msg in o["messages"]:
             print(f"    note: {msg}")
 

@@ -29,13 +29,14 @@ def small_problem(seed=0, levels=4, n=23, p=2):
     dense_z = np.zeros((n, levels * p))
     for i, (j, row) in enumerate(zip(codes, z)):
         dense_z[i, j * p : (j + 1) * p] = row
-    scale = np.array([[1.7, 0.0], [-0.6, 0.9]])[:p, :p]
+    scale = np.array([[1.7, 0.0], [-0.6, 0.9]]) if p == 2 else np.tril(rng.uniform(0.3, 1.5, (p, p)))
     beta, sigma = np.array([0.5, -1.0, 2.0]), 1.3
     return codes, z, x, y, dense_z, scale, beta, sigma
 
 
-def test_marginal_log_likelihood_is_the_dense_multivariate_normal():
-    codes, z, x, y, dense_z, scale, beta, sigma = small_problem()
+@pytest.mark.parametrize("p", [1, 2, 3, 6])  # 6: past the unrolled factorization, batched LAPACK
+def test_marginal_log_likelihood_is_the_dense_multivariate_normal(p):
+    codes, z, x, y, dense_z, scale, beta, sigma = small_problem(p=p, n=40)
     levels = int(codes.max()) + 1
     marginal = MarginalGaussian(x, y, codes, z, levels)
     ours = float(marginal.log_likelihood(jnp.asarray(beta), jnp.asarray(scale), sigma))

@@ -137,7 +137,10 @@ def _group_blocks(design: Design, likelihood: Likelihood, intercept: bool, b_nam
                   with_centering: bool = True) -> tuple[GroupBlock, ...]:
     """Group blocks with the population mean of each column and, for scalar terms, their centering."""
     n_fixed = int(intercept) + len(b_names)
-    claimed: set[str] = set()
+    column_uses: dict[str, int] = {}
+    for t in design.terms:
+        for c in t.column_names:
+            column_uses[c] = column_uses.get(c, 0) + 1
     mean_maps, candidates = [], []
     for k, t in enumerate(design.terms):
         rows = []
@@ -148,9 +151,10 @@ def _group_blocks(design: Design, likelihood: Likelihood, intercept: bool, b_nam
             elif c in b_names:
                 row[int(intercept) + list(b_names).index(c)] = 1.0
             rows.append(tuple(row))
-        if len(t.column_names) == 1 and t.column_names[0] not in claimed and any(rows[0]):
+        # a column shared with another term (crossed or nested intercepts) keeps brms's form: centering
+        # one factor on the intercept leaves the others' ridge and slows the intercept (penicillin, pastes)
+        if len(t.column_names) == 1 and column_uses[t.column_names[0]] == 1 and any(rows[0]):
             candidates.append(k)
-        claimed.update(t.column_names)
         mean_maps.append(tuple(rows))
     weights = centering_weights(design, likelihood.name, candidates) if with_centering else {}
     return tuple(

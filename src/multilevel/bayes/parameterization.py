@@ -15,8 +15,10 @@ models, ``glmer`` with ``nAGQ = 0`` for binomial and Poisson ones), which cost a
 
 Only scalar terms (``(1 | g)``, ``(0 + x | g)``, each piece of ``||``) are partially centered, and
 only when their column has a population-level twin (``Intercept`` for ``(1 | g)``, ``b_x`` for a
-slope of ``x``) not already claimed by an earlier term. Correlated terms stay non-centered: centering
-them puts a funnel at correlations near +-1 that NUTS cannot cross (divergences on sleepstudy).
+slope of ``x``) and no other term has that column: with crossed or nested intercepts, centering one
+factor leaves the others' ridge with the intercept and mixes worse than brms's form (penicillin,
+pastes). Correlated terms stay non-centered: centering them puts a funnel at correlations near +-1
+that NUTS cannot cross (divergences on sleepstudy).
 """
 from __future__ import annotations
 
