@@ -15,7 +15,7 @@ import multilevel as ml
 from conftest import load_fixture
 
 BRMS = load_fixture("brms_reference.json")["fits"]
-# every r_ of two fits, brms 2.18, 4 x 2000 draws (benchmarks/r/brms_ranef_refs.R)
+# every r_ (and b_, sd_, sigma) of three fits, brms 2.18, 4 x 2000 draws (benchmarks/r/brms_ranef_refs.R)
 BRMS_RANEF = load_fixture("brms_ranef.json")["fits"]
 
 
@@ -32,6 +32,7 @@ MODELS = {
     "bangladesh_slopes_default": ("use.contraception ~ urban + (1 + urban|district)",
                                   lambda: ml.datasets.load("bangladesh"), "bernoulli", None),
     "mlm_week_slopes_default": ("con ~ 1 + week + (1 + week|id)", lambda: ml.datasets.load("mlm"), "gaussian", None),
+    "penicillin_crossed": ("diameter ~ 1 + (1|plate) + (1|sample)", lambda: ml.datasets.load("penicillin"), "gaussian", None),
 }
 _FITS = {}
 
@@ -45,7 +46,7 @@ def bayes_fit(key):
     return _FITS[key]
 
 
-@pytest.mark.parametrize("key", list(MODELS))
+@pytest.mark.parametrize("key", list(BRMS))
 def test_posterior_agrees_with_brms(key):
     table = bayes_fit(key).parameter_summary()
     for name, ref in BRMS[key]["params"].items():
@@ -59,8 +60,8 @@ def test_posterior_agrees_with_brms(key):
 
 @pytest.mark.parametrize("key", list(BRMS_RANEF))
 def test_group_effects_agree_with_brms(key):
-    # sleepstudy's effects are integrated out and drawn afterwards, reedfrogs' partially centered:
-    # either way the posterior of each r_ is brms's (rule as above, one z-score per effect)
+    # sleepstudy's and penicillin's (crossed) effects are integrated out and drawn afterwards,
+    # reedfrogs' partially centered: either way the posterior of each r_ is brms's (rule as above)
     draws = bayes_fit(key).draws()
     z_scores = []
     for name, ref in BRMS_RANEF[key].items():

@@ -16,58 +16,77 @@ from multilevel.bayes.sampler import prepare_devices  # noqa: E402
 prepare_devices()  # float64, as brm runs
 import jax.numpy as jnp  # noqa: E402
 
-from multilevel.bayes.marginal import MarginalGaussian  # noqa: E402
+from multilevel.bayes.marginal import OneFactorMarginal, SeveralFactorMarginal, marginal_for  # noqa: E402
 from multilevel.bayes.model import GroupBlock, group_coefficients, group_log_density  # noqa: E402
 
 
-def small_problem(seed=0, levels=4, n=23, p=2):
+class Term:
+    """The fields of a design term that the marginal likelihood reads."""
+
+    def __init__(self, group_name, codes, z):
+        self.group_name, self.codes, self.z = group_name, codes, z
+        self.n_levels, self.column_names = int(codes.max()) + 1, [f"c{i}" for i in range(z.shape[1])]
+
+
+def small_problem(seed=0, n=40, factors=((4, 2),)):
+    """y, X and terms for random groupings (levels, p) per factor, with their dense Z and Lambda."""
     rng = np.random.default_rng(seed)
-    codes = np.concatenate([np.arange(levels), rng.integers(0, levels, n - levels)])
-    z = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+    terms, dense_z, lambdas = [], [], []
+    for k, (levels, p) in enumerate(factors):
+        codes = np.concatenate([np.arange(levels), rng.integers(0, levels, n - levels)])
+        z = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+        dense = np.zeros((n, levels * p))
+        for i, (j, row) in enumerate(zip(codes, z)):
+            dense[i, j * p : (j + 1) * p] = row
+        terms.append(Term(f"g{k}", codes, z))
+        dense_z.append(dense)
+        lambdas.append(np.array([[1.7, 0.0], [-0.6, 0.9]]) if p == 2 else np.tril(rng.uniform(0.3, 1.5, (p, p))))
     x = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
     y = rng.normal(size=n) * 3 + 1
-    dense_z = np.zeros((n, levels * p))
-    for i, (j, row) in enumerate(zip(codes, z)):
-        dense_z[i, j * p : (j + 1) * p] = row
-    scale = np.array([[1.7, 0.0], [-0.6, 0.9]]) if p == 2 else np.tril(rng.uniform(0.3, 1.5, (p, p)))
-    beta, sigma = np.array([0.5, -1.0, 2.0]), 1.3
-    return codes, z, x, y, dense_z, scale, beta, sigma
+    return terms, x, y, np.hstack(dense_z), lambdas, np.array([0.5, -1.0, 2.0]), 1.3
 
 
-@pytest.mark.parametrize("p", [1, 2, 3, 6])  # 6: past the unrolled factorization, batched LAPACK
-def test_marginal_log_likelihood_is_the_dense_multivariate_normal(p):
-    codes, z, x, y, dense_z, scale, beta, sigma = small_problem(p=p, n=40)
-    levels = int(codes.max()) + 1
-    marginal = MarginalGaussian(x, y, codes, z, levels)
-    ours = float(marginal.log_likelihood(jnp.asarray(beta), jnp.asarray(scale), sigma))
-    big_scale = np.kron(np.eye(levels), scale)
-    cov = sigma**2 * np.eye(len(y)) + dense_z @ big_scale @ big_scale.T @ dense_z.T
+def dense_big_lambda(terms, lambdas):
+    from scipy.linalg import block_diag
+
+    return block_diag(*[np.kron(np.eye(t.n_levels), s) for t, s in zip(terms, lambdas)])
+
+
+PROBLEMS = {"one factor p=1": dict(factors=((4, 1),)), "one factor p=2": dict(factors=((4, 2),)),
+            "one factor p=3": dict(factors=((5, 3),)),
+            "one factor p=6 (LAPACK)": dict(factors=((4, 6),)),  # past the unrolled factorization
+            "crossed 5 x 3 + slope": dict(factors=((5, 1), (3, 2))),
+            "three factors, slopes first": dict(factors=((6, 2), (3, 1), (2, 1)))}
+
+
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+def test_marginal_log_likelihood_is_the_dense_multivariate_normal(problem):
+    terms, x, y, dense_z, lambdas, beta, sigma = small_problem(**PROBLEMS[problem])
+    marginal = marginal_for(terms, x, y)
+    assert isinstance(marginal, SeveralFactorMarginal if len(terms) > 1 else OneFactorMarginal)
+    ours = float(marginal.log_likelihood(jnp.asarray(beta), [jnp.asarray(s) for s in lambdas], sigma))
+    big = dense_big_lambda(terms, lambdas)
+    cov = sigma**2 * np.eye(len(y)) + dense_z @ big @ big.T @ dense_z.T
     assert ours == pytest.approx(multivariate_normal(x @ beta, cov).logpdf(y), rel=1e-12)
 
 
-def test_conditional_effect_draws_have_the_dense_conditional_moments():
-    codes, z, x, y, dense_z, scale, beta, sigma = small_problem(seed=1)
-    levels, p = int(codes.max()) + 1, z.shape[1]
-    marginal = MarginalGaussian(x, y, codes, z, levels)
+@pytest.mark.parametrize("problem", ["one factor p=2", "crossed 5 x 3 + slope", "three factors, slopes first"])
+def test_conditional_effect_draws_have_the_dense_conditional_moments(problem):
+    terms, x, y, dense_z, lambdas, beta, sigma = small_problem(seed=1, **PROBLEMS[problem])
+    marginal = marginal_for(terms, x, y)
     n_draws = 40000
-    r = marginal.draw_effects(np.broadcast_to(beta, (n_draws, 3)), np.broadcast_to(scale, (n_draws, p, p)),
-                              np.full(n_draws, sigma), np.random.default_rng(5)).reshape(n_draws, -1)
-    # dense conditional of r given y: prior N(0, G), G = blockdiag(S S'); r | y ~ N(C Z'e / s^2, C)
-    g = np.kron(np.eye(levels), scale @ scale.T)
-    precision = np.linalg.inv(g) + dense_z.T @ dense_z / sigma**2
+    effects = marginal.draw_effects(np.broadcast_to(beta, (n_draws, 3)),
+                                    [np.broadcast_to(s, (n_draws,) + s.shape) for s in lambdas],
+                                    np.full(n_draws, sigma), np.random.default_rng(5))
+    r = np.hstack([e.reshape(n_draws, -1) for e in effects])
+    # dense conditional of r given y: prior N(0, G), G = Lambda Lambda'; r | y ~ N(C Z'e / s^2, C)
+    big = dense_big_lambda(terms, lambdas)
+    precision = np.linalg.inv(big @ big.T) + dense_z.T @ dense_z / sigma**2
     cov = np.linalg.inv(precision)
     mean = cov @ dense_z.T @ (y - x @ beta) / sigma**2
     se = np.sqrt(np.diag(cov) / n_draws)
     assert np.all(np.abs(r.mean(axis=0) - mean) < 5 * se)
     assert np.allclose(np.cov(r.T), cov, atol=0.03 * np.abs(cov).max())
-
-
-def test_prior_only_effect_draws_are_the_prior():
-    codes, z, x, y, _, scale, beta, sigma = small_problem(seed=2)
-    marginal = MarginalGaussian(x, y, codes, z, 4)
-    r = marginal.draw_effects(np.broadcast_to(beta, (30000, 3)), np.broadcast_to(scale, (30000, 2, 2)),
-                              np.full(30000, sigma), np.random.default_rng(3), prior_only=True)
-    assert np.allclose(np.cov(r[:, 2, :].T), scale @ scale.T, atol=0.05)
 
 
 @pytest.mark.parametrize("weights", [(0.0, 0.3, 0.9, 1.0), (1.0, 1.0, 1.0, 1.0)])

@@ -89,7 +89,7 @@ def _sample(design, layout, likelihood, *, prior_only: bool, seed, **settings):
     """NUTS on the model the layout describes; draws unpacked to constrained values and effects r."""
     model, vector = make_model(design, layout, likelihood)
     run = run_nuts(model, seed=seed, model_kwargs={"prior_only": prior_only}, **settings)
-    run.samples = vector.unpack_draws(run.samples["params"], seed=seed, prior_only=prior_only)
+    run.samples = vector.unpack_draws(run.samples["params"], seed=seed)
     run.settings["parameterization"] = layout.parameterization
     return run
 

@@ -6,7 +6,8 @@ Fixed effects act on predictors centered at their means, with a separate ``Inter
 (LKJ prior), gathered per observation by group index (no dense Z), but are sampled in whichever of
 three equivalent forms mixes best:
 
-* gaussian models with one grouping factor: integrated out exactly (:mod:`.marginal`), drawn afterwards;
+* gaussian models with one grouping factor, or crossed/nested ones whose smaller factors have few
+  levels: integrated out exactly (:mod:`.marginal`), drawn afterwards;
 * scalar terms (``(1 | g)``, pieces of ``||``): partially centered level by level, the weights read
   from a quick lme4-style fit (:mod:`.parameterization`);
 * correlated terms otherwise: non-centered, as brms.
@@ -60,7 +61,7 @@ class ModelLayout:
     groups: tuple[GroupBlock, ...]
     priors: dict = field(default_factory=dict)  # (class, coef, group) -> Prior
     family_params: tuple[str, ...] = ()
-    integrate_out_effects: bool = False  # gaussian, one grouping factor: see .marginal
+    integrate_out_effects: bool = False  # gaussian: see .marginal
 
     def for_prior_only(self) -> "ModelLayout":
         """The same model in brms's non-centered form: without data, centering would only add funnels."""
@@ -75,7 +76,8 @@ class ModelLayout:
         if not self.groups:
             return "no group-level effects"
         if self.integrate_out_effects:
-            return f"effects of {self.groups[0].group} integrated out in NUTS, drawn from their exact conditional"
+            factors = ", ".join(dict.fromkeys(g.group for g in self.groups))
+            return f"effects of {factors} integrated out in NUTS, drawn from their exact conditional"
         parts = []
         for g in self.groups:
             if g.any_centered:
@@ -127,10 +129,12 @@ def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLa
 
 
 def can_integrate_out_effects(design: Design, likelihood: Likelihood) -> bool:
-    """Gaussian, unweighted, every term on one grouping factor: see :mod:`.marginal`."""
+    """Gaussian, unweighted, one grouping factor or few effects in all: see :mod:`.marginal`."""
+    from .marginal import can_integrate_out
+
     return (likelihood.name == "gaussian" and bool(design.terms)
             and (design.weights is None or bool(np.all(design.weights == 1)))
-            and len({t.group_name for t in design.terms}) == 1)
+            and can_integrate_out(design.terms))
 
 
 def _group_blocks(design: Design, likelihood: Likelihood, intercept: bool, b_names, x_means,
@@ -274,7 +278,7 @@ class ParameterVector:
                 values[name] = raw.reshape(shape)
         return values, log_jac
 
-    def unpack_draws(self, flat_draws: np.ndarray, *, seed=None, prior_only: bool = False) -> dict:
+    def unpack_draws(self, flat_draws: np.ndarray, *, seed=None) -> dict:
         """(chains, draws, size) -> dict of (chains, draws, ...) constrained arrays (numpy, no JIT).
 
         Group-level effects come out as ``r_<term>`` (chains, draws, levels, p); where they were
@@ -297,13 +301,11 @@ class ParameterVector:
         fixed = np.concatenate(([values["Intercept"][..., None]] if lay.intercept else []) +
                                ([values["b"]] if lay.b_names else []) + [np.zeros((chains, n, 0))], axis=-1)
         if lay.integrate_out_effects:
-            scale = _factor_scale(lay.groups, values, np)
             rng = np.random.default_rng([0 if seed is None else int(seed), 7])
-            r = self.marginal.draw_effects(fixed, scale, values["sigma"], rng, prior_only=prior_only)
-            start = 0
-            for g in lay.groups:
-                values[f"r_{g.index}"] = r[..., start : start + len(g.columns)]
-                start += len(g.columns)
+            effects = self.marginal.draw_effects(fixed, [_term_scale(g, values, np) for g in lay.groups],
+                                                 values["sigma"], rng)
+            for g, r in zip(lay.groups, effects):
+                values[f"r_{g.index}"] = r
             return values
         for g in lay.groups:
             mean = fixed @ np.asarray(g.mean_map).reshape(len(g.columns), -1).T if g.any_centered else None
@@ -327,14 +329,13 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
     priors = layout.priors
     vector = ParameterVector(layout)
     if layout.integrate_out_effects:
-        from .marginal import MarginalGaussian
+        from .marginal import marginal_for
 
         xfull = np.column_stack(([np.ones(design.nobs)] if layout.intercept else []) +
                                 ([design.fixed.matrix[:, b_cols] - layout.x_means] if b_cols else []) +
                                 [np.zeros((design.nobs, 0))])
         y = design.response - (design.offset if design.offset is not None else 0.0)
-        vector.marginal = MarginalGaussian(xfull, y, design.terms[0].codes,
-                                           np.column_stack([t.z for t in design.terms]), design.terms[0].n_levels)
+        vector.marginal = marginal_for(design.terms, xfull, y)
 
     def fixed_vector(v):
         parts = ([jnp.reshape(v["Intercept"], (1,))] if layout.intercept else []) + \
@@ -389,8 +390,8 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
         numpyro.factor("prior", log_prior(values, terms) + log_jac)
         if layout.integrate_out_effects:
             if not prior_only:
-                scale = _factor_scale(layout.groups, values, jnp)
-                numpyro.factor("y", vector.marginal.log_likelihood(fixed_vector(values), scale, values["sigma"]))
+                scales = [_term_scale(g, values, jnp) for g in layout.groups]
+                numpyro.factor("y", vector.marginal.log_likelihood(fixed_vector(values), scales, values["sigma"]))
         elif not prior_only:
             extra = {p: values[p] for p in layout.family_params}
             numpyro.sample("y", likelihood.distribution(linear_predictor(values, terms), extra, data), obs=data["y"])
@@ -404,24 +405,6 @@ def _term_scale(g: GroupBlock, values: dict, xp):
     if g.correlated:
         return sd[..., :, None] * values[f"L_{g.index}"]
     return sd[..., :, None] * xp.ones((1, 1))
-
-
-def _factor_scale(groups, values: dict, xp):
-    """Block-diagonal S over the terms of one grouping factor (..., P, P)."""
-    scales = [_term_scale(g, values, xp) for g in groups]
-    if len(scales) == 1:
-        return scales[0]
-    lead = scales[0].shape[:-2]
-    total = sum(s.shape[-1] for s in scales)
-    out, start = xp.zeros(lead + (total, total)), 0
-    for block in scales:
-        p = block.shape[-1]
-        if xp is np:
-            out[..., start : start + p, start : start + p] = block
-        else:
-            out = out.at[..., start : start + p, start : start + p].set(block)
-        start += p
-    return out
 
 
 def group_coefficients(g: GroupBlock, u, scale, mean, xp):
