@@ -16,7 +16,8 @@ from multilevel.bayes.sampler import prepare_devices  # noqa: E402
 prepare_devices()  # float64, as brm runs
 import jax.numpy as jnp  # noqa: E402
 
-from multilevel.bayes.marginal import OneFactorMarginal, SeveralFactorMarginal, marginal_for  # noqa: E402
+from multilevel.bayes.marginal import (  # noqa: E402
+    OneFactorMarginal, SeveralFactorMarginal, _count_row_products, marginal_for)
 from multilevel.bayes.model import GroupBlock, group_coefficients, group_log_density  # noqa: E402
 
 
@@ -64,6 +65,8 @@ def test_marginal_log_likelihood_is_the_dense_multivariate_normal(problem):
     terms, x, y, dense_z, lambdas, beta, sigma = small_problem(**PROBLEMS[problem])
     marginal = marginal_for(terms, x, y)
     assert isinstance(marginal, SeveralFactorMarginal if len(terms) > 1 else OneFactorMarginal)
+    if len(terms) > 1:  # the count that decides whether to integrate out bounds the products listed
+        assert _count_row_products(terms) >= len(marginal.products[0]) > 0
     ours = float(marginal.log_likelihood(jnp.asarray(beta), [jnp.asarray(s) for s in lambdas], sigma))
     big = dense_big_lambda(terms, lambdas)
     cov = sigma**2 * np.eye(len(y)) + dense_z @ big @ big.T @ dense_z.T

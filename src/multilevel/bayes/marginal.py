@@ -49,6 +49,15 @@ def _unrolled_cholesky(m):
     return chol, log_det
 
 
+def _unrolled_inverse(m):
+    """Inverses of (levels, p, p) SPD blocks, L^-T L^-1 from the unrolled factor (XLA compiles no LU)."""
+    import jax.numpy as jnp
+
+    chol, _ = _unrolled_cholesky(m)
+    inv_chol = _unrolled_forward(chol, jnp.broadcast_to(jnp.eye(m.shape[-1]), m.shape))
+    return jnp.einsum("jai,jak->jik", inv_chol, inv_chol)
+
+
 def _unrolled_forward(chol, rhs):
     """Solve L_j x_j = rhs_j for every level: rhs (levels, p, r) -> x (levels, p, r)."""
     import jax.numpy as jnp
@@ -60,7 +69,12 @@ def _unrolled_forward(chol, rhs):
     return jnp.stack(rows, axis=1)
 
 
-DENSE_LIMIT = 120  # several factors: integrate out while the terms after the first have this many effects
+# Several factors: integrate out while the terms after the first have at most DENSE_LIMIT effects.
+# The q2 x q2 Cholesky and its gradient cost ~40 us at q2 = 40, ~120 us at 64 and ~330 us at 100 per
+# NUTS step on the 2-core dev machine; past ~64 sampling the effects (brms's form) is as fast per
+# effective draw (classroom, q2 = 107: about equal ESS per second either way).
+DENSE_LIMIT = 64
+PRODUCT_LIMIT = 2_000_000  # products in A12' D A12 (memory of the scatter-add)
 
 
 def can_integrate_out(terms) -> bool:
@@ -68,7 +82,8 @@ def can_integrate_out(terms) -> bool:
     if len({t.group_name for t in terms}) == 1:
         return True
     return (len(terms[0].column_names) <= UNROLLED_UP_TO
-            and sum(t.n_levels * len(t.column_names) for t in terms[1:]) <= DENSE_LIMIT)
+            and sum(t.n_levels * len(t.column_names) for t in terms[1:]) <= DENSE_LIMIT
+            and _count_row_products(terms) <= PRODUCT_LIMIT)
 
 
 def marginal_for(terms, xfull: np.ndarray, y: np.ndarray):
@@ -155,47 +170,72 @@ class SeveralFactorMarginal:
     """Crossed or nested factors, factored as lme4 blocks its Cholesky factor.
 
     The first term (most levels, lme4's order) gives a block-diagonal ``M11`` (one p1 x p1 block per
-    level, as no row belongs to two of its levels); the other terms' q2 effects form a dense block.
-    With ``M11 = L11 L11'`` and ``W = L11^-1 M12``, ``M = [[L11, 0], [W', L22]] [[L11, 0], [W', L22]]'``
-    where ``L22 L22' = M22 - W'W`` (the Schur complement, q2 x q2). Only that block is factored densely:
-    ``DENSE_LIMIT`` bounds q2, not the number of levels of the first factor.
+    level: no row belongs to two of its levels); the other terms' q2 effects form a dense block.
+    ``M = [[M11, M12], [M12', M22]]`` factors as ``[[L11, 0], [W', L22]]`` with ``W = L11^-1 M12`` and
+    ``L22 L22'`` the Schur complement ``M22 - M12' M11^-1 M12``. That complement is
+    ``I + Lambda2' (A22 / sigma^2 - A12' D A12) Lambda2`` with ``D_j = S1 M11_j^-1 S1' / sigma^4``, and
+    ``A12' D A12`` is summed over the nonzero products of each row of A12 (few: a class sits in one
+    school, a plate meets six samples), so no step costs more than O(q2^2) besides the q2 x q2
+    Cholesky. ``DENSE_LIMIT`` bounds q2, ``PRODUCT_LIMIT`` the number of products.
     """
 
     def __init__(self, xfull: np.ndarray, y: np.ndarray, codes: list, zs: list, n_levels: list[int]):
-        import scipy.sparse as sp
-
         self.n = len(y)
         self.shapes = [(levels, z.shape[1]) for levels, z in zip(n_levels, zs)]
-        columns = []
-        for code, z, (levels, p) in zip(codes, zs, self.shapes):  # effect (level j, column c) at j * p + c
-            rows = np.repeat(np.arange(self.n), p)
-            cols = (code[:, None] * p + np.arange(p)).reshape(-1)
-            columns.append(sp.csr_matrix((z.reshape(-1), (rows, cols)), shape=(self.n, levels * p)))
-        first, rest = columns[0].tocsc(), sp.hstack(columns[1:]).tocsc()
+        first, rest = _sparse_z(codes[:1], zs[:1], self.shapes[:1]), _sparse_z(codes[1:], zs[1:], self.shapes[1:])
         (j1, p1) = self.shapes[0]
         self.q2 = rest.shape[1]
         self.starts = np.concatenate([[0], np.cumsum([j * p for j, p in self.shapes[1:]])])
         self.a11 = (first.T @ first).toarray().reshape(j1, p1, j1, p1)[np.arange(j1), :, np.arange(j1), :]
         self.a12 = (first.T @ rest).toarray().reshape(j1, p1, self.q2)
         self.a22 = (rest.T @ rest).toarray()
+        self.products = _row_products(self.a12)
         self.ztx1 = np.asarray(first.T @ xfull).reshape(j1, p1, -1)
         self.zty1 = np.asarray(first.T @ y).reshape(j1, p1)
         self.ztx2, self.zty2 = np.asarray(rest.T @ xfull), np.asarray(rest.T @ y)
         self.xtx, self.xty, self.yty = xfull.T @ xfull, xfull.T @ y, float(y @ y)
 
-    def _system(self, beta, scales, sigma2, xp):
-        """The blocks M11 (..., J1, p1, p1), M12 (..., J1, p1, q2), M22 (..., q2, q2) and c1, c2."""
+    def _blocks(self, beta, scales, sigma2, xp):
+        """M11 (..., J1, p1, p1), its inverse, the Schur complement (..., q2, q2), c1 and the rest of c2.
+
+        ``rhs2 = c2 - M12' M11^-1 c1`` is what the second block solves against.
+        """
         sigma2 = xp.asarray(sigma2)
-        s1 = scales[0]
-        lam2 = block_diagonal([_kron_identity(s, levels, xp) for s, (levels, _) in zip(scales[1:], self.shapes[1:])], xp)
-        m11 = xp.eye(s1.shape[-1]) + xp.einsum("...ai,jab,...bk->...jik", s1, self.a11, s1) / sigma2[..., None, None, None]
-        m12 = xp.einsum("...ai,jaq,...qr->...jir", s1, self.a12, lam2) / sigma2[..., None, None, None]
-        m22 = xp.eye(self.q2) + xp.swapaxes(lam2, -1, -2) @ self.a22 @ lam2 / sigma2[..., None, None]
+        s1, rest = scales[0], scales[1:]
+        per_level = sigma2[..., None, None, None]
+        m11 = xp.eye(s1.shape[-1]) + xp.einsum("...ai,jab,...bk->...jik", s1, self.a11, s1) / per_level
+        m11_inv = np.linalg.inv(m11) if xp is np else _unrolled_inverse(m11)
+        d = xp.einsum("...ia,...jab,...kb->...jik", s1, m11_inv, s1) / per_level**2
+        j, a, b, q, r, values = self.products
+        core = self.a22 / sigma2[..., None, None]
+        if xp is np:
+            core = np.array(np.broadcast_to(core, d.shape[:-3] + core.shape[-2:]))
+            np.add.at(core, (..., q, r), -d[..., j, a, b] * values)
+        else:
+            core = core.at[..., q, r].add(-d[..., j, a, b] * values)
+        core_lambda = xp.swapaxes(self._lambda2_t_times(core, rest, xp), -1, -2)  # core symmetric: core Lambda2
+        schur = xp.eye(self.q2) + self._lambda2_t_times(core_lambda, rest, xp)
         zte1 = self.zty1 - xp.einsum("jak,...k->...ja", self.ztx1, beta)
         zte2 = self.zty2 - xp.einsum("qk,...k->...q", self.ztx2, beta)
         c1 = xp.einsum("...ja,...ai->...ji", zte1, s1) / sigma2[..., None, None]
-        c2 = xp.einsum("...qr,...q->...r", lam2, zte2) / sigma2[..., None]
-        return m11, m12, m22, c1, c2
+        g = xp.einsum("...ia,...jab,...jb->...ji", s1, m11_inv, c1) / sigma2[..., None, None]
+        rhs2 = self._lambda2_t_times((zte2 / sigma2[..., None] - xp.einsum("jaq,...ja->...q", self.a12, g))[..., None],
+                                     rest, xp)[..., 0]
+        return m11, m11_inv, schur, c1, rhs2
+
+    def _lambda2_t_times(self, matrix, scales, xp):
+        """Lambda2' matrix for matrix (..., q2, r), Lambda2 = blockdiag_k(I kron S_k): O(q2 r p), no dense Lambda2."""
+        matrix = xp.swapaxes(matrix, -1, -2)  # rows r, columns q2: right-multiply by Lambda2 term by term
+        pieces = []
+        for k, (levels, p) in enumerate(self.shapes[1:]):
+            block, scale = matrix[..., self.starts[k]:self.starts[k + 1]], scales[k]
+            if p == 1:
+                pieces.append(block * scale[..., None, 0, :])
+            else:
+                shaped = block.reshape(block.shape[:-1] + (levels, p))
+                product = shaped @ scale[..., None, :, :]
+                pieces.append(product.reshape(product.shape[:-2] + (levels * p,)))
+        return xp.swapaxes(xp.concatenate(pieces, axis=-1), -1, -2)
 
     def log_likelihood(self, beta, scales, sigma):
         import jax.numpy as jnp
@@ -203,42 +243,89 @@ class SeveralFactorMarginal:
 
         sigma2 = sigma**2
         ete = self.yty - 2.0 * beta @ self.xty + beta @ self.xtx @ beta
-        m11, m12, m22, c1, c2 = self._system(beta, scales, sigma2, jnp)
-        chol11, log_det11 = _unrolled_cholesky(m11)
-        w = _unrolled_forward(chol11, m12)  # (J1, p1, q2)
-        w1 = _unrolled_forward(chol11, c1[..., None])[..., 0]
-        chol22 = jnp.linalg.cholesky(m22 - jnp.einsum("jaq,jar->qr", w, w))
-        w2 = solve_triangular(chol22, c2 - jnp.einsum("jaq,ja->q", w, w1), lower=True)
+        m11, m11_inv, schur, c1, rhs2 = self._blocks(beta, scales, sigma2, jnp)
+        _, log_det11 = _unrolled_cholesky(m11)
+        chol22 = jnp.linalg.cholesky(schur)
+        w2 = solve_triangular(chol22, rhs2, lower=True)
         log_det = log_det11 + 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol22)))
-        return _gaussian_terms(self.n, sigma2, ete, log_det, jnp.sum(w1**2) + jnp.sum(w2**2), jnp)
+        squares = jnp.einsum("ja,jab,jb->", c1, m11_inv, c1) + jnp.sum(w2**2)
+        return _gaussian_terms(self.n, sigma2, ete, log_det, squares, jnp)
 
     def draw_effects(self, beta, scales, sigma, rng: np.random.Generator, chunk: int = 256) -> list[np.ndarray]:
-        """Each term's r (..., levels, p_k) from u ~ N(M^-1 c, M^-1), by the blocked factor."""
+        """Each term's r (..., levels, p_k) from u ~ N(M^-1 c, M^-1), by the blocked factor:
+        u2 = L22^-T (L22^-1 rhs2 + e2), then u1 = L11^-T (L11^-1 (c1 - M12 u2) + e1)."""
         lead, (j1, p1) = beta.shape[:-1], self.shapes[0]
         flat_beta = beta.reshape(-1, beta.shape[-1])
         flat_scales = [s.reshape((-1,) + s.shape[-2:]) for s in scales]
-        flat_sigma = np.reshape(sigma, -1)
+        flat_sigma2 = np.reshape(sigma, -1) ** 2
         u1 = np.empty((len(flat_beta), j1, p1))
         u2 = np.empty((len(flat_beta), self.q2))
         for start in range(0, len(flat_beta), chunk):
             part = slice(start, start + chunk)
-            m11, m12, m22, c1, c2 = self._system(flat_beta[part], [s[part] for s in flat_scales],
-                                                 flat_sigma[part] ** 2, np)
+            scales_part = [s[part] for s in flat_scales]
+            m11, _, schur, c1, rhs2 = self._blocks(flat_beta[part], scales_part, flat_sigma2[part], np)
+            chol22 = np.linalg.cholesky(schur)
+            v2 = np.linalg.solve(chol22, rhs2[..., None])[..., 0]
+            u2[part] = np.linalg.solve(np.swapaxes(chol22, -1, -2),
+                                       (v2 + rng.standard_normal(v2.shape))[..., None])[..., 0]
+            effects2 = self._lambda2_times(u2[part], scales_part[1:])
+            m12_u2 = np.einsum("dai,jaq,dq->dji", scales_part[0], self.a12, effects2) / flat_sigma2[part, None, None]
             chol11 = np.linalg.cholesky(m11)
-            w = np.linalg.solve(chol11, m12)
-            v1 = np.linalg.solve(chol11, c1[..., None])[..., 0]
-            chol22 = np.linalg.cholesky(m22 - np.einsum("...jaq,...jar->...qr", w, w))
-            v2 = np.linalg.solve(chol22, (c2 - np.einsum("...jaq,...ja->...q", w, v1))[..., None])[..., 0]
-            # L' u = v + noise, bottom block first
-            noise1, noise2 = rng.standard_normal(v1.shape), rng.standard_normal(v2.shape)
-            u2[part] = np.linalg.solve(np.swapaxes(chol22, -1, -2), (v2 + noise2)[..., None])[..., 0]
-            rhs = v1 + noise1 - np.einsum("...jaq,...q->...ja", w, u2[part])
-            u1[part] = np.linalg.solve(np.swapaxes(chol11, -1, -2), rhs[..., None])[..., 0]
+            v1 = np.linalg.solve(chol11, (c1 - m12_u2)[..., None])[..., 0]
+            u1[part] = np.linalg.solve(np.swapaxes(chol11, -1, -2),
+                                       (v1 + rng.standard_normal(v1.shape))[..., None])[..., 0]
         effects = [np.einsum("dik,djk->dji", flat_scales[0], u1)]
+        effects2 = self._lambda2_times(u2, flat_scales[1:])
         for k, (jk, pk) in enumerate(self.shapes[1:]):
-            uk = u2[:, self.starts[k]:self.starts[k + 1]].reshape(-1, jk, pk)
-            effects.append(np.einsum("dik,djk->dji", flat_scales[k + 1], uk))
+            effects.append(effects2[:, self.starts[k]:self.starts[k + 1]].reshape(-1, jk, pk))
         return [e.reshape(lead + e.shape[1:]) for e in effects]
+
+    def _lambda2_times(self, u, scales) -> np.ndarray:
+        """Lambda2 u for u (draws, q2): each level's S_k u_j (numpy)."""
+        out = np.empty_like(u)
+        for k, (levels, p) in enumerate(self.shapes[1:]):
+            uk = u[:, self.starts[k]:self.starts[k + 1]].reshape(-1, levels, p)
+            out[:, self.starts[k]:self.starts[k + 1]] = np.einsum("dik,djk->dji", scales[k], uk).reshape(-1, levels * p)
+        return out
+
+
+def _sparse_z(codes: list, zs: list, shapes: list):
+    """Sparse Z (n, sum levels * p) for some terms; effect (level j, column c) at j * p + c."""
+    import scipy.sparse as sp
+
+    n = len(codes[0])
+    columns = []
+    for code, z, (levels, p) in zip(codes, zs, shapes):
+        rows = np.repeat(np.arange(n), p)
+        cols = (code[:, None] * p + np.arange(p)).reshape(-1)
+        columns.append(sp.csr_matrix((z.reshape(-1), (rows, cols)), shape=(n, levels * p)))
+    return sp.hstack(columns).tocsc()
+
+
+def _count_row_products(terms) -> int:
+    """How many products _row_products would list, from the codes alone (upper bound: zero z entries count)."""
+    first = np.asarray(terms[0].codes)
+    per_level = np.zeros(terms[0].n_levels)
+    for t in terms[1:]:
+        pairs = np.unique(first.astype(np.int64) * t.n_levels + np.asarray(t.codes))
+        per_level += np.bincount(pairs // t.n_levels, minlength=terms[0].n_levels) * len(t.column_names)
+    return int(np.sum((per_level * len(terms[0].column_names)) ** 2))
+
+
+def _row_products(a12: np.ndarray):
+    """Every product a12[j, a, q] * a12[j, b, r] of two nonzeros in one level j's rows: index arrays
+    (j, a, b, q, r) and the values, so that (A12' D A12)[q, r] = sum D[j, a, b] * value."""
+    j_idx, a_idx, q_idx = np.nonzero(a12)
+    bounds = np.searchsorted(j_idx, np.arange(a12.shape[0] + 1))
+    parts = []
+    for level in range(a12.shape[0]):
+        lo, hi = bounds[level], bounds[level + 1]
+        left, right = np.meshgrid(np.arange(lo, hi), np.arange(lo, hi), indexing="ij")
+        parts.append((left.reshape(-1), right.reshape(-1)))
+    left = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, int)
+    right = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, int)
+    values = a12[j_idx[left], a_idx[left], q_idx[left]] * a12[j_idx[right], a_idx[right], q_idx[right]]
+    return j_idx[left], a_idx[left], a_idx[right], q_idx[left], q_idx[right], values
 
 
 def _kron_identity(scale, levels: int, xp):
