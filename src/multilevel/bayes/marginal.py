@@ -328,16 +328,6 @@ def _row_products(a12: np.ndarray):
     return j_idx[left], a_idx[left], a_idx[right], q_idx[left], q_idx[right], values
 
 
-def _kron_identity(scale, levels: int, xp):
-    """I_levels kron S (..., levels p, levels p) for S (..., p, p)."""
-    p = scale.shape[-1]
-    if p == 1:
-        return scale * xp.eye(levels)
-    eye = xp.eye(levels)
-    big = eye[:, None, :, None] * scale[..., None, :, None, :]
-    return big.reshape(scale.shape[:-2] + (levels * p, levels * p))
-
-
 def _conditional_draw(m, c, noise):
     """u ~ N(M^-1 c, M^-1) for each (..., p, p) M: L v = c, then L' u = v + noise (M = L L')."""
     chol = np.linalg.cholesky(m)
