@@ -50,6 +50,11 @@ class GroupBlock:
     def any_centered(self) -> bool:
         return any(c > 0 for c in self.centering)
 
+    @property
+    def mean_matrix(self) -> np.ndarray:
+        """``mean_map`` as a (p, 1 + n_b) array."""
+        return np.asarray(self.mean_map).reshape(len(self.columns), -1)
+
 
 @dataclass
 class ModelLayout:
@@ -237,8 +242,8 @@ class ParameterVector:
     correlation Cholesky factors are applied here, with their log-Jacobians.
     """
 
-    def __init__(self, layout: ModelLayout):
-        self.layout = layout
+    def __init__(self, layout: ModelLayout, marginal=None):
+        self.layout, self.marginal = layout, marginal  # marginal: see .marginal, when effects are integrated out
         blocks = []
         if layout.intercept:
             blocks.append(("Intercept", (), "real"))
@@ -298,8 +303,7 @@ class ParameterVector:
             else:
                 values[name] = raw.reshape(chains, n, *shape)
         lay = self.layout
-        fixed = np.concatenate(([values["Intercept"][..., None]] if lay.intercept else []) +
-                               ([values["b"]] if lay.b_names else []) + [np.zeros((chains, n, 0))], axis=-1)
+        fixed = fixed_effects_vector(values, lay, np, lead=(chains, n))
         if lay.integrate_out_effects:
             rng = np.random.default_rng([0 if seed is None else int(seed), 7])
             effects = self.marginal.draw_effects(fixed, [_term_scale(g, values, np) for g in lay.groups],
@@ -308,7 +312,7 @@ class ParameterVector:
                 values[f"r_{g.index}"] = r
             return values
         for g in lay.groups:
-            mean = fixed @ np.asarray(g.mean_map).reshape(len(g.columns), -1).T if g.any_centered else None
+            mean = fixed @ g.mean_matrix.T if g.any_centered else None
             values[f"r_{g.index}"] = group_coefficients(g, values[f"u_{g.index}"], _term_scale(g, values, np), mean, np)
         return values
 
@@ -329,7 +333,7 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
     offset = jnp.asarray(design.offset) if design.offset is not None else 0.0
     data = likelihood.data(design)
     priors = layout.priors
-    vector = ParameterVector(layout)
+    marginal = None
     if layout.integrate_out_effects:
         from .marginal import marginal_for
 
@@ -337,12 +341,11 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
                                 ([design.fixed.matrix[:, b_cols] - layout.x_means] if b_cols else []) +
                                 [np.zeros((design.nobs, 0))])
         y = design.response - (design.offset if design.offset is not None else 0.0)
-        vector.marginal = marginal_for(design.terms, xfull, y)
+        marginal = marginal_for(design.terms, xfull, y)
+    vector = ParameterVector(layout, marginal)
 
     def fixed_vector(v):
-        parts = ([jnp.reshape(v["Intercept"], (1,))] if layout.intercept else []) + \
-                ([v["b"]] if layout.b_names else [])
-        return jnp.concatenate(parts) if parts else jnp.zeros(0)
+        return fixed_effects_vector(v, layout, jnp)
 
     def group_terms(v):
         """Per term: r (levels, p) and the log density of its sampled coefficients u."""
@@ -352,7 +355,7 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
         out = []
         for g in layout.groups:
             scale = _term_scale(g, v, jnp)
-            mean = jnp.asarray(np.asarray(g.mean_map).reshape(len(g.columns), -1)) @ fixed if g.any_centered else None
+            mean = jnp.asarray(g.mean_matrix) @ fixed if g.any_centered else None
             r = group_coefficients(g, v[f"u_{g.index}"], scale, mean, jnp)
             out.append((r, group_log_density(g, v[f"u_{g.index}"], scale, mean)))
         return out
@@ -394,7 +397,7 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
             return total
         if layout.integrate_out_effects:
             scales = [_term_scale(g, values, jnp) for g in layout.groups]
-            return total + vector.marginal.log_likelihood(fixed_vector(values), scales, values["sigma"])
+            return total + marginal.log_likelihood(fixed_vector(values), scales, values["sigma"])
         extra = {p: values[p] for p in layout.family_params}
         response = likelihood.distribution(linear_predictor(values, terms), extra, data)
         return total + jnp.sum(response.log_prob(data["y"]))
@@ -409,6 +412,12 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
         numpyro.factor("log_density", log_density(flat, prior_only))
 
     return model, vector
+
+
+def fixed_effects_vector(values: dict, layout: ModelLayout, xp, lead: tuple = ()):
+    """``[Intercept, b]`` (..., 1 + n_b): what ``mean_map`` and the marginal likelihood act on."""
+    parts = ([values["Intercept"][..., None]] if layout.intercept else []) + ([values["b"]] if layout.b_names else [])
+    return xp.concatenate(parts, axis=-1) if parts else xp.zeros(lead + (0,))
 
 
 def _term_scale(g: GroupBlock, values: dict, xp):
