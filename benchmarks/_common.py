@@ -67,3 +67,12 @@ def key_values(text: str, text_keys: tuple[str, ...] = ()) -> dict[str, list]:
 
 def fmt(x, spec: str) -> str:
     return "-" if x is None else format(x, spec)
+
+
+def print_table(header: list[str], rows: list[list]) -> None:
+    """A results table: first column left-aligned, the others right-aligned, after a blank line."""
+    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+    print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))))

@@ -50,7 +50,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA_DIR, REPO, SRC, fmt, import_multilevel, key_values, run_rscript  # noqa: E402,F401
+from _common import DATA_DIR, REPO, SRC, fmt, import_multilevel, key_values, print_table, run_rscript  # noqa: E402,F401
 
 R_SCRIPT = REPO / "benchmarks" / "r" / "brms_bench.R"
 
@@ -267,12 +267,7 @@ def main(argv=None) -> int:
                      verdict(None if z is None else z < TARGET_Z)])
 
     header = ["metric", "ours", "brms", "brms/ours", "target", "result"]
-    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
-    print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths))))
+    print_table(header, rows)
     if r is None:
         print("(brms not run: ratios, ESS comparison and agreement not checked)")
     return 0

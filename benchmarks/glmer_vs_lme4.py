@@ -55,7 +55,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA_DIR, REPO, SRC, fmt, import_multilevel, key_values, run_rscript  # noqa: E402,F401
+from _common import DATA_DIR, REPO, SRC, fmt, import_multilevel, key_values, print_table, run_rscript  # noqa: E402,F401
 
 R_SCRIPT = REPO / "benchmarks" / "r" / "glmer_bench.R"
 
@@ -186,13 +186,7 @@ def main(argv=None) -> int:
 
     header = ["model", "ours (s)", "lme4 (s)", "lme4/ours", "target", "result",
               "-2logLik rel", "fixef max rel"]
-    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
-    line = "  ".join("-" * w for w in widths)
-    print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print(line)
-    for row in rows:
-        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths))))
+    print_table(header, rows)
     print(f"(times: best of {reps} for ours; lme4 best of {reps}, InstEval best of {reps_insteval})"
           if theirs else "(lme4 not run: ratios and agreement not checked)")
     return 0
