@@ -163,26 +163,16 @@ class GLMMProblem:
                 new_beta = beta
             # step halving on the penalized deviance, as lme4's stepFac; a step already tiny
             # relative to u (Newton's final steps) cannot overshoot, so it skips the check
-            step = 1.0
             full_move = max([float(np.max(np.abs(nk - uk), initial=0.0)) for uk, nk in zip(u, new_u)]
                             + [float(np.max(np.abs(new_beta - beta), initial=0.0))])
             tiny = np.isfinite(old) and full_move < 1e-4 * (1.0 + max(float(np.max(np.abs(uk), initial=0.0)) for uk in u))
-            for _ in range(12):
-                cand_beta = beta + step * (new_beta - beta)
-                cand_u = [uk + step * (nk - uk) for uk, nk in zip(u, new_u)]
-                cand_eta = self.offset + self.x @ cand_beta + self.random_part(cand_u, lambdas)
-                cand_mu = self.family.link.inverse(cand_eta)
-                if tiny:
-                    pdev = old
-                    break
-                pdev = self.penalized_deviance(cand_mu, cand_u)
-                if np.isfinite(pdev) and pdev <= old * (1 + 1e-15) + 1e-12:
-                    break
-                step /= 2
-            else:
+            taken = self._step_halving(beta, u, new_beta - beta, [nk - uk for uk, nk in zip(u, new_u)],
+                                       lambdas, old, tiny)
+            if taken is None:
                 if not np.isfinite(old):
                     raise PirlsFailure("the penalized deviance is not finite")
                 break  # no further decrease: at the mode within rounding
+            cand_beta, cand_u, cand_eta, cand_mu, pdev, _ = taken
             # converged when the step itself is negligible: Fisher scoring converges only linearly
             # for non-canonical links, and the log-determinant depends on u to first order
             moved = max([float(np.max(np.abs(c - o), initial=0.0)) for c, o in zip(cand_u, u)]
@@ -221,6 +211,24 @@ class GLMMProblem:
             out.append((zr @ lam).reshape(-1) - uk)
         return out
 
+    def _step_halving(self, beta, u, d_beta, d_u, lambdas, old: float, tiny: bool):
+        """Steps 1, 1/2, ... (12 tries) along (d_beta, d_u) until the penalized deviance does not rise,
+        as lme4's stepFac; a tiny step cannot overshoot and is taken unchecked. ``d_beta`` None keeps
+        beta. Returns (beta, u, eta, mu, pdev, step), or None when no step decreases it."""
+        step = 1.0
+        for _ in range(12):
+            cand_beta = beta if d_beta is None else beta + step * d_beta
+            cand_u = [uk + step * dk for uk, dk in zip(u, d_u)]
+            cand_eta = self.offset + self.x @ cand_beta + self.random_part(cand_u, lambdas)
+            cand_mu = self.family.link.inverse(cand_eta)
+            if tiny:
+                return cand_beta, cand_u, cand_eta, cand_mu, old, step
+            pdev = self.penalized_deviance(cand_mu, cand_u)
+            if np.isfinite(pdev) and pdev <= old * (1 + 1e-15) + 1e-12:
+                return cand_beta, cand_u, cand_eta, cand_mu, pdev, step
+            step /= 2
+        return None
+
     def _factor_at(self, eta, lambdas, joint: bool = False):
         mu, mu_eta, w = self._weights(eta)
         if not np.all(np.isfinite(w)):
@@ -252,21 +260,11 @@ class GLMMProblem:
             delta = solve_blocked(factor, rhs)
             move = max(float(np.max(np.abs(d), initial=0.0)) for d in delta)
             scale = 1.0 + max(float(np.max(np.abs(uk), initial=0.0)) for uk in u)
-            step = 1.0
-            for _ in range(12):
-                cand_u = [uk + step * d for uk, d in zip(u, delta)]
-                cand_beta = beta + step * delta[-1] if joint else beta
-                cand_eta = self.offset + self.x @ cand_beta + self.random_part(cand_u, lambdas)
-                cand_mu = self.family.link.inverse(cand_eta)
-                if move < 1e-4 * scale:  # tiny steps cannot overshoot: skip the check
-                    pdev = old
-                    break
-                pdev = self.penalized_deviance(cand_mu, cand_u)
-                if np.isfinite(pdev) and pdev <= old * (1 + 1e-15) + 1e-12:
-                    break
-                step /= 2
-            else:
+            taken = self._step_halving(beta, u, delta[-1] if joint else None, delta[: len(u)], lambdas, old,
+                                       tiny=move < 1e-4 * scale)
+            if taken is None:
                 break  # no decrease possible: at the mode within rounding
+            cand_beta, cand_u, cand_eta, cand_mu, pdev, step = taken
             u, beta, eta, old = cand_u, cand_beta, cand_eta, pdev
             if move < tol * scale:
                 break
