@@ -59,3 +59,20 @@ def relative_error(actual, expected) -> float:
     actual, expected = as_array(actual), as_array(expected)
     scale = np.maximum(np.abs(expected), 1e-300)
     return float(np.max(np.abs(actual - expected) / scale))
+
+
+# Property-based tests (hypothesis): CI runs a small, derandomized budget so that it is deterministic
+# and quick (about a minute for all fuzzers); HYPOTHESIS_PROFILE=slow gives long runs
+# (FUZZ_MINUTES per fuzzer, default 10) for the closing notes of the bad-input issue.
+try:
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None, database=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("slow", max_examples=10**9, deadline=None, database=None,
+                              suppress_health_check=list(HealthCheck))
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # pragma: no cover - hypothesis is in the test extras
+    pass

@@ -20,6 +20,14 @@ class DataError(MultilevelError):
     """Data that do not fit the formula: a missing column, an unusable response, empty data."""
 
 
+class ArgumentError(MultilevelError):
+    """An option outside its allowed values (``nagq=-1``, ``chains=0``): the message names the option."""
+
+
+class ModelError(MultilevelError):
+    """A model that cannot be fitted as written (wrong engine, unsupported family, bad model text)."""
+
+
 class ConvergenceWarning(UserWarning):
     """The optimizer stopped without the convergence checks passing."""
 
@@ -30,3 +38,13 @@ class SingularFitWarning(UserWarning):
 
 class MissingValuesWarning(UserWarning):
     """Rows were dropped because a variable the model uses was missing."""
+
+
+class DoubtWarning(UserWarning):
+    """The library has a reason to doubt a number it returns (e.g. a scale parameter whose prior
+    allows negative values, or a fit whose invariance to rescaling could not be guaranteed)."""
+
+
+def is_own_exception(exc: BaseException) -> bool:
+    """True for the errors this library raises on purpose (what the fuzz tests accept)."""
+    return isinstance(exc, MultilevelError)
