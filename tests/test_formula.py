@@ -50,3 +50,46 @@ def test_only_whitelisted_calls(text):
 
     with pytest.raises(FormulaError):
         parse_formula(text)
+
+
+# ---- issue 10: faults that used to escape as RecursionError / NameError / DataError
+
+
+def test_deep_nesting_is_a_formula_error_not_recursion():
+    from multilevel import FormulaError
+
+    text = "y ~ " + "(" * 5000 + "x" + ")" * 5000
+    with pytest.raises(FormulaError, match="nested more than 100 deep") as info:
+        parse_formula(text)
+    assert info.value.pos == text.index("(") + 100
+    assert parse_formula("y ~ " + "(" * 100 + "x" + ")" * 100).fixed  # the limit itself parses
+
+
+@pytest.mark.parametrize(
+    "text, words, at",
+    [
+        ("y ~ x + ofset(z) + (1 | g)", "did you mean offset(...)?", "ofset"),
+        ("y ~ x + offset(log(z) + (1 | g)", "unmatched '(' of offset(...)", "("),
+        ("y ~ x + offset() + (1 | g)", "offset() needs an expression", "offset"),
+        ("y ~ x + offset(z, w) + (1 | g)", "offset(...) takes one expression, not 2", ","),
+        ("y ~ x:offset(z) + (1 | g)", "must be a term of its own", "offset"),
+        ("y ~ x + (offset(z) | g)", "must be a term of its own", "offset"),
+        ("offset(y) ~ x", "must be a term of its own", "offset"),
+        ("y ~ x + cbind(a, b)", "only allowed as the response", "cbind"),
+    ],
+    ids=["misspelt", "unbalanced", "empty", "two-arguments", "in-interaction", "in-bar", "in-response",
+         "cbind-on-right"],
+)
+def test_offset_faults_name_the_token(text, words, at):
+    from multilevel import FormulaError
+
+    with pytest.raises(FormulaError) as info:
+        parse_formula(text)
+    assert words in str(info.value)
+    assert info.value.pos == text.index(at) and info.value.text == text
+
+
+def test_offset_still_parses():
+    parsed = parse_formula("y ~ x + offset(np.log(n)) + offset(z) + (1 | g)")
+    assert parsed.offsets == ("np.log(n)", "z") and parsed.fixed == "x"
+    assert parsed.variables == ("y", "x", "n", "z", "g")

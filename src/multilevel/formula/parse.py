@@ -7,6 +7,7 @@ part is handed to formulaic (as validated text) by :mod:`multilevel.design`; the
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -99,17 +100,27 @@ class ParsedFormula:
         return _join(tokenize(self.text))
 
 
+# Deeper nesting than this is a FormulaError: formulaic evaluates terms recursively, and no model
+# needs it (R's own parser stops near 50 levels with "contextstack overflow").
+MAX_NESTING = 100
+
+
 def _check_parens(tokens: list[Token], text: str) -> None:
     depth_stack = []
     for tok in tokens:
         if tok.text == "(":
             depth_stack.append(tok)
+            if len(depth_stack) > MAX_NESTING:
+                raise FormulaError(f"parentheses are nested more than {MAX_NESTING} deep", text, tok.pos)
         elif tok.text == ")":
             if not depth_stack:
                 raise FormulaError("unmatched ')'", text, tok.pos)
             depth_stack.pop()
     if depth_stack:
-        raise FormulaError("unmatched '('", text, depth_stack[-1].pos)
+        opened = depth_stack[-1]
+        before = tokens[tokens.index(opened) - 1] if tokens.index(opened) > 0 else None
+        call = f" of {before.text}(...)" if before is not None and before.kind == "name" else ""
+        raise FormulaError(f"unmatched '('{call}: it is never closed", text, opened.pos)
 
 
 def _split_top(tokens: list[Token], separators: set[str]) -> list[tuple[Token | None, list[Token]]]:
@@ -146,8 +157,23 @@ def _plain_name(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*", name) is not None
 
 
-def _check_expression(tokens: list[Token], text: str, variables: list[str]) -> None:
-    """Reject anything but columns, numbers, operators and whitelisted calls; collect columns."""
+def _unknown_function(tok: Token, text: str) -> FormulaError:
+    close = difflib.get_close_matches(tok.text, sorted(ALLOWED_FUNCTIONS), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}(...)?" if close else ""
+    return FormulaError(
+        f"function {tok.text!r} is not supported in formulas{hint} "
+        f"(allowed: {', '.join(sorted(ALLOWED_FUNCTIONS))})",
+        text,
+        tok.pos,
+    )
+
+
+def _check_expression(tokens: list[Token], text: str, variables: list[str], *, response: bool = False) -> None:
+    """Reject anything but columns, numbers, operators and whitelisted calls; collect columns.
+
+    ``offset(...)`` is handled by the caller when it is a whole term; anywhere else it is an error,
+    and ``cbind(...)`` belongs to the response only.
+    """
     depth_of_c = []  # paren depths at which a C( call is open
     depth = 0
     after_comma_in_c = False
@@ -174,12 +200,13 @@ def _check_expression(tokens: list[Token], text: str, variables: list[str]) -> N
         is_call = nxt is not None and nxt.text == "("
         if is_call:
             if tok.text not in ALLOWED_FUNCTIONS:
-                raise FormulaError(
-                    f"function {tok.text!r} is not supported in formulas "
-                    f"(allowed: {', '.join(sorted(ALLOWED_FUNCTIONS))})",
-                    text,
-                    tok.pos,
-                )
+                raise _unknown_function(tok, text)
+            if tok.text == "offset":
+                raise FormulaError("offset(...) must be a term of its own in the fixed part, "
+                                   "e.g. y ~ x + offset(log(n)) + (1 | g)", text, tok.pos)
+            if tok.text == "cbind" and not response:
+                raise FormulaError("cbind(...) is only allowed as the response, "
+                                   "e.g. cbind(successes, failures) ~ x", text, tok.pos)
             if tok.text == "C":
                 depth_of_c.append(depth + 1)
             continue
@@ -255,7 +282,7 @@ def parse_formula(text: str) -> ParsedFormula:
         raise FormulaError("nothing after '~'", text, tildes[0].pos)
     variables: list[str] = []
     lhs, additions = _response_additions(lhs, text, variables)
-    _check_expression(lhs, text, variables)
+    _check_expression(lhs, text, variables, response=True)
 
     fixed_pieces: list[str] = []
     offsets: list[str] = []
@@ -271,13 +298,12 @@ def parse_formula(text: str) -> ParsedFormula:
             and any(t.text in {"|", "||"} for t in _top_level(piece[1:-1]))
         )
         if not is_bar:
-            _check_expression(piece, text, variables)
-            if piece[0].text == "offset" and len(piece) > 3 and piece[1].text == "(" and piece[-1].text == ")" \
-                    and _closing_paren(piece, 1) == len(piece) - 1:
+            if _is_offset_term(piece):
                 if sep is not None and sep.text == "-":
                     raise FormulaError("an offset cannot be subtracted", text, sep.pos)
-                offsets.append(_join(piece[2:-1]))
+                offsets.append(_offset_argument(piece, text, variables))
                 continue
+            _check_expression(piece, text, variables)
             sign = sep.text if sep is not None else "+"
             fixed_pieces.append(("- " if sign == "-" else "+ ") + _join(piece))
             continue
@@ -307,6 +333,24 @@ def parse_formula(text: str) -> ParsedFormula:
     elif fixed.startswith("- "):
         fixed = "1 " + fixed
     return ParsedFormula(text, _join(lhs), fixed, tuple(bars), tuple(variables), tuple(offsets), tuple(additions))
+
+
+def _is_offset_term(piece: list[Token]) -> bool:
+    return (len(piece) >= 3 and piece[0].kind == "name" and piece[0].text == "offset" and piece[1].text == "("
+            and _closing_paren(piece, 1) == len(piece) - 1)
+
+
+def _offset_argument(piece: list[Token], text: str, variables: list[str]) -> str:
+    """The one expression inside a whole-term ``offset(...)``, checked like any other expression."""
+    inner = piece[2:-1]
+    if not inner:
+        raise FormulaError("offset() needs an expression, e.g. offset(log(n))", text, piece[0].pos)
+    args = _split_top(inner, {","})
+    if len(args) > 1:
+        raise FormulaError(f"offset(...) takes one expression, not {len(args)}; "
+                           "add offsets as separate terms: offset(a) + offset(b)", text, args[1][0].pos)
+    _check_expression(inner, text, variables)
+    return _join(inner)
 
 
 RESPONSE_ADDITIONS = ("trials", "weights")
