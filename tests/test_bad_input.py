@@ -249,3 +249,206 @@ def test_bogus_na_action(sleep):
         ml.lmer(MODEL, sleep, na_action="bogus")
     message = str(info.value)
     assert "'bogus'" in message and "'omit'" in message and "'raise'" in message
+
+
+# ---------------------------------------------------------------- 9. non-finite values (issue 10)
+# lme4 stops with "NA/NaN/Inf in 'x'" where a predictor or the response is not finite; before
+# issue 10 such a column was dropped as "rank deficient" and an intercept-only model came back.
+
+
+def _days_with_inf(sleep):
+    sleep["Days2"] = sleep["Days"].astype(float)
+    sleep.loc[5, "Days2"] = np.inf
+    return sleep
+
+
+@pytest.mark.parametrize(
+    "formula, term, count",
+    [
+        ("Reaction ~ Days2 + (1 | Subject)", "Days2", 1),
+        ("Reaction ~ np.log(Days) + (1 | Subject)", "np.log(Days)", 18),
+        ("Reaction ~ log(Days) + (1 | Subject)", "log(Days)", 18),
+        ("Reaction ~ I(Days / 0) + (1 | Subject)", "I(Days / 0)", 180),
+        ("Reaction ~ np.sqrt(Days - 5) + (1 | Subject)", "np.sqrt(Days - 5)", 90),
+        ("Reaction ~ Days + (log(Days) | Subject)", "log(Days)", 18),
+        ("Reaction ~ Days + (0 + Days2 | Subject)", "Days2", 1),
+    ],
+    ids=["inf-in-column", "np.log-of-0", "log-of-0", "divide-by-0", "sqrt-of-negative", "bar-lhs-log-of-0",
+         "bar-lhs-inf"],
+)
+def test_non_finite_predictor_is_named_not_dropped_as_rank_deficient(sleep, formula, term, count):
+    sleep = _days_with_inf(sleep)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's own "divide by zero in log"
+        warnings.filterwarnings("error", message=".*rank deficient")
+        with pytest.raises(DataError) as info:
+            ml.lmer(formula, sleep)
+    message = str(info.value)
+    assert "NA/NaN/Inf" in message and f"'{term}'" in message
+    assert f"{count} of 180 rows are not finite" in message
+
+
+def test_inf_in_a_column_is_blamed_on_the_column(sleep):
+    with pytest.raises(DataError, match=r"column 'Days2' holds 1 infinite value") as info:
+        ml.lmer("Reaction ~ Days2 + (1 | Subject)", _days_with_inf(sleep))
+    assert "rows 5" in str(info.value)
+
+
+def test_transform_nan_is_not_missing_data(sleep):
+    # sqrt(-1) of a value that is there is an error, never a dropped row
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingValuesWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(DataError, match="the transform makes them"):
+            ml.lmer("Reaction ~ np.sqrt(Days - 5) + (1 | Subject)", sleep)
+
+
+def test_collinear_columns_still_rank_deficient_but_inf_is_an_error(sleep):
+    with pytest.warns(UserWarning, match="rank deficient so dropping 1 column / coefficient: I\\(2 \\* Days\\)"):
+        fit = ml.lmer("Reaction ~ Days + I(2 * Days) + (1 | Subject)", sleep)
+    assert list(fit.fixef().index) == ["(Intercept)", "Days"]
+    sleep = _days_with_inf(sleep)
+    with pytest.raises(DataError, match="NA/NaN/Inf"):
+        ml.lmer("Reaction ~ Days + Days2 + (1 | Subject)", sleep)
+
+
+def test_missing_values_still_dropped_before_transforms(sleep_with_nan):
+    with pytest.warns(MissingValuesWarning, match="dropped 3 of 180"):
+        fit = ml.lmer("Reaction ~ np.log1p(Days) + (1 | Subject)", sleep_with_nan)
+    assert fit.design.nobs == 177
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf], ids=["inf", "-inf"])
+def test_non_finite_response_is_named_with_count(sleep, value):
+    sleep.loc[[4, 7], "Reaction"] = value
+    with pytest.raises(DataError, match=r"NA/NaN/Inf in the response 'Reaction': 2 of 180 rows"):
+        ml.lmer(MODEL, sleep)
+
+
+def test_non_finite_computed_response(sleep):
+    sleep.loc[4, "Reaction"] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(DataError, match=r"NA/NaN/Inf in the response 'np.log\(Reaction\)': 1 of 180"):
+            ml.lmer("np.log(Reaction) ~ Days + (1 | Subject)", sleep)
+
+
+@pytest.mark.parametrize("family, response", [("poisson", "count"), ("binomial", "cbind(count, 4 - count)")])
+def test_non_finite_glmer_response(sleep, family, response):
+    sleep["count"] = (np.arange(len(sleep)) % 4).astype(float)
+    sleep.loc[9, "count"] = np.inf
+    with pytest.raises(DataError, match=r"NA/NaN/Inf in the response .*1 of 180 rows"):
+        ml.glmer(f"{response} ~ Days + (1 | Subject)", sleep, family=family)
+
+
+# ---------------------------------------------------------------- 10. weights and offsets (issue 10)
+
+
+def test_all_zero_weights(sleep):
+    with pytest.raises(DataError, match="all 180 weights are zero"):
+        ml.lmer(MODEL, sleep, weights=np.zeros(len(sleep)))
+
+
+@pytest.mark.parametrize(
+    "weights, words",
+    [
+        ("text", "weights column 'w' must be numeric"),
+        ("inf", "NA/NaN/Inf in the weights: weights column 'w' has 1 infinite value"),
+        ("negative", "weights must be non-negative"),
+    ],
+)
+def test_unusable_weights_column(sleep, weights, words):
+    sleep["w"] = {"text": pd.Series(["a"] * len(sleep)), "inf": pd.Series([1.0] * 179 + [np.inf]),
+                  "negative": pd.Series([1.0] * 179 + [-1.0])}[weights]
+    with pytest.raises(DataError, match=words):
+        ml.lmer(MODEL, sleep, weights="w")
+
+
+def test_object_weights_array(sleep):
+    with pytest.raises(DataError, match="weights must be numeric; it holds values such as 'a'"):
+        ml.lmer(MODEL, sleep, weights=np.array(["a"] * len(sleep), dtype=object))
+
+
+def test_missing_weights_are_still_dropped(sleep):
+    w = np.ones(len(sleep))
+    w[3] = np.nan
+    with pytest.warns(MissingValuesWarning, match=r"\(weights\): 1"):
+        fit = ml.lmer(MODEL, sleep, weights=w)
+    assert fit.design.nobs == 179
+
+
+def test_text_offset(sleep):
+    sleep["o"] = "a"
+    sleep["count"] = np.arange(len(sleep)) % 5
+    with pytest.raises(DataError, match="offset column 'o' must be numeric"):
+        ml.glmer("count ~ Days + (1 | Subject)", sleep, family="poisson", offset="o")
+    # a one-level text column inside offset() was read as a factor: a column of ones
+    with pytest.raises(DataError, match="offset 'o' uses column 'o', which is not numeric"):
+        ml.glmer("count ~ Days + offset(o) + (1 | Subject)", sleep, family="poisson")
+
+
+def test_offset_of_log_zero_is_named(sleep):
+    sleep["count"] = np.arange(len(sleep)) % 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(DataError, match=r"NA/NaN/Inf in the offset 'offset\(np.log\(Days\)\)': 18 of 180"):
+            ml.glmer("count ~ 1 + offset(np.log(Days)) + (1 | Subject)", sleep, family="poisson")
+
+
+# ---------------------------------------------------------------- 11. prediction on new data (issue 10)
+
+
+@pytest.fixture(scope="module")
+def factor_fit(_sleepstudy):
+    data = _sleepstudy.assign(f=np.where(_sleepstudy.Days < 5, "a", "b"))
+    return ml.lmer("Reaction ~ Days + f + (1 | Subject)", data), data
+
+
+def test_new_level_of_fixed_factor(factor_fit):
+    fit, data = factor_fit
+    new = data.head(3).assign(f=["a", "b", "z"])
+    for kwargs in ({}, {"allow_new_levels": True}):
+        with pytest.raises(DataError, match="factor 'f' has new levels z"):
+            fit.predict(new, **kwargs)
+
+
+def test_newdata_missing_columns_are_named(factor_fit):
+    fit, data = factor_fit
+    with pytest.raises(DataError, match=r"newdata lacks column\(s\) .*\['f'\]"):
+        fit.predict(data.head(3).drop(columns=["f"]))
+    with pytest.raises(DataError, match="'Subject'"):
+        fit.predict(data.head(3).drop(columns=["Subject"]))
+
+
+def test_newdata_text_where_numbers_were_fitted(factor_fit):
+    fit, data = factor_fit
+    with pytest.raises(DataError) as info:
+        fit.predict(data.head(3).assign(Days=["x", "y", "z"]))
+    message = str(info.value)
+    assert "column 'Days' of newdata is not numeric" in message
+    assert "\x1b[" not in message  # formulaic's colour codes never reach the user
+
+
+def test_newdata_missing_grouping_value(factor_fit):
+    fit, data = factor_fit
+    new = data.head(3).copy()
+    new["Subject"] = new["Subject"].astype(object)
+    new.loc[1, "Subject"] = None
+    with pytest.raises(DataError, match="grouping column 'Subject' of newdata has 1 missing value"):
+        fit.predict(new)
+    # lme4 with allow.new.levels=TRUE: an NA level gets a zero random effect
+    got = fit.predict(new, allow_new_levels=True)
+    population = fit.predict(new, re_form="~0")
+    assert got[1] == pytest.approx(population[1], rel=1e-12)
+    assert got[0] == pytest.approx(fit.predict(data.head(1))[0], rel=1e-12)
+
+
+def test_newdata_missing_predictor_gives_nan_row(factor_fit):
+    fit, data = factor_fit
+    new = data.head(3).copy()
+    new["Days"] = new["Days"].astype(float)
+    new.loc[1, "Days"] = np.nan
+    new["f"] = pd.Series(["a", "b", None], dtype=object)
+    got = fit.predict(new)
+    assert np.isnan(got[1]) and np.isnan(got[2])  # R: NA, not the reference level
+    assert got[0] == pytest.approx(fit.predict(data.head(1))[0], rel=1e-12)

@@ -71,3 +71,54 @@ def test_rank_deficient_columns_dropped_in_order():
     x = np.column_stack([np.ones(5), np.arange(5.0), 2 * np.arange(5.0), np.arange(5.0) ** 2])
     kept, names, dropped = drop_rank_deficient(x, ("a", "b", "c", "d"))
     assert names == ("a", "b", "d") and dropped == ("c",)
+
+
+# ---- issue 10: non-finite values and new data, at the design layer every engine shares
+
+
+def _small():
+    return pd.DataFrame({"y": np.arange(8.0), "x": [0.0, 1, 2, 3, 4, 5, 6, 7], "f": list("abababab"),
+                         "g": list("ppqqrrss")})
+
+
+def test_non_finite_matrix_column_is_a_data_error_not_a_dropped_column():
+    with pytest.warns(RuntimeWarning), pytest.raises(ml.DataError, match=r"'np.log\(x\)': 1 of 8 rows"):
+        build_design("y ~ np.log(x) + (1 | g)", _small())
+
+
+def test_encode_term_missing_group_value():
+    design = build_design("y ~ x + (1 | g)", _small())
+    new = pd.DataFrame({"x": [1.0, 2.0], "g": ["p", None]})
+    assert list(encode_term(design.terms[0], new)[0]) == [0, -1]  # None: the caller decides
+    assert list(encode_term(design.terms[0], new, allow_new_levels=True)[0]) == [0, -1]
+    with pytest.raises(ml.DataError, match="grouping column 'g' of newdata has 1 missing value"):
+        encode_term(design.terms[0], new, allow_new_levels=False)
+
+
+def test_encode_term_missing_value_in_one_of_two_grouping_columns():
+    data = _small().assign(h=list("uuuuvvvv"))
+    design = build_design("y ~ (1 | g:h)", data)
+    codes, _ = encode_term(design.terms[0], pd.DataFrame({"g": ["p", np.nan], "h": ["u", "u"]}))
+    assert list(codes) == [0, -1]
+
+
+def test_encode_fixed_new_levels_and_types():
+    from multilevel.design import encode_fixed
+
+    design = build_design("y ~ x + C(f) + (1 | g)", _small())
+    with pytest.raises(ml.DataError, match="factor 'f' has new levels c"):
+        encode_fixed(design, pd.DataFrame({"x": [1.0], "f": ["c"]}))
+    with pytest.raises(ml.DataError, match="column 'x' of newdata is not numeric"):
+        encode_fixed(design, pd.DataFrame({"x": ["1.5x"], "f": ["a"]}))
+    with pytest.raises(ml.DataError, match=r"newdata lacks column\(s\) .*\['f'\]"):
+        encode_fixed(design, pd.DataFrame({"x": [1.0]}))
+    x = encode_fixed(design, pd.DataFrame({"x": [1.0, np.nan, 2.0], "f": ["b", "a", None]}))
+    assert np.allclose(x[0], [1, 1, 1]) and np.isnan(x[1]).all() and np.isnan(x[2]).all()
+
+
+def test_encode_offset_missing_column():
+    from multilevel.design import encode_offset
+
+    design = build_design("y ~ x + offset(np.log1p(x)) + (1 | g)", _small(), family=ml.families.get_family("poisson"))
+    with pytest.raises(ml.DataError, match=r"newdata lacks column\(s\) .*\['x'\]"):
+        encode_offset(design, pd.DataFrame({"g": ["p"]}))

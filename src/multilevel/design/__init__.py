@@ -5,12 +5,10 @@ from .build import (
     RandomTerm,
     build_design,
     drop_rank_deficient,
-    encode_fixed,
-    encode_offset,
-    encode_term,
     lme4_column_name,
     terms_in_re_form,
 )
+from .newdata import encode_fixed, encode_offset, encode_term
 
 __all__ = ["Design", "FixedDesign", "RandomTerm", "build_design", "drop_rank_deficient",
            "encode_fixed", "encode_offset", "encode_term", "lme4_column_name", "terms_in_re_form"]

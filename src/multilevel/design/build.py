@@ -19,8 +19,9 @@ from formulaic import model_matrix
 from ..covariance import Covariance, Unstructured
 from ..errors import DataError, MissingValuesWarning
 from ..formula import ParsedFormula, parse_formula, split_call_arguments, tokenize
-from .factors import label
-from .factors import encode_new_levels, factor_codes, interaction_codes
+from .checks import check_finite, numeric_argument
+from .factors import factor_codes, interaction_codes
+from .newdata import columns_in, plain_message
 
 # Names a formula may use for transforms, besides what formulaic provides (np, I, C, ...).
 FORMULA_CONTEXT = {"log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
@@ -119,7 +120,7 @@ def _complete_rows(parsed, data, weights, na_action) -> tuple[np.ndarray, dict]:
             raise DataError(f"grouping column {name!r} is all missing")
     missing = {name: data[name].isna().to_numpy() for name in parsed.variables}
     if weights is not None:
-        missing["(weights)"] = ~np.isfinite(weights)
+        missing["(weights)"] = np.isnan(weights)
     mask = np.zeros(len(data), dtype=bool)
     for flags in missing.values():
         mask |= flags
@@ -163,7 +164,7 @@ def _matrix(formula_text: str, data: pd.DataFrame, what: str):
     try:
         mm = model_matrix(formula_text, data, context=FORMULA_CONTEXT, na_action="ignore")
     except Exception as exc:  # formulaic's own message, with the term that failed
-        raise DataError(f"could not build the {what} matrix from {formula_text!r}: {exc}") from exc
+        raise DataError(f"could not build the {what} matrix from {formula_text!r}: {plain_message(exc)}") from exc
     names = tuple(lme4_column_name(str(c)) for c in mm.columns)
     return np.asarray(mm, dtype=float), names, mm.model_spec
 
@@ -182,26 +183,40 @@ def _response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:
     try:
         mm = model_matrix(f"{parsed.response} ~ 0", data, context=FORMULA_CONTEXT, na_action="ignore")
     except Exception as exc:
-        raise DataError(f"could not compute the response {parsed.response!r}: {exc}") from exc
+        raise DataError(f"could not compute the response {parsed.response!r}: {plain_message(exc)}") from exc
     if mm.lhs.shape[1] != 1:
         raise DataError(f"response {parsed.response!r} must be one numeric column")
     return np.asarray(mm.lhs, dtype=float).ravel()
 
 
 def _expression(text: str, data: pd.DataFrame, what: str) -> np.ndarray:
-    """One numeric column from an arithmetic expression of data columns (already validated)."""
-    values, _, _ = _matrix(f"0 + I({text})", data, what)
-    if values.shape[1] != 1:
+    """One numeric column from an arithmetic expression of data columns (already validated).
+
+    Text columns are refused before formulaic sees them: it would encode them as a factor and
+    hand back a column of ones for a one-level text column.
+    """
+    for name in columns_in(text):
+        if name in data.columns and not pd.api.types.is_numeric_dtype(data[name].dtype):
+            raise DataError(f"{what} {text!r} uses column {name!r}, which is not numeric (dtype {data[name].dtype})")
+    values, names, spec = _matrix(f"0 + I({text})", data, what)
+    categorical = any(kind.value == "categorical" for kind, _ in spec.encoder_state.values())
+    if values.shape[1] != 1 or categorical:
         raise DataError(f"{what} {text!r} must be one numeric column")
     return values[:, 0]
 
 
-def _glm_response(parsed: ParsedFormula, data: pd.DataFrame, family, weights):
-    """Response and prior weights as R's glm families store them (binomial: proportion, trials)."""
+def _glm_response(parsed: ParsedFormula, data: pd.DataFrame, family, weights, finite):
+    """Response and prior weights as R's glm families store them (binomial: proportion, trials).
+
+    ``finite(values, name, what)`` raises a DataError for non-finite values (see ``check_finite``).
+    """
     name = parsed.response
     additions = dict(parsed.response_additions)
     if "weights" in additions:
         extra = _expression(additions["weights"], data, "weights")
+        finite(extra, additions["weights"], "the weights")
+        if np.any(extra < 0):
+            raise DataError(f"weights({additions['weights']}) must be non-negative (minimum {np.min(extra):g})")
         weights = extra if weights is None else weights * extra
     call = split_call_arguments(name) if name else None
     if call is not None and call[0] == "cbind":
@@ -209,6 +224,8 @@ def _glm_response(parsed: ParsedFormula, data: pd.DataFrame, family, weights):
             raise DataError(f"cbind() in the response needs two columns (successes, failures), got {len(call[1])}")
         successes = _expression(call[1][0], data, "response")
         failures = _expression(call[1][1], data, "response")
+        finite(successes, call[1][0], f"the response {name}, successes")
+        finite(failures, call[1][1], f"the response {name}, failures")
         for label, values in (("successes", successes), ("failures", failures)):
             if np.any(values < 0):
                 raise DataError(f"{name}: negative {label} count in {call[1][0 if label == 'successes' else 1]!r} "
@@ -228,10 +245,12 @@ def _glm_response(parsed: ParsedFormula, data: pd.DataFrame, family, weights):
         y = (codes > 0).astype(float)
     else:
         y = _response(parsed, data)
+        finite(y, name, "the response")
     if "trials" in additions:
         if family.name != "binomial":
             raise DataError(f"trials() in the response needs the binomial family, not {family.name}")
         trials = _expression(additions["trials"], data, "trials")
+        finite(trials, additions["trials"], "the trials")
         if np.any(trials < 0) or np.any(y < 0) or np.any(y > trials):
             raise DataError(f"{name} | trials({additions['trials']}): successes must lie between 0 and the trials")
         y = np.divide(y, trials, out=np.zeros_like(y), where=trials > 0)
@@ -301,45 +320,44 @@ def build_design(
     if len(data) == 0:
         raise DataError("the data have no rows")
     _check_columns(parsed, data)
-    if isinstance(weights, str) and weights not in data.columns:
-        close = difflib.get_close_matches(weights, [str(c) for c in data.columns], n=3, cutoff=0.6)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise DataError(f"weights column {weights!r} is not in the data.{hint}")
     if weights is not None:
-        weights = np.asarray(data[weights] if isinstance(weights, str) else weights, dtype=float)
-        if weights.shape != (len(data),):
-            raise DataError(f"weights must have one value per row ({len(data)}), got shape {weights.shape}")
-    if isinstance(offset, str):
-        if offset not in data.columns:
-            raise DataError(f"offset column {offset!r} is not in the data")
-        offset = data[offset]
+        weights = numeric_argument(weights, data, "weights")
     if offset is not None:
-        offset = np.asarray(offset, dtype=float)
-        if offset.shape != (len(data),):
-            raise DataError(f"offset must have one value per row ({len(data)}), got shape {offset.shape}")
+        offset = numeric_argument(offset, data, "offset")
     keep, dropped_counts = _complete_rows(parsed, data, weights, na_action)
     used = data.loc[keep].reset_index(drop=True)
     if len(used) == 0:
         raise DataError("no rows are left after dropping rows with missing values")
+    rows = np.flatnonzero(keep)
+
+    def finite(values, names, what):
+        check_finite(values, names, what, data, rows)
+
     if weights is not None:
         weights = weights[keep]
         if (weights < 0).any():
-            raise DataError("weights must be non-negative")
+            raise DataError(f"weights must be non-negative ({int((weights < 0).sum())} are negative, "
+                            f"minimum {np.min(weights):g})")
 
     if family is None:
         if parsed.response_additions:
             raise DataError("response additions such as trials() need a family (glmer or brm)")
         y = _response(parsed, used)
+        finite(y, parsed.response, "the response")
     else:
-        y, weights = _glm_response(parsed, used, family, weights)
+        y, weights = _glm_response(parsed, used, family, weights, finite)
+    if weights is not None and not np.any(weights > 0):
+        raise DataError(f"all {len(weights)} weights are zero: no observation would count in the fit")
     offset_total = None if offset is None else offset[keep]
+    if offset_total is not None and np.isnan(offset_total).any():
+        raise DataError(f"the offset has {int(np.isnan(offset_total).sum())} NaN values among the rows used")
     for text in parsed.offsets:
         part = _expression(text, used, "offset")
+        finite(part, f"offset({text})", "the offset")
         offset_total = part if offset_total is None else offset_total + part
-    if offset_total is not None and not np.all(np.isfinite(offset_total)):
-        raise DataError("the offset has non-finite values (e.g. log of zero)")
     fixed_text = _poly_for_ordered(parsed.fixed, used)
     x, x_names, x_spec = _matrix(fixed_text, used, "fixed-effects")
+    finite(x, x_names, "the fixed-effects column")
     x, x_names, dropped_cols = drop_rank_deficient(x, x_names)
     if dropped_cols:
         warnings.warn(
@@ -355,6 +373,7 @@ def build_design(
     for bar in parsed.bars:
         codes, levels = _grouping(used, bar.group_vars)
         z, z_names, z_spec = _matrix(_poly_for_ordered(bar.lhs, used), used, f"random-effects ({bar.lhs} | {bar.group_name})")
+        finite(z, z_names, f"random-effects term ({bar.lhs} | {bar.group_name}), column")
         if z.shape[1] == 0:
             raise DataError(f"random-effects term ({bar.lhs} | {bar.group_name}) has no columns")
         terms.append(RandomTerm(bar.group_name, bar.group_vars, codes, levels, z,
@@ -380,23 +399,6 @@ def _check_levels(terms: list[RandomTerm], nobs: int, observation_level_ok: bool
             )
 
 
-def encode_fixed(design: Design, newdata: pd.DataFrame) -> np.ndarray:
-    """Fixed-effects matrix of new data, encoded as at fit time (dropped columns left out)."""
-    mm = design.fixed.spec.get_model_matrix(newdata, na_action="ignore")
-    names = [lme4_column_name(str(c)) for c in mm.columns]
-    frame = pd.DataFrame(np.asarray(mm, dtype=float), columns=names)
-    return frame[list(design.fixed.column_names)].to_numpy()
-
-
-def encode_offset(design: Design, newdata: pd.DataFrame) -> np.ndarray | None:
-    """The formula's ``offset(...)`` terms evaluated on new data (None when it has none)."""
-    total = None
-    for text in design.formula.offsets:
-        part = _expression(text, newdata, "offset")
-        total = part if total is None else total + part
-    return total
-
-
 def terms_in_re_form(design: Design, re_form) -> set[int]:
     """Indices of the random terms a prediction uses: all (None), none ("~0", "NA", False), or those
     whose grouping factor a formula such as ``"~(1 | Subject)"`` names."""
@@ -410,15 +412,3 @@ def terms_in_re_form(design: Design, re_form) -> set[int]:
     if unknown:
         raise DataError(f"re_form names grouping factors not in the model: {sorted(unknown)}")
     return {k for k, t in enumerate(design.terms) if t.group_name in wanted}
-
-
-def encode_term(term: RandomTerm, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, z) of new data for one term; code -1 marks a level not seen at fit time."""
-    z = np.asarray(term.spec.get_model_matrix(newdata, na_action="ignore"), dtype=float)
-    if len(term.group_vars) == 1:
-        codes = encode_new_levels(newdata[term.group_vars[0]], term.levels)
-    else:
-        columns = [newdata[v].to_numpy(dtype=object) for v in term.group_vars]
-        labels = pd.Series([":".join(label(v) for v in row) for row in zip(*columns)], dtype=object)
-        codes = encode_new_levels(labels, term.levels)
-    return codes, z
