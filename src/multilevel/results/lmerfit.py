@@ -279,7 +279,7 @@ class LmerFit:
             for v in term.group_vars:
                 if v not in newdata.columns:
                     raise DataError(f"newdata lacks grouping column {v!r}; use re_form='~0' for population predictions")
-            codes, z = encode_term(term, newdata)
+            codes, z = encode_term(term, newdata, allow_new_levels=allow_new_levels)
             if (codes < 0).any() and not allow_new_levels:
                 new = pd.unique(np.asarray(newdata[list(term.group_vars)].astype(str).agg(":".join, axis=1))[codes < 0])
                 raise DataError(
