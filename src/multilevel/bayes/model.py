@@ -24,7 +24,7 @@ from ..design import Design
 from .likelihood import Likelihood
 from .lkj import lkj_cholesky_log_density
 from .parameterization import centering_weights
-from .priors import Prior, PriorError, numpyro_distribution, parse_prior_text
+from .priors import Prior, PriorError, check_prior_fits_class, numpyro_distribution, parse_prior_text
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,8 @@ def resolve_priors(layout: ModelLayout, defaults: dict, user_priors) -> dict:
             valid = sorted({c for c, _ in targets[p.class_] if c} | {f"group={g}" for _, g in targets[p.class_] if g})
             raise PriorError(f"no {p.class_!r} parameter with coef={p.coef!r} group={p.group!r}; "
                              f"valid: {', '.join(valid) or '(class-wide only)'}")
-        if p.class_ == "cor" and p.text and parse_prior_text(p.text)[0] not in ("lkj", "lkj_corr_cholesky"):
-            raise PriorError(f"class 'cor' needs an lkj prior, got {p.text!r}")
+        if p.text:  # a Prior made directly rather than by ml.prior() is checked here
+            check_prior_fits_class(p.text, *parse_prior_text(p.text), p.class_)
     resolved = {}
     for class_, entries in targets.items():
         for coef, group in entries:

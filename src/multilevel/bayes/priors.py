@@ -6,21 +6,43 @@ to a NumPyro distribution; classes follow brms: ``b`` (one coefficient with ``co
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
 from ..errors import MultilevelError
 
 PRIOR_CLASSES = ("b", "Intercept", "sd", "sigma", "cor", "L", "shape", "nu")
+# classes whose parameter is positive: its prior is the distribution truncated at zero
+POSITIVE_CLASSES = ("sd", "sigma", "shape", "nu")
 
-# name -> number of arguments accepted
+# Each distribution's arguments, as brms names them, with the range each must lie in:
+# "real" (any finite number) or "positive" (finite and > 0). uniform also needs lower < upper.
 DISTRIBUTIONS = {
-    "normal": (2,), "student_t": (3,), "cauchy": (2,), "exponential": (1,), "gamma": (2,),
-    "lognormal": (2,), "uniform": (2,), "beta": (2,), "lkj": (1,), "lkj_corr_cholesky": (1,),
-    "logistic": (2,), "double_exponential": (2,), "inv_gamma": (2,), "weibull": (2,),
+    "normal": (("mu", "real"), ("sigma", "positive")),
+    "student_t": (("nu", "positive"), ("mu", "real"), ("sigma", "positive")),
+    "cauchy": (("mu", "real"), ("sigma", "positive")),
+    "exponential": (("rate", "positive"),),
+    "gamma": (("shape", "positive"), ("rate", "positive")),
+    "lognormal": (("mu", "real"), ("sigma", "positive")),
+    "uniform": (("lower", "real"), ("upper", "real")),
+    "beta": (("alpha", "positive"), ("beta", "positive")),
+    "lkj": (("eta", "positive"),),
+    "lkj_corr_cholesky": (("eta", "positive"),),
+    "logistic": (("mu", "real"), ("sigma", "positive")),
+    "double_exponential": (("mu", "real"), ("sigma", "positive")),
+    "inv_gamma": (("alpha", "positive"), ("beta", "positive")),
+    "weibull": (("alpha", "positive"), ("sigma", "positive")),
 }
+# distributions on the whole real line (a prior on a positive class is then their half version)
+REAL_SUPPORT = ("normal", "student_t", "cauchy", "logistic", "double_exponential")
+CORRELATION = ("lkj", "lkj_corr_cholesky")
+# Arguments beyond this size overflow the log density in double precision (uniform(-1e300, 1e300)
+# has width inf, gamma(1e300, 1e-300) a mean of 1e600): no prior needs them.
+MAX_ARGUMENT = 1e100
+_MAX_TEXT = "1e100"
 
-_PRIOR_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$")
+_PRIOR_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.DOTALL)
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -50,31 +72,79 @@ class Prior:
 
 
 def prior(text: str, class_: str = "b", coef: str = "", group: str = "") -> Prior:
-    """A prior statement, as brms's ``prior()``: ``ml.prior("normal(0, 1.5)", class_="Intercept")``."""
+    """A prior statement, as brms's ``prior()``: ``ml.prior("normal(0, 1.5)", class_="Intercept")``.
+
+    The text is checked here, not when the model is sampled: the distribution must be known, take
+    its number of arguments, each within its range (``normal(0, -1)`` is refused), and fit the class
+    (an lkj prior only for ``cor``; a prior on a positive class such as ``sd`` must allow positive
+    values). An empty text is brms's flat prior.
+    """
+    for option, value in (("text", text), ("class_", class_), ("coef", coef), ("group", group)):
+        if not isinstance(value, str):
+            raise PriorError(f"prior(): {option} must be a string, not {type(value).__name__} {value!r}")
     if class_ not in PRIOR_CLASSES:
         raise PriorError(f"unknown prior class {class_!r}; valid classes: {', '.join(PRIOR_CLASSES)}")
-    if text:
-        parse_prior_text(text)
-    return Prior(text.strip(), "cor" if class_ == "L" else class_, coef, group)
+    class_ = "cor" if class_ == "L" else class_
+    if text.strip():
+        name, values = parse_prior_text(text)
+        check_prior_fits_class(text.strip(), name, values, class_)
+    return Prior(text.strip(), class_, coef, group)
+
+
+def check_prior_fits_class(text: str, name: str, values: tuple[float, ...], class_: str) -> None:
+    """An lkj prior only for correlations (and only lkj for them); positive classes need mass above 0."""
+    if (class_ == "cor") != (name in CORRELATION):
+        if class_ == "cor":
+            raise PriorError(f"class 'cor' needs an lkj prior, e.g. 'lkj(2)', got {text!r}")
+        raise PriorError(f"prior {text!r} is for correlation matrices (class 'cor'), not class {class_!r}")
+    if class_ in POSITIVE_CLASSES and name == "uniform" and values[1] <= 0:
+        raise PriorError(f"prior {text!r} for class {class_!r}: the parameter is positive, but "
+                         f"uniform's upper bound {values[1]:g} leaves it no positive values")
 
 
 def parse_prior_text(text: str) -> tuple[str, tuple[float, ...]]:
-    """``"student_t(3, 0, 2.5)"`` -> ``("student_t", (3.0, 0.0, 2.5))``; a clear error otherwise."""
+    """``"student_t(3, 0, 2.5)"`` -> ``("student_t", (3.0, 0.0, 2.5))``; a clear error otherwise.
+
+    Every argument is checked against its range: finite (and at most ``MAX_ARGUMENT`` in size),
+    positive where the distribution needs it (scales, rates, shapes, degrees of freedom), and
+    uniform's lower bound below its upper bound.
+
+    Examples
+    --------
+    >>> parse_prior_text("normal(0, 1.5)")
+    ('normal', (0.0, 1.5))
+    """
+    if not isinstance(text, str):
+        raise PriorError(f"a prior must be a string such as 'normal(0, 1.5)', not {type(text).__name__}")
     match = _PRIOR_RE.match(text)
     if not match:
         raise PriorError(f"cannot parse prior {text!r}: write a distribution and its arguments, "
                          "e.g. 'normal(0, 1.5)'")
     name, inner = match.group(1), match.group(2)
     if name not in DISTRIBUTIONS:
-        raise PriorError(f"unknown distribution {name!r} in prior {text!r}; known: {', '.join(DISTRIBUTIONS)}")
+        close = difflib.get_close_matches(name, list(DISTRIBUTIONS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise PriorError(f"unknown distribution {name!r} in prior {text!r}.{hint} Known: {', '.join(DISTRIBUTIONS)}")
+    arguments = DISTRIBUTIONS[name]
     parts = [p.strip() for p in inner.split(",")] if inner.strip() else []
-    for part in parts:
+    if len(parts) != len(arguments):
+        expected = ", ".join(a for a, _ in arguments)
+        raise PriorError(f"prior {text!r}: {name} takes {len(arguments)} argument(s) ({expected}), got {len(parts)}")
+    values = []
+    for part, (argument, kind) in zip(parts, arguments):
+        allowed = f"a number in {'(0' if kind == 'positive' else f'[-{_MAX_TEXT}'}, {_MAX_TEXT}]"
         if not _NUMBER_RE.match(part):
-            raise PriorError(f"prior {text!r}: argument {part!r} is not a number")
-    values = tuple(float(p) for p in parts)
-    if len(values) not in DISTRIBUTIONS[name]:
-        raise PriorError(f"prior {text!r}: {name} takes {DISTRIBUTIONS[name][0]} argument(s), got {len(values)}")
-    return name, values
+            finite = part.lower().lstrip("+-") in ("nan", "inf", "infinity")
+            raise PriorError(f"prior {text!r}: {name}'s argument {argument} = {part!r} is not "
+                             f"{'finite' if finite else 'a number'}; it must be {allowed}")
+        value = float(part)
+        if not abs(value) <= MAX_ARGUMENT or (kind == "positive" and not value > 0):
+            raise PriorError(f"prior {text!r}: {name}'s argument {argument} = {part} is outside its range; "
+                             f"it must be {allowed}")
+        values.append(value)
+    if name == "uniform" and not values[0] < values[1]:
+        raise PriorError(f"prior {text!r}: uniform's lower bound ({parts[0]}) must be below its upper bound ({parts[1]})")
+    return name, tuple(values)
 
 
 def numpyro_distribution(text: str):
@@ -96,6 +166,6 @@ def numpyro_distribution(text: str):
         "inv_gamma": lambda: dist.InverseGamma(a[0], a[1]),
         "weibull": lambda: dist.Weibull(a[1], a[0]),
     }
-    if name in ("lkj", "lkj_corr_cholesky"):
+    if name in CORRELATION:
         raise PriorError(f"prior {text!r} is for correlation matrices (class 'cor')")
     return builders[name]()
