@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 
 from ..design import build_design
-from ..errors import DataError
+from ..errors import ArgumentError, DataError
 from ..formula import parse_formula
 from .likelihood import make_likelihood
 from .model import build_layout, has_improper_prior, make_model
 from .posterior import BrmFit
-from .priors import PriorError
+from .priors import Prior, PriorError
 from .sampler import diagnose, prepare_devices, run_nuts
 
 prepare_devices()  # JAX starts with one CPU device per chain when this engine is first imported
@@ -49,10 +49,9 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
     >>> import multilevel as ml
     >>> fit = ml.brm("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"), seed=1)  # doctest: +SKIP
     """
-    if sample_prior not in ("no", "yes", "only"):
-        raise ValueError(f"sample_prior must be 'no', 'yes' or 'only', not {sample_prior!r}")
-    if chains < 1 or draws < 1 or warmup < 0:
-        raise ValueError("chains and draws must be positive, warmup non-negative")
+    priors = _check_options(chains=chains, draws=draws, warmup=warmup, seed=seed, cores=cores,
+                            target_accept=target_accept, sample_prior=sample_prior, max_tree_depth=max_tree_depth,
+                            data_name=data_name, progress=progress, priors=priors)
     likelihood = make_likelihood(family)
     parsed = parse_formula(formula)
     from ..families import get_family
@@ -83,6 +82,42 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
     table = fit.parameter_summary()
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["Bulk_ESS"].to_dict(), table["Tail_ESS"].to_dict())
     return fit
+
+
+def _check_options(*, chains, draws, warmup, seed, cores, target_accept, sample_prior, max_tree_depth,
+                   data_name, progress, priors) -> list:
+    """ArgumentError naming the first option outside its allowed values, before anything is compiled;
+    returns the priors as a list (a single ``ml.prior(...)`` is accepted, as brms accepts one)."""
+    for option, value, lowest, highest in (("chains", chains, 1, None), ("draws", draws, 1, None),
+                                           ("warmup", warmup, 0, None), ("max_tree_depth", max_tree_depth, 1, 30),
+                                           ("cores", cores, 1, None), ("seed", seed, 0, 2**63 - 1)):
+        if value is None and option in ("cores", "seed"):
+            continue
+        allowed = f"an integer >= {lowest}" if highest is None else f"an integer from {lowest} to {highest}"
+        if not _is_integer(value) or value < lowest or (highest is not None and value > highest):
+            raise ArgumentError(f"{option} must be {allowed}, not {value!r}")
+    if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float, np.integer, np.floating)) \
+            or not 0 < target_accept < 1:
+        raise ArgumentError(f"target_accept (brms's adapt_delta) must be a number strictly between 0 and 1, "
+                            f"not {target_accept!r}")
+    if sample_prior not in ("no", "yes", "only"):
+        raise ArgumentError(f"sample_prior must be 'no', 'yes' or 'only', not {sample_prior!r}")
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
+    if data_name is not None and not isinstance(data_name, str):
+        raise ArgumentError(f"data_name must be a string, not {data_name!r}")
+    if priors is None:
+        return []
+    if isinstance(priors, Prior):
+        return [priors]
+    if isinstance(priors, (str, bytes)) or not hasattr(priors, "__iter__"):
+        raise ArgumentError(f"priors must be a list of ml.prior(...), not {type(priors).__name__} {priors!r}")
+    return list(priors)
+
+
+def _is_integer(value) -> bool:
+    """An int (or numpy integer), not a bool, not a float such as 1.5 or 4.0."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _sample(design, layout, likelihood, *, prior_only: bool, seed, **settings):

@@ -93,13 +93,20 @@ class Likelihood:
 
 def make_likelihood(family, link: str | None = None) -> Likelihood:
     """brms family name (or an ``ml.families`` object) -> Likelihood."""
-    from ..errors import MultilevelError
+    import difflib
 
+    from ..errors import ArgumentError
+
+    if not isinstance(family, (str, Family)):
+        raise ArgumentError(f"family must be a family name such as 'gaussian' (or an ml.families object), "
+                            f"not {type(family).__name__} {family!r}")
     name = family.name if isinstance(family, Family) else family
     aliases = {"negative.binomial": "negbinomial", "negative_binomial": "negbinomial"}
     name = aliases.get(name, name)
     if name not in BAYES_FAMILIES:
-        raise MultilevelError(f"unknown family {name!r} for brm; valid families: {', '.join(BAYES_FAMILIES)}")
+        close = difflib.get_close_matches(name, list(BAYES_FAMILIES), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ArgumentError(f"unknown family {name!r} for brm;{hint} valid families: {', '.join(BAYES_FAMILIES)}")
     default_links = {"gaussian": "identity", "student": "identity", "bernoulli": "logit", "binomial": "logit",
                      "poisson": "log", "negbinomial": "log", "gamma": "log", "lognormal": "identity"}
     shared = {"bernoulli": "binomial", "negbinomial": "negative.binomial", "student": "gaussian",
