@@ -54,7 +54,7 @@ def test_data_missing_a_variable():
 ])
 def test_bad_index_columns(values, message):
     data = DATA.assign(g=values)
-    with pytest.raises(ml.DataError, match=f"index column 'g' {message}"):
+    with pytest.raises(ml.DataError, match=f"(index|data) column 'g' {message}"):
         build_graph(parse_model("y ~ normal(mu, 1)\nmu <- a[g]\na[g] ~ normal(0, 1)"), data)
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ..bayes.sampler import diagnose, prepare_devices, run_nuts
+from ..errors import ArgumentError, ModelError
 from .graph import build_graph
-from .logdensity import UlamDensity, distribution
+from .logdensity import UlamDensity, distribution, initial_log_density
 from .parse import parse_model
 
 prepare_devices()
@@ -36,15 +37,55 @@ def ulam(model, data, *, chains: int = 4, draws: int = 1000, warmup: int = 1000,
     ...     sigma ~ dexp(1)
     ... ''', frogs)  # doctest: +SKIP
     """
+    check_options(chains=chains, draws=draws, warmup=warmup, seed=seed, log_lik=log_lik,
+                  target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress)
     statements = parse_model(model)
     graph = build_graph(statements, data)
     density = UlamDensity(graph)
-    run = run_nuts(density.model, chains=chains, draws=draws, warmup=warmup, seed=seed,
-                   target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress)
+    initial_log_density(density)  # traced once: a line that cannot be evaluated is named before NUTS compiles
+    run = _sample(density, chains=chains, draws=draws, warmup=warmup, seed=seed,
+                  target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress)
     fit = UlamFit(statements, graph, density, run, log_lik=log_lik)
     table = fit.precis(depth=3)
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["n_eff"].to_dict(), {})
     return fit
+
+
+def _whole(name: str, value, minimum: int, maximum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ArgumentError(f"{name} must be a whole number, not {value!r} ({type(value).__name__})")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ArgumentError(f"{name} must be {bound}, not {value}")
+
+
+def check_options(*, chains, draws, warmup, seed, log_lik=True, target_accept=0.95, max_tree_depth=10,
+                  progress=None) -> None:
+    """ulam's sampler options, checked before the model is parsed or compiled (each error names the option)."""
+    _whole("chains", chains, 1, 1024)
+    _whole("draws", draws, 1)
+    _whole("warmup", warmup, 0)
+    if seed is not None:
+        _whole("seed", seed, 0, 2**32 - 1)
+    if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float, np.floating)) \
+            or not 0 < target_accept < 1:
+        raise ArgumentError(f"target_accept must be a number strictly between 0 and 1, not {target_accept!r}")
+    _whole("max_tree_depth", max_tree_depth, 1, 30)
+    for name, value in (("log_lik", log_lik), ("progress", progress)):
+        if not isinstance(value, (bool, np.bool_)) and not (name == "progress" and value is None):
+            raise ArgumentError(f"{name} must be True or False, not {value!r}")
+
+
+def _sample(density: UlamDensity, **options):
+    try:
+        return run_nuts(density.model, **options)
+    except RuntimeError as exc:
+        if "valid initial parameters" not in str(exc):
+            raise
+        lines = "\n  ".join(s.line.strip() for s in density.graph.priors + density.graph.likelihoods)
+        raise ModelError("NUTS found no starting point where the log density is finite: check that every scale "
+                         "is positive and every probability between 0 and 1 for all values the priors allow, "
+                         f"in these lines:\n  {lines}") from None
 
 
 class UlamFit:
@@ -131,6 +172,8 @@ class UlamFit:
 
     def sim(self, newdata=None, seed: int | None = None) -> dict:
         """Posterior predictive draws of each observed variable, (draws, observations)."""
+        if seed is not None:
+            _whole("seed", seed, 0, 2**32 - 1)
         data = self._data_env(newdata)
         flat = self.run.samples["params"].reshape(-1, self.density.size)
         key = jax.random.PRNGKey(0 if seed is None else int(seed))
@@ -164,10 +207,11 @@ class UlamFit:
         """Draws from the priors alone (the same model without its likelihood)."""
         import copy
 
+        check_options(chains=1, draws=draws, warmup=draws, seed=seed)
         graph = copy.copy(self.graph)
         graph.likelihoods = []
         density = UlamDensity(graph)
-        run = run_nuts(density.model, chains=1, draws=draws, warmup=draws, seed=seed, target_accept=0.95)
+        run = _sample(density, chains=1, draws=draws, warmup=draws, seed=seed, target_accept=0.95)
         values = jax.vmap(lambda f: density.unpack(f)[0])(run.samples["params"].reshape(draws, -1))
         return {k: np.asarray(v) for k, v in values.items()}
 

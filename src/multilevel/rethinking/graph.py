@@ -13,18 +13,41 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from .parse import Call, Name, Statement, UlamSyntaxError
 
+@dataclass(frozen=True)
+class DistributionSpec:
+    """One distribution of the language: its arguments (in order), which must be positive, which in (0, 1)."""
+
+    args: tuple
+    positive: tuple = ()
+    unit: tuple = ()
+
+
+_SPECS = {
+    ("normal", "dnorm"): DistributionSpec(("mean", "sd"), positive=(1,)),
+    ("half_normal", "dhalfnorm"): DistributionSpec(("mean", "sd"), positive=(1,)),
+    ("cauchy", "dcauchy"): DistributionSpec(("location", "scale"), positive=(1,)),
+    ("half_cauchy", "dhalfcauchy"): DistributionSpec(("location", "scale"), positive=(1,)),
+    ("student_t", "dstudent"): DistributionSpec(("nu", "mean", "sd"), positive=(0, 2)),
+    ("exponential", "dexp"): DistributionSpec(("rate",), positive=(0,)),
+    ("gamma", "dgamma"): DistributionSpec(("shape", "rate"), positive=(0, 1)),
+    ("beta", "dbeta"): DistributionSpec(("shape1", "shape2"), positive=(0, 1)),
+    ("lognormal", "dlnorm"): DistributionSpec(("meanlog", "sdlog"), positive=(1,)),
+    ("binomial", "dbinom"): DistributionSpec(("size", "prob"), unit=(1,)),
+    ("bernoulli",): DistributionSpec(("prob",), unit=(0,)),
+    ("poisson", "dpois"): DistributionSpec(("lambda",), positive=(0,)),
+    ("gamma_poisson", "dgampois"): DistributionSpec(("mu", "scale"), positive=(0, 1)),
+    ("beta_binomial", "dbetabinom"): DistributionSpec(("size", "prob", "theta"), positive=(2,), unit=(1,)),
+    ("multi_normal", "dmvnorm", "dmvnorm2"): DistributionSpec(("Mu", "Rho", "sigma"), positive=(2,)),
+    ("lkj_corr", "dlkjcorr"): DistributionSpec(("eta",), positive=(0,)),
+}
+DISTRIBUTIONS = {alias: spec for aliases, spec in _SPECS.items() for alias in aliases}
 POSITIVE_PRIORS = {"dexp", "exponential", "half_normal", "dhalfnorm", "half_cauchy", "dhalfcauchy",
                    "dgamma", "gamma", "dlnorm", "lognormal"}
 UNIT_PRIORS = {"dbeta", "beta"}
-DISTRIBUTIONS = {
-    "normal", "dnorm", "binomial", "dbinom", "bernoulli", "poisson", "dpois", "exponential", "dexp",
-    "cauchy", "dcauchy", "half_normal", "dhalfnorm", "half_cauchy", "dhalfcauchy", "student_t", "dstudent",
-    "gamma", "dgamma", "beta", "dbeta", "lognormal", "dlnorm", "gamma_poisson", "dgampois", "beta_binomial",
-    "dbetabinom", "multi_normal", "dmvnorm", "dmvnorm2", "lkj_corr", "dlkjcorr",
-}
+MAX_ELEMENTS = 10_000_000  # of one parameter vector sized from an index column
 
 
 @dataclass
@@ -47,18 +70,48 @@ class ModelGraph:
 
 
 def _as_data(data) -> dict:
+    """Numeric columns by name; text, categorical and other non-numeric columns are left out."""
+    return {name: values for name, values in _columns(data).items() if values.dtype.kind in "biuf"}
+
+
+def _columns(data) -> dict:
     if isinstance(data, pd.DataFrame):
         out = {}
         for column in data.columns:
             series = data[column]
-            if isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == object or \
-                    pd.api.types.is_string_dtype(series.dtype):
-                continue  # text columns cannot enter arithmetic; index columns must be integers
-            out[str(column)] = series.to_numpy()
+            if isinstance(series.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(series.dtype):
+                out[str(column)] = series.to_numpy(dtype=object)  # kept, only to name it if the model uses it
+            else:
+                out[str(column)] = series.to_numpy()
         return out
     if isinstance(data, dict):
-        return {k: np.asarray(v) for k, v in data.items()}
+        out = {}
+        for name, values in data.items():
+            try:
+                out[str(name)] = np.asarray(values)
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"data column {str(name)!r} cannot be read as an array ({exc})") from None
+        return out
     raise DataError(f"data must be a DataFrame or a dict of arrays, not {type(data).__name__}")
+
+
+def _check_columns(statements: list[Statement], columns: dict) -> None:
+    """A text or categorical column the model uses, or data that are not finite numbers: an error."""
+    for stmt in statements:
+        for name in sorted(set(stmt.used) | set(stmt.target.names)):
+            if name not in columns:
+                continue
+            values = columns[name]
+            if values.dtype.kind not in "biuf":
+                raise DataError(f"data column {name!r} holds text or categories ({values.dtype}), which the model "
+                                f"cannot use (line {stmt.line_no}: {stmt.line.strip()}); convert it to integer "
+                                f"codes 1..K first, e.g. data[{name!r}] = pd.factorize(data[{name!r}])[0] + 1")
+            if values.dtype.kind == "f" and np.isnan(values).any():
+                raise DataError(f"data column {name!r} has missing values (line {stmt.line_no}: "
+                                f"{stmt.line.strip()}): drop or impute them")
+            if values.dtype.kind == "f" and not np.isfinite(values).all():
+                raise DataError(f"data column {name!r} has infinite values (line {stmt.line_no}: "
+                                f"{stmt.line.strip()})")
 
 
 def _index_size(stmt: Statement, data: dict) -> int:
@@ -67,24 +120,37 @@ def _index_size(stmt: Statement, data: dict) -> int:
         raise UlamSyntaxError("an index on the left must be a data column, e.g. a[tank]", stmt.line, stmt.line_no)
     if index.id not in data:
         raise UlamSyntaxError(f"index {index.id!r} is not a data column", stmt.line, stmt.line_no)
-    return int(np.max(check_index(data[index.id], index.id)))
+    size = int(np.max(check_index(data[index.id], index.id, stmt)))
+    if size > MAX_ELEMENTS:
+        raise DataError(f"index column {index.id!r} has the value {size}, which would make "
+                        f"{stmt.target.names[0]!r} a vector of {size} parameters (line {stmt.line_no}: "
+                        f"{stmt.line.strip()}); use codes 1..K, e.g. pd.factorize(column)[0] + 1")
+    return size
 
 
-def check_index(values: np.ndarray, name: str) -> np.ndarray:
+def check_index(values: np.ndarray, name: str, stmt: Statement | None = None) -> np.ndarray:
     """Index columns hold whole numbers 1..K (rethinking's coerce_index)."""
     values = np.asarray(values)
+    where = f" (line {stmt.line_no}: {stmt.line.strip()})" if stmt is not None else ""
+    if values.size == 0:
+        raise DataError(f"index column {name!r} is empty{where}")
+    if values.dtype.kind not in "biuf":
+        raise DataError(f"index column {name!r} must hold whole numbers 1..K, not {values.dtype}{where}; "
+                        f"convert it with pd.factorize(column)[0] + 1")
     if values.dtype.kind == "f":
         if np.isnan(values).any():
-            raise DataError(f"index column {name!r} has missing values")
-        if not np.all(values == np.round(values)):
-            raise DataError(f"index column {name!r} must hold whole numbers 1..K")
-    if values.dtype.kind not in "iuf" or np.min(values) < 1:
-        raise DataError(f"index column {name!r} must hold whole numbers 1..K (found minimum {np.min(values)})")
-    return values.astype(int)
+            raise DataError(f"index column {name!r} has missing values{where}")
+        if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
+            raise DataError(f"index column {name!r} must hold whole numbers 1..K{where}")
+    if np.min(values) < 1:
+        raise DataError(f"index column {name!r} must hold whole numbers 1..K (found minimum {np.min(values)}){where}")
+    return values.astype(np.int64)
 
 
 def build_graph(statements: list[Statement], data) -> ModelGraph:
-    data = _as_data(data)
+    columns = _columns(data)
+    _check_columns(statements, columns)
+    data = {name: values for name, values in columns.items() if values.dtype.kind in "biuf"}
     defined = {s.target.names[0]: s for s in statements if s.kind == "<-"}
     graph = ModelGraph(data)
     for stmt in statements:
@@ -94,10 +160,16 @@ def build_graph(statements: list[Statement], data) -> ModelGraph:
         if call.func not in DISTRIBUTIONS:
             raise UlamSyntaxError(f"unknown distribution {call.func!r}; known: {', '.join(sorted(DISTRIBUTIONS))}",
                                   stmt.line, stmt.line_no)
+        check_arity(call, DISTRIBUTIONS[call.func].args, stmt, "distribution")
         names = stmt.target.names
         if all(n in data for n in names) and not any(n in defined for n in names):
             graph.likelihoods.append(stmt)
             continue
+        observed = [n for n in names if n in data]
+        if observed:
+            raise ModelError(f"{', '.join(map(repr, observed))} on the left of line {stmt.line_no} "
+                             f"({stmt.line.strip()}) is a data column, but the other names there are not: "
+                             "write the likelihood of the data and the priors of parameters on separate lines")
         graph.priors.append(stmt)
         size = stmt.target.size
         if stmt.target.index is not None:
@@ -115,15 +187,19 @@ def build_graph(statements: list[Statement], data) -> ModelGraph:
     _check_symbols(statements, graph, set(defined))
     for stmt in graph.likelihoods:
         for name in stmt.target.names:
-            values = np.asarray(data[name], dtype=float)
-            if np.isnan(values).any():
-                raise DataError(f"data column {name!r} has missing values (line {stmt.line_no}): drop or impute them")
-            graph.nobs = max(graph.nobs, len(values))
-    for name, values in data.items():
-        if np.asarray(values).dtype.kind == "f" and np.isnan(values).any() and any(
-                name in s.used for s in statements):
-            raise DataError(f"data column {name!r} has missing values; drop those rows first")
+            graph.nobs = max(graph.nobs, int(np.size(data[name])))
+    from .checks import check_model
+
+    check_model(statements, graph)
     return graph
+
+
+def check_arity(call: Call, expected: tuple, stmt: Statement, what: str) -> None:
+    """``dnorm(0, 1, 99)`` or ``dexp()``: an error naming the call, what it takes and the line."""
+    if len(call.args) != len(expected):
+        raise UlamSyntaxError(f"{what} {call.func}() takes {len(expected)} argument"
+                              f"{'' if len(expected) == 1 else 's'} ({', '.join(expected)}) but got {len(call.args)}",
+                              stmt.line, stmt.line_no)
 
 
 def _corr_dimension(name: str, statements, stmt) -> int:
@@ -149,26 +225,34 @@ def _ordered_definitions(definitions: list[Statement], graph: ModelGraph) -> lis
     names = {s.target.names[0]: s for s in definitions}
     ordered, done, visiting = [], set(), set()
 
-    def visit(name):
+    def visit(name, path):
         if name in done:
             return
         if name in visiting:
-            raise UlamSyntaxError(f"definition of {name!r} depends on itself", names[name].line, names[name].line_no)
+            cycle = path[path.index(name):] + [name]
+            stmt = names[name]
+            what = f"{name!r} is defined in terms of itself" if len(cycle) == 2 else \
+                f"definitions form a cycle: {' -> '.join(cycle)}"
+            raise UlamSyntaxError(f"{what}; each '<-' may use only data, parameters and earlier definitions",
+                                  stmt.line, stmt.line_no)
         visiting.add(name)
-        for dep in names[name].used:
-            if dep in names and dep != name:
-                visit(dep)
+        for dep in sorted(names[name].used):
+            if dep in names and not (dep == name and (dep in graph.parameters or dep in graph.data)):
+                visit(dep, path + [name])
         visiting.discard(name)
         done.add(name)
         ordered.append(names[name])
 
     for name in names:
-        visit(name)
+        visit(name, [])
     return ordered
 
 
-FUNCTIONS = {"exp", "log", "inv_logit", "logit", "sqrt", "c", "abs", "log1p", "expm1", "pow", "sum", "mean",
-             "softmax", "rep_vector", "inv", "square", "log_sum_exp", "cumulative_sum"}
+# function -> its arguments (None: any number, at least one)
+FUNCTIONS = {"exp": ("x",), "log": ("x",), "inv_logit": ("x",), "logit": ("x",), "sqrt": ("x",), "c": None,
+             "abs": ("x",), "log1p": ("x",), "expm1": ("x",), "pow": ("x", "y"), "sum": ("x",), "mean": ("x",),
+             "softmax": ("x",), "rep_vector": ("x", "n"), "inv": ("x",), "square": ("x",),
+             "log_sum_exp": ("x",), "cumulative_sum": ("x",)}
 
 
 def _check_symbols(statements, graph: ModelGraph, defined: set) -> None:

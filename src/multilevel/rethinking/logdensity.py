@@ -4,84 +4,109 @@ Expressions are evaluated from their AST with jax.numpy; data indices are 1-base
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
+from ..errors import ModelError, MultilevelError
 from .graph import ModelGraph
 from .parse import BinOp, Call, Index, Name, Neg, Num, UlamSyntaxError
 
 
 def evaluate(node, env: dict):
     import jax.numpy as jnp
-    import jax.scipy.special as jsp
 
     if isinstance(node, Num):
-        return node.value
+        return jnp.asarray(node.value, dtype=float)  # IEEE arithmetic: 1/0 is inf, never ZeroDivisionError
     if isinstance(node, Name):
         return env[node.id]
     if isinstance(node, Neg):
         return -evaluate(node.operand, env)
     if isinstance(node, BinOp):
         a, b = evaluate(node.left, env), evaluate(node.right, env)
-        return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
-                "^": lambda: a**b}[node.op]()
+        if node.op == "^":
+            return jnp.power(jnp.asarray(a, dtype=float), b)
+        return {"+": jnp.add, "-": jnp.subtract, "*": jnp.multiply, "/": jnp.true_divide}[node.op](a, b)
     if isinstance(node, Index):
         target = evaluate(node.target, env)
         indices = tuple(jnp.asarray(evaluate(i, env)).astype(int) - 1 for i in node.indices)
-        return target[indices]
+        return jnp.asarray(target)[indices]
     if isinstance(node, Call):
         args = [evaluate(a, env) for a in node.args]
-        f = node.func
-        table = {
-            "exp": jnp.exp, "log": jnp.log, "inv_logit": jsp.expit, "logit": jsp.logit, "sqrt": jnp.sqrt,
-            "abs": jnp.abs, "log1p": jnp.log1p, "expm1": jnp.expm1, "inv": lambda x: 1.0 / x,
-            "square": lambda x: x * x, "sum": jnp.sum, "mean": jnp.mean,
-        }
-        if f in table:
-            return table[f](*args)
-        if f == "c":
-            return jnp.stack([jnp.asarray(a, dtype=float) for a in args], axis=-1)
-        if f == "pow":
-            return args[0] ** args[1]
-        raise UlamSyntaxError(f"unknown function {f!r}")
+        if node.func == "c":
+            return jnp.stack(jnp.broadcast_arrays(*[jnp.asarray(a, dtype=float) for a in args]), axis=-1)
+        if node.func == "rep_vector":
+            return jnp.full(int(args[1]), args[0], dtype=float)
+        if node.func in _functions():
+            return _functions()[node.func](*args)
+        raise UlamSyntaxError(f"unknown function {node.func!r}")  # checked when the graph is built
     raise UlamSyntaxError(f"cannot evaluate {node!r}")  # pragma: no cover
 
 
+def _functions() -> dict:
+    import jax
+    import jax.numpy as jnp
+    import jax.scipy.special as jsp
+
+    return {
+        "exp": jnp.exp, "log": jnp.log, "inv_logit": jsp.expit, "logit": jsp.logit, "sqrt": jnp.sqrt,
+        "abs": jnp.abs, "log1p": jnp.log1p, "expm1": jnp.expm1, "inv": lambda x: 1.0 / x,
+        "square": lambda x: x * x, "sum": jnp.sum, "mean": jnp.mean, "pow": lambda x, y: jnp.power(x * 1.0, y),
+        "softmax": jax.nn.softmax, "log_sum_exp": jsp.logsumexp, "cumulative_sum": jnp.cumsum,
+    }
+
+
 def distribution(call: Call, env: dict, line: str = ""):
-    """A NumPyro distribution from a call such as normal(mu, sigma), with rethinking's aliases."""
+    """A NumPyro distribution from a call such as normal(mu, sigma), with rethinking's aliases.
+
+    The number of arguments is checked when the graph is built (:func:`graph.check_arity`). Arguments
+    are not validated: a negative scale drawn by the sampler gives a NaN density (a rejected step), as
+    in Stan, rather than NumPyro's ValueError on concrete values; :mod:`checks` warns about such priors.
+    """
     import numpyro.distributions as dist
 
     a = [evaluate(x, env) for x in call.args]
     f = call.func
+    if f in ("normal", "dnorm"):
+        return dist.Normal(a[0], a[1], validate_args=False)
+    if f in ("half_normal", "dhalfnorm"):
+        return dist.Normal(a[0], a[1], validate_args=False)  # bounded below by the parameter's constraint
+    if f in ("cauchy", "dcauchy", "half_cauchy", "dhalfcauchy"):
+        return dist.Cauchy(a[0], a[1], validate_args=False)
+    if f in ("student_t", "dstudent"):
+        return dist.StudentT(a[0], a[1], a[2], validate_args=False)
+    if f in ("exponential", "dexp"):
+        return dist.Exponential(a[0], validate_args=False)
+    if f in ("gamma", "dgamma"):
+        return dist.Gamma(a[0], a[1], validate_args=False)
+    if f in ("beta", "dbeta"):
+        return dist.Beta(a[0], a[1], validate_args=False)
+    if f in ("lognormal", "dlnorm"):
+        return dist.LogNormal(a[0], a[1], validate_args=False)
+    if f in ("binomial", "dbinom"):
+        return dist.Binomial(total_count=a[0], probs=a[1], validate_args=False)
+    if f == "bernoulli":
+        return dist.Bernoulli(probs=a[0], validate_args=False)
+    if f in ("poisson", "dpois"):
+        return dist.Poisson(a[0], validate_args=False)
+    if f in ("gamma_poisson", "dgampois"):
+        return dist.NegativeBinomial2(a[0], a[1], validate_args=False)
+    if f in ("beta_binomial", "dbetabinom"):
+        return dist.BetaBinomial(a[1] * a[2], (1 - a[1]) * a[2], total_count=a[0], validate_args=False)
+    raise UlamSyntaxError(f"distribution {f!r} is not supported here", line)
+
+
+@contextmanager
+def on_line(stmt):
+    """Errors JAX or NumPyro raise while a line is evaluated (shapes that do not broadcast, a vector
+    used where a matrix is needed) become a ModelError that quotes the line."""
     try:
-        if f in ("normal", "dnorm"):
-            return dist.Normal(a[0], a[1])
-        if f in ("half_normal", "dhalfnorm"):
-            return dist.Normal(a[0], a[1])  # bounded below by the parameter's constraint
-        if f in ("cauchy", "dcauchy", "half_cauchy", "dhalfcauchy"):
-            return dist.Cauchy(a[0], a[1])
-        if f in ("student_t", "dstudent"):
-            return dist.StudentT(a[0], a[1], a[2])
-        if f in ("exponential", "dexp"):
-            return dist.Exponential(a[0])
-        if f in ("gamma", "dgamma"):
-            return dist.Gamma(a[0], a[1])
-        if f in ("beta", "dbeta"):
-            return dist.Beta(a[0], a[1])
-        if f in ("lognormal", "dlnorm"):
-            return dist.LogNormal(a[0], a[1])
-        if f in ("binomial", "dbinom"):
-            return dist.Binomial(total_count=a[0], probs=a[1])
-        if f == "bernoulli":
-            return dist.Bernoulli(probs=a[0])
-        if f in ("poisson", "dpois"):
-            return dist.Poisson(a[0])
-        if f in ("gamma_poisson", "dgampois"):
-            return dist.NegativeBinomial2(a[0], a[1])
-        if f in ("beta_binomial", "dbetabinom"):
-            return dist.BetaBinomial(a[1] * a[2], (1 - a[1]) * a[2], total_count=a[0])
-    except IndexError:
-        raise UlamSyntaxError(f"{f}() has too few arguments", line) from None
-    raise UlamSyntaxError(f"distribution {f!r} is not supported here", line)  # pragma: no cover
+        yield
+    except MultilevelError:
+        raise
+    except (TypeError, ValueError, IndexError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"line {stmt.line_no} cannot be evaluated: {reason}\n  {stmt.line.strip()}") from exc
 
 
 class UlamDensity:
@@ -134,7 +159,8 @@ class UlamDensity:
         env = dict(self.data if data is None else data)
         env.update(values)
         for stmt in self.graph.definitions:
-            value = evaluate(stmt.expr, env)
+            with on_line(stmt):
+                value = evaluate(stmt.expr, env)
             link = stmt.target.link
             if link == "logit":
                 import jax.scipy.special as jsp
@@ -154,18 +180,25 @@ class UlamDensity:
 
         total = 0.0
         for stmt in self.graph.priors:
-            call = stmt.expr
-            if call.func in ("lkj_corr", "dlkjcorr"):
-                eta = evaluate(call.args[0], env)
-                total = total + lkj_cholesky_log_density(chols[stmt.target.names[0]], eta)
-                continue
-            if call.func in ("multi_normal", "dmvnorm", "dmvnorm2"):
-                total = total + self._multi_normal(stmt, env, chols)
-                continue
-            d = distribution(call, env, stmt.line)
-            for name in stmt.target.names:
-                total = total + jnp.sum(d.log_prob(env[name]))
+            with on_line(stmt):
+                total = total + self._log_prior(stmt, env, chols)
         return total
+
+    def _log_prior(self, stmt, env, chols):
+        import jax.numpy as jnp
+
+        from ..bayes.lkj import lkj_cholesky_log_density
+
+        call = stmt.expr
+        if call.func in ("lkj_corr", "dlkjcorr"):
+            if stmt.target.names[0] not in chols:
+                raise ModelError(f"{stmt.target.names[0]!r} has an lkj_corr prior but is also defined with '<-' "
+                                 f"(line {stmt.line_no}: {stmt.line.strip()})")
+            return lkj_cholesky_log_density(chols[stmt.target.names[0]], evaluate(call.args[0], env))
+        if call.func in ("multi_normal", "dmvnorm", "dmvnorm2"):
+            return self._multi_normal(stmt, env, chols)
+        d = distribution(call, env, stmt.line)
+        return sum(jnp.sum(d.log_prob(env[name])) for name in stmt.target.names)
 
     def _multi_normal(self, stmt, env, chols):
         import jax.numpy as jnp
@@ -173,30 +206,72 @@ class UlamDensity:
 
         call = stmt.expr
         mean = evaluate(call.args[0], env)
-        rho_node, scale = call.args[1], evaluate(call.args[2], env)
+        rho_node, scale = call.args[1], jnp.atleast_1d(evaluate(call.args[2], env))
         chol = chols.get(rho_node.id) if isinstance(rho_node, Name) else None
         if chol is None:
-            chol = jnp.linalg.cholesky(evaluate(rho_node, env))
+            rho = evaluate(rho_node, env)
+            if jnp.ndim(rho) != 2:
+                raise ModelError(f"the Rho of {call.func}() must be a correlation matrix (a parameter with an "
+                                 f"lkj_corr prior), not {jnp.ndim(rho)}-dimensional (line {stmt.line_no}: "
+                                 f"{stmt.line.strip()})")
+            chol = jnp.linalg.cholesky(rho)
         values = jnp.stack([env[n] for n in stmt.target.names], axis=-1)
-        return jnp.sum(dist.MultivariateNormal(mean, scale_tril=scale[..., :, None] * chol).log_prob(values))
+        return jnp.sum(dist.MultivariateNormal(mean, scale_tril=scale[..., :, None] * chol, validate_args=False).log_prob(values))
 
     def log_likelihood_terms(self, env: dict) -> list:
         """Pointwise log-likelihood arrays, one per likelihood statement."""
         out = []
         for stmt in self.graph.likelihoods:
-            d = distribution(stmt.expr, env, stmt.line)
-            for name in stmt.target.names:
-                out.append(d.log_prob(env[name]))
+            with on_line(stmt):
+                d = distribution(stmt.expr, env, stmt.line)
+                out.extend(d.log_prob(env[name]) for name in stmt.target.names)
         return out
+
+    def log_density(self, flat):
+        """The log posterior density (up to a constant) at one unconstrained vector, Jacobian included."""
+        values, chols, log_jac = self.unpack(flat)
+        env = self.environment(values)
+        total = self.log_prior(env, chols) + log_jac
+        for term in self.log_likelihood_terms(env):
+            total = total + term.sum()
+        return total
 
     def model(self):
         import numpyro
         import numpyro.distributions as dist
 
         flat = numpyro.sample("params", dist.ImproperUniform(dist.constraints.real, (), (self.size,)))
-        values, chols, log_jac = self.unpack(flat)
-        env = self.environment(values)
-        total = self.log_prior(env, chols) + log_jac
-        for term in self.log_likelihood_terms(env):
-            total = total + term.sum()
-        numpyro.factor("log_density", total)
+        numpyro.factor("log_density", self.log_density(flat))
+
+
+def initial_log_density(density: UlamDensity, flat=None, gradient: bool = False):
+    """The log density (and its gradient) at ``flat`` (all zeros: the middle of every constraint), traced
+    as the sampler traces it, so that a model that cannot be evaluated fails here, with its line quoted,
+    before NUTS is compiled. Returns a float, or (float, numpy gradient).
+
+    Examples
+    --------
+    >>> graph = build_graph(parse_model("y ~ dnorm(mu, 1)\\nmu ~ dnorm(0, 1)"), {"y": [0.5]})
+    >>> initial_log_density(UlamDensity(graph))  # doctest: +SKIP
+    """
+    import jax
+    import jax.numpy as jnp
+
+    flat = jnp.zeros(density.size) if flat is None else jnp.asarray(flat, dtype=float)
+    shape = jax.eval_shape(density.log_density, flat)  # traces once: errors carry the line
+    if shape.shape != ():
+        raise ModelError(f"the log density is not a single number but has shape {shape.shape}: "
+                         "a likelihood or prior line has arguments whose shapes do not match")
+    if gradient:
+        value, grad = jax.value_and_grad(density.log_density)(flat)
+        return float(value), np.asarray(grad)
+    with _no_validation():
+        return float(jax.jit(density.log_density)(flat))
+
+
+@contextmanager
+def _no_validation():
+    import numpyro
+
+    with numpyro.validation_enabled(False):
+        yield

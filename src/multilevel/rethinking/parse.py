@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..errors import MultilevelError
+from ..errors import ArgumentError, MultilevelError
+
+MAX_DEPTH = 100  # nesting of brackets and operators in one expression; model lines use a handful
+MAX_VECTOR = 10_000_000  # elements of one vector[K] declaration
 
 _TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|([A-Za-z_.][A-Za-z0-9_.]*)|(<-|\*\*|[~+\-*/^()\[\],:>]))")
 
@@ -115,9 +118,13 @@ class _Tokens:
                 raise UlamSyntaxError(f"unexpected character {text[pos]!r}", text, line_no, pos)
             kind = "num" if m.group(1) else "name" if m.group(2) else "op"
             value = m.group(1) or m.group(2) or m.group(3)
+            if kind == "num" and float(value) == float("inf"):
+                raise UlamSyntaxError(f"the number {value} is too large for a 64-bit float", text, line_no,
+                                      m.start(m.lastindex))
             self.items.append((kind, value, m.start(m.lastindex)))
             pos = m.end()
         self.i = 0
+        self.depth = 0
 
     def peek(self, k: int = 0):
         j = self.i + k
@@ -154,14 +161,20 @@ def _expression(toks: _Tokens, min_prec: int = 1):
 
 
 def _unary(toks: _Tokens):
-    kind, value, _ = toks.peek()
-    if value == "-":
-        toks.next()
-        return Neg(_unary(toks))
-    if value == "+":
-        toks.next()
-        return _unary(toks)
-    return _postfix(toks, _primary(toks))
+    toks.depth += 1
+    if toks.depth > MAX_DEPTH:
+        toks.error(f"the expression is nested more than {MAX_DEPTH} levels deep (brackets, signs or '^')")
+    try:
+        kind, value, _ = toks.peek()
+        if value == "-":
+            toks.next()
+            return Neg(_unary(toks))
+        if value == "+":
+            toks.next()
+            return _unary(toks)
+        return _postfix(toks, _primary(toks))
+    finally:
+        toks.depth -= 1
 
 
 def _primary(toks: _Tokens):
@@ -207,8 +220,9 @@ def _target(toks: _Tokens, kind: str) -> Target:
         if declared == "vector":
             toks.expect("[")
             k, value, pos = toks.next()
-            if k != "num" or not float(value).is_integer():
-                raise UlamSyntaxError("vector[...] needs a whole number of elements", toks.text, toks.line_no, pos)
+            if k != "num" or not float(value).is_integer() or not 1 <= float(value) <= MAX_VECTOR:
+                raise UlamSyntaxError(f"vector[...] needs a whole number of elements, 1 to {MAX_VECTOR}",
+                                      toks.text, toks.line_no, pos)
             size = int(float(value))
             toks.expect("]")
         toks.expect(":")
@@ -217,15 +231,17 @@ def _target(toks: _Tokens, kind: str) -> Target:
         raise UlamSyntaxError("a statement starts with the name it defines", toks.text, toks.line_no, pos)
     if value == "c" and toks.peek()[1] == "(":
         toks.next()
-        names = [toks.next()[1]]
+        names = [_target_name(toks)]
         while toks.peek()[1] == ",":
             toks.next()
-            names.append(toks.next()[1])
+            names.append(_target_name(toks))
         toks.expect(")")
+        if len(set(names)) < len(names):
+            raise UlamSyntaxError("a name appears twice in c(...)", toks.text, toks.line_no, pos)
         target = Target(tuple(names), size=size, grouped=True)
     elif value in ("logit", "log") and toks.peek()[1] == "(" and kind == "<-":
         toks.next()
-        inner = toks.next()[1]
+        inner = _target_name(toks)
         toks.expect(")")
         target = Target((inner,), size=size, link=value)
     else:
@@ -235,6 +251,26 @@ def _target(toks: _Tokens, kind: str) -> Target:
         target.index = _expression(toks)
         toks.expect("]")
     return target
+
+
+def _target_name(toks: _Tokens) -> str:
+    kind, value, pos = toks.next()
+    if kind != "name":
+        raise UlamSyntaxError(f"expected a name but found {value or 'the end of the line'!r}",
+                              toks.text, toks.line_no, pos)
+    return value
+
+
+def depth(node) -> int:
+    """How deeply an expression nests (counted without recursion: ``1+1+...+1`` is a deep tree)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        children = (node.left, node.right) if isinstance(node, BinOp) else (node.operand,) if isinstance(node, Neg) \
+            else node.args if isinstance(node, Call) else (node.target, *node.indices) if isinstance(node, Index) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def parse_line(line: str, line_no: int) -> Statement | None:
@@ -258,6 +294,8 @@ def parse_line(line: str, line_no: int) -> Statement | None:
     expr = _expression(toks)
     if toks.peek()[1] is not None:
         toks.error(f"unexpected {toks.peek()[1]!r} after the end of the statement")
+    if depth(expr) > MAX_DEPTH or (target.index is not None and depth(target.index) > MAX_DEPTH):
+        raise UlamSyntaxError(f"the expression is nested more than {MAX_DEPTH} levels deep", line.rstrip(), line_no)
     if kind == "~" and not isinstance(expr, Call):
         raise UlamSyntaxError("the right side of '~' must be a distribution, e.g. normal(0, 1)",
                               line.rstrip(), line_no, 0)
@@ -268,7 +306,12 @@ def parse_line(line: str, line_no: int) -> Statement | None:
 
 def parse_model(model) -> list[Statement]:
     """A multi-line string or a list of lines -> statements, in order."""
-    lines = model.splitlines() if isinstance(model, str) else list(model)
+    if isinstance(model, str):
+        lines = model.splitlines()
+    elif isinstance(model, (list, tuple)) and all(isinstance(line, str) for line in model):
+        lines = [part for line in model for part in (line.splitlines() or [""])]
+    else:
+        raise ArgumentError(f"model must be a string or a list of lines (strings), not {type(model).__name__}")
     statements = [parse_line(line, i + 1) for i, line in enumerate(lines)]
     statements = [s for s in statements if s is not None]
     if not statements:
