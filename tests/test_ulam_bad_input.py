@@ -62,3 +62,165 @@ def test_data_column_with_missing_values():
     data = DATA.assign(y=[1.0, np.nan, 3.0, 4.0])
     with pytest.raises(ml.DataError, match="data column 'y' has missing values"):
         build_graph(parse_model("y ~ normal(mu, 1)\nmu ~ normal(0, 1)"), data)
+
+
+# ---- issue 10: no silent wrong answers ------------------------------------------------------------
+import warnings  # noqa: E402
+
+from multilevel.errors import ArgumentError, DoubtWarning, ModelError  # noqa: E402
+from multilevel.rethinking.logdensity import UlamDensity, initial_log_density  # noqa: E402
+
+TANKS = {"y": np.linspace(-1, 1, 60), "tank": np.tile(np.arange(1, 49), 2)[:60], "t2": np.arange(1, 61)}
+INDEXED = "y ~ dnorm(mu, 1)\nmu <- a[{index}]\na[tank] ~ dnorm(0, 1)"
+
+
+def graph_of(model, data=DATA):
+    return build_graph(parse_model(model), data)
+
+
+@pytest.mark.parametrize("column, message", [
+    (np.arange(1, 61), "index column 't2' goes up to 60, but 'a' has only 48 elements"),
+    (np.r_[0, np.ones(59)], "index column 't2' must hold whole numbers 1..K .*holds 0"),
+    (np.r_[-1, np.ones(59)], "index column 't2' must hold whole numbers 1..K .*holds -1"),
+    (np.r_[2.5, np.ones(59)], "index column 't2' must hold whole numbers 1..K, but holds 2.5"),
+])
+def test_right_hand_side_indices_are_checked(column, message):
+    # before: each gathered garbage silently (JAX clamps and wraps out-of-range indices)
+    with pytest.raises(ml.DataError, match=message) as info:
+        graph_of(INDEXED.format(index="t2"), dict(TANKS, t2=column))
+    assert "line 2: mu <- a[t2]" in str(info.value)
+
+
+@pytest.mark.parametrize("model, error, message", [
+    ("y ~ dnorm(mu, 1)\nmu <- a[1.5]\na[tank] ~ dnorm(0, 1)", UlamSyntaxError, "index 1.5 must hold whole numbers"),
+    ("y ~ dnorm(mu, 1)\nmu <- a[49]\na[tank] ~ dnorm(0, 1)", ModelError, "index 49 goes up to 49, but 'a' has only 48"),
+    ("y ~ dnorm(mu, 1)\nmu <- b[tank]\nb ~ dnorm(0, 1)", ModelError, "'b' is a single number but is indexed"),
+    ("y ~ dnorm(mu, 1)\nmu <- a[b]\na[tank] ~ dnorm(0, 1)\nb ~ dnorm(0, 1)", ModelError, "depends on 'b', which is not data"),
+    ("y ~ dnorm(mu, 1)\nmu <- a[tank + 1]\na[tank] ~ dnorm(0, 1)", ml.DataError, r"index \(tank \+ 1\) goes up to 49"),
+    ("y ~ dnorm(mu, 1)\nmu <- y[t2 + 1]", ml.DataError, "goes up to 61, but 'y' has only 60 elements"),
+])
+def test_indices_written_in_the_model(model, error, message):
+    with pytest.raises(error, match=message) as info:
+        graph_of(model, TANKS)
+    assert "(line 2: mu <- " in str(info.value)
+
+
+@pytest.mark.parametrize("model, message", [
+    ("y ~ dnorm(mu, 1, 99, 99)\nmu ~ dnorm(0, 1)", r"dnorm\(\) takes 2 arguments \(mean, sd\) but got 4 \(line 1\)"),
+    ("y ~ dnorm(mu, s)\nmu ~ dnorm(0, 1)\ns ~ dexp()", r"dexp\(\) takes 1 argument \(rate\) but got 0 \(line 3\)"),
+    ("y ~ dstudent(mu, 1)\nmu ~ dnorm(0, 1)", r"dstudent\(\) takes 3 arguments \(nu, mean, sd\) but got 2"),
+    ("y ~ dnorm(mu, 1)\nmu <- exp(a, a)\na ~ dnorm(0, 1)", r"function exp\(\) takes 1 argument \(x\) but got 2 \(line 2\)"),
+])
+def test_wrong_number_of_arguments(model, message):
+    # before: extra arguments were ignored silently; too few gave "dexp() has too few arguments" without the line number
+    with pytest.raises(UlamSyntaxError, match=message) as info:
+        graph_of(model)
+    assert model.splitlines()[int(info.value.line_no) - 1] in str(info.value)
+
+
+@pytest.mark.parametrize("model", [
+    "y ~ dnorm(mu, 1)\nmu <- a[grp]\na[grp] ~ dnorm(0, 1)",
+    "y ~ dnorm(mu, 1)\nmu <- b * grp\nb ~ dnorm(0, 1)",
+])
+def test_text_columns_are_named_not_dropped(model):
+    # before: the text column was dropped, so 'grp' became a parameter (or 'not a data column')
+    data = DATA.assign(grp=["a", "b", "a", "b"])
+    with pytest.raises(ml.DataError, match=r"data column 'grp' holds text.*line 2.*pd.factorize"):
+        graph_of(model, data)
+    with pytest.raises(ml.DataError, match="data column 'grp' holds text"):
+        graph_of(model, data.assign(grp=pd.Categorical(["a", "b", "a", "b"])))
+
+
+def test_unused_text_columns_are_fine():
+    graph = graph_of("y ~ dnorm(mu, 1)\nmu ~ dnorm(0, 1)", DATA.assign(name=list("abcd")))
+    assert "name" not in graph.data
+
+
+@pytest.mark.parametrize("model, name, fix", [
+    ("y ~ dnorm(mu, sigma)\nmu ~ dnorm(0, 1)\nsigma ~ dnorm(0, 1)", "sigma", "'sigma ~ dhalfnorm(0, 1)'"),
+    ("y ~ dnorm(mu, 1)\nmu <- a[g]\na[g] ~ dnorm(0, tau)\ntau ~ dcauchy(0, 5)", "tau", "'tau ~ dhalfcauchy(0, 5)'"),
+    ("y ~ dnorm(mu, 1)\nmu ~ dnorm(0, 1)\nnu ~ dnorm(0, 1)\nz ~ dstudent(nu, 0, 1)", "nu", "dhalfnorm"),
+    ("y ~ dnorm(mu, 1)\nmu ~ dexp(rate)\nrate ~ dnorm(1, 1)", "rate", "dexp"),
+])
+def test_scale_with_a_prior_below_zero_is_doubted(model, name, fix):
+    # before: sampled silently (negative draws rejected as NaN densities: divergences, no explanation)
+    with pytest.warns(DoubtWarning, match=f"'{name}' is the .* allows negative values") as record:
+        graph_of(model)
+    message = str(record[0].message)
+    assert fix in message and "line" in message and record[0].filename == __file__
+
+
+def test_positive_scale_priors_are_not_doubted():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DoubtWarning)
+        graph_of("y ~ dnorm(mu, sigma)\nmu ~ dnorm(0, 1)\nsigma ~ dhalfnorm(0, 1)")
+        graph_of("y ~ dnorm(mu, sigma)\nmu ~ dnorm(0, 1)\nsigma ~ dexp(1)")
+
+
+@pytest.mark.parametrize("model, message", [
+    ("y ~ dnorm(mu, 1)\nmu ~ dnorm(0, -1)", r"the sd of dnorm\(\) must be positive, but -1 \(line 2"),
+    ("y ~ dnorm(mu, 1)\nmu ~ dexp(0)", r"the rate of dexp\(\) must be positive, but 0 \(line 2"),
+    ("y ~ dnorm(mu, y)\nmu ~ dnorm(0, 1)", r"the sd of dnorm\(\) must be positive, but y is -1 \(line 1"),
+])
+def test_constant_or_data_scales_must_be_positive(model, message):
+    with pytest.raises(ModelError, match=message):
+        graph_of(model, DATA.assign(y=[1.0, -1.0, 2.0, 3.0]) if "mu, y" in model else DATA)
+
+
+@pytest.mark.parametrize("model, error, message", [
+    ("y ~ dnorm(a, 1)\na <- a", UlamSyntaxError, "'a' is defined in terms of itself"),  # before: KeyError
+    ("y ~ dnorm(a, 1)\na <- b + 1\nb <- c * 2\nc <- a", UlamSyntaxError, "cycle: a -> b -> c -> a"),
+    ("y ~ dnorm(m, 1)\nm <- 0/0", ModelError, r"constant expression \(0 / 0\) is nan"),  # before: ZeroDivisionError
+    ("y ~ dnorm(m, 1)\nm <- 10^1000", ModelError, "is inf, not a finite number"),  # before: OverflowError
+    ("y ~ dnorm(m, 1)\nm <- foo(1)", UlamSyntaxError, "unknown function 'foo'.*line 2"),  # before: no line
+    ("y ~ dnorm(m, 1)\nm <- dnorm(0, 1)", UlamSyntaxError, r"dnorm\(\) is a distribution"),
+    ("y ~ dnorm(m, 1)\nm <- 1e999", UlamSyntaxError, "1e999 is too large"),  # before: NumPyro's invalid loc
+    ("y ~ dnorm(m, 1)\nm <- " + "(" * 5000 + "1" + ")" * 5000, UlamSyntaxError, "nested more than"),  # RecursionError
+    ("y ~ dnorm(m, 1)\nm <- " + "-" * 5000 + "1", UlamSyntaxError, "nested more than"),
+    ("y ~ dnorm(m, 1)\nm <- " + "+".join(["1"] * 5000), UlamSyntaxError, "nested more than"),
+    ("y ~ dnorm(m, 1)\nvector[0]:m ~ dnorm(0, 1)", UlamSyntaxError, "vector.*needs a whole number of elements"),
+    ("c(y, m) ~ dnorm(0, 1)", ModelError, "'y' on the left of line 1 .* is a data column"),
+])
+def test_evaluation_crashes_become_errors_that_quote_the_line(model, error, message):
+    with pytest.raises(error, match=message) as info:
+        density = UlamDensity(graph_of(model))
+        initial_log_density(density, gradient=True)
+    assert "line" in str(info.value)
+
+
+def test_shapes_that_do_not_broadcast_quote_the_line():
+    data = {"y": np.zeros(4), "x": np.zeros(3)}
+    density = UlamDensity(graph_of("y ~ dnorm(mu, 1)\nmu <- a + x\na ~ dnorm(0, 1)", data))
+    with pytest.raises(ModelError, match="line 1 cannot be evaluated.*\n  y ~ dnorm"):
+        initial_log_density(density)
+
+
+def test_log_density_at_the_initial_point():
+    density = UlamDensity(graph_of("y ~ dnorm(mu, 1)\nmu ~ dnorm(0, 1)"))
+    value, gradient = initial_log_density(density, gradient=True)
+    # N(y | 0, 1) summed over y = 1..4, plus N(0 | 0, 1): scipy.stats.norm.logpdf
+    assert value == pytest.approx(-5 * 0.5 * np.log(2 * np.pi) - 0.5 * 30)
+    assert gradient == pytest.approx([10.0])
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("chains", 0, "chains must be from 1"), ("chains", 2.5, "chains must be a whole number"),
+    ("chains", True, "chains must be a whole number"), ("draws", 0, "draws must be at least 1"),
+    ("draws", -5, "draws must be at least 1"), ("warmup", -1, "warmup must be at least 0"),
+    ("warmup", 10.0, "warmup must be a whole number"), ("seed", "x", "seed must be a whole number"),
+    ("seed", -1, "seed must be from 0"), ("target_accept", 1.5, "target_accept must be a number strictly"),
+    ("target_accept", 0, "target_accept must be a number strictly"), ("max_tree_depth", 0, "max_tree_depth must be"),
+    ("log_lik", "yes", "log_lik must be True or False"), ("progress", 1, "progress must be True or False"),
+])
+def test_sampler_options_are_checked_first(option, value, message, monkeypatch):
+    # before: NumPyro's ValueError/TypeError/IndexError from deep inside the sampler, after compiling
+    import multilevel.rethinking.fit as fit_module
+
+    monkeypatch.setattr(fit_module, "parse_model", lambda model: pytest.fail("parsed before the options were checked"))
+    with pytest.raises(ArgumentError, match=message):
+        ml.ulam("y ~ dnorm(mu, 1)\nmu ~ dnorm(0, 1)", DATA, **{option: value})
+
+
+def test_model_must_be_text():
+    with pytest.raises(ArgumentError, match="model must be a string"):
+        parse_model(None)

@@ -184,13 +184,13 @@ class _Walker:
         if not np.all(whole):
             bad = values[~whole].ravel()[0]
             self.fail(DataError if names_in(index) else UlamSyntaxError,
-                      f"{kind} {label} must hold whole numbers 1..K, but holds {bad}")
+                      f"{kind} {label} must hold whole numbers 1..K, but holds {float(bad):g}")
         if np.min(values) < 1:
             self.fail(DataError if names_in(index) else ModelError,
-                      f"{kind} {label} must hold whole numbers 1..K (indices start at 1), but holds {np.min(values)}")
+                      f"{kind} {label} must hold whole numbers 1..K (indices start at 1), but holds {float(np.min(values)):g}")
         if size is not None and np.max(values) > size:
             self.fail(DataError if names_in(index) else ModelError,
-                      f"{kind} {label} goes up to {np.max(values)}, but {name!r} has only {size} "
+                      f"{kind} {label} goes up to {float(np.max(values)):g}, but {name!r} has only {size} "
                       f"element{'' if size == 1 else 's'}{self._sized_by(name)}")
         return values.astype(np.int64)
 
