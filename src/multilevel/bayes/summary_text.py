@@ -1,10 +1,12 @@
 """brms-style summary of a Bayesian fit, for terminals and notebooks."""
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import pandas as pd
 
-from ..results.format import html_table, text_table
+from ..results.format import html_messages, html_table, text_table
 from .posterior import SUMMARY_COLUMNS, summarize_draws
 
 
@@ -62,8 +64,17 @@ class BrmSummary:
         return [f" Family: {fit.likelihood.name} ", f"  Links: {'; '.join(links)} ",
                 f"Formula: {fit.design.formula.display} ",
                 f"   Data: {fit.data_name} (Number of observations: {fit.nobs}) ",
+                *self._dropped_rows(),
                 f"  Draws: {s['chains']} chains, each with iter = {s['draws'] + s['warmup']}; warmup = {s['warmup']}; thin = 1;",
                 f"         total post-warmup draws = {s['chains'] * s['draws']}"]
+
+    def _dropped_rows(self) -> list[str]:
+        """lmer's line on rows dropped for missing values (brms only warns when it drops them)."""
+        design = self.fit.design
+        if not design.n_dropped:
+            return []
+        detail = ", ".join(f"{k}: {v}" for k, v in design.dropped_by_column.items())
+        return [f"         Rows dropped for missing values: {design.n_dropped} ({detail})"]
 
     def __str__(self) -> str:
         lines = self._header() + [""]
@@ -85,8 +96,9 @@ class BrmSummary:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        parts = ["<p>" + "<br>".join(line.strip() for line in self._header()) + "</p>"]
+        # the header quotes the formula and data name: escaped, so a file named "<script>..." shows as text
+        parts = ["<p>" + "<br>".join(escape(line.strip()) for line in self._header()) + "</p>"]
         for title, table in self.sections():
             parts.append(html_table(["Parameter"] + SUMMARY_COLUMNS, _format_rows(table), caption=title))
-        parts += [f"<p><i>{m}</i></p>" for m in self.fit.messages]
+        parts += html_messages(self.fit.messages)
         return "<div class='multilevel-summary'>" + "".join(parts) + "</div>"

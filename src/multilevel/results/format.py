@@ -86,9 +86,15 @@ def text_table(header: list[str], rows: list[list[str]], align: list[str] | None
 
 
 def html_table(header: list[str], rows: list[list[str]], caption: str | None = None) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    """A table with every cell escaped: names come from the user's data (columns, levels, groups)."""
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    cap = f"<caption>{html.escape(str(caption))}</caption>" if caption else ""
     return f'<table class="multilevel">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def html_messages(messages) -> list[str]:
+    """Warnings and notes as HTML paragraphs, escaped (they quote column names and formulas)."""
+    return [f"<p><i>{html.escape(str(m))}</i></p>" for m in messages]

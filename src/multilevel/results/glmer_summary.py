@@ -1,9 +1,12 @@
 """glmer-style summary: family and link, information criteria, z tests."""
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 
-from .format import coefficient_decimals, format_column, format_fixed, format_pvalue, html_table, significance_stars, text_table
+from .format import (coefficient_decimals, format_column, format_fixed, format_pvalue, html_messages, html_table,
+                     significance_stars, text_table)
 from .summary import _correlation_block, _groups_line, random_effects_rows
 
 
@@ -71,14 +74,15 @@ class GlmerSummary:
     def _repr_html_(self) -> str:
         fit = self.fit
         header, values = _criteria(fit)
-        parts = [f"<p><b>{_title(fit)}</b><br>Family: {fit.family.display} ({fit.family.link.name})"
-                 f"<br>Formula: <code>{fit.formula}</code><br>Data: {fit.data_name}</p>",
-                 html_table(header, [values])]
+        lines = [f"<b>{escape(_title(fit))}</b>", escape(f"Family: {fit.family.display} ({fit.family.link.name})"),
+                 f"Formula: <code>{escape(str(fit.formula))}</code>", f"Data: {escape(str(fit.data_name))}"]
+        lines += [escape(line) for line in _header(fit)[4:]]  # rows dropped for missing values
+        parts = ["<p>" + "<br>".join(lines) + "</p>", html_table(header, [values])]
         header, rows = random_effects_rows(fit)
         parts.append(html_table(header, rows, caption="Random effects"))
         header, rows = fixed_effects_rows(fit)
         parts.append(html_table(["Term"] + header[1:], rows, caption="Fixed effects"))
-        parts += [f"<p><i>{m}</i></p>" for m in fit.messages]
+        parts += html_messages(fit.messages)
         return "<div class='multilevel-summary'>" + "".join(parts) + "</div>"
 
 

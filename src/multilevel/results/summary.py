@@ -1,9 +1,12 @@
 """lme4-style summary of a linear mixed model, as text for terminals and HTML for notebooks."""
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 
-from .format import coefficient_decimals, abbreviate, decimals_for, format_column, format_fixed, html_table, text_table
+from .format import (abbreviate, coefficient_decimals, decimals_for, format_column, format_fixed, html_messages,
+                     html_table, text_table)
 
 
 def _title(fit) -> str:
@@ -133,10 +136,14 @@ class LmerSummary:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
+        # every piece of user text (formula, data name, group names, messages) is escaped where it
+        # enters the HTML: a column or file named "<script>..." must show as text, not run
         fit = self.fit
-        parts = [f"<p><b>{_title(fit)}</b><br>Formula: <code>{fit.formula}</code><br>Data: {fit.data_name}"
-                 f"<br>Number of obs: {fit.nobs}; groups: "
-                 + "; ".join(f"{g}, {n}" for g, n in fit.ngroups.items()) + "</p>"]
+        lines = [f"<b>{escape(_title(fit))}</b>", f"Formula: <code>{escape(str(fit.formula))}</code>",
+                 f"Data: {escape(str(fit.data_name))}"] + [escape(line) for line in _fit_lines(fit)[3:]]
+        lines.append(f"Number of obs: {fit.nobs}; groups: "
+                     + escape("; ".join(f"{g}, {n}" for g, n in fit.ngroups.items())))
+        parts = ["<p>" + "<br>".join(lines) + "</p>"]
         if fit.reml:
             parts.append(f"<p>REML criterion at convergence: {fit.reml_criterion:.1f}</p>")
         else:
@@ -147,8 +154,7 @@ class LmerSummary:
         parts.append(html_table(header, rows, caption="Random effects"))
         header, rows = fixed_effects_rows(fit)
         parts.append(html_table(["Term"] + header[1:], rows, caption="Fixed effects"))
-        for message in fit.messages:
-            parts.append(f"<p><i>{message}</i></p>")
+        parts += html_messages(fit.messages)
         return "<div class='multilevel-summary'>" + "".join(parts) + "</div>"
 
 
