@@ -13,13 +13,14 @@ import pandas as pd
 from scipy import optimize, special
 
 from ..design import Design, build_design
-from ..errors import ConvergenceWarning, DataError, SingularFitWarning
+from ..errors import ArgumentError, ConvergenceWarning, DataError, SingularFitWarning
 from ..families import get_family, negative_binomial
 from ..formula import parse_formula
 from ..results.glmerfit import GlmerFit
 from ..progress import EvaluationCounter, show_progress
 from .glmm import GLMMProblem
 from .optimize import bobyqa, finite_difference_hessian
+from .standardize import standardize
 
 GRADIENT_TOL = 2e-3
 
@@ -64,37 +65,53 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
 
 def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str = "data",
                     progress: bool | None = False) -> GlmerFit:
-    """Fit a prepared GLMM :class:`Design` (two stages as lme4's ``glmer``)."""
-    problem = GLMMProblem(design, nagq=nagq)  # checks that nagq suits the model
-    problem.set_nagq(0)
-    theta0 = problem.initial_theta() if start is None else np.asarray(start, dtype=float)[: problem.n_theta]
+    """Fit a prepared GLMM :class:`Design` (two stages as lme4's ``glmer``).
+
+    Both stages search on the standardized design (:mod:`multilevel.ml.standardize`); the optimum
+    is mapped back and the result computed on the design as given. The Hessian behind the
+    fixed-effects covariance is taken in the standardized coordinates and carried to beta's.
+    """
+    standardized, standardization = standardize(design)
+    search = GLMMProblem(standardized, nagq=nagq)  # checks that nagq suits the model
+    problem = search if standardized is design else GLMMProblem(design, nagq=nagq)
+    search.set_nagq(0)
+    if start is None:
+        theta0 = search.initial_theta()
+    else:
+        start = np.asarray(start, dtype=float)
+        if start.ndim != 1 or len(start) < search.n_theta:
+            raise ArgumentError(f"start must begin with the {search.n_theta} values of theta, got shape {start.shape}")
+        theta0 = standardization.theta_to_standard(start[: search.n_theta])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        stage1 = bobyqa(problem.theta_only_objective, theta0, problem.lower_bounds(),
+        stage1 = bobyqa(search.theta_only_objective, theta0, search.lower_bounds(),
                         xtol_abs=1e-7 if nagq == 0 else 5e-2)  # stage 1 only gives stage 2 a start
         if not np.isfinite(stage1.final_objective):
             raise DataError("the deviance is not finite at any parameter value tried: check the response "
                             "(e.g. perfect separation or counts too large for the link)")
-        state = problem.pirls(stage1.final, None)
-        record = stage1
-        hessian = None
+        record, hessian = stage1, None
+        theta_std, beta_std = stage1.final, None
         if nagq >= 1:
-            problem.set_nagq(nagq)
+            state = search.pirls(stage1.final, None)
+            search.set_nagq(nagq)
             x0 = np.concatenate([stage1.final, state.beta])
-            lower = np.concatenate([problem.lower_bounds(), np.full(problem.p, -np.inf)])
-            se0 = _rx_standard_errors(state, problem)
-            step = np.concatenate([np.full(problem.n_theta, 0.1), np.maximum(se0, 1e-3)])
+            lower = np.concatenate([search.lower_bounds(), np.full(search.p, -np.inf)])
+            se0 = _rx_standard_errors(state, search)
+            step = np.concatenate([np.full(search.n_theta, 0.1), np.maximum(se0, 1e-3)])
             counter = EvaluationCounter(show_progress(progress), f"glmer: {'Laplace' if nagq == 1 else f'AGQ {nagq}'}")
             try:
-                record = bobyqa(counter.wrap(problem.objective), x0, lower, initial_step=step, xtol_abs=1e-6)
+                record = bobyqa(counter.wrap(search.objective), x0, lower, initial_step=step, xtol_abs=1e-6)
             finally:
                 counter.close()
             record.messages = stage1.messages + record.messages
             record.settings["stage1_evaluations"] = stage1.n_evaluations
-            state = problem.pirls(record.final[: problem.n_theta], record.final[problem.n_theta:])
-            hessian = finite_difference_hessian(problem.objective, record.final)
-            problem.pirls(record.final[: problem.n_theta], record.final[problem.n_theta:])  # restore mode
-    fit = GlmerFit(design, problem, state, record, nagq, hessian, data_name=data_name)
+            theta_std, beta_std = record.final[: search.n_theta], record.final[search.n_theta:]
+            hessian = standardization.hessian_to_original_beta(finite_difference_hessian(search.objective, record.final))
+        problem.set_nagq(nagq)
+        beta = None if beta_std is None else standardization.beta_to_original(beta_std)
+        state = problem.pirls(standardization.theta_to_original(theta_std), beta)  # also leaves the modes here
+    fit = GlmerFit(design, problem, state, record, nagq, hessian, data_name=data_name, standardization=standardization)
     _check_glmm(fit, problem, record, hessian)
+    standardization.record_in_original(record, n_theta=search.n_theta)
     return fit
 
 
@@ -126,7 +143,10 @@ def _check_glmm(fit: GlmerFit, problem: GLMMProblem, record, hessian) -> None:
 
 def _check_separation(fit: GlmerFit) -> None:
     """Perfect separation: probabilities that reach 0 or 1 and fixed effects that run away."""
-    runaway = [name for name, value in fit.fixef().items() if abs(value) > 10]
+    beta = fit.fixef()
+    if fit.standardization is not None:  # judged per standard deviation of the predictor, not per unit
+        beta = pd.Series(fit.standardization.beta_to_standard(beta.to_numpy()), index=beta.index)
+    runaway = [name for name, value in beta.items() if abs(value) > 10]
     if not runaway:
         return
     mu = fit.fitted()

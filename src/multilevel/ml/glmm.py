@@ -19,6 +19,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from ..design import Design
+from ..errors import ArgumentError
 from ..linalg import BlockedCholesky, NotPositiveDefinite, logdet_lower
 from ..linalg.cholesky import solve_blocked
 from ..linalg.crossprod import CrossProducts
@@ -82,7 +83,7 @@ class GLMMProblem:
     def set_nagq(self, nagq: int) -> None:
         """Choose the objective: 0 (theta only), 1 (Laplace) or the number of quadrature nodes."""
         if nagq > 1 and (len(self.terms) != 1 or self.terms[0].dim != 1):
-            raise ValueError("nagq > 1 (adaptive Gauss-Hermite) needs a single scalar random-effects term, "
+            raise ArgumentError("nagq > 1 (adaptive Gauss-Hermite) needs a single scalar random-effects term, "
                              f"as in lme4; this model has {sum(t.dim for t in self.terms)} random effects per "
                              f"observation in {len(self.terms)} term(s)")
         self.nagq = nagq

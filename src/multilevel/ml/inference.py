@@ -18,6 +18,7 @@ from scipy import optimize, stats
 
 from .lmm import LOG_2PI, LMMProblem
 from .optimize import bobyqa
+from .standardize import standardize
 
 
 def _labels(fit, level: float) -> list[str]:
@@ -207,8 +208,10 @@ def _fixed_effect_zeta(fit, j: int):
 
     def zeta(value):
         reduced = dataclasses.replace(design, fixed=reduced_fixed, response=design.response - x[:, j] * value)
-        problem = LMMProblem(reduced, reml=False)
-        record = bobyqa(problem.objective, theta_start[0], problem.lower_bounds(), ftol_abs=1e-11, xtol_abs=1e-9)
+        searched, standardization = standardize(reduced)  # the ML deviance is the same in both
+        problem = LMMProblem(searched, reml=False)
+        record = bobyqa(problem.objective, standardization.theta_to_standard(theta_start[0]), problem.lower_bounds(),
+                        ftol_abs=1e-11, xtol_abs=1e-9)
         return np.sign(value - estimate) * np.sqrt(max(record.final_objective - best, 0.0))
 
     return zeta
@@ -219,18 +222,21 @@ def bootstrap_intervals(fit, level: float = 0.95, nsim: int = 500, seed=None) ->
 
     The replicates are in ``attrs["replicates"]`` (nsim x parameters).
     """
-    problem = fit.problem
-    deviance = VarianceScaleDeviance(problem, fit.reml)
+    deviance = VarianceScaleDeviance(fit.problem, fit.reml)
+    searched, standardization = standardize(fit.design)  # refits search where the units do not matter
+    problem = fit.problem if searched is fit.design else LMMProblem(searched, reml=fit.reml)
+    start = standardization.theta_to_standard(fit.theta)
     sims = fit.simulate(nsim, seed=seed).to_numpy()
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for s in range(nsim):
             boot_problem = problem.with_response(sims[:, s])
-            record = bobyqa(boot_problem.objective, fit.theta, boot_problem.lower_bounds(),
-                            ftol_abs=1e-7, xtol_abs=1e-6)
+            record = bobyqa(boot_problem.objective, start, boot_problem.lower_bounds(), ftol_abs=1e-7, xtol_abs=1e-6)
             solution = boot_problem.solve(record.final)
-            rows.append(np.concatenate([deviance.psi_from_theta(solution.theta, solution.sigma), solution.beta]))
+            theta = standardization.theta_to_original(solution.theta)
+            beta = standardization.beta_to_original(solution.beta)
+            rows.append(np.concatenate([deviance.psi_from_theta(theta, solution.sigma), beta]))
     replicates = np.array(rows)
     alpha = (1 - level) / 2
     limits = np.nanquantile(replicates, [alpha, 1 - alpha], axis=0).T

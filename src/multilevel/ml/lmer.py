@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 
 from ..design import Design, build_design
-from ..errors import ConvergenceWarning, SingularFitWarning
+from ..errors import ArgumentError, ConvergenceWarning, SingularFitWarning
 from ..formula import parse_formula
 from ..results.lmerfit import LmerFit
 from ..progress import EvaluationCounter, show_progress
 from .lmm import LMMProblem
 from .optimize import bobyqa, finite_difference_gradient, finite_difference_hessian
+from .standardize import standardize
 
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 
@@ -51,20 +52,37 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, weights=None, n
 
 def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str = "data",
                progress: bool | None = False) -> LmerFit:
-    """Fit a prepared :class:`Design` (the stage after ``build_design``)."""
-    problem = LMMProblem(design, reml=reml)
-    initial = problem.initial_theta() if start is None else np.asarray(start, dtype=float)
-    if initial.shape != (problem.n_theta,):
-        raise ValueError(f"start must have {problem.n_theta} values (theta), got {initial.shape}")
+    """Fit a prepared :class:`Design` (the stage after ``build_design``).
+
+    The optimizer works on the standardized design (:mod:`multilevel.ml.standardize`), so the fit
+    does not depend on the units of the predictors; the optimum is mapped back and the result is
+    computed on the design as given. ``fit.optimizer`` records theta in the coordinates it searched.
+    """
+    standardized, standardization = standardize(design)
+    search = LMMProblem(standardized, reml=reml)
+    problem = search if standardized is design else LMMProblem(design, reml=reml)
+    if start is None:
+        initial = search.initial_theta()
+    else:
+        start = np.asarray(start, dtype=float)
+        if start.shape != (problem.n_theta,):
+            raise ArgumentError(f"start must have {problem.n_theta} values (theta), got shape {start.shape}")
+        initial = standardization.theta_to_standard(start)
     counter = EvaluationCounter(show_progress(progress), "lmer: REML" if reml else "lmer: ML")
     try:
-        record = bobyqa(counter.wrap(problem.objective), initial, problem.lower_bounds())
+        record = bobyqa(counter.wrap(search.objective), initial, search.lower_bounds())
     finally:
         counter.close()
-    solution = problem.solve(record.final)
-    messages = list(record.messages)
-    fit = LmerFit(design, solution, record, reml, data_name=data_name, messages=messages, problem=problem)
-    _check_fit(fit, problem, record)
+    theta_std = record.final
+    solution = problem.solve(standardization.theta_to_original(theta_std))
+    if search is not problem:
+        solution = standardization.lmm_solution_to_original(solution, search.solve(theta_std), reml)
+    fit = LmerFit(design, solution, record, reml, data_name=data_name, messages=list(record.messages),
+                  problem=problem, standardization=standardization)
+    if reml and search is not problem:  # the ML deviance, without the original design's cancellation
+        fit._ml_deviance = float(search.objective(theta_std, reml=False))
+    _check_fit(fit, search, record)
+    standardization.record_in_original(record, -2.0 * standardization.log_abs_det_fixed() if reml else 0.0)
     return fit
 
 

@@ -19,7 +19,8 @@ class GlmerFit(LmerFit):
 
     has_residual_variance = False
 
-    def __init__(self, design, problem, state, record, nagq: int, hessian, *, data_name: str = "data"):
+    def __init__(self, design, problem, state, record, nagq: int, hessian, *, data_name: str = "data",
+                 standardization=None):
         from ..ml.lmm import LMMSolution
 
         self.family = design.family
@@ -29,7 +30,8 @@ class GlmerFit(LmerFit):
         b = [ub @ lam.T for ub, lam in zip(u, lambdas)]
         objective = problem.agq(state) if nagq > 1 else problem.laplace(state)
         solution = LMMSolution(state.theta, state.beta, u, b, 1.0, float("nan"), state.factor, objective)
-        super().__init__(design, solution, record, reml=False, data_name=data_name, problem=problem)
+        super().__init__(design, solution, record, reml=False, data_name=data_name, problem=problem,
+                         standardization=standardization)
         self._mu = state.mu
         self._eta = state.eta
         self._vcov = self._covariance(hessian, problem, state)

@@ -36,7 +36,7 @@ class LmerFit:
     bayesian = False  # fits with posterior draws (brm, ulam) say True
 
     def __init__(self, design: Design, solution, record, reml: bool, *, data_name: str = "data",
-                 messages: list | None = None, problem=None):
+                 messages: list | None = None, problem=None, standardization=None):
         self.design = design
         self.reml = reml
         self.optimizer = record
@@ -51,6 +51,8 @@ class LmerFit:
         self._criterion = solution.objective
         self._problem = problem
         self._ml_deviance = None
+        # the recoding of the predictors the optimizer worked in (multilevel.ml.standardize)
+        self.standardization = standardization
 
     # ---- pickling: the problem (cross-products) is rebuilt on demand ---------------------------
     def __getstate__(self):
@@ -134,9 +136,14 @@ class LmerFit:
         return not any(m.startswith("Model failed to converge") for m in self.messages)
 
     def is_singular(self, tol: float = 1e-4) -> bool:
-        """A variance parameter on its bound (a zero variance or a correlation of +-1), as lme4."""
+        """A variance parameter on its bound (a zero variance or a correlation of +-1), as lme4.
+
+        Judged on theta in standardized coordinates, so that the answer does not depend on the
+        units of the predictors (lme4's tolerance is in absolute units of theta).
+        """
         lower = np.concatenate([t.covariance.lower_bounds() for t in self.design.terms])
-        on_bound = np.isfinite(lower) & (self._theta < lower + tol)
+        theta = self._theta if self.standardization is None else self.standardization.theta_to_standard(self._theta)
+        on_bound = np.isfinite(lower) & (theta < lower + tol)
         return bool(on_bound.any())
 
     # ---- fixed effects -----------------------------------------------------------------------
