@@ -17,14 +17,15 @@ PRIOR_CLASSES = ("b", "Intercept", "sd", "sigma", "cor", "L", "shape", "nu")
 POSITIVE_CLASSES = ("sd", "sigma", "shape", "nu")
 
 # Each distribution's arguments, as brms names them, with the range each must lie in:
-# "real" (any finite number) or "positive" (finite and > 0). uniform also needs lower < upper.
+# "real" (any finite number), "positive" (finite and > 0) or "log" (a log-scale location: its
+# exponential, lognormal's median, must be a double, so within +-700). uniform also needs lower < upper.
 DISTRIBUTIONS = {
     "normal": (("mu", "real"), ("sigma", "positive")),
     "student_t": (("nu", "positive"), ("mu", "real"), ("sigma", "positive")),
     "cauchy": (("mu", "real"), ("sigma", "positive")),
     "exponential": (("rate", "positive"),),
     "gamma": (("shape", "positive"), ("rate", "positive")),
-    "lognormal": (("mu", "real"), ("sigma", "positive")),
+    "lognormal": (("mu", "log"), ("sigma", "positive")),
     "uniform": (("lower", "real"), ("upper", "real")),
     "beta": (("alpha", "positive"), ("beta", "positive")),
     "lkj": (("eta", "positive"),),
@@ -40,7 +41,9 @@ CORRELATION = ("lkj", "lkj_corr_cholesky")
 # Arguments beyond this size overflow the log density in double precision (uniform(-1e300, 1e300)
 # has width inf, gamma(1e300, 1e-300) a mean of 1e600): no prior needs them.
 MAX_ARGUMENT = 1e100
-_MAX_TEXT = "1e100"
+MAX_LOG_ARGUMENT = 700.0
+_ALLOWED = {"real": "a number in [-1e100, 1e100]", "positive": "a number in (0, 1e100]",
+            "log": "a number in [-700, 700]"}
 
 _PRIOR_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.DOTALL)
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -132,13 +135,14 @@ def parse_prior_text(text: str) -> tuple[str, tuple[float, ...]]:
         raise PriorError(f"prior {text!r}: {name} takes {len(arguments)} argument(s) ({expected}), got {len(parts)}")
     values = []
     for part, (argument, kind) in zip(parts, arguments):
-        allowed = f"a number in {'(0' if kind == 'positive' else f'[-{_MAX_TEXT}'}, {_MAX_TEXT}]"
+        allowed = _ALLOWED[kind]
         if not _NUMBER_RE.match(part):
             finite = part.lower().lstrip("+-") in ("nan", "inf", "infinity")
             raise PriorError(f"prior {text!r}: {name}'s argument {argument} = {part!r} is not "
                              f"{'finite' if finite else 'a number'}; it must be {allowed}")
         value = float(part)
-        if not abs(value) <= MAX_ARGUMENT or (kind == "positive" and not value > 0):
+        limit = MAX_LOG_ARGUMENT if kind == "log" else MAX_ARGUMENT
+        if not abs(value) <= limit or (kind == "positive" and not value > 0):
             raise PriorError(f"prior {text!r}: {name}'s argument {argument} = {part} is outside its range; "
                              f"it must be {allowed}")
         values.append(value)
