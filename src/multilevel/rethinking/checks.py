@@ -55,12 +55,14 @@ def _static_environment(graph: ModelGraph) -> dict:
         try:
             with np.errstate(all="ignore"):
                 value = _Walker(stmt, graph, env, checks=False).value(stmt.expr)
+                if value is not None and stmt.target.link:
+                    value = _LINKS[stmt.target.link](np.asarray(value, dtype=float))
         except (ValueError, TypeError, IndexError):
             value = None  # e.g. shapes that do not broadcast: reported when the density is evaluated
         if value is None:
             env.pop(name, None)
             continue
-        env[name] = _LINKS[stmt.target.link](value) if stmt.target.link else value
+        env[name] = value
     return env
 
 
@@ -122,10 +124,11 @@ class _Walker:
         args = [self.value(a) for a in node.args]
         if node.func in _NUMPY_FUNCTIONS:
             return self._apply(_NUMPY_FUNCTIONS[node.func], args)
-        if node.func == "rep_vector" and args[1] is not None:
-            n = np.asarray(args[1])
-            if n.ndim or not float(n).is_integer() or not 1 <= n <= 10_000_000:
-                self.fail(ModelError, f"rep_vector(x, n) needs a whole number n >= 1, not {_text(node.args[1])}")
+        if node.func == "rep_vector":
+            n = node.args[1]
+            if not isinstance(n, Num) or not n.value.is_integer() or not 1 <= n.value <= 10_000_000:
+                self.fail(ModelError, f"rep_vector(x, n) needs n written as a whole number >= 1, "
+                                      f"not {_text(node.args[1])}")
         return None  # c(), sum(), softmax()...: evaluated with the parameters
 
     def _index(self, node: Index):

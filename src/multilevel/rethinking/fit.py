@@ -13,7 +13,7 @@ import pandas as pd
 from ..bayes.sampler import diagnose, prepare_devices, run_nuts
 from ..errors import ArgumentError, ModelError
 from .graph import build_graph
-from .logdensity import UlamDensity, distribution, initial_log_density
+from .logdensity import UlamDensity, distribution, trace_log_density
 from .parse import parse_model
 
 prepare_devices()
@@ -42,7 +42,7 @@ def ulam(model, data, *, chains: int = 4, draws: int = 1000, warmup: int = 1000,
     statements = parse_model(model)
     graph = build_graph(statements, data)
     density = UlamDensity(graph)
-    initial_log_density(density)  # traced once: a line that cannot be evaluated is named before NUTS compiles
+    trace_log_density(density)  # a line that cannot be evaluated is named before NUTS compiles
     run = _sample(density, chains=chains, draws=draws, warmup=warmup, seed=seed,
                   target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress)
     fit = UlamFit(statements, graph, density, run, log_lik=log_lik)

@@ -35,8 +35,8 @@ def evaluate(node, env: dict):
         args = [evaluate(a, env) for a in node.args]
         if node.func == "c":
             return jnp.stack(jnp.broadcast_arrays(*[jnp.asarray(a, dtype=float) for a in args]), axis=-1)
-        if node.func == "rep_vector":
-            return jnp.full(int(args[1]), args[0], dtype=float)
+        if node.func == "rep_vector":  # its length is a whole number written in the model (checks.py)
+            return jnp.full(int(node.args[1].value), args[0], dtype=float)
         if node.func in _functions():
             return _functions()[node.func](*args)
         raise UlamSyntaxError(f"unknown function {node.func!r}")  # checked when the graph is built
@@ -244,10 +244,26 @@ class UlamDensity:
         numpyro.factor("log_density", self.log_density(flat))
 
 
+def trace_log_density(density: UlamDensity, flat=None):
+    """Trace the log density once, as the sampler will (no compilation): a model that cannot be
+    evaluated fails here, with its line quoted, before NUTS is compiled."""
+    import jax
+    import jax.numpy as jnp
+
+    flat = jnp.zeros(density.size) if flat is None else jnp.asarray(flat, dtype=float)
+    shape = jax.eval_shape(density.log_density, flat)
+    if shape.shape != ():
+        raise ModelError(f"the log density is not a single number but has shape {shape.shape}: "
+                         "a likelihood or prior line has arguments whose shapes do not match")
+    return flat
+
+
 def initial_log_density(density: UlamDensity, flat=None, gradient: bool = False):
-    """The log density (and its gradient) at ``flat`` (all zeros: the middle of every constraint), traced
-    as the sampler traces it, so that a model that cannot be evaluated fails here, with its line quoted,
-    before NUTS is compiled. Returns a float, or (float, numpy gradient).
+    """The log density (and its gradient) at ``flat`` (all zeros: the middle of every constraint).
+
+    Traced first (:func:`trace_log_density`), then evaluated op by op, which for one point is far
+    quicker than compiling. Invalid arguments give NaN, as in the sampler. Returns a float, or
+    (float, numpy gradient).
 
     Examples
     --------
@@ -255,23 +271,12 @@ def initial_log_density(density: UlamDensity, flat=None, gradient: bool = False)
     >>> initial_log_density(UlamDensity(graph))  # doctest: +SKIP
     """
     import jax
-    import jax.numpy as jnp
 
-    flat = jnp.zeros(density.size) if flat is None else jnp.asarray(flat, dtype=float)
-    shape = jax.eval_shape(density.log_density, flat)  # traces once: errors carry the line
-    if shape.shape != ():
-        raise ModelError(f"the log density is not a single number but has shape {shape.shape}: "
-                         "a likelihood or prior line has arguments whose shapes do not match")
-    if gradient:
-        value, grad = jax.value_and_grad(density.log_density)(flat)
-        return float(value), np.asarray(grad)
-    with _no_validation():
-        return float(jax.jit(density.log_density)(flat))
-
-
-@contextmanager
-def _no_validation():
     import numpyro
 
-    with numpyro.validation_enabled(False):
-        yield
+    flat = trace_log_density(density, flat)
+    with numpyro.validation_enabled(False):  # NumPyro checks concrete arguments; the sampler never does
+        if gradient:
+            value, grad = jax.value_and_grad(density.log_density)(flat)
+            return float(value), np.asarray(grad)
+        return float(density.log_density(flat))
