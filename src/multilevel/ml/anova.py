@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import MultilevelError
+from ..errors import ArgumentError, MultilevelError
 from ..results.format import format_pvalue, significance_stars, text_table
 
 
@@ -45,6 +45,12 @@ def anova(*fits, names: list[str] | None = None) -> AnovaTable:
     """
     if len(fits) < 2:
         raise MultilevelError("anova needs at least two fitted models to compare")
+    from ..results import LmerFit  # GlmerFit is one too
+
+    for i, fit in enumerate(fits):
+        if not isinstance(fit, LmerFit):
+            raise ArgumentError(f"anova compares lmer/glmer fits; argument {i + 1} is a {type(fit).__name__}"
+                                + (" (Bayesian fits compare with ml.loo_compare)" if getattr(fit, "bayesian", False) else ""))
     names = list(names) if names is not None else [f"m{i + 1}" for i in range(len(fits))]
     if len(names) != len(fits):
         raise MultilevelError("give one name per model")

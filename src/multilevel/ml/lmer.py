@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ..design import Design, build_design
-from ..errors import ArgumentError, ConvergenceWarning, SingularFitWarning
+from ..errors import ArgumentError, ConvergenceWarning, ModelError, SingularFitWarning
+from ..options import flag
 from ..formula import parse_formula
 from ..results.lmerfit import LmerFit
 from ..progress import EvaluationCounter, show_progress
@@ -45,9 +46,21 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, weights=None, n
     >>> round(fit.reml_criterion, 3)
     1743.628
     """
-    parsed = parse_formula(formula)
+    reml, progress = flag("reml", reml), flag("progress", progress, allow_none=True)
+    parsed = require_grouping(parse_formula(formula), "lmer")
     design = build_design(parsed, data, weights=weights, na_action=na_action)
     return fit_design(design, reml=reml, start=start, data_name=data_name or "data", progress=progress)
+
+
+def require_grouping(parsed, engine: str):
+    """A mixed model needs at least one random-effects term; say so before any data are read."""
+    if not parsed.bars:
+        raise ModelError(
+            f"{engine} needs at least one random-effects term such as (1 | group) in the formula "
+            f"{parsed.text!r}; a model without grouping terms is an ordinary "
+            f"{'linear' if engine == 'lmer' else 'generalized linear'} model (statsmodels' "
+            f"{'ols' if engine == 'lmer' else 'glm'} fits it)")
+    return parsed
 
 
 def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str = "data",

@@ -6,6 +6,8 @@ import pandas as pd
 from scipy import stats
 
 from ..design import encode_offset
+from ..errors import ModelError
+from ..options import choice, whole_number
 from .lmerfit import LmerFit
 
 
@@ -99,6 +101,7 @@ class GlmerFit(LmerFit):
 
     def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:
         """Residuals of type ``"deviance"`` (default, as lme4), ``"pearson"``, ``"response"`` or ``"working"``."""
+        type = choice("type", type, ["deviance", "pearson", "response", "working"])
         y, mu = self.design.response, self._mu
         w = self.design.weights if self.design.weights is not None else np.ones_like(y)
         if type == "deviance":
@@ -108,14 +111,11 @@ class GlmerFit(LmerFit):
             return (y - mu) * np.sqrt(w) / np.sqrt(self.family.variance(mu))
         if type == "response":
             return y - mu
-        if type == "working":
-            return (y - mu) / self.family.link.mu_eta(self._eta)
-        raise ValueError(f"type must be 'deviance', 'pearson', 'response' or 'working', not {type!r}")
+        return (y - mu) / self.family.link.mu_eta(self._eta)  # working
 
     def predict(self, newdata=None, re_form=None, allow_new_levels: bool = False, type: str = "link"):
         """Predictions on the ``"link"`` scale (default, as lme4) or the ``"response"`` scale."""
-        if type not in {"link", "response"}:
-            raise ValueError(f"type must be 'link' or 'response', not {type!r}")
+        type = choice("type", type, ["link", "response"])
         eta = super().predict(newdata, re_form=re_form, allow_new_levels=allow_new_levels)
         if newdata is None:
             eta = eta + self._offset()
@@ -126,6 +126,7 @@ class GlmerFit(LmerFit):
 
     def simulate(self, nsim: int = 1, seed=None) -> pd.DataFrame:
         """Responses simulated with new random effects; binomial ones as proportions, as lme4."""
+        nsim = whole_number("nsim", nsim, 1)
         rng = np.random.default_rng(seed)
         w = self.design.weights if self.design.weights is not None else np.ones(self.nobs)
         fixed = self.design.fixed.matrix @ self._beta + self._offset()
@@ -142,19 +143,19 @@ class GlmerFit(LmerFit):
         """``"wald"`` intervals for the fixed effects, or a parametric ``"boot"``strap of all parameters."""
         from ..ml import glmm_inference
 
+        method, level = self._check_confint(method, level, nsim, parm)
         if method == "wald":
             return glmm_inference.wald_intervals(self, level)
         if method == "boot":
             return glmm_inference.bootstrap_intervals(self, level, nsim=nsim, seed=seed)
-        if method == "profile":
-            return glmm_inference.profile_intervals(self, level, parm=parm)
-        raise ValueError(f"method must be 'wald', 'profile' or 'boot', not {method!r}")
+        return glmm_inference.profile_intervals(self, level, parm=parm)
 
     def icc(self) -> pd.Series:
         """Latent-scale ICC: intercept variance over (intercept variances + link variance pi^2/3 or 1)."""
         latent = {"logit": np.pi**2 / 3, "probit": 1.0}.get(self.family.link.name)
         if latent is None or self.family.name != "binomial":
-            raise ValueError("a latent-scale ICC is defined for binomial models with logit or probit links")
+            raise ModelError("a latent-scale ICC is defined for binomial models with logit or probit links, "
+                             f"not for the {self.family.name} family with the {self.family.link.name} link")
         vc = self.varcorr()
         intercepts = vc[(vc.var1 == "(Intercept)") & vc.var2.isna()]
         return pd.Series(intercepts.vcov.to_numpy() / (intercepts.vcov.sum() + latent),

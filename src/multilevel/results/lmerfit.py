@@ -6,7 +6,8 @@ import pandas as pd
 
 from ..covariance import covariance_from_factor
 from ..design import Design, encode_fixed, encode_term, terms_in_re_form
-from ..errors import DataError
+from ..errors import ArgumentError, DataError
+from ..options import choice, flag, open_probability, whole_number
 from ..formula import tokenize
 from . import summary as summary_text
 
@@ -251,9 +252,15 @@ class LmerFit:
         fixed = self.design.fixed.matrix @ self._beta
         return fixed + self._random_part([t.codes for t in terms], [t.z for t in terms], set(range(len(terms))))
 
-    def residuals(self, scaled: bool = False) -> np.ndarray:
-        """Response residuals y - fitted; ``scaled=True`` gives Pearson residuals over sigma."""
+    def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:
+        """Residuals y - fitted. For a linear mixed model lme4's ``"response"``, ``"working"`` and
+        ``"deviance"`` types agree; ``"pearson"`` multiplies by the square root of the weights;
+        ``scaled=True`` gives Pearson residuals over sigma."""
+        type = choice("type", type, ["response", "working", "deviance", "pearson"])
+        scaled = flag("scaled", scaled)
         res = self.design.response - self.fitted()
+        if type == "pearson" and self.design.weights is not None and not scaled:
+            res = res * np.sqrt(self.design.weights)
         if scaled:
             w = self.design.weights
             res = (res if w is None else res * np.sqrt(w)) / self._sigma
@@ -300,6 +307,7 @@ class LmerFit:
 
     def simulate(self, nsim: int = 1, seed=None) -> pd.DataFrame:
         """Responses simulated from the fitted model with new random effects (lme4's default)."""
+        nsim = whole_number("nsim", nsim, 1)
         rng = np.random.default_rng(seed)
         terms = self.design.terms
         fixed = self.design.fixed.matrix @ self._beta
@@ -324,13 +332,29 @@ class LmerFit:
         """
         from ..ml import inference
 
+        method, level = self._check_confint(method, level, nsim, parm)
         if method == "wald":
             return inference.wald_intervals(self, level)
         if method == "profile":
             return inference.profile_intervals(self, level, parm=parm)
-        if method == "boot":
-            return inference.bootstrap_intervals(self, level, nsim=nsim, seed=seed)
-        raise ValueError(f"method must be 'wald', 'profile' or 'boot', not {method!r}")
+        return inference.bootstrap_intervals(self, level, nsim=nsim, seed=seed)
+
+    def _check_confint(self, method, level, nsim, parm) -> tuple[str, float]:
+        method = choice("method", method, ["wald", "profile", "boot"])
+        level = open_probability("level", level)
+        whole_number("nsim", nsim, 1)
+        if parm is not None:
+            known = list(self.confint_names())
+            unknown = [p for p in ([parm] if isinstance(parm, str) else parm) if p not in known]
+            if unknown:
+                raise ArgumentError(f"parm names no parameter of this model: {unknown}; the parameters are {known}")
+        return method, level
+
+    def confint_names(self) -> list[str]:
+        """Row names of :meth:`confint`: .sig01, ... (and .sigma), then the fixed effects."""
+        from ..ml.inference import _param_names
+
+        return _param_names(self) + list(self.design.fixed.column_names)
 
     def icc(self) -> pd.Series:
         """Intraclass correlation per grouping factor: intercept variance over total variance.

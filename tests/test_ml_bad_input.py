@@ -1,0 +1,124 @@
+"""lmer/glmer options and models they cannot fit: errors of ours that name the culprit (issue 10)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import multilevel as ml
+from multilevel.errors import ArgumentError, ModelError
+
+CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+
+
+@pytest.fixture(scope="module")
+def sleep():
+    return ml.datasets.load("sleepstudy")
+
+
+@pytest.fixture(scope="module")
+def cbpp():
+    return ml.datasets.load("cbpp")
+
+
+@pytest.fixture(scope="module")
+def sleep_fit(sleep):
+    return ml.lmer("Reaction ~ Days + (Days | Subject)", sleep)
+
+
+@pytest.fixture(scope="module")
+def cbpp_fit(cbpp):
+    return ml.glmer(CBPP, cbpp)
+
+
+# before: lmer ValueError 'need at least one array to concatenate', glmer/glmer_nb IndexError
+@pytest.mark.parametrize("call", [
+    lambda d: ml.lmer("Reaction ~ Days", d["sleep"]),
+    lambda d: ml.glmer("cbind(incidence, size - incidence) ~ period", d["cbpp"]),
+    lambda d: ml.glmer_nb("incidence ~ period", d["cbpp"]),
+])
+def test_formula_without_grouping_terms(call, sleep, cbpp):
+    with pytest.raises(ModelError, match=r"at least one random-effects term such as \(1 \| group\)"):
+        call({"sleep": sleep, "cbpp": cbpp})
+
+
+def test_glmer_gaussian_points_to_lmer(sleep):
+    # before: a bare NotImplementedError
+    with pytest.raises(ModelError, match="use ml.lmer"):
+        ml.glmer("Reaction ~ Days + (1 | Subject)", sleep, family="gaussian")
+
+
+@pytest.mark.parametrize("nagq, message", [(-1, "from 0 to 25, not -1"), (1000, "from 0 to 25, not 1000"),
+                                           (26, "from 0 to 25"), (2.5, "whole number"), (True, "whole number"),
+                                           ("5", "whole number")])
+def test_nagq_outside_lme4s_range(cbpp, nagq, message):
+    # before: nagq=1000 gave deviance 72.50 (lme4 nAGQ=25: 73.37) without a word; -1 a plain ValueError
+    with pytest.raises(ArgumentError, match=message):
+        ml.glmer(CBPP, cbpp, nagq=nagq)
+
+
+def test_nagq_25_is_accepted_and_stable(cbpp):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        agq9 = ml.glmer(CBPP, cbpp, nagq=9)
+        agq25 = ml.glmer(CBPP, cbpp, nagq=25)
+    # adaptive quadrature has converged by 9 nodes on cbpp: 25 nodes add nothing but rounding
+    assert -2 * agq25.loglik == pytest.approx(-2 * agq9.loglik, abs=1e-4)
+
+
+def test_nagq_above_one_needs_one_scalar_term(sleep):
+    data = sleep.assign(y=(sleep.Reaction > 300).astype(int))
+    with pytest.raises(ArgumentError, match="single scalar random-effects term"):
+        ml.glmer("y ~ Days + (Days | Subject)", data, nagq=3)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"reml": "no"}, "reml must be True or False"),
+    ({"start": [1.0, 2.0]}, "start must have 3 values"),
+    ({"progress": "yes"}, "progress must be True, False or None"),
+])
+def test_lmer_options(sleep, kwargs, message):
+    with pytest.raises(ArgumentError, match=message):
+        ml.lmer("Reaction ~ Days + (Days | Subject)", sleep, **kwargs)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda f: f.confint("foo"), "method must be one of 'wald', 'profile', 'boot'"),
+    (lambda f: f.confint("wald", level=2), "level must be a number strictly between 0 and 1"),
+    (lambda f: f.confint("wald", level=0), "level must be"),
+    (lambda f: f.confint("boot", nsim=0), "nsim must be at least 1"),
+    (lambda f: f.confint("profile", parm=["Dayz"]), r"parm names no parameter of this model: \['Dayz'\]"),
+    (lambda f: f.simulate(nsim=-1), "nsim must be at least 1, not -1"),
+    (lambda f: f.simulate(nsim=1.5), "nsim must be a whole number"),
+    (lambda f: f.residuals(type="foo"), "type must be one of"),
+    (lambda f: ml.anova(f, "m2"), "argument 2 is a str"),
+])
+def test_lmer_fit_methods(sleep_fit, call, message):
+    # before: plain ValueError, numpy's 'negative dimensions are not allowed', AttributeError, TypeError
+    with pytest.raises(ArgumentError, match=message):
+        call(sleep_fit)
+
+
+def test_lmer_residual_types_agree_with_lme4s_meaning(sleep_fit):
+    # lme4: for an unweighted LMM residuals(type = "response" / "working" / "deviance" / "pearson") agree
+    for kind in ("working", "deviance", "pearson"):
+        np.testing.assert_array_equal(sleep_fit.residuals(kind), sleep_fit.residuals())
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda f: f.predict(type="foo"), "type must be one of 'link', 'response'"),
+    (lambda f: f.residuals("foo"), "type must be one of 'deviance'"),
+    (lambda f: f.simulate(nsim=0), "nsim must be at least 1"),
+    (lambda f: f.confint("wald", level=1.5), "level must be"),
+])
+def test_glmer_fit_methods(cbpp_fit, call, message):
+    with pytest.raises(ArgumentError, match=message):
+        call(cbpp_fit)
+
+
+def test_latent_icc_needs_binomial(cbpp):
+    ticks = ml.datasets.load("grouseticks")
+    fit = ml.glmer("TICKS ~ YEAR + (1 | BROOD)", ticks, family="poisson")
+    with pytest.raises(ModelError, match="poisson family with the log link"):
+        fit.icc()
