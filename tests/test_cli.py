@@ -124,6 +124,13 @@ def test_bad_nagq_is_a_usage_error(capsys, no_fitting, value, message):
 
 def test_nagq_without_family(capsys, no_fitting):
     assert_error(capsys, ["fit", SLEEP, "--data", "sleepstudy", "--nagq", "2"], "--nagq applies to GLMMs only")
+    assert_error(capsys, ["fit", SLEEP, "--data", "sleepstudy", "--family", "gaussian", "--nagq", "2"],
+                 "gaussian models are fitted by lmer")
+
+
+def test_nagq_beyond_what_glmer_allows(capsys):
+    assert_error(capsys, ["fit", "incidence ~ period + (1|herd)", "--data", "cbpp", "--family", "poisson",
+                          "--nagq", "30"], "nagq")
 
 
 def test_unknown_family(capsys, no_fitting):

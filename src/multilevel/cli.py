@@ -144,8 +144,9 @@ def _check_options(args) -> None:
     """Options that contradict each other or name an unknown family, before data are read."""
     bayes = getattr(args, "bayes", False)
     nagq = getattr(args, "nagq", None)
-    if nagq is not None and not args.family:
-        raise ArgumentError("--nagq applies to GLMMs only: give --family as well (e.g. --family binomial)")
+    if nagq is not None and (not args.family or _is_gaussian(args.family)):
+        raise ArgumentError("--nagq applies to GLMMs only: give a non-gaussian --family as well "
+                            "(e.g. --family binomial); gaussian models are fitted by lmer")
     if bayes and args.ml:
         raise ArgumentError("--ml applies to lmer; a --bayes fit has no REML/ML choice")
     if args.family is not None:
@@ -166,10 +167,15 @@ def _fit(args, data: pd.DataFrame, name: str):
         return brm(args.formula, data, family=args.family or "gaussian", data_name=name)
     from .ml import glmer, lmer
 
-    if args.family:
+    if args.family and not _is_gaussian(args.family):
         nagq = 1 if getattr(args, "nagq", None) is None else args.nagq
         return glmer(args.formula, data, family=args.family, nagq=nagq, data_name=name)
     return lmer(args.formula, data, reml=not args.ml, data_name=name)
+
+
+def _is_gaussian(family: str) -> bool:
+    """A gaussian GLMM (identity link) is a linear mixed model: lme4's glmer hands it to lmer too."""
+    return family == "gaussian"
 
 
 def main(argv: list[str] | None = None) -> int:
