@@ -194,3 +194,17 @@ def test_infinite_response_is_a_data_error():
     data.loc[0, "Reaction"] = np.inf
     with pytest.raises(ml.DataError, match="Reaction"):
         ml.brm("Reaction ~ Days + (1|Subject)", data, chains=1, draws=20, warmup=20)
+
+
+def test_population_only_model_samples_as_brms_does():
+    """A formula without a (x | g) term is a plain Bayesian regression in brms too: it samples."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ml.brm("Reaction ~ Days", ml.datasets.load("sleepstudy"), chains=1, draws=200, warmup=200, seed=1,
+                     progress=False)
+    text = str(fit.summary())
+    assert "Multilevel Hyperparameters" not in text and "Regression Coefficients:" in text
+    assert abs(fit.fixef().loc["Days", "Estimate"] - 10.467) < 1.5  # lm(Reaction ~ Days): 10.467
+    assert fit.run.settings["parameterization"] == "no group-level effects"

@@ -195,3 +195,17 @@ def test_brm_summary_escapes_user_text_and_reports_dropped_rows():
     html_text = fit._repr_html_()
     assert_inert(html_text)
     assert "Rows dropped for missing values: 2" in "".join(_Page(html_text).text)
+
+
+def test_ulam_html_escapes_parameter_names():
+    """ulam's HTML comes from pandas' to_html, which escapes; parameter names come from the model text."""
+    import types
+
+    import pandas as pd
+
+    from multilevel.rethinking.fit import UlamFit
+
+    table = pd.DataFrame({"mean": [0.1], "sd": [1.0]}, index=[PAYLOAD_RESPONSE])
+    fake = types.SimpleNamespace(precis=lambda depth: table,
+                                 run=types.SimpleNamespace(settings={"chains": 4, "draws": 1000}))
+    assert_inert(UlamFit._repr_html_(fake), [PAYLOAD_RESPONSE])
