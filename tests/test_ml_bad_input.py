@@ -122,3 +122,61 @@ def test_latent_icc_needs_binomial(cbpp):
     fit = ml.glmer("TICKS ~ YEAR + (1 | BROOD)", ticks, family="poisson")
     with pytest.raises(ModelError, match="poisson family with the log link"):
         fit.icc()
+
+
+def _small(seed=1, n=60):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"y": rng.normal(size=n), "x": rng.normal(size=n), "g": np.repeat(np.arange(6), n // 6)})
+
+
+@pytest.mark.parametrize("response, message", [(lambda d: 1.0, "is constant"),
+                                               (lambda d: 2 * d.x + 1, "exact linear function of the fixed effects")])
+def test_response_without_residual_variation(response, message):
+    # before: sigma 8.7e-25 with only a convergence warning; y = 2x + 1: logLik +2078 and a singular fit
+    data = _small()
+    data["y"] = response(data)
+    with pytest.raises(ml.DataError, match=message):
+        ml.lmer("y ~ x + (1 | g)", data)
+
+
+@pytest.mark.parametrize("column, factor, message", [
+    ("y", 1e300, "response 'y' has values of size"),
+    ("y", 1e-300, "response 'y' has values of size"),
+    ("x", 1e300, r"column 'x' of the term \(x \| g\)"),
+])
+def test_magnitudes_beyond_double_precision(column, factor, message):
+    # before: y x 1e300 gave logLik nan after overflow warnings; y x 1e-300 NotPositiveDefinite;
+    # x x 1e300 in a random slope: numpy's 'array must not contain infs or NaNs'
+    data = _small()
+    data[column] = data[column] * factor
+    with pytest.raises(ml.DataError, match=message + ".*Rescale it"):
+        ml.lmer("y ~ 1 + (x | g)", data)
+
+
+@pytest.mark.parametrize("value", [1e300, 1e-300])
+def test_extreme_weights(value):
+    # before: weights 1e300 -> NotPositiveDefinite from the Cholesky kernels
+    data = _small()
+    with pytest.raises(ml.DataError, match="weights has values of size"):
+        ml.lmer("y ~ x + (1 | g)", data, weights=np.full(len(data), value))
+
+
+@pytest.mark.parametrize("reml", [False, True])
+@pytest.mark.parametrize("zero_weight", [False, True])
+def test_weights_units_do_not_matter(reml, zero_weight):
+    """Prior weights times c: the same model with sigma times sqrt(c) and the same likelihood.
+    (before: weights x 1e6 stopped short, a convergence warning and logLik 1e-9 lower)"""
+    sleep = ml.datasets.load("sleepstudy")
+    w = np.linspace(0.5, 2.0, len(sleep))
+    if zero_weight:
+        w[3] = 0.0
+    base = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep, weights=w, reml=reml)
+    for c in (1e-6, 1e6):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fit = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep, weights=w * c, reml=reml)
+        assert fit.loglik == pytest.approx(base.loglik, rel=1e-9)
+        assert fit.sigma == pytest.approx(base.sigma * np.sqrt(c), rel=1e-6)
+        np.testing.assert_allclose(fit.fixef(), base.fixef(), rtol=1e-7)

@@ -212,7 +212,8 @@ def _fixed_effect_zeta(fit, j: int):
         problem = LMMProblem(searched, reml=False)
         record = bobyqa(problem.objective, standardization.theta_to_standard(theta_start[0]), problem.lower_bounds(),
                         ftol_abs=1e-11, xtol_abs=1e-9)
-        return np.sign(value - estimate) * np.sqrt(max(record.final_objective - best, 0.0))
+        deviance = record.final_objective + standardization.criterion_shift(reml=False)
+        return np.sign(value - estimate) * np.sqrt(max(deviance - best, 0.0))
 
     return zeta
 
@@ -236,7 +237,8 @@ def bootstrap_intervals(fit, level: float = 0.95, nsim: int = 500, seed=None) ->
             solution = boot_problem.solve(record.final)
             theta = standardization.theta_to_original(solution.theta)
             beta = standardization.beta_to_original(solution.beta)
-            rows.append(np.concatenate([deviance.psi_from_theta(theta, solution.sigma), beta]))
+            sigma = standardization.sigma_to_original(solution.sigma)
+            rows.append(np.concatenate([deviance.psi_from_theta(theta, sigma), beta]))
     replicates = np.array(rows)
     alpha = (1 - level) / 2
     limits = np.nanquantile(replicates, [alpha, 1 - alpha], axis=0).T

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..design import Design, build_design
-from ..errors import ArgumentError, ConvergenceWarning, ModelError, SingularFitWarning
+from ..errors import ArgumentError, ConvergenceWarning, DataError, ModelError, SingularFitWarning
 from ..options import flag
 from ..formula import parse_formula
 from ..results.lmerfit import LmerFit
@@ -73,6 +73,7 @@ def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str 
     """
     standardized, standardization = standardize(design)
     search = LMMProblem(standardized, reml=reml)
+    _check_residual_variation(search, design)
     problem = search if standardized is design else LMMProblem(design, reml=reml)
     if start is None:
         initial = search.initial_theta()
@@ -95,8 +96,19 @@ def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str 
     if reml and search is not problem:  # the ML deviance, without the original design's cancellation
         fit._ml_deviance = float(search.objective(theta_std, reml=False))
     _check_fit(fit, search, record)
-    standardization.record_in_original(record, -2.0 * standardization.log_abs_det_fixed() if reml else 0.0)
+    standardization.record_in_original(record, standardization.criterion_shift(reml))
     return fit
+
+
+def _check_residual_variation(problem: LMMProblem, design: Design) -> None:
+    """A response that the fixed effects fit exactly leaves no residual variance to estimate."""
+    y = problem.y if problem.sqrt_weights is None else problem.y * problem.sqrt_weights
+    resid = problem.y - problem.x @ problem.y_shift
+    resid = resid if problem.sqrt_weights is None else resid * problem.sqrt_weights
+    if np.linalg.norm(resid) <= 1e-10 * np.linalg.norm(y):
+        what = "is constant" if np.ptp(design.response) == 0 else "is an exact linear function of the fixed effects"
+        raise DataError(f"the response {design.response_name!r} {what}: there is no residual variation for a "
+                        "linear mixed model to describe")
 
 
 def _check_fit(fit: LmerFit, problem: LMMProblem, record) -> None:

@@ -112,7 +112,11 @@ def bobyqa(
 
 
 def _check_boundary(objective, x, value, lower, tol, count):
-    """Put parameters within ``tol`` of a finite lower bound on it when that is no worse."""
+    """Put parameters within ``tol`` of a finite lower bound on it when that is no worse.
+
+    "No worse" allows rounding noise (1e-13 relative): within ``tol`` of the bound the criterion
+    changes by O(tol^2), below what its last digits can tell apart.
+    """
     near = np.isfinite(lower) & (np.abs(x - lower) < tol) & (x != lower)
     if not near.any():
         return x, value
@@ -120,7 +124,7 @@ def _check_boundary(objective, x, value, lower, tol, count):
     trial[near] = lower[near]
     trial_value = float(objective(trial))
     count[0] += 1
-    if trial_value <= value:
+    if trial_value <= value + 1e-13 * max(1.0, abs(value)):
         return trial, trial_value
     return x, value
 

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.linalg import qr, solve_triangular
 
 from ..design import Design
+from ..errors import DataError
 
 
 def _is_intercept(column: np.ndarray) -> bool:
@@ -50,10 +51,12 @@ def standardizing_transform(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         column = matrix[:, j]
         if j == intercept or _is_indicator(column):
             continue
-        center = float(column.mean()) if intercept is not None else 0.0
-        scale = float(np.sqrt(np.mean((column - center) ** 2)))
-        if not np.isfinite(scale) or scale == 0.0:
+        size = float(np.max(np.abs(column)))  # divided out first: no overflow or underflow in the squares
+        center = size * float(np.mean(column / size)) if intercept is not None else 0.0
+        spread = float(np.max(np.abs(column - center)))
+        if spread == 0.0:
             continue
+        scale = spread * float(np.sqrt(np.mean(((column - center) / spread) ** 2)))
         transform[j, j] = 1.0 / scale
         if intercept is not None:
             transform[intercept, j] = -center / scale
@@ -76,10 +79,12 @@ class Standardization:
     fixed: np.ndarray
     terms: tuple[np.ndarray, ...]
     covariances: tuple  # each term's Covariance (theta <-> Lambda)
+    weight_scale: float = 1.0  # LMM prior weights = weight_scale * standardized weights
+    zero_weights: int = 0  # rows with weight 0 (they count in n but not in sum(log w))
 
     @property
     def is_identity(self) -> bool:
-        return all(np.array_equal(t, np.eye(len(t))) for t in (self.fixed, *self.terms))
+        return self.weight_scale == 1.0 and all(np.array_equal(t, np.eye(len(t))) for t in (self.fixed, *self.terms))
 
     def beta_to_original(self, beta_std: np.ndarray) -> np.ndarray:
         return self.fixed @ np.asarray(beta_std, dtype=float)
@@ -87,10 +92,15 @@ class Standardization:
     def beta_to_standard(self, beta: np.ndarray) -> np.ndarray:
         return solve_triangular(self.fixed, np.asarray(beta, dtype=float), lower=False)
 
+    def sigma_to_original(self, sigma_std: float) -> float:
+        return float(sigma_std * np.sqrt(self.weight_scale))
+
     def theta_to_original(self, theta_std: np.ndarray) -> np.ndarray:
-        return self._map_theta(theta_std, lambda t, lam: t @ lam)
+        """theta is relative to sigma, and sigma^2 scales with the weights: weights c w -> theta / sqrt(c)."""
+        return self._map_theta(theta_std, lambda t, lam: t @ lam) / np.sqrt(self.weight_scale)
 
     def theta_to_standard(self, theta: np.ndarray) -> np.ndarray:
+        theta = np.asarray(theta, dtype=float) * np.sqrt(self.weight_scale)
         return self._map_theta(theta, lambda t, lam: solve_triangular(t, lam, lower=False))
 
     def _map_theta(self, theta: np.ndarray, apply) -> np.ndarray:
@@ -117,9 +127,13 @@ class Standardization:
         jacobian[-p:, -p:] = np.linalg.inv(self.fixed)
         return jacobian.T @ hessian @ jacobian
 
-    def log_abs_det_fixed(self) -> float:
-        """log|det T_x|: the REML criterion of the original design is the standardized one minus twice this."""
-        return float(np.log(np.abs(np.diagonal(self.fixed))).sum())
+    def criterion_shift(self, reml: bool) -> float:
+        """Original minus standardized criterion: REML's log|X'V^-1 X| gains -2 log|det T_x|; scaling
+        the weights by c moves n log(r^2) and -sum(log w) by n log c and -(n - zero weights) log c."""
+        shift = self.zero_weights * np.log(self.weight_scale)
+        if reml:
+            shift -= 2.0 * float(np.log(np.abs(np.diagonal(self.fixed))).sum())
+        return float(shift)
 
     def lmm_solution_to_original(self, solution, standardized, reml: bool):
         """Combine an LMM solution on the original design with the same optimum solved on the
@@ -130,16 +144,17 @@ class Standardization:
         K, p = len(self.terms), len(self.fixed)
         factor = dict(solution.factor)
         fixed_block = factor[K, K].copy()
+        c = self.weight_scale
         if p:
-            fixed_block[:p, :p] = solve_triangular(self.fixed, standardized.factor[K, K][:p, :p],
-                                                   trans="T", lower=False)
+            fixed_block[:p, :p] = np.sqrt(c) * solve_triangular(self.fixed, standardized.factor[K, K][:p, :p],
+                                                                trans="T", lower=False)
         factor[K, K] = fixed_block
-        objective = standardized.objective - (2.0 * self.log_abs_det_fixed() if reml else 0.0)
         return dataclasses.replace(
             solution,
             beta=self.beta_to_original(standardized.beta),
             b=[b_std @ transform.T for b_std, transform in zip(standardized.b, self.terms)],
-            sigma=standardized.sigma, pwrss=standardized.pwrss, factor=factor, objective=objective)
+            sigma=self.sigma_to_original(standardized.sigma), pwrss=standardized.pwrss * c, factor=factor,
+            objective=standardized.objective + self.criterion_shift(reml))
 
     def record_in_original(self, record, objective_shift: float = 0.0, n_theta: int | None = None) -> None:
         """Express an optimizer record in the original coordinates (theta, then beta if present);
@@ -164,17 +179,48 @@ class Standardization:
         record.final_objective += objective_shift
 
 
+# Cross-products of numbers beyond these overflow (or lose all digits to underflow) in double precision.
+LARGEST, SMALLEST = 1e150, 1e-150
+
+
+def check_magnitudes(design: Design) -> None:
+    """DataError for a response, weight or predictor column whose squares leave double precision.
+
+    Within these bounds fits are invariant to the units of every variable; beyond them the
+    cross-products overflow, so the only honest answer is to ask for other units.
+    """
+    columns = [(f"response {design.response_name!r}", design.response)]
+    if design.weights is not None:
+        columns.append(("weights", design.weights))
+    columns += [(f"fixed-effects column {name!r}", design.fixed.matrix[:, j])
+                for j, name in enumerate(design.fixed.column_names)]
+    columns += [(f"column {name!r} of the term ({term.lhs} | {term.group_name})", term.z[:, j])
+                for term in design.terms for j, name in enumerate(term.column_names)]
+    for label, values in columns:
+        size = np.abs(values[values != 0])
+        if len(size) and (size.max() > LARGEST or size.max() < SMALLEST):
+            raise DataError(f"{label} has values of size {size.max():.3g}: their squares leave double precision. "
+                            "Rescale it (e.g. divide by a power of ten); fits do not depend on the units "
+                            f"between {SMALLEST:g} and {LARGEST:g}")
+
+
 def standardize(design: Design) -> tuple[Design, Standardization]:
     """The same design with standardized columns, and the transforms that map estimates back."""
+    check_magnitudes(design)
     fixed_transform, x = standardizing_transform(design.fixed.matrix)
     term_transforms, terms = [], []
     for term in design.terms:
         transform, z = standardizing_transform(term.z)
         term_transforms.append(transform)
         terms.append(dataclasses.replace(term, z=z))
+    weights, weight_scale, zero_weights = design.weights, 1.0, 0
+    if weights is not None and design.family is None:  # GLMM weights are trials: their units are fixed
+        positive = weights[weights > 0]
+        weight_scale = float(positive.mean()) if len(positive) else 1.0
+        weights, zero_weights = weights / weight_scale, int(len(weights) - len(positive))
     standardization = Standardization(fixed_transform, tuple(term_transforms),
-                                      tuple(t.covariance for t in design.terms))
+                                      tuple(t.covariance for t in design.terms), weight_scale, zero_weights)
     if standardization.is_identity:
         return design, standardization
     fixed = dataclasses.replace(design.fixed, matrix=x)
-    return dataclasses.replace(design, fixed=fixed, terms=tuple(terms)), standardization
+    return dataclasses.replace(design, fixed=fixed, terms=tuple(terms), weights=weights), standardization
