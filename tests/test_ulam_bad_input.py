@@ -224,3 +224,34 @@ def test_sampler_options_are_checked_first(option, value, message, monkeypatch):
 def test_model_must_be_text():
     with pytest.raises(ArgumentError, match="model must be a string"):
         parse_model(None)
+
+
+@pytest.mark.parametrize("model, error, message", [
+    # found while fuzzing and probing: each was evaluated silently before
+    ("y ~ dnorm(mu, 1)\nmu <- c(a, b)[3]\na ~ dnorm(0, 1)\nb ~ dnorm(0, 1)", ModelError,
+     "line 2 cannot be evaluated: an index of an expression holds values outside 1..2"),
+    ("y ~ dnorm(a, 1)\na <- b\na ~ dnorm(0, 1)\nb ~ dnorm(0, 1)", UlamSyntaxError,
+     "'a' is defined with '<-' \\(line 2\\) and also given a distribution"),  # a phantom flat parameter 'a'
+    ("y[g] ~ dnorm(0, 1)", UlamSyntaxError, "an index on the left of a likelihood"),  # the index was ignored
+    ("y ~ dnorm(mu, 1)\nmu[g] <- a[g]\na[g] ~ dnorm(0, 1)", UlamSyntaxError, "an index on the left of '<-'"),
+    ("y ~ dnorm(mu, 1)\nmu <- a[g]\nvector[5]:a[g] ~ dnorm(0, 1)", UlamSyntaxError, "vector\\[5\\] does not match"),
+    ("y ~ dnorm(mu, 1)\nmu <- rep_vector(1, 2 + 1)", ModelError, "rep_vector\\(x, n\\) needs n written as a whole"),
+])
+def test_silent_cases_found_by_probing(model, error, message):
+    with pytest.raises(error, match=message):
+        initial_log_density(UlamDensity(graph_of(model)))
+
+
+def test_link_with_new_data_checks_its_indices():
+    # the index of new data is checked where JAX would clamp it: a[5] of a 2-element vector
+    fit = _small_fit()
+    with pytest.raises(ModelError, match="an index of 'a' holds values outside 1..2"):
+        fit.link(pd.DataFrame({"y": [0.0], "g": [5]}))
+    assert fit.link(pd.DataFrame({"y": [0.0], "g": [2]}))["mu"].shape[1] == 1
+
+
+def _small_fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ml.ulam("y ~ dnorm(mu, 1)\nmu <- a[g]\na[g] ~ dnorm(0, 1)", DATA, chains=1, draws=20, warmup=20,
+                       seed=1, progress=False)

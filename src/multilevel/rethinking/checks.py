@@ -190,7 +190,8 @@ class _Walker:
                       f"{kind} {label} must hold whole numbers 1..K, but holds {float(bad):g}")
         if np.min(values) < 1:
             self.fail(DataError if names_in(index) else ModelError,
-                      f"{kind} {label} must hold whole numbers 1..K (indices start at 1), but holds {float(np.min(values)):g}")
+                      f"{kind} {label} must hold whole numbers 1..K (indices start at 1), "
+                      f"but holds {float(np.min(values)):g}")
         if size is not None and np.max(values) > size:
             self.fail(DataError if names_in(index) else ModelError,
                       f"{kind} {label} goes up to {float(np.max(values)):g}, but {name!r} has only {size} "

@@ -103,7 +103,8 @@ def _check_columns(statements: list[Statement], columns: dict) -> None:
                 continue
             values = columns[name]
             if values.dtype.kind not in "biuf":
-                raise DataError(f"data column {name!r} holds text or categories ({values.dtype}), which the model "
+                raise DataError(f"data column {name!r} holds text, categories or other values that are not numbers "
+                                f"({values.dtype}), which the model "
                                 f"cannot use (line {stmt.line_no}: {stmt.line.strip()}); convert it to integer "
                                 f"codes 1..K first, e.g. data[{name!r}] = pd.factorize(data[{name!r}])[0] + 1")
             if values.dtype.kind == "f" and np.isnan(values).any():
@@ -154,6 +155,9 @@ def build_graph(statements: list[Statement], data) -> ModelGraph:
     defined = {s.target.names[0]: s for s in statements if s.kind == "<-"}
     graph = ModelGraph(data)
     for stmt in statements:
+        if stmt.kind == "<-" and stmt.target.index is not None:
+            raise UlamSyntaxError(f"an index on the left of '<-' is not supported: a definition is computed for "
+                                  f"every row at once, write {stmt.target.names[0]} <- ...", stmt.line, stmt.line_no)
         if stmt.kind != "~":
             continue
         call = stmt.expr
@@ -163,8 +167,16 @@ def build_graph(statements: list[Statement], data) -> ModelGraph:
         check_arity(call, DISTRIBUTIONS[call.func].args, stmt, "distribution")
         names = stmt.target.names
         if all(n in data for n in names) and not any(n in defined for n in names):
+            if stmt.target.index is not None:
+                raise UlamSyntaxError("an index on the left of a likelihood is not supported: the whole data "
+                                      f"column is observed, write {', '.join(names)} ~ ...", stmt.line, stmt.line_no)
             graph.likelihoods.append(stmt)
             continue
+        both = [n for n in names if n in defined]
+        if both:
+            raise UlamSyntaxError(f"{both[0]!r} is defined with '<-' (line {defined[both[0]].line_no}) and also "
+                                  "given a distribution with '~': a name is either a parameter (with a prior) "
+                                  "or a definition", stmt.line, stmt.line_no)
         observed = [n for n in names if n in data]
         if observed:
             raise ModelError(f"{', '.join(map(repr, observed))} on the left of line {stmt.line_no} "
@@ -174,6 +186,9 @@ def build_graph(statements: list[Statement], data) -> ModelGraph:
         size = stmt.target.size
         if stmt.target.index is not None:
             size = _index_size(stmt, data)
+            if stmt.target.size is not None and stmt.target.size != size:
+                raise UlamSyntaxError(f"vector[{stmt.target.size}] does not match the index, whose largest value "
+                                      f"is {size}", stmt.line, stmt.line_no)
         constraint = "positive" if call.func in POSITIVE_PRIORS else "unit" if call.func in UNIT_PRIORS else "real"
         for name in names:
             shape = (size,) if size else ()

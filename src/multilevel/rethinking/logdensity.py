@@ -14,6 +14,18 @@ from .parse import BinOp, Call, Index, Name, Neg, Num, UlamSyntaxError
 
 
 def evaluate(node, env: dict):
+    """An expression's value from ``env`` (data, parameters, definitions), with jax.numpy.
+
+    Parts that depend on data alone are computed while tracing (``ensure_compile_time_eval``), so
+    indices are concrete and are checked against the shape they index, even for ``link(newdata)``.
+    """
+    import jax
+
+    with jax.ensure_compile_time_eval():
+        return _evaluate(node, env)
+
+
+def _evaluate(node, env: dict):
     import jax.numpy as jnp
 
     if isinstance(node, Num):
@@ -21,18 +33,23 @@ def evaluate(node, env: dict):
     if isinstance(node, Name):
         return env[node.id]
     if isinstance(node, Neg):
-        return -evaluate(node.operand, env)
+        return -_evaluate(node.operand, env)
     if isinstance(node, BinOp):
-        a, b = evaluate(node.left, env), evaluate(node.right, env)
+        a, b = _evaluate(node.left, env), _evaluate(node.right, env)
         if node.op == "^":
             return jnp.power(jnp.asarray(a, dtype=float), b)
         return {"+": jnp.add, "-": jnp.subtract, "*": jnp.multiply, "/": jnp.true_divide}[node.op](a, b)
     if isinstance(node, Index):
-        target = evaluate(node.target, env)
-        indices = tuple(jnp.asarray(evaluate(i, env)).astype(int) - 1 for i in node.indices)
-        return jnp.asarray(target)[indices]
+        target = jnp.asarray(_evaluate(node.target, env))
+        if len(node.indices) > target.ndim:
+            raise IndexError(f"{node.target.id if isinstance(node.target, Name) else 'the value'} has "
+                             f"{target.ndim} dimension{'' if target.ndim == 1 else 's'} but is indexed with "
+                             f"{len(node.indices)}")
+        indices = tuple(_index(_evaluate(i, env), target.shape[axis], node)
+                        for axis, i in enumerate(node.indices))
+        return target[indices]
     if isinstance(node, Call):
-        args = [evaluate(a, env) for a in node.args]
+        args = [_evaluate(a, env) for a in node.args]
         if node.func == "c":
             return jnp.stack(jnp.broadcast_arrays(*[jnp.asarray(a, dtype=float) for a in args]), axis=-1)
         if node.func == "rep_vector":  # its length is a whole number written in the model (checks.py)
@@ -41,6 +58,27 @@ def evaluate(node, env: dict):
             return _functions()[node.func](*args)
         raise UlamSyntaxError(f"unknown function {node.func!r}")  # checked when the graph is built
     raise UlamSyntaxError(f"cannot evaluate {node!r}")  # pragma: no cover
+
+
+def _index(values, size: int, node):
+    """1-based index values -> 0-based; concrete ones (data) must be whole numbers 1..size (JAX would
+    clamp or wrap the others silently). checks.py has rejected indices that depend on parameters."""
+    import jax
+    import jax.numpy as jnp
+
+    if not isinstance(values, jax.core.Tracer):
+        concrete = np.asarray(values)
+        if concrete.dtype.kind not in "biuf" or concrete.size and not (
+                np.all(np.isfinite(concrete)) and np.all(concrete == np.round(concrete))
+                and concrete.min() >= 1 and concrete.max() <= size):
+            shown = concrete.ravel()[:1]
+            raise IndexError(f"an index of {_label(node)} holds values outside 1..{size} "
+                             f"(e.g. {shown[0] if shown.size else ''}); indices are whole numbers from 1")
+    return jnp.asarray(values).astype(int) - 1
+
+
+def _label(node) -> str:
+    return repr(node.target.id) if isinstance(node.target, Name) else "an expression"
 
 
 def _functions() -> dict:
@@ -216,7 +254,8 @@ class UlamDensity:
                                  f"{stmt.line.strip()})")
             chol = jnp.linalg.cholesky(rho)
         values = jnp.stack([env[n] for n in stmt.target.names], axis=-1)
-        return jnp.sum(dist.MultivariateNormal(mean, scale_tril=scale[..., :, None] * chol, validate_args=False).log_prob(values))
+        normal = dist.MultivariateNormal(mean, scale_tril=scale[..., :, None] * chol, validate_args=False)
+        return jnp.sum(normal.log_prob(values))
 
     def log_likelihood_terms(self, env: dict) -> list:
         """Pointwise log-likelihood arrays, one per likelihood statement."""

@@ -268,7 +268,8 @@ def depth(node) -> int:
         node, level = stack.pop()
         deepest = max(deepest, level)
         children = (node.left, node.right) if isinstance(node, BinOp) else (node.operand,) if isinstance(node, Neg) \
-            else node.args if isinstance(node, Call) else (node.target, *node.indices) if isinstance(node, Index) else ()
+            else node.args if isinstance(node, Call) else (node.target, *node.indices) if isinstance(node, Index) \
+            else ()
         stack.extend((child, level + 1) for child in children)
     return deepest
 
