@@ -12,6 +12,7 @@ import contextlib
 import io
 import warnings
 
+import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -54,7 +55,8 @@ def sensible_arguments(draw, files) -> list[str]:
     """A fit or report that may well succeed: known formulas and data, options that belong to the command."""
     command = draw(st.sampled_from(["fit", "report"]))
     argv = [command, draw(st.sampled_from(FORMULAS)), "--data",
-            draw(st.sampled_from(["sleepstudy", "cbpp", "dyestuff", files["sleep.csv"]]))]
+            draw(st.sampled_from(["sleepstudy", "cbpp", "dyestuff", files["sleep.csv"], files["gaps.csv"],
+                                  files["awkward.csv"]]))]
     if draw(st.booleans()):
         argv += ["--family", draw(st.sampled_from(FAMILIES))]
         if command == "fit" and draw(st.booleans()):
@@ -129,7 +131,17 @@ def fuzz_files(tmp_path):
     sleep = tmp_path / "sleep.csv"
     import multilevel as ml
 
-    ml.datasets.load("sleepstudy").to_csv(sleep, index=False)
+    data = ml.datasets.load("sleepstudy")
+    data.to_csv(sleep, index=False)
+    gaps = data.copy()
+    gaps.loc[[0, 3, 50], "Reaction"] = np.nan
+    gaps.loc[[7], "Subject"] = np.nan
+    gaps.to_csv(tmp_path / "gaps.csv", index=False)
+    awkward = data.copy()
+    awkward.loc[0, "Reaction"] = np.inf
+    awkward["Days"] = awkward["Days"].astype(str)
+    awkward.loc[1, "Days"] = "n/a"
+    awkward.to_csv(tmp_path / "awkward.csv", index=False)
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header.csv").write_text("Reaction,Days,Subject\n")
     (tmp_path / "binary.csv").write_bytes(bytes(range(256)))
@@ -139,7 +151,7 @@ def fuzz_files(tmp_path):
     (tmp_path / "folder.csv").mkdir()
     (tmp_path / "file").write_text("x")
     (tmp_path / "existing.html").write_text("old")
-    files = {name: str(tmp_path / name) for name in ["sleep.csv", "empty.csv", "header.csv", "binary.csv",
+    files = {name: str(tmp_path / name) for name in ["sleep.csv", "gaps.csv", "awkward.csv", "empty.csv", "header.csv", "binary.csv",
                                                       "latin1.csv", "ragged.csv", "fake.parquet", "folder.csv"]}
     files.update(missing=str(tmp_path / "missing.csv"), out=str(tmp_path / "report.html"), out_dir=str(tmp_path),
                  out_missing=str(tmp_path / "nope" / "r.html"), out_below_file=str(tmp_path / "file" / "r.html"),
