@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import options
 from ..design import build_design
 from ..errors import ArgumentError, DataError
 from ..formula import parse_formula
@@ -88,22 +89,15 @@ def _check_options(*, chains, draws, warmup, seed, cores, target_accept, sample_
                    data_name, progress, priors) -> list:
     """ArgumentError naming the first option outside its allowed values, before anything is compiled;
     returns the priors as a list (a single ``ml.prior(...)`` is accepted, as brms accepts one)."""
-    for option, value, lowest, highest in (("chains", chains, 1, None), ("draws", draws, 1, None),
-                                           ("warmup", warmup, 0, None), ("max_tree_depth", max_tree_depth, 1, 30),
-                                           ("cores", cores, 1, None), ("seed", seed, 0, 2**63 - 1)):
-        if value is None and option in ("cores", "seed"):
-            continue
-        allowed = f"an integer >= {lowest}" if highest is None else f"an integer from {lowest} to {highest}"
-        if not _is_integer(value) or value < lowest or (highest is not None and value > highest):
-            raise ArgumentError(f"{option} must be {allowed}, not {value!r}")
-    if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float, np.integer, np.floating)) \
-            or not 0 < target_accept < 1:
-        raise ArgumentError(f"target_accept (brms's adapt_delta) must be a number strictly between 0 and 1, "
-                            f"not {target_accept!r}")
-    if sample_prior not in ("no", "yes", "only"):
-        raise ArgumentError(f"sample_prior must be 'no', 'yes' or 'only', not {sample_prior!r}")
-    if progress is not None and not isinstance(progress, (bool, np.bool_)):
-        raise ArgumentError(f"progress must be True, False or None, not {progress!r}")
+    options.whole_number("chains", chains, 1)
+    options.whole_number("draws", draws, 1)
+    options.whole_number("warmup", warmup, 0)
+    options.whole_number("max_tree_depth", max_tree_depth, 1, 30)  # 2^30 leapfrog steps a draw is already absurd
+    options.whole_number("cores", cores, 1, allow_none=True)
+    options.whole_number("seed", seed, 0, 2**63 - 1, allow_none=True)
+    options.open_probability("target_accept (brms's adapt_delta)", target_accept)
+    options.choice("sample_prior", sample_prior, ("no", "yes", "only"))
+    options.flag("progress", progress, allow_none=True)
     if data_name is not None and not isinstance(data_name, str):
         raise ArgumentError(f"data_name must be a string, not {data_name!r}")
     if priors is None:
@@ -113,11 +107,6 @@ def _check_options(*, chains, draws, warmup, seed, cores, target_accept, sample_
     if isinstance(priors, (str, bytes)) or not hasattr(priors, "__iter__"):
         raise ArgumentError(f"priors must be a list of ml.prior(...), not {type(priors).__name__} {priors!r}")
     return list(priors)
-
-
-def _is_integer(value) -> bool:
-    """An int (or numpy integer), not a bool, not a float such as 1.5 or 4.0."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _sample(design, layout, likelihood, *, prior_only: bool, seed, **settings):

@@ -35,8 +35,6 @@ DISTRIBUTIONS = {
     "inv_gamma": (("alpha", "positive"), ("beta", "positive")),
     "weibull": (("alpha", "positive"), ("sigma", "positive")),
 }
-# distributions on the whole real line (a prior on a positive class is then their half version)
-REAL_SUPPORT = ("normal", "student_t", "cauchy", "logistic", "double_exponential")
 CORRELATION = ("lkj", "lkj_corr_cholesky")
 # Arguments beyond this size overflow the log density in double precision (uniform(-1e300, 1e300)
 # has width inf, gamma(1e300, 1e-300) a mean of 1e600): no prior needs them.
