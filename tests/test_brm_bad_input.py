@@ -37,7 +37,7 @@ def test_unknown_prior_class():
     ("normal(0)", "normal takes 2 argument"),
     ("normal(0, 1, 2)", r"normal takes 2 argument\(s\) \(mu, sigma\), got 3"),
     ("exponential()", "exponential takes 1 argument"),
-    ("normal(0, -1)", r"normal's argument sigma = -1 is outside its range; it must be a number in \(0, 1e100\]"),
+    ("normal(0, -1)", r"normal's argument sigma = -1 is outside its range; it must be a number in \[1e-100, 1e100\]"),
     ("normal(0, 0)", "normal's argument sigma = 0 is outside its range"),
     ("normal(0, 1e999)", "normal's argument sigma = 1e999 is outside its range"),
     ("normal(1e101, 1)", r"normal's argument mu = 1e101 is outside its range; it must be a number in \[-1e100, 1e100\]"),
@@ -45,6 +45,10 @@ def test_unknown_prior_class():
     ("exponential(-1)", "exponential's argument rate = -1 is outside its range"),
     ("uniform(1, 0)", r"uniform's lower bound \(1\) must be below its upper bound \(0\)"),
     ("uniform(2, 2)", "uniform's lower bound"),
+    ("uniform(0, 1e-310)", "uniform's lower bound .* by at least 1e-100"),  # found by the fuzzer
+    ("exponential(2.225073858507e-311)", "exponential's argument rate"),  # subnormal: found by the fuzzer
+    ("beta(1.0, 2.225073858507e-311)", "beta's argument beta"),  # subnormal: found by the fuzzer
+    ("gamma(1e-101, 1)", "gamma's argument shape"),
     ("student_t(-3, 0, 1)", "student_t's argument nu = -3 is outside its range"),
     ("student_t(3, 0, 0)", "student_t's argument sigma = 0"),
     ("normal(nan, 1)", "normal's argument mu = 'nan' is not finite"),

@@ -37,10 +37,13 @@ DISTRIBUTIONS = {
 }
 CORRELATION = ("lkj", "lkj_corr_cholesky")
 # Arguments beyond this size overflow the log density in double precision (uniform(-1e300, 1e300)
-# has width inf, gamma(1e300, 1e-300) a mean of 1e600): no prior needs them.
+# has width inf, gamma(1e300, 1e-300) a mean of 1e600), and positive ones below MIN_POSITIVE may be
+# subnormal, which XLA on CPU flushes to zero (exponential(1e-311) has log density -inf everywhere):
+# no prior needs them.
 MAX_ARGUMENT = 1e100
+MIN_POSITIVE = 1e-100
 MAX_LOG_ARGUMENT = 700.0
-_ALLOWED = {"real": "a number in [-1e100, 1e100]", "positive": "a number in (0, 1e100]",
+_ALLOWED = {"real": "a number in [-1e100, 1e100]", "positive": "a number in [1e-100, 1e100]",
             "log": "a number in [-700, 700]"}
 
 _PRIOR_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.DOTALL)
@@ -107,8 +110,8 @@ def parse_prior_text(text: str) -> tuple[str, tuple[float, ...]]:
     """``"student_t(3, 0, 2.5)"`` -> ``("student_t", (3.0, 0.0, 2.5))``; a clear error otherwise.
 
     Every argument is checked against its range: finite (and at most ``MAX_ARGUMENT`` in size),
-    positive where the distribution needs it (scales, rates, shapes, degrees of freedom), and
-    uniform's lower bound below its upper bound.
+    at least ``MIN_POSITIVE`` where the distribution needs a positive value (scales, rates, shapes,
+    degrees of freedom), and uniform's lower bound below its upper bound.
 
     Examples
     --------
@@ -140,12 +143,13 @@ def parse_prior_text(text: str) -> tuple[str, tuple[float, ...]]:
                              f"{'finite' if finite else 'a number'}; it must be {allowed}")
         value = float(part)
         limit = MAX_LOG_ARGUMENT if kind == "log" else MAX_ARGUMENT
-        if not abs(value) <= limit or (kind == "positive" and not value > 0):
+        if not abs(value) <= limit or (kind == "positive" and not value >= MIN_POSITIVE):
             raise PriorError(f"prior {text!r}: {name}'s argument {argument} = {part} is outside its range; "
                              f"it must be {allowed}")
         values.append(value)
-    if name == "uniform" and not values[0] < values[1]:
-        raise PriorError(f"prior {text!r}: uniform's lower bound ({parts[0]}) must be below its upper bound ({parts[1]})")
+    if name == "uniform" and not values[1] - values[0] >= MIN_POSITIVE:
+        raise PriorError(f"prior {text!r}: uniform's lower bound ({parts[0]}) must be below its upper bound "
+                         f"({parts[1]}), by at least {MIN_POSITIVE:g}")
     return name, tuple(values)
 
 
