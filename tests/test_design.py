@@ -122,3 +122,11 @@ def test_encode_offset_missing_column():
     design = build_design("y ~ x + offset(np.log1p(x)) + (1 | g)", _small(), family=ml.families.get_family("poisson"))
     with pytest.raises(ml.DataError, match=r"newdata lacks column\(s\) .*\['x'\]"):
         encode_offset(design, pd.DataFrame({"g": ["p"]}))
+
+
+def test_encode_term_missing_slope_value_gives_nan_row():
+    # found by tests/test_fuzz_formula.py: formulaic handed back a read-only array for (0 + x | g)
+    design = build_design("y ~ x + (x || g)", _small())
+    slope = next(t for t in design.terms if t.column_names == ("x",))
+    codes, z = encode_term(slope, pd.DataFrame({"x": [np.nan, 2.0], "g": ["p", "q"]}))
+    assert list(codes) == [0, 1] and np.isnan(z[0, 0]) and z[1, 0] == 2.0

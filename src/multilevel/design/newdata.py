@@ -117,7 +117,7 @@ def _encode(spec, newdata: pd.DataFrame, formula_text: str, variables, what: str
                             f"{plain_message(warning.message)}")
         if not issubclass(warning.category, DataMismatchWarning):
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    matrix = np.asarray(mm, dtype=float)
+    matrix = np.array(mm, dtype=float)  # a copy: formulaic's frame may hand out a read-only view
     if matrix.shape[0] != len(newdata):
         raise DataError(f"newdata gave {matrix.shape[0]} rows for the {what}, expected {len(newdata)}")
     missing = np.zeros(len(newdata), dtype=bool)
