@@ -180,3 +180,44 @@ def test_weights_units_do_not_matter(reml, zero_weight):
         assert fit.loglik == pytest.approx(base.loglik, rel=1e-9)
         assert fit.sigma == pytest.approx(base.sigma * np.sqrt(c), rel=1e-6)
         np.testing.assert_allclose(fit.fixef(), base.fixef(), rtol=1e-7)
+
+
+@pytest.mark.parametrize("family, value, message", [("binomial", 0, r"0 \(no successes\) in every row"),
+                                                    ("binomial", 1, r"1 \(only successes\) in every row"),
+                                                    ("poisson", 0, "is 0 in every row")])
+def test_glmm_response_on_the_boundary(family, value, message):
+    # before: 'the deviance is not finite at any parameter value tried' (no reason given)
+    data = _small().assign(k=value)
+    with pytest.raises(ml.DataError, match=message):
+        ml.glmer("k ~ x + (1 | g)", data, family=family)
+
+
+@pytest.mark.parametrize("count", [1.0, 5.0, 1e6])
+def test_constant_counts_fit(count):
+    """A constant Poisson count is a perfect fit of the intercept: log(count), no variance between
+    groups. Before: PIRLS's working response lay in the span of X, the fixed block's last pivot was
+    zero, and the fit failed with 'the deviance is not finite' (5, 1e6) (glm in R: log(count))."""
+    data = _small().assign(k=count)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.SingularFitWarning)
+        fit = ml.glmer("k ~ x + (1 | g)", data, family="poisson")
+    assert fit.fixef()["(Intercept)"] == pytest.approx(np.log(count), abs=1e-8)
+    assert fit.fixef()["x"] == pytest.approx(0.0, abs=1e-8)
+    from scipy import stats
+
+    assert fit.loglik == pytest.approx(stats.poisson.logpmf(count, count) * len(data), rel=1e-9)
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_zero_weight_rows_are_not_observations(reml):
+    """A row of weight 0 gives the fit without that row (R's lm counts only nonzero weights).
+    Before: n counted it, so the likelihood moved with the units of the other weights."""
+    sleep = ml.datasets.load("sleepstudy")
+    w = np.linspace(0.5, 2.0, len(sleep))
+    w[[3, 50]] = 0.0
+    with_zeros = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep, weights=w, reml=reml)
+    keep = w > 0
+    dropped = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep[keep], weights=w[keep], reml=reml)
+    assert with_zeros.loglik == pytest.approx(dropped.loglik, rel=1e-10)
+    assert with_zeros.sigma == pytest.approx(dropped.sigma, rel=1e-7)
+    np.testing.assert_allclose(with_zeros.fixef(), dropped.fixef(), rtol=1e-7)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import lapack
+from scipy.linalg import lapack, solve_triangular
 
 from .blocks import (
     BlockDiagonal,
@@ -199,10 +199,30 @@ class BlockedCholesky:
             return chol_block_diagonal(block)
         # block is C-ordered and filled in its lower triangle: its transpose is Fortran-ordered
         # with that triangle as its upper one, so LAPACK works in place without a copy.
+        n = block.shape[0]
+        if j == self.K and n > 1:
+            original = block.copy()  # dpotrf works in place; keep what a vanishing last pivot needs
         upper, info = lapack.dpotrf(block.T, lower=0, clean=1, overwrite_a=1)
+        if info == n and j == self.K and n > 1:
+            return _with_vanishing_last_pivot(original)
         if info != 0:
             raise NotPositiveDefinite(f"block {j} is not positive definite (info {info})")
         return upper.T
+
+
+def _with_vanishing_last_pivot(block: np.ndarray) -> np.ndarray:
+    """Cholesky factor of the fixed block [X'X, X'y; y'X, y'y] (after the random-effects updates)
+    when y lies in the span of the other columns: the last pivot, the penalized residual sum of
+    squares, is zero to rounding (e.g. PIRLS's working response at a perfect fit of a constant count).
+    The leading part is factored as usual and the last row solved; its diagonal is set to 0."""
+    n = block.shape[0]
+    lead, info = lapack.dpotrf(np.array(block[: n - 1, : n - 1]).T, lower=0, clean=1)
+    if info != 0:
+        raise NotPositiveDefinite(f"the fixed-effects block is not positive definite (info {info})")
+    lower = np.zeros_like(block)
+    lower[: n - 1, : n - 1] = lead.T
+    lower[n - 1, : n - 1] = solve_triangular(lead.T, block[n - 1, : n - 1], lower=True)
+    return lower
 
 
 def _off_diagonal(pattern: sp.csr_matrix) -> bool:

@@ -66,8 +66,8 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
     if fam.name == "gaussian":
         raise ModelError("glmer with the gaussian family is a linear mixed model: use ml.lmer (REML or ML), "
                          "as lme4's glmer hands gaussian identity-link models to lmer")
-    design = build_design(require_grouping(parse_formula(formula), "glmer"), data, weights=weights, offset=offset, family=fam,
-                          na_action=na_action)
+    design = build_design(require_grouping(parse_formula(formula), "glmer"), data, weights=weights, offset=offset,
+                          family=fam, na_action=na_action)
     return fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data", progress=progress)
 
 
@@ -79,6 +79,7 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
     is mapped back and the result computed on the design as given. The Hessian behind the
     fixed-effects covariance is taken in the standardized coordinates and carried to beta's.
     """
+    _check_response_varies(design)
     standardized, standardization = standardize(design)
     search = GLMMProblem(standardized, nagq=nagq)  # checks that nagq suits the model
     problem = search if standardized is design else GLMMProblem(design, nagq=nagq)
@@ -121,6 +122,20 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
     _check_glmm(fit, problem, record, hessian)
     standardization.record_in_original(record, n_theta=search.n_theta)
     return fit
+
+
+def _check_response_varies(design: Design) -> None:
+    """A binomial response with no successes (or no failures), or counts that are all zero, puts the
+    optimum at infinity: name it instead of reporting a deviance that is not finite."""
+    y, w = design.response, design.weights
+    used = y if w is None else y[w > 0]
+    if design.family.name == "binomial" and (np.all(used == 0) or np.all(used == 1)):
+        outcome = "0 (no successes)" if np.all(used == 0) else "1 (only successes)"
+        raise DataError(f"the response {design.response_name!r} is {outcome} in every row: the probability is "
+                        "estimated on the boundary and the intercept runs to infinity; there is nothing to fit")
+    if design.family.name in ("poisson", "negative.binomial") and np.all(used == 0):
+        raise DataError(f"the response {design.response_name!r} is 0 in every row: the mean is estimated at 0 and "
+                        "the intercept runs to -infinity; there is nothing to fit")
 
 
 def _rx_standard_errors(state, problem: GLMMProblem) -> np.ndarray:

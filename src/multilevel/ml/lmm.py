@@ -52,6 +52,8 @@ class LMMProblem:
         self.y = design.response
         self.n, self.p = self.x.shape
         w = design.weights
+        if w is not None:  # a row of weight 0 carries no information: it is not an observation of
+            self.n = int(np.count_nonzero(w))  # the likelihood (as R's lm), so the weights' units cannot matter
         self.sqrt_weights = None if w is None else np.sqrt(w)
         self.log_weight_sum = 0.0 if w is None else float(np.log(w[w > 0]).sum())
         xy = np.column_stack([self.x, self._centered(self.y)])

@@ -80,7 +80,6 @@ class Standardization:
     terms: tuple[np.ndarray, ...]
     covariances: tuple  # each term's Covariance (theta <-> Lambda)
     weight_scale: float = 1.0  # LMM prior weights = weight_scale * standardized weights
-    zero_weights: int = 0  # rows with weight 0 (they count in n but not in sum(log w))
 
     @property
     def is_identity(self) -> bool:
@@ -128,12 +127,9 @@ class Standardization:
         return jacobian.T @ hessian @ jacobian
 
     def criterion_shift(self, reml: bool) -> float:
-        """Original minus standardized criterion: REML's log|X'V^-1 X| gains -2 log|det T_x|; scaling
-        the weights by c moves n log(r^2) and -sum(log w) by n log c and -(n - zero weights) log c."""
-        shift = self.zero_weights * np.log(self.weight_scale)
-        if reml:
-            shift -= 2.0 * float(np.log(np.abs(np.diagonal(self.fixed))).sum())
-        return float(shift)
+        """Original minus standardized criterion: REML's log|X'V^-1 X| gains -2 log|det T_x|. (Scaling
+        the weights by c moves n log(r^2) by n log c and -sum(log w) by -n log c: no change.)"""
+        return -2.0 * float(np.log(np.abs(np.diagonal(self.fixed))).sum()) if reml else 0.0
 
     def lmm_solution_to_original(self, solution, standardized, reml: bool):
         """Combine an LMM solution on the original design with the same optimum solved on the
@@ -213,13 +209,13 @@ def standardize(design: Design) -> tuple[Design, Standardization]:
         transform, z = standardizing_transform(term.z)
         term_transforms.append(transform)
         terms.append(dataclasses.replace(term, z=z))
-    weights, weight_scale, zero_weights = design.weights, 1.0, 0
+    weights, weight_scale = design.weights, 1.0
     if weights is not None and design.family is None:  # GLMM weights are trials: their units are fixed
         positive = weights[weights > 0]
         weight_scale = float(positive.mean()) if len(positive) else 1.0
-        weights, zero_weights = weights / weight_scale, int(len(weights) - len(positive))
+        weights = weights / weight_scale
     standardization = Standardization(fixed_transform, tuple(term_transforms),
-                                      tuple(t.covariance for t in design.terms), weight_scale, zero_weights)
+                                      tuple(t.covariance for t in design.terms), weight_scale)
     if standardization.is_identity:
         return design, standardization
     fixed = dataclasses.replace(design.fixed, matrix=x)
