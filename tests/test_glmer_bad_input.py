@@ -55,8 +55,10 @@ def test_perfect_separation_is_named():
     with pytest.warns(ml.SeparationWarning, match="perfect separation: the estimates of .*x"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ml.SingularFitWarning)  # the groups explain nothing here
-            fit = ml.glmer("y ~ x + (1 | g)", data)
+            with pytest.warns(ml.ConvergenceWarning, match="standard errors ignore the uncertainty in theta"):
+                fit = ml.glmer("y ~ x + (1 | g)", data)
     assert any("perfect separation" in m for m in fit.messages)
+    assert any("Hessian of the deviance is not invertible" in m for m in fit.messages)
 
 
 def test_agq_needs_one_scalar_term():

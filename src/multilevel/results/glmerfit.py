@@ -1,12 +1,14 @@
 """The result of ``ml.glmer``: the lmer interface with a family, z tests and response-scale output."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ..design import encode_offset
-from ..errors import ModelError
+from ..errors import ConvergenceWarning, ModelError
 from ..options import choice, whole_number
 from .lmerfit import LmerFit
 
@@ -48,7 +50,10 @@ class GlmerFit(LmerFit):
                     return cov
             except np.linalg.LinAlgError:
                 pass
-            self.messages.append("fixed-effects covariance from the PIRLS factor: the Hessian is not invertible")
+            message = ("fixed-effects covariance from the PIRLS factor (beta given theta): the Hessian of the "
+                       "deviance is not invertible, so the standard errors ignore the uncertainty in theta")
+            self.messages.append(message)
+            warnings.warn(message, ConvergenceWarning, stacklevel=5)
         inv = np.linalg.inv(problem.fixed_effects_factor(state))
         return inv.T @ inv
 
