@@ -108,6 +108,7 @@ def test_valid_priors_are_kept(text):
     ("normal(0, 1)", "cor", "class 'cor' needs an lkj prior"),
     ("uniform(-2, -1)", "sd", "class 'sd': the parameter is positive, but uniform's upper bound -2|upper bound -1"),
     ("uniform(-2, 0)", "sigma", "uniform's upper bound 0 leaves it no positive values"),
+    ("uniform(-1, 5e-324)", "sd", "uniform's upper bound 4.94066e-324 leaves it no positive values"),  # fuzzer
 ])
 def test_prior_that_does_not_fit_its_class(text, class_, message):
     with pytest.raises(ml.PriorError, match=message):

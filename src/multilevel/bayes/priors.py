@@ -101,9 +101,10 @@ def check_prior_fits_class(text: str, name: str, values: tuple[float, ...], clas
         if class_ == "cor":
             raise PriorError(f"class 'cor' needs an lkj prior, e.g. 'lkj(2)', got {text!r}")
         raise PriorError(f"prior {text!r} is for correlation matrices (class 'cor'), not class {class_!r}")
-    if class_ in POSITIVE_CLASSES and name == "uniform" and values[1] <= 0:
+    if class_ in POSITIVE_CLASSES and name == "uniform" and values[1] < MIN_POSITIVE:
         raise PriorError(f"prior {text!r} for class {class_!r}: the parameter is positive, but "
-                         f"uniform's upper bound {values[1]:g} leaves it no positive values")
+                         f"uniform's upper bound {values[1]:g} leaves it no positive values "
+                         f"(it must be at least {MIN_POSITIVE:g})")
 
 
 def parse_prior_text(text: str) -> tuple[str, tuple[float, ...]]:
