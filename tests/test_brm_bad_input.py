@@ -109,6 +109,9 @@ def test_valid_priors_are_kept(text):
     ("uniform(-2, -1)", "sd", "class 'sd': the parameter is positive, but uniform's upper bound -2|upper bound -1"),
     ("uniform(-2, 0)", "sigma", "uniform's upper bound 0 leaves it no positive values"),
     ("uniform(-1, 5e-324)", "sd", "uniform's upper bound 4.94066e-324 leaves it no positive values"),  # fuzzer
+    ("normal(-1e100, 1e-100)", "sd", "location lies 1e\\+200 scales below zero"),
+    ("cauchy(-1e60, 1)", "sigma", "location lies 1e\\+60 scales below zero"),
+    ("student_t(3, -1e100, 1)", "nu", "scales below zero"),
 ])
 def test_prior_that_does_not_fit_its_class(text, class_, message):
     with pytest.raises(ml.PriorError, match=message):
@@ -120,6 +123,8 @@ def test_correlation_and_positive_priors_that_fit():
     assert ml.prior("lkj_corr_cholesky(1)", class_="L").class_ == "cor"
     assert ml.prior("uniform(-1, 5)", class_="sd").text == "uniform(-1, 5)"  # truncated at 0, as brms
     assert ml.prior("normal(-3, 1)", class_="sigma").text == "normal(-3, 1)"
+    assert ml.prior("normal(-1e40, 1)", class_="sd").text == "normal(-1e40, 1)"  # extreme, but has a density
+    assert ml.prior("normal(-1e100, 1)", class_="b").text == "normal(-1e100, 1)"  # real parameter: no truncation
 
 
 @pytest.mark.parametrize("args, message", [

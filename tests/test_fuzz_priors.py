@@ -84,7 +84,7 @@ classes = st.one_of(st.sampled_from(PRIOR_CLASSES), st.sampled_from(["beta", "",
 # ---- the property ---------------------------------------------------------------------------------
 def _candidate_points(name: str, a: tuple[float, ...], positive: bool) -> list[float]:
     """Points inside the support where the density should be finite: centers and plain values."""
-    points = [1.0, 0.5, 2.0, 1e-3]
+    points = [1.0, 0.5, 2.0, 1e-3, 1e-100]
     if name in ("normal", "cauchy", "logistic", "double_exponential"):
         points += [a[0], a[0] + a[1]]
     elif name == "student_t":
@@ -145,6 +145,15 @@ def test_fuzz_priors():
 
 
 # ---- regressions the fuzzer found -----------------------------------------------------------------
+def test_half_distribution_far_below_zero_keeps_a_density():
+    from multilevel.bayes.sampler import prepare_devices
+
+    prepare_devices()
+    for text in ["normal(-1e50, 1)", "student_t(1e-100, -1e50, 1)", "cauchy(-1e50, 1)", "logistic(-1e50, 1)",
+                 "double_exponential(-1e50, 1)"]:
+        check_prior(text, "sd")
+
+
 @pytest.mark.parametrize("text", ["lognormal(701, 1)", "lognormal(-1000, 2)"])
 def test_lognormal_whose_median_is_not_a_double(text):
     with pytest.raises(ml.PriorError, match="lognormal's argument mu"):

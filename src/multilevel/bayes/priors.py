@@ -36,6 +36,11 @@ DISTRIBUTIONS = {
     "weibull": (("alpha", "positive"), ("sigma", "positive")),
 }
 CORRELATION = ("lkj", "lkj_corr_cholesky")
+# distributions on the whole line: (location, scale) argument positions; on a positive class they are
+# truncated at zero, and a location far below zero leaves the positive half no representable density
+_LOCATION_SCALE = {"normal": (0, 1), "student_t": (1, 2), "cauchy": (0, 1), "logistic": (0, 1),
+                   "double_exponential": (0, 1)}
+MAX_SCALES_BELOW_ZERO = 1e50
 # Arguments beyond this size overflow the log density in double precision (uniform(-1e300, 1e300)
 # has width inf, gamma(1e300, 1e-300) a mean of 1e600), and positive ones below MIN_POSITIVE may be
 # subnormal, which XLA on CPU flushes to zero (exponential(1e-311) has log density -inf everywhere):
@@ -101,6 +106,13 @@ def check_prior_fits_class(text: str, name: str, values: tuple[float, ...], clas
         if class_ == "cor":
             raise PriorError(f"class 'cor' needs an lkj prior, e.g. 'lkj(2)', got {text!r}")
         raise PriorError(f"prior {text!r} is for correlation matrices (class 'cor'), not class {class_!r}")
+    if class_ in POSITIVE_CLASSES and name in _LOCATION_SCALE:
+        location, scale = (values[i] for i in _LOCATION_SCALE[name])
+        if -location / scale > MAX_SCALES_BELOW_ZERO:
+            raise PriorError(f"prior {text!r} for class {class_!r}: the parameter is positive, but the "
+                             f"distribution's location lies {-location / scale:.3g} scales below zero, where its "
+                             f"positive half has no density in double precision (at most "
+                             f"{MAX_SCALES_BELOW_ZERO:g} scales)")
     if class_ in POSITIVE_CLASSES and name == "uniform" and values[1] < MIN_POSITIVE:
         raise PriorError(f"prior {text!r} for class {class_!r}: the parameter is positive, but "
                          f"uniform's upper bound {values[1]:g} leaves it no positive values "
