@@ -452,3 +452,25 @@ def test_newdata_missing_predictor_gives_nan_row(factor_fit):
     got = fit.predict(new)
     assert np.isnan(got[1]) and np.isnan(got[2])  # R: NA, not the reference level
     assert got[0] == pytest.approx(fit.predict(data.head(1))[0], rel=1e-12)
+
+
+# ---------------------------------------------------------------- 12. other raw exceptions (issue 10)
+
+
+def test_duplicate_column_names_are_named(sleep):
+    doubled = pd.concat([sleep, sleep[["Days"]]], axis=1)
+    with pytest.raises(DataError, match="2 columns named 'Days'"):
+        ml.lmer(MODEL, doubled)  # was a numpy broadcasting ValueError
+
+
+@pytest.mark.parametrize("re_form", [True, 0, 1.5], ids=["True", "0", "float"])
+def test_re_form_of_the_wrong_type(sleep_fit, re_form):
+    from multilevel.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="re_form must be None"):
+        sleep_fit.predict(ml.datasets.load("sleepstudy").head(2), re_form=re_form)  # was AttributeError
+
+
+def test_complex_weights(sleep):
+    with pytest.raises(DataError, match="weights must be numeric, not dtype complex"):
+        ml.lmer(MODEL, sleep, weights=np.ones(len(sleep)) * 1j)

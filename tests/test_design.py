@@ -130,3 +130,17 @@ def test_encode_term_missing_slope_value_gives_nan_row():
     slope = next(t for t in design.terms if t.column_names == ("x",))
     codes, z = encode_term(slope, pd.DataFrame({"x": [np.nan, 2.0], "g": ["p", "q"]}))
     assert list(codes) == [0, 1] and np.isnan(z[0, 0]) and z[1, 0] == 2.0
+
+
+def test_nullable_extension_columns():
+    # found by tests/test_fuzz_formula.py: a pandas "string" column reached formulaic as numbers
+    # (raw "could not convert string to float"); Int64 with pd.NA could not become a float matrix
+    data = _small().assign(st=pd.array(list("pqpqpqpq"), dtype="string"),
+                           ni=pd.array([1, 2, None, 4, 5, 6, 7, 8], dtype="Int64"))
+    with pytest.warns(ml.MissingValuesWarning, match="ni: 1"):
+        design = build_design("y ~ st + ni + (1 | g)", data)
+    assert design.fixed.column_names == ("(Intercept)", "stq", "ni") and design.nobs == 7
+    from multilevel.design import encode_fixed
+
+    x = encode_fixed(design, data.head(3))
+    assert np.allclose(x[0], [1, 0, 1]) and np.isnan(x[2]).all()

@@ -81,6 +81,9 @@ def base_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
         "b": rng.integers(0, 2, size=n).astype(bool),
         "g": rng.choice(["g1", "g2", "g3", "g4", "g5", "g6"], size=n).astype(object),
         "h": rng.integers(1, 5, size=n),
+        "dt": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 9, size=n), unit="D"),
+        "ni": pd.array(rng.integers(0, 4, size=n), dtype="Int64"),
+        "st": pd.array(rng.choice(["p", "q"], size=n), dtype="string"),
     })
 
 
@@ -88,24 +91,29 @@ TEMPLATE = base_frame(60, np.random.default_rng(0))
 
 
 @st.composite
-def frames(draw, n_rows=st.integers(1, 30)):
+def frames(draw, n_rows=st.one_of(st.just(24), st.integers(1, 40))):
     """A small frame of every column kind, with some NaN/inf/zero values dropped in."""
     n = draw(n_rows)
     data = base_frame(n, np.random.default_rng(draw(st.integers(0, 2**16))))
-    for column, row, value in draw(st.lists(st.tuples(st.sampled_from(NUMERIC + ["s", "g", "f"]),
+    if draw(st.sampled_from([False] * 9 + [True])):  # a column name twice, now and then
+        data = pd.concat([data, data[[draw(st.sampled_from(["x", "g", "y"]))]]], axis=1)
+    for column, row, value in draw(st.lists(st.tuples(st.sampled_from(NUMERIC + ["s", "g", "f", "ni", "st"]),
                                                       st.integers(0, n - 1), st.sampled_from(SPECIAL)),
                                             max_size=3)):
+        if isinstance(data[column], pd.DataFrame):  # the doubled column: leave it alone
+            continue
         if column in NUMERIC:
             data[column] = data[column].astype(float)
             data.loc[row, column] = value
         elif np.isnan(value):
-            data.loc[row, column] = None
+            data.loc[row, column] = pd.NA if column in ("ni", "st") else None
     return data
 
 
 # ---------------------------------------------------------------- (a) formula text, anything
 
-NAMES = ["y", "x", "n", "cnt", "bin", "z0", "frac", "f", "o", "s", "b", "g", "h", "nope", "Days", "`x`", "np", "T"]
+NAMES = ["y", "x", "n", "cnt", "bin", "z0", "frac", "f", "o", "s", "b", "g", "h", "dt", "ni", "st", "nope", "Days",
+         "`x`", "np", "T"]
 OPERATORS = ["~", "+", "-", "*", ":", "/", "|", "||", "(", ")", "0", "1", "-1", "2", "0.5", "**", "^", ",",
              "==", ">", "%in%", "=", "'a'", ".", "`"]
 CALLS = ["log(", "I(", "C(", "offset(", "cbind(", "np.sqrt(", "np.log(", "exp(", "poly(", "scale(", "center(",
@@ -113,7 +121,34 @@ CALLS = ["log(", "I(", "C(", "offset(", "cbind(", "np.sqrt(", "np.log(", "exp(",
 TOKENS = st.sampled_from(NAMES + OPERATORS + CALLS)
 FORMULA_ALPHABET = st.sampled_from(list("yxgfs01~+-*:/|()., ^'`=<>!%\t\n") + ["é", "\x00", "$"])
 
+RESPONSES = ["y", "cnt", "bin", "np.log(y)", "cbind(cnt, n)", "cbind(cnt, 4 - cnt)", "s", "f", "b", "o",
+             "cnt | trials(n)", "bin | trials(cnt)", "y | weights(frac)", "log(frac)", "ni", "dt", "st", "nope", "z0"]
+TERMS = ["x", "n", "f", "o", "s", "b", "z0", "dt", "ni", "st", "nope", "x:f", "x * s", "f / s", "I(x ** 2)",
+         "np.log(frac)", "log(x)", "C(h)", "C(f, contr.sum)", "C(o, Helmert)", "poly(x, 3)", "scale(x)",
+         "offset(ni)", "offset(np.log(frac))", "offset(s)", "I(x / z0)", "np.sqrt(n)", "0", "1", "- 1",
+         "(1 | g)", "(x | g)", "(1 | g/h)", "(x || s)", "(f | b)", "(0 + ni | g)", "(1 | dt)", "(1 | nope)",
+         "(1 | st)", "(log(x) | g)", "(1 | g:h:s)", "(0 | g)", "(- 1 | g)", "(z0 | g)"]
+
+
+@st.composite
+def near_formulas(draw):
+    """Formulas from real pieces, then a few tokens inserted, deleted or replaced."""
+    response = draw(st.one_of(st.sampled_from(["y", "cnt", "bin"]), st.sampled_from(RESPONSES)))
+    words = f"{response} ~ {' + '.join(draw(st.lists(st.sampled_from(TERMS), min_size=1, max_size=5)))}"
+    words = words.replace("+ - 1", "- 1").split(" ")
+    for action, where, token in draw(st.lists(st.tuples(st.sampled_from(["insert", "delete", "replace"]),
+                                                        st.integers(0, 40), TOKENS), max_size=2)):
+        where = where % (len(words) + 1)
+        if action == "insert":
+            words.insert(where, token)
+        elif words and where < len(words):
+            words[where:where + 1] = [] if action == "delete" else [token]
+    return " ".join(words)
+
+
 formula_texts = st.one_of(
+    near_formulas(),
+    near_formulas(),
     st.text(max_size=40),
     st.text(FORMULA_ALPHABET, max_size=40),
     st.lists(TOKENS, max_size=14).map(" ".join),
@@ -123,7 +158,8 @@ formula_texts = st.one_of(
 
 
 @given(text=formula_texts, data=frames(), family=st.sampled_from([None, "gaussian", "poisson", "binomial"]),
-       weights=st.sampled_from([None, "frac", "n", "s", "z0"]), offset=st.sampled_from([None, "x", "s"]))
+       weights=st.sampled_from([None, "frac", "n", "s", "z0", "dt", "ni"]),
+       offset=st.sampled_from([None, "x", "s", "ni", "dt"]))
 def _formula_text_fuzz(text, data, family, weights, offset):
     EXAMPLES["formula text"] = EXAMPLES.get("formula text", 0) + 1
     with time_limit(EXAMPLE_SECONDS):
@@ -133,23 +169,27 @@ def _formula_text_fuzz(text, data, family, weights, offset):
             parsed.display  # noqa: B018 - the deparsed text must not fail either
         if parsed is None:
             return
+        EXAMPLES["formula text parsed"] = EXAMPLES.get("formula text parsed", 0) + 1
         fam = None if family is None else ml.families.get_family(family)
         with only_own_errors(f"build_design({text!r}, family={family}, weights={weights}, offset={offset})"):
             build_design(parsed, data, family=fam, weights=weights, offset=offset)
+            EXAMPLES["formula text built"] = EXAMPLES.get("formula text built", 0) + 1
 
 
 def test_fuzz_formula_text():
     run_fuzzer("formula text", _formula_text_fuzz)
-    print(f"fuzz formula text: {EXAMPLES.get('formula text', 0)} examples run")
+    print(f"fuzz formula text: {EXAMPLES.get('formula text', 0)} examples run, "
+          f"{EXAMPLES.get('formula text parsed', 0)} parsed, {EXAMPLES.get('formula text built', 0)} designs built")
 
 
 # ---------------------------------------------------------------- (b) formulas that parse, fitted
 
 FIXED_TERMS = ["x", "n", "f", "o", "s", "b", "x:f", "x*s", "I(x ** 2)", "np.log(frac)", "C(h)", "np.log(x)",
                "np.sqrt(x)", "log(cnt)", "I(x / z0)", "z0", "I(2 * x)", "scale(x)", "center(x)", "poly(x, 2)",
-               "C(f, contr.sum)", "exp(x)", "abs(n)", "offset(x)", "offset(np.log(frac))", "I(x > 0)"]
+               "C(f, contr.sum)", "exp(x)", "abs(n)", "offset(x)", "offset(np.log(frac))", "I(x > 0)", "ni", "st",
+               "dt"]
 BAR_LHS = ["1", "x", "1 + x", "0 + x", "f", "0 + s", "np.log(frac)", "I(x / z0)", "b", "n"]
-GROUPS = ["g", "h", "g:h", "g/h", "s", "f", "b"]
+GROUPS = ["g", "h", "g:h", "g/h", "s", "f", "b", "st", "ni"]
 
 
 MAX_TERMS, MAX_THETA = 3, 6  # keeps one fit well under a second: (f || g/h) alone is 6 terms
@@ -261,6 +301,7 @@ def _model_fuzz(glm, data):
                 fit = ml.glmer(f"{response} ~ {formula}", frame, family=family, nagq=data.draw(st.sampled_from([0, 1])))
         if fit is None:
             return
+        EXAMPLES["model fitted"] = EXAMPLES.get("model fitted", 0) + 1
         new = data.draw(newdata_for(frame))
         allow = data.draw(st.booleans())
         re_form = data.draw(st.sampled_from([None, "~0"]))
@@ -271,4 +312,5 @@ def _model_fuzz(glm, data):
 
 def test_fuzz_model_fit_and_predict():
     run_fuzzer("model fit and predict", _model_fuzz)
-    print(f"fuzz model fit and predict: {EXAMPLES.get('model', 0)} examples run")
+    print(f"fuzz model fit and predict: {EXAMPLES.get('model', 0)} examples run, "
+          f"{EXAMPLES.get('model fitted', 0)} fitted")

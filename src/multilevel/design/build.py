@@ -17,10 +17,10 @@ import pandas as pd
 from formulaic import model_matrix
 
 from ..covariance import Covariance, Unstructured
-from ..errors import DataError, MissingValuesWarning
+from ..errors import ArgumentError, DataError, MissingValuesWarning
 from ..formula import ParsedFormula, parse_formula, split_call_arguments, tokenize
 from .checks import check_finite, numeric_argument
-from .factors import factor_codes, interaction_codes
+from .factors import factor_codes, interaction_codes, plain_dtypes
 from .newdata import columns_in, plain_message
 
 # Names a formula may use for transforms, besides what formulaic provides (np, I, C, ...).
@@ -105,6 +105,8 @@ def lme4_column_name(name: str) -> str:
 def _check_columns(parsed: ParsedFormula, data: pd.DataFrame) -> None:
     columns = [str(c) for c in data.columns]
     for name in parsed.variables:
+        if columns.count(name) > 1:
+            raise DataError(f"the data have {columns.count(name)} columns named {name!r}; the formula cannot tell them apart")
         if name not in data.columns:
             close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -314,12 +316,13 @@ def build_design(
     """
     parsed = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
     if na_action not in {"omit", "raise"}:
-        raise ValueError(f"na_action must be 'omit' or 'raise', not {na_action!r}")
+        raise ArgumentError(f"na_action must be 'omit' or 'raise', not {na_action!r}")
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
     if len(data) == 0:
         raise DataError("the data have no rows")
     _check_columns(parsed, data)
+    data = plain_dtypes(data, parsed.variables)
     if weights is not None:
         weights = numeric_argument(weights, data, "weights")
     if offset is not None:
@@ -404,6 +407,9 @@ def terms_in_re_form(design: Design, re_form) -> set[int]:
     whose grouping factor a formula such as ``"~(1 | Subject)"`` names."""
     if re_form is None:
         return set(range(len(design.terms)))
+    if not (re_form is False or isinstance(re_form, str)):
+        raise ArgumentError(f"re_form must be None, a formula such as '~0' or '~(1 | g)', or False; "
+                            f"not {type(re_form).__name__} {re_form!r}")
     if re_form is False or (isinstance(re_form, str) and re_form.replace(" ", "") in {"~0", "NA", "~1", "0"}):
         return set()
     parsed = parse_formula("y " + re_form if re_form.strip().startswith("~") else re_form)

@@ -66,7 +66,8 @@ def numeric_argument(value, data: pd.DataFrame, what: str) -> np.ndarray:
     else:
         described = what
     dtype = getattr(value, "dtype", None)
-    if dtype is not None and not (pd.api.types.is_numeric_dtype(dtype) or dtype == object):
+    if dtype is not None and (pd.api.types.is_complex_dtype(dtype)
+                              or not (pd.api.types.is_numeric_dtype(dtype) or dtype == object)):
         raise DataError(f"{described} must be numeric, not dtype {dtype}")
     try:
         array = np.asarray(value, dtype=float)

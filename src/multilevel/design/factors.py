@@ -7,6 +7,29 @@ import pandas as pd
 from ..errors import DataError
 
 
+def plain_dtypes(data: pd.DataFrame, names) -> pd.DataFrame:
+    """pandas' nullable extension columns (``string``, ``Int64``, ``boolean``) as numpy ones.
+
+    formulaic reads a ``string`` column as numbers and fails deep inside; an ``Int64`` column
+    with ``pd.NA`` cannot become a float matrix. Numbers become float64 (NA -> NaN), text and
+    booleans with missing values become object columns (NA -> None). Other columns are untouched.
+    """
+    replaced = {}
+    for name in names:
+        if name not in data.columns or isinstance(data[name], pd.DataFrame):
+            continue
+        column = data[name]
+        if getattr(column.dtype, "na_value", None) is not pd.NA:  # numpy dtypes, categoricals, pandas' str
+            continue
+        if pd.api.types.is_bool_dtype(column.dtype) and not column.isna().any():
+            replaced[name] = column.astype(bool)
+        elif pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+            replaced[name] = column.astype("float64")
+        elif pd.api.types.is_string_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            replaced[name] = column.astype(object).where(column.notna(), None)
+    return data.assign(**replaced) if replaced else data
+
+
 def label(value) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))

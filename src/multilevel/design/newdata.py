@@ -18,7 +18,7 @@ from formulaic.parser.types import Factor
 from ..errors import DataError, FormulaError
 from ..formula import tokenize
 from ..formula.parse import CONTRAST_NAMES
-from .factors import encode_new_levels, label
+from .factors import encode_new_levels, label, plain_dtypes
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # formulaic's DataMismatchWarning about missing values only: those rows become NaN rows here
@@ -53,6 +53,10 @@ def _require_columns(columns: list[str], newdata: pd.DataFrame, what: str) -> No
     missing = [c for c in columns if c not in newdata.columns]
     if missing:
         raise DataError(f"newdata lacks column(s) the {what} uses: {missing}")
+    names = [str(c) for c in newdata.columns]
+    doubled = [c for c in columns if names.count(c) > 1]
+    if doubled:
+        raise DataError(f"newdata has more than one column named {doubled[0]!r}")
 
 
 def _check_factor_types(spec, newdata: pd.DataFrame, variables, what: str) -> bool:
@@ -128,16 +132,17 @@ def _encode(spec, newdata: pd.DataFrame, formula_text: str, variables, what: str
     return matrix, [str(c) for c in mm.columns]
 
 
-def _check_newdata(newdata) -> None:
+def _check_newdata(newdata) -> pd.DataFrame:
     if not isinstance(newdata, pd.DataFrame):
         raise DataError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+    return plain_dtypes(newdata, [str(c) for c in newdata.columns])
 
 
 def encode_fixed(design, newdata: pd.DataFrame) -> np.ndarray:
     """Fixed-effects matrix of new data, encoded as at fit time (dropped columns left out)."""
     from .build import lme4_column_name
 
-    _check_newdata(newdata)
+    newdata = _check_newdata(newdata)
     fixed = design.fixed
     matrix, names = _encode(fixed.spec, newdata, fixed.formula_text, design.formula.variables, "fixed effects")
     names = [lme4_column_name(c) for c in names]
@@ -149,7 +154,7 @@ def encode_offset(design, newdata: pd.DataFrame) -> np.ndarray | None:
     """The formula's ``offset(...)`` terms evaluated on new data (None when it has none)."""
     from .build import _expression
 
-    _check_newdata(newdata)
+    newdata = _check_newdata(newdata)
     total = None
     for text in design.formula.offsets:
         _require_columns(columns_in(text, design.formula.variables), newdata, f"offset {text!r}")
@@ -165,7 +170,7 @@ def encode_term(term, newdata: pd.DataFrame, allow_new_levels: bool | None = Non
     random effect). With ``allow_new_levels=False`` it is a :class:`DataError` naming the column;
     with ``None`` the caller decides what to do with code -1.
     """
-    _check_newdata(newdata)
+    newdata = _check_newdata(newdata)
     _require_columns(list(term.group_vars), newdata, f"grouping factor {term.group_name!r}")
     na = np.zeros(len(newdata), dtype=bool)
     for v in term.group_vars:
