@@ -221,3 +221,18 @@ def test_zero_weight_rows_are_not_observations(reml):
     assert with_zeros.loglik == pytest.approx(dropped.loglik, rel=1e-10)
     assert with_zeros.sigma == pytest.approx(dropped.sigma, rel=1e-7)
     np.testing.assert_allclose(with_zeros.fixef(), dropped.fixef(), rtol=1e-7)
+
+
+@pytest.mark.parametrize("factor", [1e140, 1e-140])
+def test_tiny_or_huge_predictor_is_not_rank_deficient(factor):
+    """x x 1e-140 (or 1e140) is still x: before, the rank test's norms under/overflowed beyond
+    ~1e150 and the column was dropped as 'rank deficient'; within range the slope scales exactly."""
+    data = _small()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.SingularFitWarning)  # random data: no group variance
+        base = ml.lmer("y ~ x + (1 | g)", data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            warnings.simplefilter("ignore", ml.SingularFitWarning)
+            fit = ml.lmer("y ~ x + (1 | g)", data.assign(x=data.x * factor))
+    assert fit.fixef()["x"] * factor == pytest.approx(base.fixef()["x"], rel=1e-8)

@@ -271,7 +271,8 @@ def drop_rank_deficient(x: np.ndarray, names: tuple[str, ...], tol: float = 1e-7
     """
     keep, basis = [], np.zeros((x.shape[0], 0))
     for j in range(x.shape[1]):
-        col = x[:, j]
+        size = np.max(np.abs(x[:, j]), initial=0.0)
+        col = x[:, j] / size if size > 0 else x[:, j]  # unit size: the rank test must not over/underflow
         norm = np.linalg.norm(col)
         if norm == 0.0:
             continue
