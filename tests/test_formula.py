@@ -93,3 +93,26 @@ def test_offset_still_parses():
     parsed = parse_formula("y ~ x + offset(np.log(n)) + offset(z) + (1 | g)")
     assert parsed.offsets == ("np.log(n)", "z") and parsed.fixed == "x"
     assert parsed.variables == ("y", "x", "n", "z", "g")
+
+
+@pytest.mark.parametrize(
+    "text, count",
+    [
+        ("y ~ " + "*".join(f"v{i}" for i in range(12)), "4095"),
+        ("y ~ (" + " + ".join(f"v{i}" for i in range(16)) + ")^16", "65535"),
+        ("y ~ x + (" + "*".join(f"v{i}" for i in range(11)) + " | g)", "2047"),
+    ],
+    ids=["12-way-star", "power-16", "bar-left-side"],
+)
+def test_term_explosion_is_a_formula_error_not_a_hang(text, count):
+    # formulaic took 11 s for the first and did not finish the second within minutes
+    from multilevel import FormulaError
+
+    with pytest.raises(FormulaError, match=f"expands to up to {count} terms"):
+        parse_formula(text)
+
+
+@pytest.mark.parametrize("text", ["y ~ (a + b + c)^2", "y ~ a*b*c*d", "y ~ x^(2)", "y ~ (a + b)^1e999",
+                                  "y ~ (" + "- " * 3000 + "x)"])
+def test_term_count_accepts_ordinary_formulas(text):
+    parse_formula(text)

@@ -7,7 +7,9 @@ part is handed to formulaic (as validated text) by :mod:`multilevel.design`; the
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -121,6 +123,87 @@ def _check_parens(tokens: list[Token], text: str) -> None:
         before = tokens[tokens.index(opened) - 1] if tokens.index(opened) > 0 else None
         call = f" of {before.text}(...)" if before is not None and before.kind == "name" else ""
         raise FormulaError(f"unmatched '('{call}: it is never closed", text, opened.pos)
+
+
+# More model terms than this is a FormulaError: formulaic's expansion of (a + ... + l)^12 or a 12-way
+# a*b*...*l takes minutes (it grows faster than the 2^k terms), and no mixed model needs thousands.
+MAX_TERMS = 1000
+_TERM_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, ":": 3, "%": 3, "^": 4, "**": 4}
+
+
+def _count_terms(tokens: list[Token]) -> int:
+    """An upper bound on the number of terms R's formula algebra makes of ``tokens``.
+
+    Precedence climbing over ``+ - * / : ^``: a*b has a + b + ab terms, (a + b + c)^2 has
+    C(3,1) + C(3,2), a call or a parenthesized sum is one factor. The nesting limit keeps the
+    recursion shallow.
+    """
+    pos = 0
+
+    def primary() -> int:
+        nonlocal pos
+        while pos < len(tokens) and tokens[pos].text in {"+", "-"}:  # unary: "- 1", "+ x", "- - x"
+            pos += 1
+        if pos >= len(tokens):
+            return 1
+        tok = tokens[pos]
+        if tok.text == "(":
+            close = _closing_paren(tokens, pos)
+            close = len(tokens) - 1 if close < 0 else close
+            inner, pos = tokens[pos + 1 : close], close + 1
+            return _count_terms(inner)
+        if tok.kind == "name" and pos + 1 < len(tokens) and tokens[pos + 1].text == "(":
+            close = _closing_paren(tokens, pos + 1)
+            pos = len(tokens) if close < 0 else close + 1
+            return 1
+        pos += 1
+        return 1
+
+    def expression(min_precedence: int) -> int:
+        nonlocal pos
+        left = primary()
+        while (pos < len(tokens) and tokens[pos].kind == "op" and tokens[pos].text in _TERM_PRECEDENCE
+               and _TERM_PRECEDENCE[tokens[pos].text] >= min_precedence):
+            op = tokens[pos].text
+            pos += 1
+            if op in {"^", "**"}:
+                order = left
+                if pos < len(tokens) and tokens[pos].text == "(":  # x^(2): skip the group, assume the worst
+                    close = _closing_paren(tokens, pos)
+                    pos = len(tokens) if close < 0 else close + 1
+                elif pos < len(tokens):
+                    with contextlib.suppress(ValueError, OverflowError):  # a name, or 1e999
+                        order = min(left, int(float(tokens[pos].text)))
+                    pos += 1
+                left = sum(math.comb(left, i) for i in range(1, max(order, 1) + 1)) if left <= 64 else 2**64
+                continue
+            right = expression(_TERM_PRECEDENCE[op] + 1)
+            if op in {"+", "-"}:
+                left = left + right
+            elif op == "*":
+                left = left + right + left * right
+            elif op == "/":
+                left = left + left * right
+            else:
+                left = left * right
+            left = min(left, 2**64)
+        return left
+
+    total = 0
+    while pos < len(tokens):
+        start = pos
+        total += expression(0)
+        if pos == start:  # a token no rule consumes (cannot happen after the checks): step over it
+            pos += 1
+    return total
+
+
+def _check_term_count(tokens: list[Token], text: str, where: int) -> None:
+    count = _count_terms(tokens)
+    if count > MAX_TERMS:
+        shown = f"{count}" if count < 10**9 else "more than a billion"
+        raise FormulaError(f"this part of the formula expands to up to {shown} terms (more than {MAX_TERMS}); "
+                           "write the interactions you need, e.g. (a + b + c)^2 instead of a*b*c*...", text, where)
 
 
 def _split_top(tokens: list[Token], separators: set[str]) -> list[tuple[Token | None, list[Token]]]:
@@ -292,11 +375,7 @@ def parse_formula(text: str) -> ParsedFormula:
             if sep is None:  # a leading "-" or "+"
                 continue
             raise FormulaError(f"'{sep.text}' is missing a term after it", text, sep.pos)
-        is_bar = (
-            piece[0].text == "("
-            and piece[-1].text == ")"
-            and any(t.text in {"|", "||"} for t in _top_level(piece[1:-1]))
-        )
+        is_bar = _is_bar_piece(piece)
         if not is_bar:
             if _is_offset_term(piece):
                 if sep is not None and sep.text == "-":
@@ -316,6 +395,7 @@ def parse_formula(text: str) -> ParsedFormula:
         if not lhs_tokens:
             raise FormulaError("a random-effects term needs a left side, e.g. (1 | g)", text, bar_tok.pos)
         _check_expression(lhs_tokens, text, variables)
+        _check_term_count(lhs_tokens, text, lhs_tokens[0].pos)
         groups = _parse_group(group_tokens, text, bar_tok.pos)
         for group in groups:
             for name in group:
@@ -326,6 +406,10 @@ def parse_formula(text: str) -> ParsedFormula:
             for lhs_text in lhs_terms:
                 bars.append(Bar(lhs_text, group, bar_tok.text == "|", piece[0].pos))
 
+    fixed_tokens = [t for sep, piece in _split_top(rhs, {"+", "-"}) for t in ([sep] if sep else []) + piece
+                    if not _is_bar_piece(piece)]
+    if fixed_tokens:
+        _check_term_count(fixed_tokens, text, fixed_tokens[0].pos)
     fixed = " ".join(fixed_pieces).strip()
     fixed = fixed[2:] if fixed.startswith("+ ") else fixed
     if not fixed:
@@ -333,6 +417,11 @@ def parse_formula(text: str) -> ParsedFormula:
     elif fixed.startswith("- "):
         fixed = "1 " + fixed
     return ParsedFormula(text, _join(lhs), fixed, tuple(bars), tuple(variables), tuple(offsets), tuple(additions))
+
+
+def _is_bar_piece(piece: list[Token]) -> bool:
+    return (len(piece) >= 2 and piece[0].text == "(" and piece[-1].text == ")"
+            and any(t.text in {"|", "||"} for t in _top_level(piece[1:-1])))
 
 
 def _is_offset_term(piece: list[Token]) -> bool:
