@@ -236,6 +236,12 @@ def test_model_must_be_text():
     ("y ~ dnorm(mu, 1)\nmu[g] <- a[g]\na[g] ~ dnorm(0, 1)", UlamSyntaxError, "an index on the left of '<-'"),
     ("y ~ dnorm(mu, 1)\nmu <- a[g]\nvector[5]:a[g] ~ dnorm(0, 1)", UlamSyntaxError, "vector\\[5\\] does not match"),
     ("y ~ dnorm(mu, 1)\nmu <- rep_vector(1, 2 + 1)", ModelError, "rep_vector\\(x, n\\) needs n written as a whole"),
+    # found by the grammar fuzzer (slow profile): a ZeroDivisionError from deep inside NumPyro's reshape
+    ("y ~ dnorm(mu, 1)\nmu <- abar + a[g] + b[g]\n"
+     "c(a, b)[g] ~ multi_normal(c(abar, abar), Rho, c(0, rep_vector(0, 2)))\nRho ~ lkj_corr(2)\nabar ~ dnorm(0, 1)",
+     ModelError, "the sigma of multi_normal\\(\\) must be a vector of 2 scales, not an array shaped \\(2, 2\\)"),
+    ("y ~ dnorm(mu, 1)\nmu <- a[g] + b[g]\nc(a, b)[g] ~ multi_normal(c(0, 0), Rho, c(s, s, s))\nRho ~ lkj_corr(2)\n"
+     "s ~ dexp(1)", ModelError, "the sigma of multi_normal\\(\\) has 3 elements along its last axis, but the left"),
 ])
 def test_silent_cases_found_by_probing(model, error, message):
     with pytest.raises(error, match=message):

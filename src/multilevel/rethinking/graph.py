@@ -16,6 +16,7 @@ import pandas as pd
 from ..errors import DataError, ModelError
 from .parse import Call, Name, Statement, UlamSyntaxError
 
+
 @dataclass(frozen=True)
 class DistributionSpec:
     """One distribution of the language: its arguments (in order), which must be positive, which in (0, 1)."""

@@ -142,7 +142,7 @@ def on_line(stmt):
         yield
     except MultilevelError:
         raise
-    except (TypeError, ValueError, IndexError) as exc:
+    except (TypeError, ValueError, IndexError, ArithmeticError) as exc:  # ArithmeticError: JAX's shape code
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"line {stmt.line_no} cannot be evaluated: {reason}\n  {stmt.line.strip()}") from exc
 
@@ -253,6 +253,18 @@ class UlamDensity:
                                  f"lkj_corr prior), not {jnp.ndim(rho)}-dimensional (line {stmt.line_no}: "
                                  f"{stmt.line.strip()})")
             chol = jnp.linalg.cholesky(rho)
+        k = len(stmt.target.names)
+        for what, shape in (("Mu", jnp.shape(mean)), ("sigma", scale.shape)):
+            if shape and shape[-1] not in (1, k):
+                raise ModelError(f"the {what} of {call.func}() has {shape[-1]} elements along its last axis, but "
+                                 f"the left side has {k} name{'' if k == 1 else 's'} (line {stmt.line_no}: "
+                                 f"{stmt.line.strip()})")
+        if scale.ndim > 1:
+            raise ModelError(f"the sigma of {call.func}() must be a vector of {k} scales, not an array shaped "
+                             f"{scale.shape} (line {stmt.line_no}: {stmt.line.strip()})")
+        if chol.shape != (k, k):
+            raise ModelError(f"the Rho of {call.func}() is {chol.shape[0]} x {chol.shape[1]}, but the left side has "
+                             f"{k} name{'' if k == 1 else 's'} (line {stmt.line_no}: {stmt.line.strip()})")
         values = jnp.stack([env[n] for n in stmt.target.names], axis=-1)
         normal = dist.MultivariateNormal(mean, scale_tril=scale[..., :, None] * chol, validate_args=False)
         return jnp.sum(normal.log_prob(values))
