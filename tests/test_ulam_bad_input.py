@@ -95,7 +95,8 @@ def test_right_hand_side_indices_are_checked(column, message):
     ("y ~ dnorm(mu, 1)\nmu <- a[1.5]\na[tank] ~ dnorm(0, 1)", UlamSyntaxError, "index 1.5 must hold whole numbers"),
     ("y ~ dnorm(mu, 1)\nmu <- a[49]\na[tank] ~ dnorm(0, 1)", ModelError, "index 49 goes up to 49, but 'a' has only 48"),
     ("y ~ dnorm(mu, 1)\nmu <- b[tank]\nb ~ dnorm(0, 1)", ModelError, "'b' is a single number but is indexed"),
-    ("y ~ dnorm(mu, 1)\nmu <- a[b]\na[tank] ~ dnorm(0, 1)\nb ~ dnorm(0, 1)", ModelError, "depends on 'b', which is not data"),
+    ("y ~ dnorm(mu, 1)\nmu <- a[b]\na[tank] ~ dnorm(0, 1)\nb ~ dnorm(0, 1)", ModelError,
+     "depends on 'b', which is not data"),
     ("y ~ dnorm(mu, 1)\nmu <- a[tank + 1]\na[tank] ~ dnorm(0, 1)", ml.DataError, r"index \(tank \+ 1\) goes up to 49"),
     ("y ~ dnorm(mu, 1)\nmu <- y[t2 + 1]", ml.DataError, "goes up to 61, but 'y' has only 60 elements"),
 ])
@@ -109,7 +110,8 @@ def test_indices_written_in_the_model(model, error, message):
     ("y ~ dnorm(mu, 1, 99, 99)\nmu ~ dnorm(0, 1)", r"dnorm\(\) takes 2 arguments \(mean, sd\) but got 4 \(line 1\)"),
     ("y ~ dnorm(mu, s)\nmu ~ dnorm(0, 1)\ns ~ dexp()", r"dexp\(\) takes 1 argument \(rate\) but got 0 \(line 3\)"),
     ("y ~ dstudent(mu, 1)\nmu ~ dnorm(0, 1)", r"dstudent\(\) takes 3 arguments \(nu, mean, sd\) but got 2"),
-    ("y ~ dnorm(mu, 1)\nmu <- exp(a, a)\na ~ dnorm(0, 1)", r"function exp\(\) takes 1 argument \(x\) but got 2 \(line 2\)"),
+    ("y ~ dnorm(mu, 1)\nmu <- exp(a, a)\na ~ dnorm(0, 1)",
+     r"function exp\(\) takes 1 argument \(x\) but got 2 \(line 2\)"),
 ])
 def test_wrong_number_of_arguments(model, message):
     # before: extra arguments were ignored silently; too few gave "dexp() has too few arguments" without the line number
@@ -261,3 +263,16 @@ def _small_fit():
         warnings.simplefilter("ignore")
         return ml.ulam("y ~ dnorm(mu, 1)\nmu <- a[g]\na[g] ~ dnorm(0, 1)", DATA, chains=1, draws=20, warmup=20,
                        seed=1, progress=False)
+
+
+@pytest.mark.parametrize("model, data, message", [
+    ("y ~ dnorm(mu, 1)\nmu <- Rho[g]\nc(a, b)[g] ~ multi_normal(c(0, 0), Rho, s)\nRho ~ lkj_corr(2)\ns ~ dexp(1)",
+     {"y": np.zeros(2), "g": np.array([1, 2])},
+     r"'y' has shape \(2,\) but the arguments of dnorm\(\) have shape \(2, 2\)"),
+    ("y ~ dnorm(mu, 1)\nmu <- a[g]\na[g] ~ dnorm(0, 1)", {"y": np.float64(0.5), "g": np.array([1, 2])},
+     r"'y' has shape \(\) but the arguments of dnorm\(\) have shape \(2,\)"),
+])
+def test_arguments_that_would_broadcast_silently(model, data, message):
+    # before: the log densities of a 2 x 2 (or 2-vector) broadcast were summed, as if there were more data
+    with pytest.raises(ModelError, match=message):
+        initial_log_density(UlamDensity(graph_of(model, data)))

@@ -229,14 +229,15 @@ class UlamDensity:
 
         call = stmt.expr
         if call.func in ("lkj_corr", "dlkjcorr"):
-            if stmt.target.names[0] not in chols:
-                raise ModelError(f"{stmt.target.names[0]!r} has an lkj_corr prior but is also defined with '<-' "
-                                 f"(line {stmt.line_no}: {stmt.line.strip()})")
-            return lkj_cholesky_log_density(chols[stmt.target.names[0]], evaluate(call.args[0], env))
+            eta = evaluate(call.args[0], env)
+            if jnp.ndim(eta) != 0:
+                raise ModelError(f"the eta of {call.func}() must be a single number (line {stmt.line_no}: "
+                                 f"{stmt.line.strip()})")
+            return lkj_cholesky_log_density(chols[stmt.target.names[0]], eta)
         if call.func in ("multi_normal", "dmvnorm", "dmvnorm2"):
             return self._multi_normal(stmt, env, chols)
         d = distribution(call, env, stmt.line)
-        return sum(jnp.sum(d.log_prob(env[name])) for name in stmt.target.names)
+        return sum(jnp.sum(_log_prob(d, env[name], name, stmt)) for name in stmt.target.names)
 
     def _multi_normal(self, stmt, env, chols):
         import jax.numpy as jnp
@@ -275,7 +276,7 @@ class UlamDensity:
         for stmt in self.graph.likelihoods:
             with on_line(stmt):
                 d = distribution(stmt.expr, env, stmt.line)
-                out.extend(d.log_prob(env[name]) for name in stmt.target.names)
+                out.extend(_log_prob(d, env[name], name, stmt) for name in stmt.target.names)
         return out
 
     def log_density(self, flat):
@@ -293,6 +294,19 @@ class UlamDensity:
 
         flat = numpyro.sample("params", dist.ImproperUniform(dist.constraints.real, (), (self.size,)))
         numpyro.factor("log_density", self.log_density(flat))
+
+
+def _log_prob(d, value, name: str, stmt):
+    """One log density per element of ``value``: arguments shaped otherwise would broadcast silently
+    (``y`` of 2 rows against a 2 x 2 mean gives 4 terms), so they are an error."""
+    import jax.numpy as jnp
+
+    log_prob = d.log_prob(value)
+    if jnp.shape(log_prob) != jnp.shape(value):
+        raise ModelError(f"{name!r} has shape {jnp.shape(value)} but the arguments of {stmt.expr.func}() have shape "
+                         f"{tuple(d.batch_shape)} (line {stmt.line_no}: {stmt.line.strip()}): each element needs "
+                         "one argument value, or one for all")
+    return log_prob
 
 
 def trace_log_density(density: UlamDensity, flat=None):
