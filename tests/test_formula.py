@@ -116,3 +116,14 @@ def test_term_explosion_is_a_formula_error_not_a_hang(text, count):
                                   "y ~ (" + "- " * 3000 + "x)"])
 def test_term_count_accepts_ordinary_formulas(text):
     parse_formula(text)
+
+
+@pytest.mark.parametrize("text", ["- ~ y", "1 ~ x", "(-) ~ x", "log() ~ x"])
+def test_response_without_a_column(text):
+    # found by tests/test_fuzz_formula.py: "- ~ y" reached formulaic, whose result had no left side
+    # (raw AttributeError: 'DataFrame' object has no attribute 'lhs')
+    from multilevel import FormulaError
+
+    with pytest.raises(FormulaError, match="the response must name a data column") as info:
+        parse_formula(text)
+    assert info.value.pos == 0

@@ -186,7 +186,7 @@ def _response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:
         mm = model_matrix(f"{parsed.response} ~ 0", data, context=FORMULA_CONTEXT, na_action="ignore")
     except Exception as exc:
         raise DataError(f"could not compute the response {parsed.response!r}: {plain_message(exc)}") from exc
-    if mm.lhs.shape[1] != 1:
+    if not hasattr(mm, "lhs") or mm.lhs.shape[1] != 1:  # formulaic drops a left side with no terms
         raise DataError(f"response {parsed.response!r} must be one numeric column")
     return np.asarray(mm.lhs, dtype=float).ravel()
 

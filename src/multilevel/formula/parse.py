@@ -366,6 +366,9 @@ def parse_formula(text: str) -> ParsedFormula:
     variables: list[str] = []
     lhs, additions = _response_additions(lhs, text, variables)
     _check_expression(lhs, text, variables, response=True)
+    if lhs and not any(t.kind == "name" and not (i + 1 < len(lhs) and lhs[i + 1].text == "(")
+                       for i, t in enumerate(lhs)):
+        raise FormulaError("the response must name a data column, e.g. y ~ x", text, lhs[0].pos)
 
     fixed_pieces: list[str] = []
     offsets: list[str] = []
