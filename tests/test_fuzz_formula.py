@@ -230,9 +230,9 @@ def newdata_for(draw, data: pd.DataFrame):
     for change in draw(st.lists(st.sampled_from(
             ["new-group", "none-group", "nan-group-h", "new-factor", "text-x", "nan-x", "none-factor", "drop-x",
              "drop-g", "new-s", "inf-x"]), max_size=3)):
-        column = {"none-group": "g", "nan-group-h": "h", "text-x": "x", "nan-x": "x", "inf-x": "x",
-                  "drop-x": "x", "drop-g": "g"}.get(change)
-        if column is not None and column not in new.columns:
+        column = {"new-group": "g", "none-group": "g", "nan-group-h": "h", "new-factor": "f", "text-x": "x",
+                  "nan-x": "x", "inf-x": "x", "none-factor": "f", "drop-x": "x", "drop-g": "g", "new-s": "s"}[change]
+        if list(new.columns).count(column) != 1:  # dropped already, or the doubled column
             continue
         if change == "new-group":
             new["g"] = "unseen"
