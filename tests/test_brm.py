@@ -128,6 +128,13 @@ def test_predictions_and_new_levels():
         fit.posterior_epred(new)
     with pytest.raises(ml.DataError, match="lacks column.*Days"):
         fit.posterior_epred(pd.DataFrame({"Subject": ["308"]}))
+    # a missing grouping value: a DataError naming the column (was a TypeError), or a new level
+    missing = pd.DataFrame({"Days": [0, 9], "Subject": ["308", None]})
+    with pytest.raises(ml.DataError, match="Subject"):
+        fit.posterior_epred(missing)
+    assert np.isfinite(fit.posterior_epred(missing, allow_new_levels=True, ndraws=20, seed=1)).all()
+    with pytest.raises(ml.DataError, match="newdata must be a pandas DataFrame"):
+        fit.posterior_epred([0, 9])
     for how in ["uncertainty", "gaussian", "old_levels"]:
         epred = fit.posterior_epred(new, allow_new_levels=True, sample_new_levels=how, ndraws=200, seed=1)
         assert epred.shape == (200, 2)

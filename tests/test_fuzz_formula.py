@@ -260,19 +260,6 @@ def newdata_for(draw, data: pd.DataFrame):
     return new
 
 
-def _known_glmer_bug(formula: str, frame: pd.DataFrame, family: str) -> bool:
-    """KNOWN FOREIGN BUG, reported to the owner of linalg/ (cholesky.py scale_block): glmer with no
-    fixed-effects column and a vector-valued random effect (cnt ~ 0 + (x | g)) raises ValueError.
-    Skipped here until fixed, so that the fuzzer keeps looking for new faults."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            design = build_design(formula, frame, family=ml.families.get_family(family))
-        except Exception:
-            return False
-    return design.fixed.matrix.shape[1] == 0 and any(t.dim > 1 for t in design.terms)
-
-
 def _fit_data(draw):
     return draw(frames(n_rows=st.just(60)))
 
@@ -297,8 +284,6 @@ def _model_fuzz(glm, data):
         else:
             response = {"poisson": "cnt", "binomial": "bin", "binomial-cbind": "cbind(cnt, 4)"}[glm]
             family = "poisson" if glm == "poisson" else "binomial"
-            if _known_glmer_bug(f"{response} ~ {formula}", frame, family):
-                return
             with only_own_errors(f"glmer({response} ~ {formula!r}, family={family})"):
                 fit = ml.glmer(f"{response} ~ {formula}", frame, family=family, nagq=data.draw(st.sampled_from([0, 1])))
         if fit is None:

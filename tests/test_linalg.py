@@ -78,3 +78,22 @@ def test_weights_scale_rows():
     blocks = system_blocks([(codes, z, levels)], xy, np.sqrt(w))
     assert np.allclose(blocks[0, 0].data[:, 0, 0], np.bincount(codes, weights=w))
     assert np.allclose(blocks[1, 1], (xy * w[:, None]).T @ xy)
+
+
+def test_models_without_fixed_effects_and_vector_random_effects():
+    """scale_block on a fixed-effects block with no rows (found by the formula fuzzer: glmer
+    cnt ~ 0 + (x | g) raised numpy's 'cannot reshape array of size 0')."""
+    import warnings
+
+    import pandas as pd
+
+    import multilevel as ml
+
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"cnt": rng.poisson(2.0, 60), "x": rng.normal(size=60), "g": rng.choice(list("abcdef"), 60)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ml.SingularFitWarning)
+        fits = [ml.glmer("cnt ~ 0 + (x | g)", data, family="poisson", nagq=nagq) for nagq in (0, 1)]
+    assert all(np.isfinite(f.loglik) and f.fixef().empty for f in fits)
+    # with no beta the Laplace stage has nothing to add to the theta-only stage
+    assert fits[1].loglik == pytest.approx(fits[0].loglik, rel=1e-8)

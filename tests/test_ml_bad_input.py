@@ -236,3 +236,10 @@ def test_tiny_or_huge_predictor_is_not_rank_deficient(factor):
             warnings.simplefilter("ignore", ml.SingularFitWarning)
             fit = ml.lmer("y ~ x + (1 | g)", data.assign(x=data.x * factor))
     assert fit.fixef()["x"] * factor == pytest.approx(base.fixef()["x"], rel=1e-8)
+
+
+@pytest.mark.parametrize("newdata", [[1, 2], {"Days": [1]}, "sleepstudy"])
+def test_predict_needs_a_data_frame(sleep_fit, newdata):
+    # before: AttributeError: 'list' object has no attribute 'columns'
+    with pytest.raises(ml.DataError, match="newdata must be a pandas DataFrame"):
+        sleep_fit.predict(newdata)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..design import encode_fixed, encode_offset, encode_term, terms_in_re_form
+from ..design import encode_fixed, encode_offset, encode_term, newdata_frame, terms_in_re_form
 from ..errors import DataError
 from ..formula import tokenize
 
@@ -40,9 +40,11 @@ def linear_predictor(fit, newdata=None, re_formula=None, allow_new_levels=False,
         x, codes_z = fit.design.fixed.matrix, [(t.codes, t.z) for t in fit.design.terms]
         offset = fit.design.offset
     else:
+        newdata = newdata_frame(newdata)
         _check_newdata(fit, newdata, used)
         x = encode_fixed(fit.design, newdata)
-        codes_z = [encode_term(t, newdata) if k in used else (None, None) for k, t in enumerate(fit.design.terms)]
+        codes_z = [encode_term(t, newdata, allow_new_levels=allow_new_levels) if k in used else (None, None)
+                   for k, t in enumerate(fit.design.terms)]
         offset = encode_offset(fit.design, newdata)
     names = list(fit.design.fixed.column_names)
     beta = np.zeros((len(pick), len(names)))

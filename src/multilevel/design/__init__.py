@@ -8,7 +8,7 @@ from .build import (
     lme4_column_name,
     terms_in_re_form,
 )
-from .newdata import encode_fixed, encode_offset, encode_term
+from .newdata import encode_fixed, encode_offset, encode_term, newdata_frame
 
 __all__ = ["Design", "FixedDesign", "RandomTerm", "build_design", "drop_rank_deficient",
-           "encode_fixed", "encode_offset", "encode_term", "lme4_column_name", "terms_in_re_form"]
+           "encode_fixed", "encode_offset", "encode_term", "lme4_column_name", "newdata_frame", "terms_in_re_form"]

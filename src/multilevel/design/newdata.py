@@ -132,7 +132,8 @@ def _encode(spec, newdata: pd.DataFrame, formula_text: str, variables, what: str
     return matrix, [str(c) for c in mm.columns]
 
 
-def _check_newdata(newdata) -> pd.DataFrame:
+def newdata_frame(newdata) -> pd.DataFrame:
+    """New data as the encoders read them: a DataFrame (else a DataError), nullable dtypes as numpy's."""
     if not isinstance(newdata, pd.DataFrame):
         raise DataError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
     return plain_dtypes(newdata, [str(c) for c in newdata.columns])
@@ -142,7 +143,7 @@ def encode_fixed(design, newdata: pd.DataFrame) -> np.ndarray:
     """Fixed-effects matrix of new data, encoded as at fit time (dropped columns left out)."""
     from .build import lme4_column_name
 
-    newdata = _check_newdata(newdata)
+    newdata = newdata_frame(newdata)
     fixed = design.fixed
     matrix, names = _encode(fixed.spec, newdata, fixed.formula_text, design.formula.variables, "fixed effects")
     names = [lme4_column_name(c) for c in names]
@@ -154,7 +155,7 @@ def encode_offset(design, newdata: pd.DataFrame) -> np.ndarray | None:
     """The formula's ``offset(...)`` terms evaluated on new data (None when it has none)."""
     from .build import _expression
 
-    newdata = _check_newdata(newdata)
+    newdata = newdata_frame(newdata)
     total = None
     for text in design.formula.offsets:
         _require_columns(columns_in(text, design.formula.variables), newdata, f"offset {text!r}")
@@ -170,7 +171,7 @@ def encode_term(term, newdata: pd.DataFrame, allow_new_levels: bool | None = Non
     random effect). With ``allow_new_levels=False`` it is a :class:`DataError` naming the column;
     with ``None`` the caller decides what to do with code -1.
     """
-    newdata = _check_newdata(newdata)
+    newdata = newdata_frame(newdata)
     _require_columns(list(term.group_vars), newdata, f"grouping factor {term.group_name!r}")
     na = np.zeros(len(newdata), dtype=bool)
     for v in term.group_vars:

@@ -43,11 +43,14 @@ def scale_block(block, lam_row: np.ndarray | None, lam_col: np.ndarray | None):
     if lam_col is not None:
         p = lam_col.shape[0]
         rows = out.shape[0]
-        out = (out.reshape(rows, -1, p) @ lam_col).reshape(rows, -1) if p > 1 else out * lam_col[0, 0]
+        # explicit sizes, not -1: a block with no rows (a model without fixed effects) has shape (0, q)
+        out = (out.reshape(rows, out.shape[1] // p, p) @ lam_col).reshape(rows, out.shape[1]) if p > 1 \
+            else out * lam_col[0, 0]
     if lam_row is not None:
         p = lam_row.shape[0]
         cols = out.shape[1]
-        out = (lam_row.T @ out.reshape(-1, p, cols)).reshape(-1, cols) if p > 1 else out * lam_row[0, 0]
+        out = (lam_row.T @ out.reshape(out.shape[0] // p, p, cols)).reshape(out.shape[0], cols) if p > 1 \
+            else out * lam_row[0, 0]
     return out
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..covariance import covariance_from_factor
-from ..design import Design, encode_fixed, encode_term, terms_in_re_form
+from ..design import Design, encode_fixed, encode_term, newdata_frame, terms_in_re_form
 from ..errors import ArgumentError, DataError
 from ..options import choice, flag, open_probability, whole_number
 from ..formula import tokenize
@@ -277,6 +277,7 @@ class LmerFit:
             fixed = self.design.fixed.matrix @ self._beta
             terms = self.design.terms
             return fixed + self._random_part([t.codes for t in terms], [t.z for t in terms], terms_used)
+        newdata = newdata_frame(newdata)
         response_vars = {t.text for t in tokenize(self.design.formula.response) if t.kind == "name"}
         needed = [v for v in self.design.formula.variables if v not in response_vars]
         needed_fixed = [v for v in needed if not any(v in t.group_vars for t in self.design.terms)]
