@@ -69,7 +69,7 @@ try:
 
     from hypothesis import HealthCheck, settings
 
-    settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None, database=None,
+    settings.register_profile("ci", max_examples=400, derandomize=True, deadline=None, database=None,
                               suppress_health_check=[HealthCheck.too_slow])
     settings.register_profile("slow", max_examples=2000, deadline=None, database=None,
                               suppress_health_check=list(HealthCheck))
@@ -77,27 +77,3 @@ try:
 except ImportError:  # pragma: no cover - hypothesis is in the test extras
     pass
 
-
-FUZZ_COUNTS: dict = {}
-
-
-def run_fuzzer(name: str, hypothesis_test) -> None:
-    """Run a ``@given`` test once (CI profile), or again and again for FUZZ_MINUTES (slow profile).
-
-    Each call of a hypothesis test draws fresh examples in the slow profile (not derandomized);
-    the number of examples tried is added to ``FUZZ_COUNTS[name]`` and printed, for the notes.
-    """
-    import time
-
-    slow = os.environ.get("HYPOTHESIS_PROFILE") == "slow"
-    budget = float(os.environ.get("FUZZ_MINUTES", "10")) * 60 if slow else 0.0
-    start = time.monotonic()
-    runs = 0
-    while True:
-        hypothesis_test()
-        runs += 1
-        if time.monotonic() - start >= budget:
-            break
-    examples = runs * settings().max_examples
-    FUZZ_COUNTS[name] = FUZZ_COUNTS.get(name, 0) + examples
-    print(f"fuzz {name}: {runs} runs, up to {examples} examples in {time.monotonic() - start:.0f} s")

@@ -21,8 +21,7 @@ from hypothesis import given, strategies as st  # noqa: E402
 from multilevel import cli  # noqa: E402
 from multilevel.errors import is_own_exception  # noqa: E402
 
-from conftest import run_fuzzer  # noqa: E402
-from test_fuzz_priors import time_limit  # noqa: E402
+from fuzzing import run_fuzzer, time_limit  # noqa: E402
 
 SECONDS_PER_EXAMPLE = 30
 

@@ -3,19 +3,18 @@
 Whatever text and data go in, ``parse_formula``, ``build_design``, ``lmer``, ``glmer`` and
 ``predict`` either work or raise one of the library's own errors (``is_own_exception``); any other
 exception fails, and so does an example that runs longer than ``EXAMPLE_SECONDS`` (a hang).
-Warnings are allowed. Each fuzzer is a ``@given`` function run through ``conftest.run_fuzzer``:
+Warnings are allowed. Each fuzzer is a ``@given`` function run through ``fuzzing.run_fuzzer``:
 a small derandomized budget in CI, ``HYPOTHESIS_PROFILE=slow FUZZ_MINUTES=10`` for long runs.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import warnings
 
 import numpy as np
 import pandas as pd
-from conftest import run_fuzzer
+from fuzzing import run_fuzzer, time_limit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,24 +26,6 @@ from multilevel.formula import parse_formula
 EXAMPLE_SECONDS = 30  # generous: a fit here takes under a second, but BLAS threads on a loaded
 # 2-core machine can make one of 2,000 evaluations take 10 times longer
 EXAMPLES: dict = {}  # examples actually run, per fuzzer (run_fuzzer prints the upper bound)
-
-
-class ExampleTimeout(Exception):
-    """An example ran past EXAMPLE_SECONDS: a hang, reported as a failure (never an own exception)."""
-
-
-@contextlib.contextmanager
-def time_limit(seconds: int):
-    def on_alarm(signum, frame):
-        raise ExampleTimeout(f"example ran longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @contextlib.contextmanager
@@ -266,7 +247,7 @@ def _fit_data(draw):
 
 # A fit per example costs far more than a parse: fewer examples keep both fuzzers near 30 s in CI,
 # and keep one slow-profile run to a few minutes, so that run_fuzzer stops close to FUZZ_MINUTES.
-MODEL_EXAMPLES = 200 if os.environ.get("HYPOTHESIS_PROFILE") == "slow" else 50
+MODEL_EXAMPLES = 200 if os.environ.get("HYPOTHESIS_PROFILE") == "slow" else 100
 
 
 @settings(max_examples=MODEL_EXAMPLES)

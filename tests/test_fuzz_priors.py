@@ -8,8 +8,6 @@ Run long with ``HYPOTHESIS_PROFILE=slow FUZZ_MINUTES=10 python -m pytest -q -s t
 from __future__ import annotations
 
 import math
-import signal
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -21,27 +19,9 @@ import multilevel as ml  # noqa: E402
 from multilevel.bayes.priors import CORRELATION, DISTRIBUTIONS, POSITIVE_CLASSES, PRIOR_CLASSES  # noqa: E402
 from multilevel.errors import is_own_exception  # noqa: E402
 
-from conftest import run_fuzzer  # noqa: E402
+from fuzzing import run_fuzzer, time_limit  # noqa: E402
 
 SECONDS_PER_EXAMPLE = 10
-
-
-class ExampleTimeout(AssertionError):
-    """An example that ran past its time limit: a hang is a failure, not a skip."""
-
-
-@contextmanager
-def time_limit(seconds: int):
-    def on_alarm(signum, frame):
-        raise ExampleTimeout(f"example ran longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # ---- strategies -----------------------------------------------------------------------------------

@@ -13,9 +13,7 @@ for ten minutes (``-m ""`` is not needed: these tests are not marked slow).
 from __future__ import annotations
 
 import os
-import signal
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -25,7 +23,7 @@ pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from conftest import run_fuzzer  # noqa: E402
+from fuzzing import ExampleTimeout, run_fuzzer, time_limit  # noqa: E402
 from multilevel.errors import is_own_exception  # noqa: E402
 from multilevel.rethinking import fit as _ulam_engine  # noqa: E402,F401 - JAX set up as ml.ulam sets it (float64)
 from multilevel.rethinking import parse_model  # noqa: E402
@@ -41,22 +39,6 @@ def ci_budget(examples: int):
     return settings(max_examples=examples, suppress_health_check=list(HealthCheck)) if CI else (lambda f: f)
 
 
-class Hang(Exception):
-    """An example ran past SECONDS_PER_EXAMPLE."""
-
-
-@contextmanager
-def time_limit(seconds: float):
-    def alarm(signum, frame):
-        raise Hang(f"no answer after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 COUNTS: dict = {}
@@ -73,7 +55,7 @@ def attempt(model, data, gradient: bool = True) -> str:
                 graph = build_graph(statements, data)
                 initial_log_density(UlamDensity(graph), gradient=gradient)
             stage = "evaluated"
-        except Hang:
+        except ExampleTimeout:
             pytest.fail(f"ulam hung on the model:\n{model}")
         except Exception as exc:  # noqa: BLE001 - the point of a fuzzer
             if not is_own_exception(exc):
