@@ -212,7 +212,7 @@ def test_log_density_at_the_initial_point():
     ("warmup", 10.0, "warmup must be a whole number"), ("seed", "x", "seed must be a whole number"),
     ("seed", -1, "seed must be from 0"), ("target_accept", 1.5, "target_accept must be a number strictly"),
     ("target_accept", 0, "target_accept must be a number strictly"), ("max_tree_depth", 0, "max_tree_depth must be"),
-    ("log_lik", "yes", "log_lik must be True or False"), ("progress", 1, "progress must be True or False"),
+    ("log_lik", "yes", "log_lik must be True or False"), ("progress", 1, "progress must be True, False or None"),
 ])
 def test_sampler_options_are_checked_first(option, value, message, monkeypatch):
     # before: NumPyro's ValueError/TypeError/IndexError from deep inside the sampler, after compiling

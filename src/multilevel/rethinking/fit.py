@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..bayes.sampler import diagnose, prepare_devices, run_nuts
-from ..errors import ArgumentError, ModelError
+from ..errors import ModelError
+from ..options import flag, open_probability, whole_number
 from .graph import build_graph
 from .logdensity import UlamDensity, distribution, trace_log_density
 from .parse import parse_model
@@ -51,29 +52,17 @@ def ulam(model, data, *, chains: int = 4, draws: int = 1000, warmup: int = 1000,
     return fit
 
 
-def _whole(name: str, value, minimum: int, maximum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ArgumentError(f"{name} must be a whole number, not {value!r} ({type(value).__name__})")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ArgumentError(f"{name} must be {bound}, not {value}")
-
-
 def check_options(*, chains, draws, warmup, seed, log_lik=True, target_accept=0.95, max_tree_depth=10,
                   progress=None) -> None:
     """ulam's sampler options, checked before the model is parsed or compiled (each error names the option)."""
-    _whole("chains", chains, 1, 1024)
-    _whole("draws", draws, 1)
-    _whole("warmup", warmup, 0)
-    if seed is not None:
-        _whole("seed", seed, 0, 2**32 - 1)
-    if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float, np.floating)) \
-            or not 0 < target_accept < 1:
-        raise ArgumentError(f"target_accept must be a number strictly between 0 and 1, not {target_accept!r}")
-    _whole("max_tree_depth", max_tree_depth, 1, 30)
-    for name, value in (("log_lik", log_lik), ("progress", progress)):
-        if not isinstance(value, (bool, np.bool_)) and not (name == "progress" and value is None):
-            raise ArgumentError(f"{name} must be True or False, not {value!r}")
+    whole_number("chains", chains, 1, 1024)
+    whole_number("draws", draws, 1)
+    whole_number("warmup", warmup, 0)
+    whole_number("seed", seed, 0, 2**32 - 1, allow_none=True)
+    open_probability("target_accept", target_accept)
+    whole_number("max_tree_depth", max_tree_depth, 1, 30)
+    flag("log_lik", log_lik)
+    flag("progress", progress, allow_none=True)
 
 
 def _sample(density: UlamDensity, **options):
@@ -173,7 +162,7 @@ class UlamFit:
     def sim(self, newdata=None, seed: int | None = None) -> dict:
         """Posterior predictive draws of each observed variable, (draws, observations)."""
         if seed is not None:
-            _whole("seed", seed, 0, 2**32 - 1)
+            whole_number("seed", seed, 0, 2**32 - 1)
         data = self._data_env(newdata)
         flat = self.run.samples["params"].reshape(-1, self.density.size)
         key = jax.random.PRNGKey(0 if seed is None else int(seed))

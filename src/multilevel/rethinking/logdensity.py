@@ -212,10 +212,6 @@ class UlamDensity:
         return env
 
     def log_prior(self, env: dict, chols: dict):
-        import jax.numpy as jnp
-
-        from ..bayes.lkj import lkj_cholesky_log_density
-
         total = 0.0
         for stmt in self.graph.priors:
             with on_line(stmt):
