@@ -6,8 +6,9 @@ exactly. The optimizer does not see it that way: BOBYQA's steps, its stopping ru
 singular-fit tolerance are all in absolute units of theta (and of beta in glmer's second stage),
 so ``Days * 1e4`` in a random slope leaves the optimizer short of the optimum with a spurious
 singular-fit warning (lme4 does the same and suggests rescaling). Here every fit optimizes a design
-whose numeric columns are centered (where the term has an intercept) and scaled to unit standard
-deviation, and maps the optimum back exactly:
+whose numeric columns are centered (where the term has an intercept) and scaled to unit spread (median
+and median absolute deviation, so that an outlier does not squeeze the rest), and maps the optimum
+back exactly:
 
     X_std = X T_x           beta = T_x beta_std
     Z_std = Z T_k           b = T_k b_std,   Lambda Lambda' = T_k Lambda_std Lambda_std' T_k'
@@ -35,12 +36,32 @@ def _is_indicator(column: np.ndarray) -> bool:
     return bool(np.all((column == 0.0) | (column == 1.0)))
 
 
+def robust_location_scale(column: np.ndarray, center: bool) -> tuple[float, float]:
+    """(median, 1.4826 x median absolute deviation): both move exactly with an affine recoding of the
+    column, as invariance needs, and neither is dragged by an outlier (a single log(1e300) among
+    values of order one made a standard deviation of ~90, left the rest of the column within 0.05
+    and took glmer's search from 1,246 to 59,570 evaluations). Where more than half the values are
+    equal the MAD is 0 and the mean absolute deviation from the median (x 1.2533) takes its place.
+    Without ``center`` the location is 0 and the scale is taken about 0 (the model has no intercept
+    to absorb a shift). Returns scale 0 for a constant column."""
+    size = float(np.max(np.abs(column)))  # divided out first: no overflow or underflow
+    if size == 0.0:
+        return 0.0, 0.0
+    unit = column / size
+    location = float(np.median(unit)) if center else 0.0
+    deviation = np.abs(unit - location)
+    scale = 1.4826 * float(np.median(deviation))
+    if scale == 0.0:
+        scale = 1.2533 * float(np.mean(deviation))
+    return location * size, scale * size
+
+
 def standardizing_transform(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(T, matrix @ T): T centers and scales each numeric column to unit standard deviation.
+    """(T, matrix @ T): T centers each numeric column and scales it to unit (robust) spread.
 
     A column is centered only when the matrix has an intercept column that absorbs the shift;
-    otherwise it is scaled by its root mean square (so the model stays the same model). The
-    standardized columns are computed directly, not as ``matrix @ T``, to keep their digits.
+    otherwise it is only scaled (so the model stays the same model). The standardized columns are
+    computed directly, not as ``matrix @ T``, to keep their digits.
     """
     p = matrix.shape[1]
     transform = np.eye(p)
@@ -51,12 +72,9 @@ def standardizing_transform(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         column = matrix[:, j]
         if j == intercept or _is_indicator(column):
             continue
-        size = float(np.max(np.abs(column)))  # divided out first: no overflow or underflow in the squares
-        center = size * float(np.mean(column / size)) if intercept is not None else 0.0
-        spread = float(np.max(np.abs(column - center)))
-        if spread == 0.0:
+        center, scale = robust_location_scale(column, intercept is not None)
+        if scale == 0.0:
             continue
-        scale = spread * float(np.sqrt(np.mean(((column - center) / spread) ** 2)))
         transform[j, j] = 1.0 / scale
         if intercept is not None:
             transform[intercept, j] = -center / scale
