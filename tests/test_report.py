@@ -44,15 +44,19 @@ def _chromium():
     return browser
 
 
-def test_report_renders_in_headless_chromium(report_path, tmp_path):
-    browser = _chromium()
-    result = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+def _dump_dom(page, tmp_path) -> subprocess.CompletedProcess:
+    """The page's DOM after its scripts ran, from headless Chromium (console messages on stderr)."""
+    return subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=5000", "--dump-dom", report_path.as_uri()],
+         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=180,
     )
+
+
+def test_report_renders_in_headless_chromium(report_path, tmp_path):
+    result = _dump_dom(report_path, tmp_path)
     assert 'data-images="ok:5"' in result.stdout, result.stderr[-2000:]
     console_errors = [line for line in result.stderr.splitlines()
                       if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)]
@@ -133,14 +137,7 @@ def test_crafted_names_are_escaped_in_the_report(crafted_report):
 
 
 def test_crafted_names_show_as_text_in_headless_chromium(crafted_report, tmp_path):
-    browser = _chromium()
-    result = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
-         crafted_report.as_uri()],
-        capture_output=True, text=True, timeout=180,
-    )
+    result = _dump_dom(crafted_report, tmp_path)
     dom = _Page(result.stdout)
     assert "body" in dom.tags, result.stderr[-2000:]
     assert ("body", "data-images") in dom.attributes  # the page's own script ran to the end
