@@ -1,0 +1,131 @@
+"""One fit protocol: what every fit (lm, glm, lmer, glmer, brm, ulam) can be asked, by name.
+
+Each fit class derives from :class:`Fit` and overrides the questions it can answer. The shared
+tools (``ml.precis``, ``ml.compare``, ``ml.loo_compare``, the tidy-draws verbs, every plot in
+``ml.plots``) read fits only through these methods; asking a fit a question it cannot answer raises
+:class:`MissingCapability` naming the question, the fit and what would answer it.
+
+Questions (all optional; ``capabilities(fit)`` lists those a fit answers):
+
+- ``summary()``, ``nobs``, ``model_text`` (the formula or the model code), ``fixef()``, ``coef()``,
+  ``predict(newdata=None)``;
+- ``observed()``: the response on its natural scale (binomial: proportions) and
+  ``observation_weights()`` (binomial: trials; else None);
+- ``fitted_mean()``: fitted mean per observation (posterior mean for Bayesian fits);
+- ``grouping(group=None)``: (codes, levels, name) of a grouping factor or index;
+- ``group_effect_table(group=None, term=None)``: estimate, lower, upper (95%) per level;
+- ``fixed_effect_table()``: estimate, lower, upper (95%) per fixed effect;
+- Bayesian fits: ``draws_by_chain()``, ``posterior_variables()`` (dict of
+  :class:`multilevel.draws.Variable`), ``sampler_stats()`` (Stan's lp__, accept_stat__, ...),
+  ``log_likelihood()`` (chains, draws, observations), ``to_arviz()``, and
+  ``linpred_draws``/``epred_draws``/``predicted_draws(newdata=None, *, ndraws=None, seed=None,
+  re_formula=None, allow_new_levels=False)`` -> arrays (draws, rows).
+"""
+from __future__ import annotations
+
+from ..errors import MultilevelError
+
+QUESTIONS = (
+    "summary", "fixef", "coef", "predict", "observed", "observation_weights", "fitted_mean", "grouping",
+    "group_effect_table", "fixed_effect_table", "draws_by_chain", "posterior_variables", "sampler_stats",
+    "log_likelihood", "to_arviz", "linpred_draws", "epred_draws", "predicted_draws",
+)
+
+
+class MissingCapability(MultilevelError, AttributeError):
+    """A fit was asked a question its engine cannot answer (e.g. draws of a maximum-likelihood fit)."""
+
+
+class Fit:
+    """Base of every fit. ``engine`` names the function that made it; ``bayesian`` says whether it holds draws."""
+
+    engine: str = "fit"
+    bayesian: bool = False
+
+    def _missing(self, question: str, hint: str = ""):
+        return MissingCapability(f"a {self.engine} fit cannot answer {question}()" + (f": {hint}" if hint else ""))
+
+    @property
+    def model_text(self) -> str:
+        raise self._missing("model_text")
+
+    def summary(self):
+        raise self._missing("summary")
+
+    def fixef(self):
+        raise self._missing("fixef")
+
+    def coef(self):
+        raise self._missing("coef")
+
+    def predict(self, newdata=None, **options):
+        raise self._missing("predict")
+
+    def observed(self):
+        raise self._missing("observed")
+
+    def observation_weights(self):
+        return None
+
+    def fitted_mean(self):
+        raise self._missing("fitted_mean")
+
+    def grouping(self, group=None):
+        raise self._missing("grouping", "the model has no grouping factor or indexed parameter")
+
+    def group_effect_table(self, group=None, term=None):
+        raise self._missing("group_effect_table", "the model has no group-level effects")
+
+    def fixed_effect_table(self):
+        raise self._missing("fixed_effect_table")
+
+    # ---- Bayesian fits ---------------------------------------------------------------------------
+    def _needs_draws(self, question: str):
+        return self._missing(question, "it holds no posterior draws; fit the model with ml.brm or ml.ulam")
+
+    def draws_by_chain(self):
+        raise self._needs_draws("draws_by_chain")
+
+    def posterior_variables(self):
+        raise self._needs_draws("posterior_variables")
+
+    def sampler_stats(self):
+        raise self._needs_draws("sampler_stats")
+
+    def log_likelihood(self):
+        raise self._needs_draws("log_likelihood")
+
+    def to_arviz(self):
+        raise self._needs_draws("to_arviz")
+
+    def linpred_draws(self, newdata=None, **options):
+        raise self._needs_draws("linpred_draws")
+
+    def epred_draws(self, newdata=None, **options):
+        raise self._needs_draws("epred_draws")
+
+    def predicted_draws(self, newdata=None, **options):
+        raise self._needs_draws("predicted_draws")
+
+
+def answers(fit, question: str) -> bool:
+    """Whether ``fit`` answers ``question`` (its class overrides the protocol's default)."""
+    if question not in QUESTIONS and question != "model_text":
+        raise ValueError(f"unknown question {question!r}")
+    if not isinstance(fit, Fit):
+        return callable(getattr(fit, question, None))
+    return getattr(type(fit), question, None) is not getattr(Fit, question)
+
+
+def capabilities(fit) -> list[str]:
+    """The protocol questions a fit answers, in the protocol's order."""
+    return [q for q in QUESTIONS if answers(fit, q)]
+
+
+def require(fit, question: str, purpose: str) -> None:
+    """MissingCapability naming ``purpose`` when ``fit`` cannot answer ``question``."""
+    if not isinstance(fit, Fit):
+        raise MultilevelError(f"{purpose} needs a fit from ml.lm, ml.glm, ml.lmer, ml.glmer, ml.brm or ml.ulam, "
+                              f"not {type(fit).__name__}")
+    if not answers(fit, question):
+        raise MissingCapability(f"{purpose} needs {question}(), which a {fit.engine} fit does not answer")
