@@ -21,6 +21,7 @@ from ..results.glmerfit import GlmerFit
 from ..progress import EvaluationCounter, show_progress
 from .glmm import GLMMProblem
 from .optimize import bobyqa, finite_difference_hessian
+from .services import GeneralizedMixedServices
 from .lmer import require_grouping
 from .standardize import standardize
 
@@ -118,7 +119,8 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
         problem.set_nagq(nagq)
         beta = None if beta_std is None else standardization.beta_to_original(beta_std)
         state = problem.pirls(standardization.theta_to_original(theta_std), beta)  # also leaves the modes here
-    fit = GlmerFit(design, problem, state, record, nagq, hessian, data_name=data_name, standardization=standardization)
+    fit = GlmerFit(design, problem, state, record, nagq, hessian, services=GeneralizedMixedServices,
+                   data_name=data_name, standardization=standardization)
     _check_glmm(fit, problem, record, hessian)
     standardization.record_in_original(record, n_theta=search.n_theta)
     return fit

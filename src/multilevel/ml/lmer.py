@@ -14,6 +14,7 @@ from ..results.lmerfit import LmerFit
 from ..progress import EvaluationCounter, show_progress
 from .lmm import LMMProblem
 from .optimize import bobyqa, finite_difference_gradient, finite_difference_hessian
+from .services import LinearMixedServices
 from .standardize import standardize
 
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
@@ -91,7 +92,7 @@ def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str 
     solution = problem.solve(standardization.theta_to_original(theta_std))
     if search is not problem:
         solution = standardization.lmm_solution_to_original(solution, search.solve(theta_std), reml)
-    fit = LmerFit(design, solution, record, reml, data_name=data_name, messages=list(record.messages),
+    fit = LmerFit(design, solution, record, reml, services=LinearMixedServices, data_name=data_name, messages=list(record.messages),
                   problem=problem, standardization=standardization)
     if reml and search is not problem:  # the ML deviance, without the original design's cancellation
         fit._ml_deviance = float(search.objective(theta_std, reml=False))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -21,21 +22,21 @@ class GlmerFit(LmerFit):
     the sum of squared deviance residuals (the summary's "deviance" column is ``-2 * loglik``).
     """
 
+    engine = "glmer"
     has_residual_variance = False
 
-    def __init__(self, design, problem, state, record, nagq: int, hessian, *, data_name: str = "data",
+    def __init__(self, design, problem, state, record, nagq: int, hessian, *, services, data_name: str = "data",
                  standardization=None):
-        from ..ml.lmm import LMMSolution
-
         self.family = design.family
         self.nagq = nagq
         lambdas = problem.lambdas(state.theta)
         u = [uk.reshape(t.n_levels, t.dim) for uk, t in zip(state.u, design.terms)]
         b = [ub @ lam.T for ub, lam in zip(u, lambdas)]
         objective = problem.agq(state) if nagq > 1 else problem.laplace(state)
-        solution = LMMSolution(state.theta, state.beta, u, b, 1.0, float("nan"), state.factor, objective)
-        super().__init__(design, solution, record, reml=False, data_name=data_name, problem=problem,
-                         standardization=standardization)
+        solution = SimpleNamespace(theta=state.theta, beta=state.beta, u=u, b=b, sigma=1.0, factor=state.factor,
+                                   objective=objective)
+        super().__init__(design, solution, record, reml=False, services=services, data_name=data_name,
+                         problem=problem, standardization=standardization)
         self._mu = state.mu
         self._eta = state.eta
         self._vcov = self._covariance(hessian, problem, state)
@@ -58,14 +59,6 @@ class GlmerFit(LmerFit):
         return inv.T @ inv
 
     # ---- parameters and criteria ---------------------------------------------------------------
-    @property
-    def problem(self):
-        if self._problem is None:
-            from ..ml.glmm import GLMMProblem
-
-            self._problem = GLMMProblem(self.design, nagq=self.nagq)
-        return self._problem
-
     @property
     def n_parameters(self) -> int:
         extra = 1 if self.family.name == "negative.binomial" else 0
@@ -146,14 +139,8 @@ class GlmerFit(LmerFit):
 
     def confint(self, method: str = "wald", level: float = 0.95, *, nsim: int = 200, seed=None, parm=None):
         """``"wald"`` intervals for the fixed effects, or a parametric ``"boot"``strap of all parameters."""
-        from ..ml import glmm_inference
-
         method, level = self._check_confint(method, level, nsim, parm)
-        if method == "wald":
-            return glmm_inference.wald_intervals(self, level)
-        if method == "boot":
-            return glmm_inference.bootstrap_intervals(self, level, nsim=nsim, seed=seed)
-        return glmm_inference.profile_intervals(self, level, parm=parm)
+        return self.services.confint(self, method, level, nsim=nsim, seed=seed, parm=parm)
 
     def icc(self) -> pd.Series:
         """Latent-scale ICC: intercept variance over (intercept variances + link variance pi^2/3 or 1)."""

@@ -10,6 +10,7 @@ from ..errors import ArgumentError, DataError
 from ..options import choice, flag, open_probability, whole_number
 from ..formula import tokenize
 from . import summary as summary_text
+from .protocol import Fit
 
 
 def unique_group_names(names: list[str]) -> list[str]:
@@ -26,18 +27,21 @@ def unique_group_names(names: list[str]) -> list[str]:
     return out
 
 
-class LmerFit:
+class LmerFit(Fit):
     """A linear mixed model fitted by REML or ML.
 
     Created by :func:`multilevel.lmer`; every number in it comes from one optimizer run, recorded
     in :attr:`optimizer`. Methods follow lme4's names (``fixef``, ``ranef``, ``varcorr``...).
+    ``services`` is the engine that made it (:mod:`multilevel.ml.services`): the fit calls it for
+    its problem object, refits, conditional variances and intervals, so ``results`` imports no engine.
     """
 
+    engine = "lmer"
     has_residual_variance = True  # GLMMs of the binomial and Poisson families have none
-    bayesian = False  # fits with posterior draws (brm, ulam) say True
 
-    def __init__(self, design: Design, solution, record, reml: bool, *, data_name: str = "data",
+    def __init__(self, design: Design, solution, record, reml: bool, *, services, data_name: str = "data",
                  messages: list | None = None, problem=None, standardization=None):
+        self.services = services
         self.design = design
         self.reml = reml
         self.optimizer = record
@@ -65,9 +69,7 @@ class LmerFit:
     def problem(self):
         """The :class:`~multilevel.ml.lmm.LMMProblem` behind the fit (rebuilt after unpickling)."""
         if self._problem is None:
-            from ..ml.lmm import LMMProblem
-
-            self._problem = LMMProblem(self.design, reml=self.reml)
+            self._problem = self.services.problem(self)
         return self._problem
 
     # ---- basic quantities ------------------------------------------------------------------------
@@ -219,9 +221,7 @@ class LmerFit:
         return out
 
     def _condvar_blocks(self) -> list[np.ndarray]:
-        from ..ml.condvar import conditional_variances
-
-        return conditional_variances(self._factor, self.design.terms, self._lambdas(), self._sigma)
+        return self.services.conditional_variances(self._factor, self.design.terms, self._lambdas(), self._sigma)
 
     def coef(self) -> dict[str, pd.DataFrame]:
         """Fixed plus random effects per level, as lme4's ``coef()``."""
@@ -331,14 +331,8 @@ class LmerFit:
         Rows are lme4's: ``.sig01, .sig02, ...`` (standard deviations and correlations of the
         random effects, in :meth:`varcorr` order), ``.sigma``, then the fixed effects.
         """
-        from ..ml import inference
-
         method, level = self._check_confint(method, level, nsim, parm)
-        if method == "wald":
-            return inference.wald_intervals(self, level)
-        if method == "profile":
-            return inference.profile_intervals(self, level, parm=parm)
-        return inference.bootstrap_intervals(self, level, nsim=nsim, seed=seed)
+        return self.services.confint(self, method, level, nsim=nsim, seed=seed, parm=parm)
 
     def _check_confint(self, method, level, nsim, parm) -> tuple[str, float]:
         method = choice("method", method, ["wald", "profile", "boot"])
@@ -353,9 +347,7 @@ class LmerFit:
 
     def confint_names(self) -> list[str]:
         """Row names of :meth:`confint`: .sig01, ... (and .sigma), then the fixed effects."""
-        from ..ml.inference import _param_names
-
-        return _param_names(self) + list(self.design.fixed.column_names)
+        return self.services.variance_parameter_names(self) + list(self.design.fixed.column_names)
 
     def icc(self) -> pd.Series:
         """Intraclass correlation per grouping factor: intercept variance over total variance.
@@ -372,9 +364,7 @@ class LmerFit:
         """The same model fitted by maximum likelihood (what :func:`anova` compares)."""
         if not self.reml:
             return self
-        from ..ml.lmer import fit_design
-
-        return fit_design(self.design, reml=False, start=self._theta, data_name=self.data_name)
+        return self.services.refit(self.design, reml=False, start=self._theta, data_name=self.data_name)
 
     # ---- display -----------------------------------------------------------------------------
     def summary(self) -> "summary_text.LmerSummary":

@@ -1,0 +1,69 @@
+"""What an ML fit asks of its engine after fitting: the problem object, refits, intervals, variances.
+
+``results/`` never imports ``ml/``: ``lmer`` and ``glmer`` hand each fit one of these classes, and
+the fit calls it (``fit.confint``, ``fit.refit_ml``, ``fit.ranef(condvar=True)``...). They hold no
+state, so a pickled fit stores only a reference to the class and rebuilds its problem on demand.
+"""
+from __future__ import annotations
+
+
+class LinearMixedServices:
+    """The linear mixed model engine, as :class:`~multilevel.results.LmerFit` uses it."""
+
+    @staticmethod
+    def problem(fit):
+        from .lmm import LMMProblem
+
+        return LMMProblem(fit.design, reml=fit.reml)
+
+    @staticmethod
+    def refit(design, *, reml: bool, start, data_name: str):
+        from .lmer import fit_design
+
+        return fit_design(design, reml=reml, start=start, data_name=data_name)
+
+    @staticmethod
+    def conditional_variances(factor, terms, lambdas, sigma):
+        from .condvar import conditional_variances
+
+        return conditional_variances(factor, terms, lambdas, sigma)
+
+    @staticmethod
+    def variance_parameter_names(fit) -> list[str]:
+        from .inference import _param_names
+
+        return _param_names(fit)
+
+    @staticmethod
+    def confint(fit, method: str, level: float, *, nsim: int, seed, parm):
+        from . import inference
+
+        if method == "wald":
+            return inference.wald_intervals(fit, level)
+        if method == "profile":
+            return inference.profile_intervals(fit, level, parm=parm)
+        return inference.bootstrap_intervals(fit, level, nsim=nsim, seed=seed)
+
+
+class GeneralizedMixedServices(LinearMixedServices):
+    """The GLMM engine (PIRLS, Laplace, AGQ), as :class:`~multilevel.results.GlmerFit` uses it."""
+
+    @staticmethod
+    def problem(fit):
+        from .glmm import GLMMProblem
+
+        return GLMMProblem(fit.design, nagq=fit.nagq)
+
+    @staticmethod
+    def refit(design, *, reml: bool, start, data_name: str):  # pragma: no cover - glmer fits are ML already
+        raise NotImplementedError
+
+    @staticmethod
+    def confint(fit, method: str, level: float, *, nsim: int, seed, parm):
+        from . import glmm_inference
+
+        if method == "wald":
+            return glmm_inference.wald_intervals(fit, level)
+        if method == "boot":
+            return glmm_inference.bootstrap_intervals(fit, level, nsim=nsim, seed=seed)
+        return glmm_inference.profile_intervals(fit, level, parm=parm)
