@@ -20,7 +20,7 @@ from ..covariance import Covariance, Unstructured
 from ..errors import ArgumentError, DataError, MissingValuesWarning
 from ..formula import ParsedFormula, parse_formula, split_call_arguments, tokenize
 from .checks import check_finite, numeric_argument
-from .factors import factor_codes, interaction_codes, plain_dtypes
+from .factors import _as_dtype, factor_codes, factor_levels, interaction_codes, plain_dtypes
 from .newdata import columns_in, plain_message
 
 # Names a formula may use for transforms, besides what formulaic provides (np, I, C, ...).
@@ -51,6 +51,9 @@ class RandomTerm:
     covariance: Covariance
     spec: object  # formulaic ModelSpec of the term's left side
     lhs: str
+    # the levels as values of the data's own dtype and order (a categorical keeps its categories,
+    # an integer id stays int64); interactions ``a:b`` are their text labels. None: not recorded.
+    level_values: pd.Index | None = None
 
     @property
     def n_levels(self) -> int:
@@ -294,9 +297,16 @@ def lme4_term_order(n_levels: list[int]) -> list[int]:
     return ascending[::-1]
 
 
-def _grouping(data: pd.DataFrame, group_vars: tuple[str, ...]):
-    parts = [factor_codes(data[v], v) for v in group_vars]
-    return interaction_codes(parts) if len(parts) > 1 else parts[0]
+def _grouping(data: pd.DataFrame, group_vars: tuple[str, ...], dtypes: dict):
+    """(codes, text levels, level values); ``dtypes`` are the columns' dtypes before :func:`plain_dtypes`."""
+    if len(group_vars) > 1:
+        codes, levels = interaction_codes([factor_codes(data[v], v) for v in group_vars])
+        return codes, levels, pd.Index(levels, dtype=object)
+    codes, levels, values = factor_levels(data[group_vars[0]], group_vars[0])
+    original = dtypes.get(group_vars[0])
+    if original is not None and original != values.dtype and not isinstance(values, pd.CategoricalIndex):
+        values = _as_dtype(values, original)  # Int64 read as float64 for formulaic: back to Int64
+    return codes, levels, values
 
 
 def build_design(
@@ -323,6 +333,7 @@ def build_design(
     if len(data) == 0:
         raise DataError("the data have no rows")
     _check_columns(parsed, data)
+    group_dtypes = {v: data[v].dtype for bar in parsed.bars for v in bar.group_vars}
     data = plain_dtypes(data, parsed.variables)
     if weights is not None:
         weights = numeric_argument(weights, data, "weights")
@@ -375,13 +386,13 @@ def build_design(
 
     terms = []
     for bar in parsed.bars:
-        codes, levels = _grouping(used, bar.group_vars)
+        codes, levels, level_values = _grouping(used, bar.group_vars, group_dtypes)
         z, z_names, z_spec = _matrix(_poly_for_ordered(bar.lhs, used), used, f"random-effects ({bar.lhs} | {bar.group_name})")
         finite(z, z_names, f"random-effects term ({bar.lhs} | {bar.group_name}), column")
         if z.shape[1] == 0:
             raise DataError(f"random-effects term ({bar.lhs} | {bar.group_name}) has no columns")
         terms.append(RandomTerm(bar.group_name, bar.group_vars, codes, levels, z,
-                                Unstructured(z_names), z_spec, bar.lhs))
+                                Unstructured(z_names), z_spec, bar.lhs, level_values))
     _check_levels(terms, len(y), observation_level_ok=family is not None)
     order = lme4_term_order([t.n_levels for t in terms])
     terms = [terms[i] for i in order]

@@ -44,6 +44,17 @@ def factor_codes(column: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     Categoricals keep their category order (R's level order); numbers sort numerically and
     text sorts as R's ``factor()`` does in the C locale.
     """
+    codes, levels, _ = factor_levels(column, name)
+    return codes, levels
+
+
+def factor_levels(column: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """:func:`factor_codes` plus the levels' original values: a ``pd.Index`` in the column's own dtype.
+
+    The values are what the tidy-draws layer labels group effects with, so that a level can be
+    compared with the data (``.query("id == 6")`` on an integer id, a categorical with the
+    data's categories); ``levels`` stay the text labels the summaries and flat names use.
+    """
     if isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.cat.codes.to_numpy()
         if (codes < 0).any():
@@ -52,7 +63,8 @@ def factor_codes(column: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
         remap = np.full(len(column.cat.categories), -1)
         remap[used] = np.arange(len(used))
         levels = np.array([label(v) for v in column.cat.categories[used]], dtype=object)
-        return remap[codes].astype(np.int64), levels
+        values = pd.CategoricalIndex(column.cat.categories[used], dtype=column.dtype)
+        return remap[codes].astype(np.int64), levels, values
     values = column.to_numpy()
     if column.isna().any():
         raise DataError(f"grouping column {name!r} has missing values")
@@ -60,10 +72,21 @@ def factor_codes(column: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
         values = values.astype(int)
     try:
         uniques, codes = np.unique(values, return_inverse=True)
+        originals = _as_dtype(pd.Index(uniques), column.dtype)
     except TypeError:  # mixed types: compare as text
         uniques, codes = np.unique(values.astype(str), return_inverse=True)
+        originals = pd.Index(uniques, dtype=object)
     levels = np.array([label(v) for v in uniques], dtype=object)
-    return codes.astype(np.int64), levels
+    return codes.astype(np.int64), levels, originals
+
+
+def _as_dtype(values: pd.Index, dtype) -> pd.Index:
+    """``values`` in ``dtype`` where they convert exactly (ints, bools, text), else as they are."""
+    try:
+        converted = values.astype(dtype)
+    except (TypeError, ValueError):
+        return values
+    return converted if len(converted.unique()) == len(values) else values
 
 
 def interaction_codes(
