@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import numbers
+from dataclasses import dataclass
 
 from .errors import ArgumentError
 
@@ -48,3 +49,135 @@ def flag(name: str, value, *, allow_none: bool = False) -> bool | None:
         allowed = "True, False or None" if allow_none else "True or False"
         raise ArgumentError(f"{name} must be {allowed}, not {value!r}")
     return bool(value)
+
+
+# ---- sampler arguments, as brms and rethinking users type them -----------------------------------
+class _NotGiven:
+    """Marks an argument the caller did not give (its default depends on other arguments)."""
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+NOT_GIVEN = _NotGiven()
+SEED_MAX = 2**63 - 1
+CONTROL_KEYS = ("adapt_delta", "max_treedepth")
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How NUTS is run, in Stan's terms: ``iter`` iterations per chain of which ``warmup`` adapt,
+    every ``thin``-th post-warmup iteration kept. ``draws`` is what each chain keeps."""
+
+    chains: int
+    iter: int
+    warmup: int
+    thin: int
+    seed: int | None
+    cores: int | None
+    adapt_delta: float
+    max_treedepth: int
+    progress: bool | None
+
+    @property
+    def sampling_iterations(self) -> int:
+        """Post-warmup iterations per chain (brms's ``iter - warmup``)."""
+        return self.iter - self.warmup
+
+    @property
+    def draws(self) -> int:
+        """Draws kept per chain: NumPyro keeps every ``thin``-th of the post-warmup iterations
+        (``(iter - warmup) // thin``; Stan rounds up, so it may keep one more)."""
+        return self.sampling_iterations // self.thin
+
+    def as_dict(self) -> dict:
+        """What ``run.settings`` records (the names the rest of the package reads, and Stan's)."""
+        return dict(chains=self.chains, iter=self.iter, warmup=self.warmup, draws=self.draws, thin=self.thin,
+                    sampling_iterations=self.sampling_iterations, seed=self.seed, cores=self.cores,
+                    target_accept=self.adapt_delta, max_tree_depth=self.max_treedepth,
+                    control={"adapt_delta": self.adapt_delta, "max_treedepth": self.max_treedepth})
+
+
+def sampler_settings(*, chains=4, iter=NOT_GIVEN, warmup=NOT_GIVEN, draws=NOT_GIVEN, thin=1, seed=None,
+                     cores=None, control=None, refresh=None, target_accept=NOT_GIVEN, max_tree_depth=NOT_GIVEN,
+                     progress=None, default_adapt_delta: float = 0.8, default_draws: int = 1000,
+                     default_warmup: int = 1000, max_chains: int | None = None,
+                     target_accept_label: str = "target_accept") -> SamplerSettings:
+    """One reading of the sampler arguments for ``brm`` and ``ulam``; each error names the argument(s).
+
+    ``iter`` counts warm-up too, as in brms and rethinking (kept draws per chain = ``(iter - warmup) //
+    thin``); ``warmup`` then defaults to ``iter // 2``. Without ``iter``, ``draws`` post-warm-up
+    iterations follow ``warmup`` (both default to 1000). ``control`` takes brms's ``adapt_delta`` and
+    ``max_treedepth``, the same settings as ``target_accept`` and ``max_tree_depth``. ``refresh=0`` is
+    silent, as in Stan; any other value shows progress.
+
+    Examples
+    --------
+    >>> s = sampler_settings(iter=2000, control={"adapt_delta": 0.95})
+    >>> (s.warmup, s.draws, s.adapt_delta)
+    (1000, 1000, 0.95)
+    """
+    whole_number("chains", chains, 1, max_chains)
+    if iter is not NOT_GIVEN and draws is not NOT_GIVEN:
+        raise ArgumentError(f"give either iter (warm-up included, as in brms and rethinking) or draws (post-warm-up "
+                            f"iterations), not both: iter={iter!r}, draws={draws!r}")
+    if iter is not NOT_GIVEN:
+        whole_number("iter", iter, 1)
+        warmup = iter // 2 if warmup is NOT_GIVEN else whole_number("warmup", warmup, 0)
+        if warmup >= iter:
+            raise ArgumentError(f"warmup must be smaller than iter (iter counts warm-up too), not warmup={warmup} "
+                                f"with iter={iter}")
+    else:
+        draws = default_draws if draws is NOT_GIVEN else whole_number("draws", draws, 1)
+        warmup = default_warmup if warmup is NOT_GIVEN else whole_number("warmup", warmup, 0)
+        iter = warmup + draws
+    thin = whole_number("thin", thin, 1)
+    if thin > iter - warmup:
+        raise ArgumentError(f"thin must be at most the {iter - warmup} post-warm-up iterations, not {thin}")
+    seed = whole_number("seed", seed, 0, SEED_MAX, allow_none=True)
+    cores = whole_number("cores", cores, 1, allow_none=True)
+    adapt_delta, max_treedepth = _control(control, target_accept, max_tree_depth, default_adapt_delta,
+                                          target_accept_label)
+    progress = _progress(refresh, progress)
+    return SamplerSettings(chains, iter, warmup, thin, seed, cores, adapt_delta, max_treedepth, progress)
+
+
+def _control(control, target_accept, max_tree_depth, default_adapt_delta, target_accept_label):
+    """brms's ``control`` dict and this package's ``target_accept``/``max_tree_depth``: one value each."""
+    if control is None:
+        control = {}
+    if not isinstance(control, dict):
+        raise ArgumentError(f"control must be a dict such as {{'adapt_delta': 0.95, 'max_treedepth': 12}}, "
+                            f"not {control!r}")
+    for key in control:
+        if key not in CONTROL_KEYS:
+            close = difflib.get_close_matches(str(key), CONTROL_KEYS, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ArgumentError(f"control has an unknown key {key!r}; allowed: {', '.join(map(repr, CONTROL_KEYS))}."
+                                f"{hint}")
+    checks = {"adapt_delta": (target_accept_label, target_accept, default_adapt_delta, open_probability),
+              # 2^30 leapfrog steps a draw is already absurd
+              "max_treedepth": ("max_tree_depth", max_tree_depth, 10, lambda label, v: whole_number(label, v, 1, 30))}
+    out = []
+    for key, (name, given, default, check) in checks.items():
+        value = None if given is NOT_GIVEN else check(name, given)
+        if key in control:
+            from_control = check(f"control['{key}']", control[key])
+            if value is not None and value != from_control:
+                raise ArgumentError(f"{name.split()[0]}={value!r} and control['{key}']={from_control!r} set the "
+                                    "same thing to different values: give one of them")
+            value = from_control
+        out.append(default if value is None else value)
+    return out[0], out[1]
+
+
+def _progress(refresh, progress):
+    progress = flag("progress", progress, allow_none=True)
+    refresh = whole_number("refresh", refresh, 0, allow_none=True)
+    if refresh is None:
+        return progress
+    shown = refresh > 0
+    if progress is not None and progress != shown:
+        raise ArgumentError(f"refresh={refresh} and progress={progress} disagree (refresh=0 is silent, as in "
+                            "Stan): give one of them")
+    return shown

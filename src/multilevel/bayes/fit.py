@@ -26,8 +26,9 @@ _DESIGN_FAMILY = {"bernoulli": "binomial", "binomial": "binomial", "poisson": "p
 
 
 def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, chains: int = 4,
-        draws: int = 1000, warmup: int = 1000, seed: int | None = None, cores: int | None = None,
-        target_accept: float = 0.8, sample_prior: str = "no", max_tree_depth: int = 10,
+        iter=options.NOT_GIVEN, warmup=options.NOT_GIVEN, draws=options.NOT_GIVEN, thin: int = 1,
+        seed: int | None = None, cores: int | None = None, control: dict | None = None, refresh: int | None = None,
+        target_accept=options.NOT_GIVEN, sample_prior: str = "no", max_tree_depth=options.NOT_GIVEN,
         na_action: str = "omit", data_name: str | None = None, progress: bool | None = None) -> BrmFit:
     """Bayesian multilevel model from an lme4/brms formula, sampled with NUTS (NumPyro on JAX).
 
@@ -40,6 +41,15 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
         gaussian, student, bernoulli, binomial, poisson, negbinomial, gamma, lognormal.
     priors : list of ml.prior(...), optional
         Unlisted parameters get brms's default priors (see ``fit.prior_summary()``).
+    chains, iter, warmup, thin, seed, cores : int
+        As in brms: ``iter`` iterations per chain, warm-up included (``warmup`` defaults to
+        ``iter // 2``); every ``thin``-th post-warm-up draw is kept. Without ``iter``: ``draws``
+        post-warm-up iterations after ``warmup`` (1000 each by default, brms's ``iter = 2000``).
+    control : dict, optional
+        brms's ``{"adapt_delta": 0.8, "max_treedepth": 10}``; the same settings as
+        ``target_accept`` and ``max_tree_depth`` (give either spelling, not two different values).
+    refresh : int, optional
+        0 is silent, as in Stan; another value shows progress.
     sample_prior : {"no", "yes", "only"}
         "only" samples from the priors alone (all priors must be proper).
     progress : bool, optional
@@ -50,9 +60,11 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
     >>> import multilevel as ml
     >>> fit = ml.brm("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"), seed=1)  # doctest: +SKIP
     """
-    priors = _check_options(chains=chains, draws=draws, warmup=warmup, seed=seed, cores=cores,
-                            target_accept=target_accept, sample_prior=sample_prior, max_tree_depth=max_tree_depth,
-                            data_name=data_name, progress=progress, priors=priors)
+    settings = options.sampler_settings(
+        chains=chains, iter=iter, warmup=warmup, draws=draws, thin=thin, seed=seed, cores=cores, control=control,
+        refresh=refresh, target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress,
+        default_adapt_delta=0.8, target_accept_label="target_accept (brms's adapt_delta)")
+    priors = _check_options(sample_prior=sample_prior, data_name=data_name, priors=priors)
     likelihood = make_likelihood(family)
     parsed = parse_formula(formula)
     from ..families import get_family
@@ -67,37 +79,25 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
         if improper:
             raise PriorError(f"sample_prior={sample_prior!r} needs proper priors, but these are flat: "
                              f"{', '.join(improper)}; give them priors, e.g. ml.prior('normal(0, 5)', class_='b')")
-    prepare_devices(chains, cores)
+    prepare_devices(settings.chains, settings.cores)
     sampling_layout = layout.for_prior_only() if sample_prior == "only" else layout
-    run = _sample(design, sampling_layout, likelihood, chains=chains, draws=draws, warmup=warmup, seed=seed,
-                  target_accept=target_accept, max_tree_depth=max_tree_depth, prior_only=sample_prior == "only",
-                  progress=progress)
+    run = _sample(design, sampling_layout, likelihood, settings, prior_only=sample_prior == "only")
     fit = BrmFit(design, likelihood, sampling_layout, run, priors, data_name=data_name or "data",
                  sample_prior=sample_prior)
     if sample_prior == "yes":
         prior_layout = layout.for_prior_only()
-        prior_run = _sample(design, prior_layout, likelihood, chains=chains, draws=draws, warmup=warmup, seed=seed,
-                            target_accept=target_accept, max_tree_depth=max_tree_depth, prior_only=True,
-                            progress=progress)
+        prior_run = _sample(design, prior_layout, likelihood, settings, prior_only=True)
         fit.prior_draws = BrmFit(design, likelihood, prior_layout, prior_run, priors, data_name=fit.data_name).draws()
     table = fit.parameter_summary()
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["Bulk_ESS"].to_dict(), table["Tail_ESS"].to_dict())
     return fit
 
 
-def _check_options(*, chains, draws, warmup, seed, cores, target_accept, sample_prior, max_tree_depth,
-                   data_name, progress, priors) -> list:
+def _check_options(*, sample_prior, data_name, priors) -> list:
     """ArgumentError naming the first option outside its allowed values, before anything is compiled;
-    returns the priors as a list (a single ``ml.prior(...)`` is accepted, as brms accepts one)."""
-    options.whole_number("chains", chains, 1)
-    options.whole_number("draws", draws, 1)
-    options.whole_number("warmup", warmup, 0)
-    options.whole_number("max_tree_depth", max_tree_depth, 1, 30)  # 2^30 leapfrog steps a draw is already absurd
-    options.whole_number("cores", cores, 1, allow_none=True)
-    options.whole_number("seed", seed, 0, 2**63 - 1, allow_none=True)
-    options.open_probability("target_accept (brms's adapt_delta)", target_accept)
+    returns the priors as a list (a single ``ml.prior(...)`` is accepted, as brms accepts one).
+    The sampler's options are read by :func:`multilevel.options.sampler_settings`."""
     options.choice("sample_prior", sample_prior, ("no", "yes", "only"))
-    options.flag("progress", progress, allow_none=True)
     if data_name is not None and not isinstance(data_name, str):
         raise ArgumentError(f"data_name must be a string, not {data_name!r}")
     if priors is None:
@@ -109,11 +109,11 @@ def _check_options(*, chains, draws, warmup, seed, cores, target_accept, sample_
     return list(priors)
 
 
-def _sample(design, layout, likelihood, *, prior_only: bool, seed, **settings):
+def _sample(design, layout, likelihood, settings, *, prior_only: bool):
     """NUTS on the model the layout describes; draws unpacked to constrained values and effects r."""
     model, vector = make_model(design, layout, likelihood)
-    run = run_nuts(model, seed=seed, model_kwargs={"prior_only": prior_only}, **settings)
-    run.samples = vector.unpack_draws(run.samples["params"], seed=seed)
+    run = run_nuts(model, settings, model_kwargs={"prior_only": prior_only})
+    run.samples = vector.unpack_draws(run.samples["params"], seed=settings.seed)
     run.settings["parameterization"] = layout.parameterization
     return run
 

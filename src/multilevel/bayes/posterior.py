@@ -80,6 +80,11 @@ class BrmFit:
         """brms-named parameters as (chains, draws) arrays (what the plots read)."""
         return dict(self._draws)
 
+    def sampler_stats(self) -> dict:
+        """Stan's per-iteration sampler columns (lp__, accept_stat__, stepsize__, treedepth__,
+        n_leapfrog__, divergent__, energy__), each (chains, draws): brms's ``nuts_params``."""
+        return dict(self.run.stats)
+
     def group_effects(self) -> list[np.ndarray]:
         """r for every term: (chains, draws, levels, p)."""
         return [self.run.samples[f"r_{g.index}"] for g in self.layout.groups]

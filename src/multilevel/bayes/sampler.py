@@ -51,7 +51,12 @@ def _jax_started() -> bool:
 
 @dataclass
 class SamplerRun:
-    """Draws by chain (chains, draws, ...) for every site, NUTS statistics, timings, settings."""
+    """Draws by chain (chains, draws, ...) for every site, NUTS statistics, timings, settings.
+
+    ``stats`` holds Stan's per-iteration sampler columns under Stan's names, each (chains, draws):
+    ``lp__`` (log density up to a constant, Jacobian included: NumPyro's -potential_energy),
+    ``accept_stat__``, ``stepsize__``, ``treedepth__``, ``n_leapfrog__``, ``divergent__``, ``energy__``.
+    """
 
     samples: dict
     diverging: np.ndarray
@@ -60,34 +65,56 @@ class SamplerRun:
     seconds_total: float
     seconds_sampling: float
     settings: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
 
 
-def run_nuts(model, *, chains: int, draws: int, warmup: int, seed: int | None, target_accept: float,
-             max_tree_depth: int = 10, model_kwargs: dict | None = None, progress: bool | None = None) -> SamplerRun:
+_EXTRA_FIELDS = ("diverging", "num_steps", "energy", "accept_prob", "potential_energy", "adapt_state.step_size")
+
+
+def tree_depth(n_leapfrog: np.ndarray) -> np.ndarray:
+    """Stan's ``treedepth__`` from the number of leapfrog steps: ``floor(log2(n_leapfrog + 1))``.
+
+    Stan (``base_nuts.hpp``) counts a doubling in the depth only when the new subtree is valid (no
+    U-turn or divergence inside it): after ``d`` valid doublings the trajectory holds ``2^d - 1``
+    steps, and an invalid last subtree adds 1 to ``2^d`` more, so ``n_leapfrog`` lies in
+    ``[2^d - 1, 2^(d+1) - 1]``. NumPyro counts every doubling tried (its docs:
+    ``log2(num_steps) + 1``), one more whenever the last subtree was cut short. The one case ``n``
+    cannot tell apart, a subtree that turns at its very last step, is counted one deeper here;
+    a full tree at the maximum depth, the case Stan warns about, is counted exactly.
+    """
+    return np.floor(np.log2(np.asarray(n_leapfrog, dtype=float) + 1)).astype(np.int64)
+
+
+def run_nuts(model, settings, *, model_kwargs: dict | None = None) -> SamplerRun:
+    """NUTS on ``model`` with :class:`multilevel.options.SamplerSettings` (chains, iter, warmup, thin,
+    seed, adapt_delta, max_treedepth, progress); Stan's sampler statistics kept in ``run.stats``."""
     import jax
     from numpyro.infer import MCMC, NUTS
 
     start = time.perf_counter()
     compile_seconds = _CompileClock.start()
+    chains, iterations, warmup = settings.chains, settings.sampling_iterations, settings.warmup
     method = "parallel" if jax.local_device_count() >= chains else "vectorized"
-    kernel = NUTS(model, target_accept_prob=target_accept, max_tree_depth=max_tree_depth)
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains, chain_method=method,
-                progress_bar=show_progress(progress))
-    key = jax.random.PRNGKey(0 if seed is None else int(seed))
-    mcmc.run(key, extra_fields=("diverging", "num_steps", "energy"), **(model_kwargs or {}))
+    kernel = NUTS(model, target_accept_prob=settings.adapt_delta, max_tree_depth=settings.max_treedepth)
+    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=iterations, num_chains=chains, thinning=settings.thin,
+                chain_method=method, progress_bar=show_progress(settings.progress))
+    key = jax.random.PRNGKey(0 if settings.seed is None else settings.seed)
+    mcmc.run(key, extra_fields=_EXTRA_FIELDS, **(model_kwargs or {}))
     samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-    extra = mcmc.get_extra_fields(group_by_chain=True)
+    extra = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
     total = time.perf_counter() - start
     compiling = compile_seconds.stop()
     # warm-up and sampling run in one compiled loop: sampling alone is the post-warm-up share of
     # the time that was not spent tracing and compiling (JAX reports those durations)
-    sampling = max(total - compiling, 0.0) * draws / (draws + warmup)
-    return SamplerRun(samples, np.asarray(extra["diverging"]), np.asarray(extra["num_steps"]),
-                      np.asarray(extra["energy"]), total, sampling,
-                      dict(chains=chains, draws=draws, warmup=warmup, seed=seed, target_accept=target_accept,
-                           max_tree_depth=max_tree_depth, chain_method=method, sampler="numpyro NUTS",
-                           devices=jax.local_device_count(), backend=jax.default_backend(),
-                           compile_seconds=compiling))
+    sampling = max(total - compiling, 0.0) * iterations / (iterations + warmup)
+    stats = {"lp__": -extra["potential_energy"], "accept_stat__": extra["accept_prob"],
+             "stepsize__": extra["adapt_state.step_size"], "treedepth__": tree_depth(extra["num_steps"]),
+             "n_leapfrog__": extra["num_steps"].astype(np.int64), "divergent__": extra["diverging"].astype(np.int64),
+             "energy__": extra["energy"]}
+    recorded = dict(settings.as_dict(), chain_method=method, sampler="numpyro NUTS", devices=jax.local_device_count(),
+                    backend=jax.default_backend(), compile_seconds=compiling)
+    return SamplerRun(samples, extra["diverging"], extra["num_steps"], extra["energy"], total, sampling, recorded,
+                      stats)
 
 
 class _CompileClock:

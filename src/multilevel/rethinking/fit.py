@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..bayes.sampler import diagnose, prepare_devices, run_nuts
 from ..errors import ModelError
-from ..options import flag, open_probability, whole_number
+from ..options import NOT_GIVEN, SamplerSettings, flag, sampler_settings, whole_number
 from .graph import build_graph
 from .logdensity import UlamDensity, distribution, trace_log_density
 from .parse import parse_model
@@ -23,10 +23,31 @@ import jax  # noqa: E402
 jax.devices()
 
 
-def ulam(model, data, *, chains: int = 4, draws: int = 1000, warmup: int = 1000, seed: int | None = None,
-         log_lik: bool = True, target_accept: float = 0.95, max_tree_depth: int = 10,
+def ulam(model, data, *, chains: int = 4, iter=NOT_GIVEN, warmup=NOT_GIVEN, draws=NOT_GIVEN, thin: int = 1,
+         seed: int | None = None, cores: int | None = None, control: dict | None = None, refresh: int | None = None,
+         log_lik: bool = True, target_accept=NOT_GIVEN, max_tree_depth=NOT_GIVEN,
          progress: bool | None = None) -> "UlamFit":
     """Fit a model written in rethinking's notation with NUTS.
+
+    Parameters
+    ----------
+    model : str or list of str
+        One statement a line: ``y ~ dnorm(mu, sigma)``, ``mu <- a[g] + b * x``, ``a[g] ~ dnorm(0, 1)``.
+    data : DataFrame or dict of arrays
+        rethinking's ``data=list(...)``: columns may differ in length. Text or categorical columns
+        used as an index (``a[country]``) are coded 1..K in sorted level order (a categorical's own
+        order); ``fit.index_levels["country"]`` keeps the levels.
+    chains, iter, warmup, thin, seed, cores : int
+        As in rethinking and brms: ``iter`` counts warm-up (``warmup`` defaults to ``iter // 2``).
+        Without ``iter``: ``draws`` post-warm-up iterations after ``warmup`` (1000 each by default;
+        rethinking's own default is ``chains=1, iter=1000``).
+    control : dict, optional
+        ``{"adapt_delta": 0.95, "max_treedepth": 10}`` (rethinking's default adapt_delta is 0.95);
+        the same settings as ``target_accept`` and ``max_tree_depth``.
+    refresh : int, optional
+        0 is silent, as in Stan; another value shows progress.
+    log_lik : bool
+        Keep the pointwise log-likelihood (for WAIC and PSIS).
 
     Examples
     --------
@@ -36,38 +57,33 @@ def ulam(model, data, *, chains: int = 4, draws: int = 1000, warmup: int = 1000,
     ...     a[tank] ~ dnorm(a_bar, sigma)
     ...     a_bar ~ dnorm(0, 1.5)
     ...     sigma ~ dexp(1)
-    ... ''', frogs)  # doctest: +SKIP
+    ... ''', frogs, chains=4, iter=2000)  # doctest: +SKIP
     """
-    check_options(chains=chains, draws=draws, warmup=warmup, seed=seed, log_lik=log_lik,
-                  target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress)
+    settings = check_options(chains=chains, iter=iter, warmup=warmup, draws=draws, thin=thin, seed=seed, cores=cores,
+                             control=control, refresh=refresh, log_lik=log_lik, target_accept=target_accept,
+                             max_tree_depth=max_tree_depth, progress=progress)
     statements = parse_model(model)
     graph = build_graph(statements, data)
     density = UlamDensity(graph)
     trace_log_density(density)  # a line that cannot be evaluated is named before NUTS compiles
-    run = _sample(density, chains=chains, draws=draws, warmup=warmup, seed=seed,
-                  target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress)
+    prepare_devices(settings.chains, settings.cores)
+    run = _sample(density, settings)
     fit = UlamFit(statements, graph, density, run, log_lik=log_lik)
     table = fit.precis(depth=3)
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["n_eff"].to_dict(), {})
     return fit
 
 
-def check_options(*, chains, draws, warmup, seed, log_lik=True, target_accept=0.95, max_tree_depth=10,
-                  progress=None) -> None:
-    """ulam's sampler options, checked before the model is parsed or compiled (each error names the option)."""
-    whole_number("chains", chains, 1, 1024)
-    whole_number("draws", draws, 1)
-    whole_number("warmup", warmup, 0)
-    whole_number("seed", seed, 0, 2**32 - 1, allow_none=True)
-    open_probability("target_accept", target_accept)
-    whole_number("max_tree_depth", max_tree_depth, 1, 30)
+def check_options(*, log_lik=True, **sampler) -> SamplerSettings:
+    """ulam's options, checked before the model is parsed or compiled (each error names the option)."""
+    settings = sampler_settings(default_adapt_delta=0.95, max_chains=1024, **sampler)
     flag("log_lik", log_lik)
-    flag("progress", progress, allow_none=True)
+    return settings
 
 
-def _sample(density: UlamDensity, **options):
+def _sample(density: UlamDensity, settings: SamplerSettings):
     try:
-        return run_nuts(density.model, **options)
+        return run_nuts(density.model, settings)
     except RuntimeError as exc:
         if "valid initial parameters" not in str(exc):
             raise
@@ -196,11 +212,11 @@ class UlamFit:
         """Draws from the priors alone (the same model without its likelihood)."""
         import copy
 
-        check_options(chains=1, draws=draws, warmup=draws, seed=seed)
+        settings = check_options(chains=1, draws=draws, warmup=draws, seed=seed, progress=False)
         graph = copy.copy(self.graph)
         graph.likelihoods = []
         density = UlamDensity(graph)
-        run = _sample(density, chains=1, draws=draws, warmup=draws, seed=seed, target_accept=0.95)
+        run = _sample(density, settings)
         values = jax.vmap(lambda f: density.unpack(f)[0])(run.samples["params"].reshape(draws, -1))
         return {k: np.asarray(v) for k, v in values.items()}
 
