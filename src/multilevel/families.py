@@ -34,6 +34,10 @@ class Link:
     def mu_eta(self, eta):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def valid_eta(self, eta) -> bool:
+        """R's ``valideta``: whether the linear predictor lies where the inverse link is defined."""
+        return True
+
     def __repr__(self) -> str:
         return self.name
 
@@ -106,7 +110,60 @@ class IdentityLink(Link):
         return np.ones_like(eta)
 
 
-LINKS = {cls.name: cls for cls in (LogitLink, ProbitLink, CloglogLink, LogLink, IdentityLink)}
+class InverseLink(Link):
+    """1/mu, the Gamma family's canonical link (R's ``"inverse"``)."""
+
+    name = "inverse"
+
+    def link(self, mu):
+        return 1.0 / mu
+
+    def inverse(self, eta):
+        return 1.0 / eta
+
+    def mu_eta(self, eta):
+        return -1.0 / eta**2
+
+    def valid_eta(self, eta) -> bool:
+        return bool(np.all(np.isfinite(eta)) and np.all(eta != 0))
+
+
+class InverseSquareLink(Link):
+    """1/mu^2, the inverse Gaussian family's canonical link (R's ``"1/mu^2"``)."""
+
+    name = "1/mu^2"
+
+    def link(self, mu):
+        return 1.0 / mu**2
+
+    def inverse(self, eta):
+        return 1.0 / np.sqrt(eta)
+
+    def mu_eta(self, eta):
+        return -1.0 / (2 * eta**1.5)
+
+    def valid_eta(self, eta) -> bool:
+        return bool(np.all(np.isfinite(eta)) and np.all(eta > 0))
+
+
+class SqrtLink(Link):
+    name = "sqrt"
+
+    def link(self, mu):
+        return np.sqrt(mu)
+
+    def inverse(self, eta):
+        return eta**2
+
+    def mu_eta(self, eta):
+        return 2 * eta
+
+    def valid_eta(self, eta) -> bool:
+        return bool(np.all(np.isfinite(eta)) and np.all(eta > 0))
+
+
+LINKS = {cls.name: cls for cls in (LogitLink, ProbitLink, CloglogLink, LogLink, IdentityLink, InverseLink,
+                                   InverseSquareLink, SqrtLink)}
 
 
 # ---- families -----------------------------------------------------------------------------------
@@ -116,10 +173,20 @@ class Family:
 
     link: Link
     name: str = "family"
+    # R's summary.glm: the dispersion is 1 for binomial and Poisson, estimated (Pearson) for the rest
+    fixed_dispersion = False
 
     @property
     def display(self) -> str:
         return self.name
+
+    def aic(self, y, mu, weights, deviance: float) -> float:
+        """R's ``family$aic``: -2 log-likelihood at the fit, plus 2 where a dispersion is estimated."""
+        return self.minus_twice_loglik(y, mu, weights)
+
+    def valid_mu(self, mu) -> bool:
+        """R's ``validmu``: whether fitted means lie inside the family's range."""
+        return bool(np.all(np.isfinite(mu)))
 
     def variance(self, mu):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -154,6 +221,10 @@ class Family:
 class Binomial(Family):
     link: Link = LogitLink()
     name: str = "binomial"
+    fixed_dispersion = True
+
+    def valid_mu(self, mu) -> bool:
+        return bool(np.all(np.isfinite(mu)) and np.all((mu > 0) & (mu < 1)))
 
     def variance(self, mu):
         return mu * (1 - mu)
@@ -192,6 +263,10 @@ class Binomial(Family):
 class Poisson(Family):
     link: Link = LogLink()
     name: str = "poisson"
+    fixed_dispersion = True
+
+    def valid_mu(self, mu) -> bool:
+        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
 
     def variance(self, mu):
         return mu
@@ -263,16 +338,100 @@ class Gaussian(Family):
     def deviance_residuals(self, y, mu, weights):
         return weights * (y - mu) ** 2
 
+    def aic(self, y, mu, weights, deviance: float) -> float:
+        n = len(y)  # R's gaussian()$aic, with the ML variance deviance / n
+        return float(n * (np.log(deviance / n * 2 * np.pi) + 1) + 2 - np.sum(np.log(weights)))
+
+    def initial_mu(self, y, weights):
+        return np.asarray(y, dtype=float).copy()  # R's gaussian()$initialize
+
+
+def _check_positive(y, name: str, family: str) -> None:
+    if np.any(y <= 0):
+        raise DataError(f"{family} response {name!r} must be positive (minimum {np.min(y):g}); "
+                        f"non-positive values are not allowed for the {family!r} family")
+
+
+@dataclass(frozen=True)
+class Gamma(Family):
+    """Gamma with variance mu^2 (times the dispersion); R's ``Gamma()``, canonical link 1/mu."""
+
+    link: Link = InverseLink()
+    name: str = "Gamma"
+
+    def variance(self, mu):
+        return mu**2
+
+    def deviance_residuals(self, y, mu, weights):
+        return -2 * weights * (np.log(np.where(y == 0, 1.0, y / mu)) - (y - mu) / mu)
+
+    def aic(self, y, mu, weights, deviance: float) -> float:
+        disp = deviance / np.sum(weights)  # R's Gamma()$aic: the dispersion as deviance / n
+        return float(-2 * np.sum(stats.gamma.logpdf(y, 1 / disp, scale=mu * disp) * weights) + 2)
+
+    def minus_twice_loglik_kernel(self, y, mu, weights) -> float:
+        return self.aic(y, mu, weights, float(np.sum(self.deviance_residuals(y, mu, weights)))) - 2
+
+    def valid_mu(self, mu) -> bool:
+        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
+
+    def check_response(self, y, weights, name):
+        _check_positive(y, name, "Gamma")
+
+    def initial_mu(self, y, weights):
+        return np.asarray(y, dtype=float).copy()
+
+    def simulate(self, mu, weights, rng):  # pragma: no cover - needs the dispersion
+        raise MultilevelError("simulating from the Gamma family needs its dispersion; not available here")
+
+
+@dataclass(frozen=True)
+class InverseGaussian(Family):
+    """Inverse Gaussian with variance mu^3 (times the dispersion); R's ``inverse.gaussian()``."""
+
+    link: Link = InverseSquareLink()
+    name: str = "inverse.gaussian"
+
+    def variance(self, mu):
+        return mu**3
+
+    def deviance_residuals(self, y, mu, weights):
+        return weights * (y - mu) ** 2 / (y * mu**2)
+
+    def aic(self, y, mu, weights, deviance: float) -> float:
+        total = np.sum(weights)
+        return float(total * (1 + np.log(deviance / total * 2 * np.pi)) + 3 * np.sum(np.log(y) * weights) + 2)
+
+    def minus_twice_loglik_kernel(self, y, mu, weights) -> float:
+        return self.aic(y, mu, weights, float(np.sum(self.deviance_residuals(y, mu, weights)))) - 2
+
+    def valid_mu(self, mu) -> bool:
+        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
+
+    def check_response(self, y, weights, name):
+        _check_positive(y, name, "inverse.gaussian")
+
+    def initial_mu(self, y, weights):
+        return np.asarray(y, dtype=float).copy()
+
+    def simulate(self, mu, weights, rng):  # pragma: no cover - needs the dispersion
+        raise MultilevelError("simulating from the inverse.gaussian family needs its dispersion; not available here")
+
 
 FAMILIES = {"binomial": Binomial, "poisson": Poisson, "gaussian": Gaussian,
-            "negative.binomial": NegativeBinomial}
-DEFAULT_LINKS = {"binomial": "logit", "poisson": "log", "gaussian": "identity", "negative.binomial": "log"}
+            "negative.binomial": NegativeBinomial, "Gamma": Gamma, "inverse.gaussian": InverseGaussian}
+DEFAULT_LINKS = {"binomial": "logit", "poisson": "log", "gaussian": "identity", "negative.binomial": "log",
+                 "Gamma": "inverse", "inverse.gaussian": "1/mu^2"}
+# families whose likelihood needs a dispersion the GLMM engine does not estimate (glm fits them)
+DISPERSION_FAMILIES = ("Gamma", "inverse.gaussian")
 
 
 def get_family(family, link: str | None = None) -> Family:
     """A Family from an instance or a name (``"binomial"``, ``"poisson"``, ...), with an optional link."""
     if isinstance(family, Family):
         return family
+    family = {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian"}.get(family, family) \
+        if isinstance(family, str) else family
     if not isinstance(family, str) or family not in FAMILIES:
         close = difflib.get_close_matches(str(family), list(FAMILIES), n=2)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""

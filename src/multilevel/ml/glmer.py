@@ -15,7 +15,7 @@ from scipy import optimize, special
 from ..design import Design, build_design
 from ..errors import ArgumentError, ConvergenceWarning, DataError, ModelError, SingularFitWarning
 from ..options import flag, whole_number
-from ..families import get_family, negative_binomial
+from ..families import DISPERSION_FAMILIES, get_family, negative_binomial
 from ..formula import parse_formula
 from ..results.glmerfit import GlmerFit
 from ..progress import EvaluationCounter, show_progress
@@ -67,6 +67,9 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
     if fam.name == "gaussian":
         raise ModelError("glmer with the gaussian family is a linear mixed model: use ml.lmer (REML or ML), "
                          "as lme4's glmer hands gaussian identity-link models to lmer")
+    if fam.name in DISPERSION_FAMILIES:
+        raise ModelError(f"glmer does not fit the {fam.name} family (its dispersion is not estimated by the "
+                         "GLMM engine); ml.glm fits it without random effects, ml.brm(family='gamma') with them")
     design = build_design(require_grouping(parse_formula(formula), "glmer"), data, weights=weights, offset=offset,
                           family=fam, na_action=na_action)
     return fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data", progress=progress)

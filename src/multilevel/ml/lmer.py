@@ -59,8 +59,9 @@ def require_grouping(parsed, engine: str):
         raise ModelError(
             f"{engine} needs at least one random-effects term such as (1 | group) in the formula "
             f"{parsed.text!r}; a model without grouping terms is an ordinary "
-            f"{'linear' if engine == 'lmer' else 'generalized linear'} model (statsmodels' "
-            f"{'ols' if engine == 'lmer' else 'glm'} fits it)")
+            f"{'linear' if engine == 'lmer' else 'generalized linear'} model: fit it with "
+            f"{'ml.lm' if engine == 'lmer' else 'ml.glm'}(formula, data"
+            f"{'' if engine == 'lmer' else ', family=...'}) (the complete-pooling baseline)")
     return parsed
 
 
