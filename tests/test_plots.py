@@ -69,7 +69,7 @@ def test_trace_rank_posterior(sleep_brm):
     assert len(fig.axes[0].lines) == 2
     ax = ml.plots.posterior(sleep_brm, ["sigma", "sd_Subject__Intercept"])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["sd_Subject__Intercept", "sigma"]
-    with pytest.raises(ml.MultilevelError, match="need a Bayesian fit"):
+    with pytest.raises(ml.MultilevelError, match="holds no posterior draws"):
         ml.plots.trace(fitted("sleep_slopes_reml"))
 
 

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..results.protocol import Fit, design_grouping
 from .sampler import SamplerRun
 
 SUMMARY_COLUMNS = ["Estimate", "Est.Error", "l-95% CI", "u-95% CI", "Rhat", "Bulk_ESS", "Tail_ESS"]
@@ -32,10 +33,12 @@ def summarize_draws(values: np.ndarray) -> list[float]:
             float(np.quantile(flat, 0.975)), rhat, bulk, tail]
 
 
-class BrmFit:
+class BrmFit(Fit):
     """A Bayesian multilevel model sampled with NUTS: brms's interface on NumPyro draws."""
 
+    engine = "brm"
     bayesian = True
+    prior_draws = None  # draws from the priors (a DataFrame) when fitted with sample_prior="yes"
 
     def __init__(self, design, likelihood, layout, run: SamplerRun, priors_used, *, data_name="data",
                  sample_prior="no"):
@@ -191,6 +194,80 @@ class BrmFit:
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
+
+    # ---- the fit protocol (what plots, precis and comparisons read) ------------------------------
+    @property
+    def model_text(self) -> str:
+        return self.design.formula.display
+
+    @property
+    def formula(self) -> str:
+        return self.design.formula.display
+
+    def observed(self) -> np.ndarray:
+        """The response as the design holds it (binomial: the proportion of successes)."""
+        return np.asarray(self.design.response, dtype=float)
+
+    def observation_weights(self):
+        return self.design.weights
+
+    @property
+    def response_name(self) -> str:
+        return self.design.response_name
+
+    def fixed_columns(self) -> pd.DataFrame:
+        return pd.DataFrame(self.design.fixed.matrix, columns=list(self.design.fixed.column_names))
+
+    def inverse_link(self, eta):
+        return np.asarray(self.likelihood.inverse_link(np.asarray(eta)))
+
+    def fixed_effect_draws(self) -> pd.DataFrame:
+        """Draws x fixed effects, columns with lme4's names ("(Intercept)", "Days")."""
+        names = list(self.design.fixed.column_names)
+        return pd.DataFrame({n: self._draws["b_Intercept" if n == "(Intercept)" else f"b_{n}"].reshape(-1)
+                             for n in names})
+
+    def prior_samples(self, ndraws: int = 2000, seed=None) -> dict:
+        """Draws from the priors, brms-named (needs ``sample_prior="yes"`` when fitting)."""
+        frame = self.prior_draws
+        if frame is None:
+            raise self._missing("prior_samples", "fit with sample_prior='yes' to keep draws from the priors")
+        return {c: frame[c].to_numpy() for c in frame.columns}
+
+    def replicated_data(self, ndraws: int = 50, seed=None) -> np.ndarray:
+        """(ndraws, observations) posterior predictive data sets, on the scale of :meth:`observed`."""
+        replicated = self.posterior_predict(ndraws=ndraws, seed=seed)
+        if self.likelihood.name == "binomial" and self.design.weights is not None:
+            replicated = replicated / self.design.weights
+        return replicated
+
+    def fitted_mean(self) -> np.ndarray:
+        """Posterior mean of the expected response per observation, on the scale of :meth:`observed`."""
+        epred = self.posterior_epred().mean(axis=0)
+        if self.likelihood.name == "binomial" and self.design.weights is not None:
+            epred = epred / self.design.weights
+        return epred
+
+    def grouping(self, group=None):
+        return design_grouping(self.design, group)
+
+    def group_effect_table(self, group=None, term=None) -> pd.DataFrame:
+        """Posterior mean and 95% interval of one group-level effect per level (brms's ranef)."""
+        from ..errors import ArgumentError
+
+        _, _, name = self.grouping(group)
+        table = self.ranef()[name]
+        key = "Intercept" if term in (None, "(Intercept)") else term
+        if key not in table.columns.get_level_values(0):
+            raise ArgumentError(f"no group-level term {term!r} for {name!r}; terms: "
+                                f"{', '.join(dict.fromkeys(table.columns.get_level_values(0)))}")
+        part = table[key]
+        return pd.DataFrame({"estimate": part["Estimate"], "lower": part["Q2.5"], "upper": part["Q97.5"]})
+
+    def fixed_effect_table(self) -> pd.DataFrame:
+        table = self.fixef()
+        return pd.DataFrame({"estimate": table["Estimate"], "lower": table["l-95% CI"],
+                             "upper": table["u-95% CI"]})
 
     # ---- prediction and model checking -----------------------------------------------------------
     def posterior_linpred(self, newdata=None, re_formula=None, allow_new_levels=False,

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._access import chains_of, is_bayesian, observed
+from ._access import chains_of, observed, replicated
 
 
 def trace(fit, names=None, max_parameters: int = 8):
     """One panel per parameter, one line per chain (brm or ulam fits)."""
     import matplotlib.pyplot as plt
 
-    params = chains_of(fit, names, max_parameters)
+    params = chains_of(fit, names, max_parameters, plot="trace")
     fig, axes = plt.subplots(len(params), 1, figsize=(8, 1.7 * len(params)), squeeze=False, sharex=True)
     for ax, (label, series) in zip(axes[:, 0], params):
         for chain, values in enumerate(series):
@@ -26,7 +26,7 @@ def rank(fit, names=None, max_parameters: int = 8, bins: int = 20):
     import matplotlib.pyplot as plt
     from scipy.stats import rankdata
 
-    params = chains_of(fit, names, max_parameters)
+    params = chains_of(fit, names, max_parameters, plot="rank")
     fig, axes = plt.subplots(len(params), 1, figsize=(8, 1.7 * len(params)), squeeze=False, sharex=True)
     for ax, (label, series) in zip(axes[:, 0], params):
         ranks = rankdata(series.reshape(-1)).reshape(series.shape)
@@ -45,7 +45,7 @@ def posterior(fit, names, ax=None):
     import matplotlib.pyplot as plt
     from scipy.stats import gaussian_kde
 
-    params = chains_of(fit, names, max_parameters=len(names) * 50)
+    params = chains_of(fit, names, max_parameters=len(names) * 50, plot="posterior")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     for k, (label, series) in enumerate(params):
@@ -63,23 +63,16 @@ def pp_check(fit, ndraws: int = 50, seed: int | None = 1, ax=None):
     import matplotlib.pyplot as plt
     from scipy.stats import gaussian_kde
 
-    if not is_bayesian(fit):
-        replicated = fit.simulate(ndraws, seed=seed).to_numpy().T
-    elif hasattr(fit, "posterior_predict"):
-        replicated = fit.posterior_predict(ndraws=ndraws, seed=seed)
-        if fit.likelihood.name == "binomial" and fit.design.weights is not None:
-            replicated = replicated / fit.design.weights
-    else:
-        replicated = next(iter(fit.sim(seed=seed).values()))[:ndraws]
-    y = observed(fit)
+    data = replicated(fit, ndraws, seed, "pp_check")
+    y = observed(fit, "pp_check")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
-    grid = np.linspace(min(y.min(), replicated.min()), max(y.max(), replicated.max()), 200)
-    for values in replicated:
+    grid = np.linspace(min(y.min(), data.min()), max(y.max(), data.max()), 200)
+    for values in data:
         if np.std(values) > 0:
             ax.plot(grid, gaussian_kde(values)(grid), color="C0", alpha=0.15, lw=0.8)
     ax.plot(grid, gaussian_kde(y)(grid), color="black", lw=2, label="observed")
-    ax.set_xlabel(fit.design.response_name)
+    ax.set_xlabel(fit.response_name)
     ax.set_ylabel("density")
     ax.legend(fontsize="small")
     return ax
@@ -109,17 +102,10 @@ def prior_posterior(fit, name: str, prior_draws: dict | None = None, ax=None):
     import matplotlib.pyplot as plt
     from scipy.stats import gaussian_kde
 
-    label, posterior_series = chains_of(fit, [name.split("[")[0]], max_parameters=1000)[0] if "[" not in name \
-        else next((lab, s) for lab, s in chains_of(fit, [name.split("[")[0]], max_parameters=1000) if lab == name)
+    series = chains_of(fit, [name.split("[")[0]], max_parameters=1000, plot="prior_posterior")
+    label, posterior_series = series[0] if "[" not in name else next((lab, s) for lab, s in series if lab == name)
     if prior_draws is None:
-        if hasattr(fit, "extract_prior"):
-            prior_draws = fit.extract_prior(draws=2000, seed=1)
-        elif getattr(fit, "prior_draws", None) is not None:
-            prior_draws = {c: fit.prior_draws[c].to_numpy() for c in fit.prior_draws.columns}
-        else:
-            from ..errors import MultilevelError
-
-            raise MultilevelError("no prior draws: fit brm with sample_prior='yes', or pass prior_draws")
+        prior_draws = fit.prior_samples(2000, seed=1)
     base = name.split("[")[0]
     prior = np.asarray(prior_draws[base])
     if "[" in name:

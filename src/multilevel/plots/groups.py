@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._access import fitted_mean, fixed_effects, group_codes, group_effects, observed
+from ..errors import MultilevelError
+from ..results.protocol import require
+from ._access import fitted_mean, fixed_columns, fixed_effects, group_codes, group_effects, observed, weights
 
 
 def _axes(ax, figsize=(7, 4.5)):
@@ -21,9 +23,9 @@ def shrinkage(fit, group: str | None = None, ax=None):
     Points are sized by group size; the dashed line is the mean of the observed response. Returns
     the Axes; ``ax.collections[0]`` holds the observed means, ``[1]`` the pooled estimates.
     """
-    codes, levels, name = group_codes(fit, group)
-    y, mu = observed(fit), fitted_mean(fit)
-    w = fit.design.weights if fit.design.weights is not None else np.ones_like(y)  # binomial: trials
+    codes, levels, name = group_codes(fit, group, "shrinkage")
+    y, mu = observed(fit, "shrinkage"), fitted_mean(fit, "shrinkage")
+    w = weights(fit, len(y))  # binomial: trials
     n = np.bincount(codes, weights=w, minlength=len(levels))
     raw = np.bincount(codes, weights=w * y, minlength=len(levels)) / n
     pooled = np.bincount(codes, weights=w * mu, minlength=len(levels)) / n
@@ -35,15 +37,19 @@ def shrinkage(fit, group: str | None = None, ax=None):
     ax.scatter(position, pooled[order], s=sizes, color="C1", label="model (partial pooling)")
     ax.axhline(np.sum(w * y) / np.sum(w), ls="--", color="grey", lw=1, label="mean of all observations")
     ax.set_xlabel(f"{name} (ordered by size)")
-    ax.set_ylabel(f"mean of {fit.design.response_name}")
+    ax.set_ylabel(f"mean of {fit.response_name}")
     ax.legend(fontsize="small")
     return ax
 
 
-def caterpillar(fit, group: str | None = None, term: str = "(Intercept)", ax=None):
-    """Group effects with 95% intervals, sorted (one horizontal bar per level)."""
-    table = group_effects(fit, group, term).sort_values("estimate")
-    _, _, name = group_codes(fit, group)
+def caterpillar(fit, group: str | None = None, term: str | None = None, ax=None):
+    """Group effects with 95% intervals, sorted (one horizontal bar per level).
+
+    ``term`` is the varying effect ("(Intercept)" by default; an ulam fit's parameter name, e.g. "a").
+    """
+    table = group_effects(fit, group, term, "caterpillar").sort_values("estimate")
+    _, _, name = group_codes(fit, group, "caterpillar")
+    term = "(Intercept)" if term is None else term
     fig, ax = _axes(ax, (6, max(3, 0.18 * len(table) + 1)))
     position = np.arange(len(table))
     ax.hlines(position, table["lower"], table["upper"], color="C0", lw=1)
@@ -58,7 +64,7 @@ def caterpillar(fit, group: str | None = None, term: str = "(Intercept)", ax=Non
 
 def coefficients(*fits, names=None, ax=None):
     """Forest plot of fixed effects with 95% intervals, fits side by side (offset vertically)."""
-    tables = [fixed_effects(f) for f in fits]
+    tables = [fixed_effects(f, "coefficients") for f in fits]
     names = list(names) if names is not None else [f"model {i + 1}" for i in range(len(fits))]
     terms = []
     for table in tables:
@@ -86,14 +92,14 @@ def group_lines(fit, x: str, group: str | None = None, n_groups: int | None = 12
     """
     import matplotlib.pyplot as plt
 
-    codes, levels, name = group_codes(fit, group)
-    names = list(fit.design.fixed.column_names)
-    if x not in names:
+    codes, levels, name = group_codes(fit, group, "group_lines")
+    columns = fixed_columns(fit, "group_lines")
+    if x not in columns.columns:
         from ..errors import MultilevelError
 
-        raise MultilevelError(f"{x!r} is not a numeric fixed-effect column; columns: {', '.join(names)}")
-    xs = fit.design.fixed.matrix[:, names.index(x)]
-    y, mu = observed(fit), fitted_mean(fit)
+        raise MultilevelError(f"{x!r} is not a numeric fixed-effect column; columns: {', '.join(columns.columns)}")
+    xs = columns[x].to_numpy()
+    y, mu = observed(fit, "group_lines"), fitted_mean(fit, "group_lines")
     shown = range(len(levels)) if n_groups is None else range(min(n_groups, len(levels)))
     cols = min(6, len(shown))
     rows = int(np.ceil(len(shown) / cols))
@@ -110,7 +116,7 @@ def group_lines(fit, x: str, group: str | None = None, n_groups: int | None = 12
     for ax in axes.ravel()[len(shown):]:
         ax.set_visible(False)
     fig.supxlabel(x)
-    fig.supylabel(fit.design.response_name)
+    fig.supylabel(fit.response_name)
     fig.tight_layout()
     return fig
 
@@ -130,11 +136,11 @@ def shrinkage_2d(fit, group: str | None = None, slope: str = None, ax=None):
     """
     from matplotlib.patches import Ellipse
 
-    codes, levels, name = group_codes(fit, group)
-    names = list(fit.design.fixed.column_names)
-    slope = slope or next(n for n in names if n != "(Intercept)")
-    x = fit.design.fixed.matrix[:, names.index(slope)]
-    y = observed(fit)
+    codes, levels, name = group_codes(fit, group, "shrinkage_2d")
+    columns = fixed_columns(fit, "shrinkage_2d")
+    slope = slope or next(n for n in columns.columns if n != "(Intercept)")
+    x = columns[slope].to_numpy()
+    y = observed(fit, "shrinkage_2d")
     separate = np.full((len(levels), 2), np.nan)
     for level in range(len(levels)):
         mask = codes == level
@@ -192,46 +198,46 @@ def conditional_effects(fit, x: str, ax=None, points: int = 50, group: str | Non
     """
     from ._access import is_bayesian
 
-    names = list(fit.design.fixed.column_names)
+    columns = fixed_columns(fit, "conditional_effects")
+    names = list(columns.columns)
     if x not in names:
         from ..errors import MultilevelError
 
         raise MultilevelError(f"{x!r} is not a numeric fixed-effect column; columns: {', '.join(names)}")
-    matrix = fit.design.fixed.matrix
+    matrix = columns.to_numpy()
     grid = np.linspace(matrix[:, names.index(x)].min(), matrix[:, names.index(x)].max(), points)
     rows = np.tile(matrix.mean(axis=0), (points, 1))
     rows[:, names.index(x)] = grid
+    require(fit, "inverse_link", "ml.plots.conditional_effects")
+    inverse = fit.inverse_link
     if is_bayesian(fit):
-        draws = fit.draws(include_group_effects=False)
-        beta = np.column_stack([draws["b_Intercept" if n == "(Intercept)" else f"b_{n}"] for n in names])
-        eta = beta @ rows.T
-        mean = fit.likelihood.inverse_link(eta)
+        require(fit, "fixed_effect_draws", "ml.plots.conditional_effects")
+        beta = fit.fixed_effect_draws()[names].to_numpy()
+        mean = inverse(beta @ rows.T)
         center, low, high = np.mean(mean, 0), np.quantile(mean, 0.025, 0), np.quantile(mean, 0.975, 0)
     else:
-        beta = fit.fixef().to_numpy()
-        cov = fit.vcov().to_numpy()
+        require(fit, "vcov", "ml.plots.conditional_effects")
+        beta = fit.fixed_effect_table()["estimate"][names].to_numpy()
+        cov = np.asarray(fit.vcov().loc[names, names])
         eta = rows @ beta
         se = np.sqrt(np.einsum("ij,jk,ik->i", rows, cov, rows))
-        inverse = fit.family.link.inverse if hasattr(fit, "family") else (lambda e: e)
         center, low, high = inverse(eta), inverse(eta - 1.96 * se), inverse(eta + 1.96 * se)
     fig, ax = _axes(ax, (6, 4))
     ax.fill_between(grid, low, high, color="C0", alpha=0.25, label="95% band")
     ax.plot(grid, center, color="C0", label="population prediction")
     if group is not None:
-        inverse = fit.likelihood.inverse_link if is_bayesian(fit) else (
-            fit.family.link.inverse if hasattr(fit, "family") else (lambda e: e))
         base = rows @ (np.mean(beta, axis=0) if is_bayesian(fit) else beta)
-        intercepts = group_effects(fit, group, "(Intercept)")["estimate"].to_numpy()
+        intercepts = group_effects(fit, group, "(Intercept)", "conditional_effects")["estimate"].to_numpy()
         try:
-            slopes = group_effects(fit, group, x)["estimate"].to_numpy()
-        except Exception:  # no random slope of x: parallel lines
+            slopes = group_effects(fit, group, x, "conditional_effects")["estimate"].to_numpy()
+        except MultilevelError:  # no random slope of x: parallel lines
             slopes = np.zeros_like(intercepts)
-        _, levels, _ = group_codes(fit, group)
+        _, levels, _ = group_codes(fit, group, "conditional_effects")
         for k in range(min(n_groups, len(levels))):
             ax.plot(grid, np.asarray(inverse(base + intercepts[k] + slopes[k] * grid)), lw=0.8, alpha=0.7,
                     label=f"{group} {levels[k]}" if k < 3 else None)
     ax.set_xlabel(x)
-    ax.set_ylabel(fit.design.response_name)
+    ax.set_ylabel(fit.response_name)
     ax.legend(fontsize="small")
 
     return ax

@@ -10,7 +10,7 @@ from ..errors import ArgumentError, DataError
 from ..options import choice, flag, open_probability, whole_number
 from ..formula import tokenize
 from . import summary as summary_text
-from .protocol import Fit
+from .protocol import Fit, design_grouping
 
 
 def unique_group_names(names: list[str]) -> list[str]:
@@ -365,6 +365,57 @@ class LmerFit(Fit):
         if not self.reml:
             return self
         return self.services.refit(self.design, reml=False, start=self._theta, data_name=self.data_name)
+
+    # ---- the fit protocol (what plots, precis and comparisons read) ------------------------------
+    @property
+    def model_text(self) -> str:
+        return self.formula
+
+    def observed(self) -> np.ndarray:
+        """The response as fitted (binomial: the proportion of successes)."""
+        return np.asarray(self.design.response, dtype=float)
+
+    def observation_weights(self):
+        return self.design.weights
+
+    @property
+    def response_name(self) -> str:
+        return self.design.response_name
+
+    def fitted_mean(self) -> np.ndarray:
+        return np.asarray(self.fitted(), dtype=float)
+
+    def replicated_data(self, ndraws: int = 50, seed=None) -> np.ndarray:
+        """(ndraws, observations) responses simulated with new random effects (lme4's simulate)."""
+        return self.simulate(ndraws, seed=seed).to_numpy().T
+
+    def fixed_columns(self) -> pd.DataFrame:
+        return pd.DataFrame(self.design.fixed.matrix, columns=list(self.design.fixed.column_names))
+
+    def inverse_link(self, eta):
+        family = getattr(self, "family", None)  # GlmerFit sets it; a linear mixed model's link is the identity
+        return np.asarray(eta) if family is None else family.link.inverse(np.asarray(eta))
+
+    def grouping(self, group=None):
+        return design_grouping(self.design, group)
+
+    def group_effect_table(self, group=None, term=None) -> pd.DataFrame:
+        """Conditional mode and 95% interval (+-1.96 conditional sd) of one random effect per level."""
+        term = "(Intercept)" if term is None else term
+        _, _, name = self.grouping(group)
+        frame = self.ranef(condvar=True)[name]
+        if term not in frame.columns:
+            raise ArgumentError(f"no group-level term {term!r} for {name!r}; terms: {', '.join(frame.columns)}")
+        sd = frame.attrs["condsd"][:, list(frame.columns).index(term)]
+        est = frame[term].to_numpy()
+        return pd.DataFrame({"estimate": est, "lower": est - 1.96 * sd, "upper": est + 1.96 * sd}, index=frame.index)
+
+    def fixed_effect_table(self) -> pd.DataFrame:
+        """Estimate and 95% Wald interval of each fixed effect."""
+        ci = self.confint("wald")
+        beta = self.fixef()
+        return pd.DataFrame({"estimate": beta, "lower": ci.loc[beta.index].iloc[:, 0],
+                             "upper": ci.loc[beta.index].iloc[:, 1]})
 
     # ---- display -----------------------------------------------------------------------------
     def summary(self) -> "summary_text.LmerSummary":

@@ -11,7 +11,16 @@ Questions (all optional; ``capabilities(fit)`` lists those a fit answers):
   ``predict(newdata=None)``;
 - ``observed()``: the response on its natural scale (binomial: proportions) and
   ``observation_weights()`` (binomial: trials; else None);
-- ``fitted_mean()``: fitted mean per observation (posterior mean for Bayesian fits);
+- ``response_name``: the name of the response (axis labels);
+- ``fitted_mean()``: fitted mean per observation (posterior mean for Bayesian fits), on the scale
+  of ``observed()``;
+- ``replicated_data(ndraws, seed)``: (ndraws, observations) data sets simulated from the fit, on
+  the scale of ``observed()`` (posterior predictive draws, or lme4's ``simulate``);
+- ``fixed_columns()``: the fixed-effects design columns (formula models) as a DataFrame;
+  ``inverse_link(eta)`` maps the linear predictor to the mean; ``vcov()`` (ML fits) and
+  ``fixed_effect_draws()`` (Bayesian fits: a draws x coefficients DataFrame with lme4's names)
+  describe the uncertainty of the fixed effects; ``prior_samples(ndraws, seed)``: a dict of draws
+  from the priors;
 - ``grouping(group=None)``: (codes, levels, name) of a grouping factor or index;
 - ``group_effect_table(group=None, term=None)``: estimate, lower, upper (95%) per level;
 - ``fixed_effect_table()``: estimate, lower, upper (95%) per fixed effect;
@@ -26,7 +35,8 @@ from __future__ import annotations
 from ..errors import MultilevelError
 
 QUESTIONS = (
-    "summary", "fixef", "coef", "predict", "observed", "observation_weights", "fitted_mean", "grouping",
+    "summary", "fixef", "coef", "predict", "observed", "observation_weights", "fitted_mean", "replicated_data",
+    "fixed_columns", "inverse_link", "vcov", "fixed_effect_draws", "prior_samples", "grouping",
     "group_effect_table", "fixed_effect_table", "draws_by_chain", "posterior_variables", "sampler_stats",
     "log_likelihood", "to_arviz", "linpred_draws", "epred_draws", "predicted_draws",
 )
@@ -36,6 +46,15 @@ class MissingCapability(MultilevelError, AttributeError):
     """A fit was asked a question its engine cannot answer (e.g. draws of a maximum-likelihood fit)."""
 
 
+_BAYESIAN_QUESTIONS = {"draws_by_chain", "posterior_variables", "sampler_stats", "log_likelihood", "to_arviz",
+                       "linpred_draws", "epred_draws", "predicted_draws", "fixed_effect_draws"}
+_DRAWS_HINT = "it holds no posterior draws; fit the model with ml.brm or ml.ulam"
+
+
+def _a(engine: str) -> str:
+    return f"an {engine}" if engine[:1] in "aeiou" or engine in ("lm", "lmer") else f"a {engine}"
+
+
 class Fit:
     """Base of every fit. ``engine`` names the function that made it; ``bayesian`` says whether it holds draws."""
 
@@ -43,7 +62,7 @@ class Fit:
     bayesian: bool = False
 
     def _missing(self, question: str, hint: str = ""):
-        return MissingCapability(f"a {self.engine} fit cannot answer {question}()" + (f": {hint}" if hint else ""))
+        return MissingCapability(f"{_a(self.engine)} fit cannot answer {question}()" + (f": {hint}" if hint else ""))
 
     @property
     def model_text(self) -> str:
@@ -67,6 +86,28 @@ class Fit:
     def observation_weights(self):
         return None
 
+    @property
+    def response_name(self) -> str:
+        return "response"
+
+    def replicated_data(self, ndraws: int = 50, seed=None):
+        raise self._missing("replicated_data")
+
+    def fixed_columns(self):
+        raise self._missing("fixed_columns", "the model has no fixed-effects design matrix (a formula model has)")
+
+    def inverse_link(self, eta):
+        raise self._missing("inverse_link")
+
+    def vcov(self):
+        raise self._missing("vcov")
+
+    def fixed_effect_draws(self):
+        raise self._needs_draws("fixed_effect_draws")
+
+    def prior_samples(self, ndraws: int = 2000, seed=None):
+        raise self._missing("prior_samples", "a brm fit needs sample_prior='yes'; an ulam fit draws them")
+
     def fitted_mean(self):
         raise self._missing("fitted_mean")
 
@@ -81,7 +122,7 @@ class Fit:
 
     # ---- Bayesian fits ---------------------------------------------------------------------------
     def _needs_draws(self, question: str):
-        return self._missing(question, "it holds no posterior draws; fit the model with ml.brm or ml.ulam")
+        return self._missing(question, _DRAWS_HINT)
 
     def draws_by_chain(self):
         raise self._needs_draws("draws_by_chain")
@@ -110,7 +151,7 @@ class Fit:
 
 def answers(fit, question: str) -> bool:
     """Whether ``fit`` answers ``question`` (its class overrides the protocol's default)."""
-    if question not in QUESTIONS and question != "model_text":
+    if question not in QUESTIONS and question not in ("model_text", "response_name"):
         raise ValueError(f"unknown question {question!r}")
     if not isinstance(fit, Fit):
         return callable(getattr(fit, question, None))
@@ -128,4 +169,21 @@ def require(fit, question: str, purpose: str) -> None:
         raise MultilevelError(f"{purpose} needs a fit from ml.lm, ml.glm, ml.lmer, ml.glmer, ml.brm or ml.ulam, "
                               f"not {type(fit).__name__}")
     if not answers(fit, question):
-        raise MissingCapability(f"{purpose} needs {question}(), which a {fit.engine} fit does not answer")
+        hint = f": {_DRAWS_HINT}" if question in _BAYESIAN_QUESTIONS else ""
+        raise MissingCapability(f"{purpose} needs {question}(), which {_a(fit.engine)} fit does not answer{hint}")
+
+
+def design_grouping(design, group=None):
+    """(codes per row, levels, name) of a formula model's grouping factor (the first when ``group`` is None)."""
+    terms = design.terms
+    if not terms:
+        raise MissingCapability("the model has no grouping factor")
+    if group is None:
+        term = terms[0]
+    else:
+        matches = [t for t in terms if t.group_name == group]
+        if not matches:
+            raise MultilevelError(f"no grouping factor {group!r} in the model; it has: "
+                                  f"{', '.join(sorted({t.group_name for t in terms}))}")
+        term = matches[0]
+    return term.codes, term.levels, term.group_name
