@@ -12,23 +12,19 @@ from .sampler import SamplerRun
 SUMMARY_COLUMNS = ["Estimate", "Est.Error", "l-95% CI", "u-95% CI", "Rhat", "Bulk_ESS", "Tail_ESS"]
 
 
-def _arviz():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        import arviz
-
-    return arviz
-
-
 def summarize_draws(values: np.ndarray) -> list[float]:
-    """(chains, draws) -> mean, sd, 2.5% and 97.5% quantiles, R-hat, bulk and tail ESS."""
-    az = _arviz()
+    """(chains, draws) -> mean, sd, 2.5% and 97.5% quantiles, R-hat, bulk and tail ESS.
+
+    R-hat and the ESSs are the rank-normalized ones of Vehtari et al. (2021), from arviz-stats (as
+    brms/posterior); tail ESS is the smaller of the 5% and 95% quantile ESSs.
+    """
+    import arviz_stats
+
     flat = values.reshape(-1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rhat = float(az.rhat(values)) if values.shape[0] > 1 else np.nan
-        bulk = float(az.ess(values, method="bulk"))
-        tail = float(az.ess(values, method="tail"))
+    with np.errstate(divide="ignore", invalid="ignore"):  # constant draws: nan, as posterior gives NA
+        rhat = float(arviz_stats.rhat(values)) if values.shape[0] > 1 else np.nan
+        bulk = float(arviz_stats.ess(values, method="bulk"))
+        tail = float(arviz_stats.ess(values, method="tail", prob=0.05))
     return [float(flat.mean()), float(flat.std(ddof=1)), float(np.quantile(flat, 0.025)),
             float(np.quantile(flat, 0.975)), rhat, bulk, tail]
 
@@ -108,26 +104,23 @@ class BrmFit(Fit):
         frame[".draw"] = np.arange(1, chains * n + 1)
         return frame
 
-    def spread_draws(self, *names: str) -> pd.DataFrame:
-        """Long (tidy) draws as tidybayes' ``spread_draws``: ``r_Subject[Subject, term]`` style names.
+    def posterior_variables(self) -> dict:
+        """brms-named variables (``b_Intercept`` ... ``r_Subject`` with dims Subject x term), brms's order."""
+        from ..draws.brms_variables import brm_posterior_variables
 
-        ``fit.spread_draws("r_Subject")`` gives columns Subject, term, r_Subject per draw.
-        """
-        frame = self.draws()
-        keys = [".chain", ".iteration", ".draw"]
-        out = []
-        for name in names:
-            cols = [c for c in frame.columns if c == name or c.startswith(name + "[")]
-            if not cols:
-                raise KeyError(f"no draws named {name!r}; names start with: "
-                               f"{', '.join(sorted({c.split('[')[0] for c in frame.columns if not c.startswith('.')}))}")
-            long = frame[keys + cols].melt(id_vars=keys, var_name="parameter", value_name=name)
-            if cols[0] != name:
-                inner = long["parameter"].str.extract(r"\[(.*),(.*)\]")
-                long[name.split("_", 1)[1]] = inner[0]
-                long["term"] = inner[1]
-            out.append(long.drop(columns="parameter"))
-        return out[0] if len(out) == 1 else out
+        return brm_posterior_variables(self)
+
+    def spread_draws(self, *specs: str, regex: bool = False, ndraws=None, seed=None) -> pd.DataFrame:
+        """tidybayes's ``spread_draws(fit, "r_Subject[Subject, term]")``: see :func:`multilevel.spread_draws`."""
+        from ..draws import spread_draws
+
+        return spread_draws(self, *specs, regex=regex, ndraws=ndraws, seed=seed)
+
+    def gather_draws(self, *specs: str, regex: bool = False, ndraws=None, seed=None) -> pd.DataFrame:
+        """tidybayes's ``gather_draws``: see :func:`multilevel.gather_draws`."""
+        from ..draws import gather_draws
+
+        return gather_draws(self, *specs, regex=regex, ndraws=ndraws, seed=seed)
 
     # ---- summaries ---------------------------------------------------------------------------
     def _table(self, names: list[str], labels: list[str] | None = None) -> pd.DataFrame:
@@ -287,6 +280,39 @@ class BrmFit(Fit):
         from .predict import predictive_draws
 
         return predictive_draws(self, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+
+    def linpred_draws(self, newdata=None, *, ndraws=None, seed=None, re_formula=None, allow_new_levels=False,
+                      sample_new_levels="uncertainty") -> np.ndarray:
+        """(draws, rows) linear predictor: the protocol's name for :meth:`posterior_linpred`."""
+        return self.posterior_linpred(newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+
+    def epred_draws(self, newdata=None, *, ndraws=None, seed=None, re_formula=None, allow_new_levels=False,
+                    sample_new_levels="uncertainty") -> np.ndarray:
+        """(draws, rows) expected response: the protocol's name for :meth:`posterior_epred`."""
+        return self.posterior_epred(newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+
+    def predicted_draws(self, newdata=None, *, ndraws=None, seed=None, re_formula=None, allow_new_levels=False,
+                        sample_new_levels="uncertainty") -> np.ndarray:
+        """(draws, rows) posterior predictive draws: the protocol's name for :meth:`posterior_predict`."""
+        return self.posterior_predict(newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+
+    def add_epred_draws(self, newdata, **options) -> pd.DataFrame:
+        """tidybayes's ``add_epred_draws(newdata, fit)``: see :func:`multilevel.add_epred_draws`."""
+        from ..draws import add_epred_draws
+
+        return add_epred_draws(newdata, self, **options)
+
+    def add_predicted_draws(self, newdata, **options) -> pd.DataFrame:
+        """tidybayes's ``add_predicted_draws``: see :func:`multilevel.add_predicted_draws`."""
+        from ..draws import add_predicted_draws
+
+        return add_predicted_draws(newdata, self, **options)
+
+    def add_linpred_draws(self, newdata, **options) -> pd.DataFrame:
+        """tidybayes's ``add_linpred_draws``: see :func:`multilevel.add_linpred_draws`."""
+        from ..draws import add_linpred_draws
+
+        return add_linpred_draws(newdata, self, **options)
 
     def log_likelihood(self) -> np.ndarray:
         """Pointwise log-likelihood, (chains, draws, observations)."""

@@ -94,12 +94,11 @@ def _new_level_effects(fit, g, r, draws, pick, n_new, how, rng) -> np.ndarray:
 
 def _pick(fit, ndraws, seed):
     """Which draws to use (all, or ``ndraws`` chosen with ``seed``) and the generator for the rest."""
+    from ..draws.tidy import pick_draws  # the one rule for ndraws/seed, shared with the tidy verbs
+
     rng = np.random.default_rng(seed)
     first = next(iter(fit.run.samples.values()))
-    n_total = first.shape[0] * first.shape[1]
-    if ndraws is None:
-        return np.arange(n_total), rng
-    return rng.choice(n_total, size=min(ndraws, n_total), replace=False), rng
+    return pick_draws(first.shape[0] * first.shape[1], ndraws, rng), rng
 
 
 def expected_value(fit, newdata=None, re_formula=None, allow_new_levels=False,

@@ -43,12 +43,18 @@ class Variable:
     def iterations(self) -> int:
         return int(np.shape(self.values)[1])
 
-    def column_names(self) -> list[str]:
-        """brms/posterior-style flat names: ``name`` or ``name[label,label]`` in C order."""
+    def column_names(self, order: str = "C") -> list[str]:
+        """brms/posterior-style flat names: ``name`` or ``name[label,label]``.
+
+        ``order="C"``: the last index varies fastest; ``order="F"``: the first does, as R, Stan,
+        brms's ``variables()`` and tidybayes's ``get_variables()`` list arrays.
+        """
         if not self.dims:
             return [self.name]
+        shape = np.shape(self.values)[2:]
+        positions = list(np.ndindex(*shape)) if order == "C" else [p[::-1] for p in np.ndindex(*shape[::-1])]
         return [f"{self.name}[{','.join(str(labels[i]) for labels, i in zip(self.coords, position))}]"
-                for position in np.ndindex(*np.shape(self.values)[2:])]
+                for position in positions]
 
 
 SAMPLER_COLUMNS = ("lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__", "energy__")
