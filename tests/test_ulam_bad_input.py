@@ -121,16 +121,39 @@ def test_wrong_number_of_arguments(model, message):
 
 
 @pytest.mark.parametrize("model", [
-    "y ~ dnorm(mu, 1)\nmu <- a[grp]\na[grp] ~ dnorm(0, 1)",
     "y ~ dnorm(mu, 1)\nmu <- b * grp\nb ~ dnorm(0, 1)",
+    "y ~ dnorm(mu, 1)\nmu <- a[grp] + b * grp\na[grp] ~ dnorm(0, 1)\nb ~ dnorm(0, 1)",  # an index and a number
+    "y ~ dnorm(mu, 1)\nmu <- a[grp + 1]\na[grp] ~ dnorm(0, 1)",  # arithmetic on a text index
 ])
-def test_text_columns_are_named_not_dropped(model):
+def test_text_columns_used_as_numbers_are_named(model):
     # before: the text column was dropped, so 'grp' became a parameter (or 'not a data column')
     data = DATA.assign(grp=["a", "b", "a", "b"])
-    with pytest.raises(ml.DataError, match=r"data column 'grp' holds text.*line 2.*pd.factorize"):
+    with pytest.raises(ml.DataError, match=r"data column 'grp' holds text.*line 2.*can be an index.*pd.factorize"):
         graph_of(model, data)
     with pytest.raises(ml.DataError, match="data column 'grp' holds text"):
         graph_of(model, data.assign(grp=pd.Categorical(["a", "b", "a", "b"])))
+
+
+def test_text_and_categorical_index_columns_are_coded_in_level_order():
+    # rethinking needs coerce_index() first; here text sorts as R's factor() and a categorical keeps
+    # its category order (unused categories dropped, as lme4 and brms drop them)
+    data = DATA.assign(grp=["b", "a", "b", "c"],
+                       cat=pd.Categorical(["x", "y", "x", "y"], categories=["y", "unused", "x"]))
+    graph = graph_of("y ~ dnorm(mu, 1)\nmu <- a[grp] + k[cat]\na[grp] ~ dnorm(0, 1)\nk[cat] ~ dnorm(0, 1)", data)
+    assert graph.data["grp"].tolist() == [2, 1, 2, 3] and list(graph.index_levels["grp"]) == ["a", "b", "c"]
+    assert graph.data["cat"].tolist() == [2, 1, 2, 1] and list(graph.index_levels["cat"]) == ["y", "x"]
+    assert graph.parameters["a"].shape == (3,) and graph.parameters["k"].shape == (2,)
+    with pytest.raises(ml.DataError, match="index column 'grp' has missing values"):
+        graph_of("y ~ dnorm(mu, 1)\nmu <- a[grp]\na[grp] ~ dnorm(0, 1)", data.assign(grp=["a", None, "b", "a"]))
+
+
+def test_data_as_a_dict_of_columns_of_different_lengths():
+    # rethinking's data=list(...): vectors of different lengths and single numbers
+    data = {"y": [0.1, 0.4, -0.2], "g": ["u", "v", "u"], "prior_sd": 2.0, "unused": [1, 2]}
+    graph = graph_of("y ~ dnorm(mu, 1)\nmu <- a[g]\na[g] ~ dnorm(0, prior_sd)", data)
+    assert graph.nobs == 3 and graph.data["g"].tolist() == [1, 2, 1] and graph.data["prior_sd"].shape == ()
+    with pytest.raises(ml.DataError, match="data must be a DataFrame or a dict"):
+        graph_of("y ~ dnorm(0, 1)", [[0.1, 0.2]])
 
 
 def test_unused_text_columns_are_fine():

@@ -8,13 +8,14 @@ dependency order.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ModelError
-from .parse import Call, Name, Statement, UlamSyntaxError
+from .parse import BinOp, Call, Index, Name, Neg, Statement, UlamSyntaxError
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class ModelGraph:
     likelihoods: list = field(default_factory=list)  # Statements "~" on data
     saved: list = field(default_factory=list)  # names of "save>" definitions
     nobs: int = 0
+    # text or categorical columns used only as an index, coded 1..K: name -> their levels (pd.Index
+    # in the data's dtype; code k is levels[k - 1])
+    index_levels: dict = field(default_factory=dict)
 
 
 def _as_data(data) -> dict:
@@ -76,24 +80,104 @@ def _as_data(data) -> dict:
 
 
 def _columns(data) -> dict:
+    """A DataFrame or a dict of arrays (rethinking's ``data=list(...)``: lengths may differ) -> arrays
+    by name; categorical columns stay ``pd.Categorical`` so that an index keeps their order."""
     if isinstance(data, pd.DataFrame):
-        out = {}
-        for column in data.columns:
-            series = data[column]
-            if isinstance(series.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(series.dtype):
-                out[str(column)] = series.to_numpy(dtype=object)  # kept, only to name it if the model uses it
-            else:
-                out[str(column)] = series.to_numpy()
-        return out
-    if isinstance(data, dict):
-        out = {}
-        for name, values in data.items():
-            try:
-                out[str(name)] = np.asarray(values)
-            except (ValueError, TypeError) as exc:
-                raise DataError(f"data column {str(name)!r} cannot be read as an array ({exc})") from None
-        return out
-    raise DataError(f"data must be a DataFrame or a dict of arrays, not {type(data).__name__}")
+        items = [(column, data[column]) for column in data.columns]
+    elif isinstance(data, Mapping):
+        items = list(data.items())
+    else:
+        raise DataError(f"data must be a DataFrame or a dict of arrays (rethinking's data=list(...)), "
+                        f"not {type(data).__name__}")
+    out = {}
+    for name, values in items:
+        if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+            out[str(name)] = pd.Categorical(values)
+            continue
+        if isinstance(values, pd.Series) and not pd.api.types.is_numeric_dtype(values.dtype):
+            out[str(name)] = values.to_numpy(dtype=object)  # kept, only to name it if the model uses it
+            continue
+        try:
+            out[str(name)] = np.asarray(values)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"data column {str(name)!r} cannot be read as an array ({exc})") from None
+    return out
+
+
+def index_uses(statements: list[Statement]) -> tuple[list[str], set[str]]:
+    """Names used as a whole index (``a[country]``, ``a[country] ~``), in order of first use, and
+    names used any other way (as a number, or inside an index expression such as ``a[g + 1]``)."""
+    as_index, as_value = {}, set()
+
+    def walk(node):
+        if isinstance(node, Index):
+            walk(node.target)
+            for index in node.indices:
+                if isinstance(index, Name):
+                    as_index.setdefault(index.id, None)
+                else:
+                    walk(index)
+        elif isinstance(node, Name):
+            as_value.add(node.id)
+        elif isinstance(node, Call):
+            for arg in node.args:
+                walk(arg)
+        elif isinstance(node, BinOp):
+            walk(node.left)
+            walk(node.right)
+        elif isinstance(node, Neg):
+            walk(node.operand)
+
+    for stmt in statements:
+        as_value.update(stmt.target.names)
+        if isinstance(stmt.target.index, Name):
+            as_index.setdefault(stmt.target.index.id, None)
+        elif stmt.target.index is not None:
+            walk(stmt.target.index)
+        walk(stmt.expr)
+    return list(as_index), as_value
+
+
+def code_index_columns(statements: list[Statement], columns: dict) -> dict:
+    """Text or categorical columns used only as an index -> codes 1..K (in place); returns their levels.
+
+    Levels sort as R's ``factor()`` sorts text; a categorical keeps its category order (unused
+    categories dropped, as lme4 and brms drop them). A text column also used as a number is left
+    alone, for :func:`_check_columns` to name.
+    """
+    from ..design.factors import factor_levels
+
+    as_index, as_value = index_uses(statements)
+    levels = {}
+    for name in as_index:
+        values = columns.get(name)
+        if values is None or name in as_value or values.dtype.kind in "biuf":
+            continue
+        series = pd.Series(values)
+        if series.isna().any():
+            raise DataError(f"index column {name!r} has missing values: drop those rows or give them a level")
+        codes, _, originals = factor_levels(series, name)
+        columns[name] = codes + 1
+        levels[name] = originals
+    return levels
+
+
+def encode_index(values, levels: pd.Index, name: str) -> np.ndarray:
+    """New data's text or categorical index column -> the fit's codes 1..K (an unseen level is an error);
+    numbers are taken as codes already."""
+    values = pd.Series(values.astype(object) if isinstance(values, pd.Categorical) else values)
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy()
+    if values.isna().any():
+        raise DataError(f"newdata column {name!r} has missing values")
+    plain = pd.Index(levels.astype(object) if isinstance(levels, pd.CategoricalIndex) else levels)
+    positions = plain.get_indexer(values.to_numpy(dtype=object))
+    if (positions < 0).any():
+        unseen = values[positions < 0].iloc[0]
+        shown = ", ".join(map(str, list(plain[:10]))) + (" ..." if len(plain) > 10 else "")
+        raise DataError(f"newdata column {name!r} has the level {unseen!r}, which the fit did not see; "
+                        f"its levels: {shown}")
+    return positions.astype(np.int64) + 1
 
 
 def _check_columns(statements: list[Statement], columns: dict) -> None:
@@ -105,9 +189,9 @@ def _check_columns(statements: list[Statement], columns: dict) -> None:
             values = columns[name]
             if values.dtype.kind not in "biuf":
                 raise DataError(f"data column {name!r} holds text, categories or other values that are not numbers "
-                                f"({values.dtype}), which the model "
-                                f"cannot use (line {stmt.line_no}: {stmt.line.strip()}); convert it to integer "
-                                f"codes 1..K first, e.g. data[{name!r}] = pd.factorize(data[{name!r}])[0] + 1")
+                                f"({values.dtype}), which the model cannot use as a number (line {stmt.line_no}: "
+                                f"{stmt.line.strip()}); such a column can be an index, a[{name}], or convert it "
+                                f"first, e.g. data[{name!r}] = pd.factorize(data[{name!r}], sort=True)[0] + 1")
             if values.dtype.kind == "f" and np.isnan(values).any():
                 raise DataError(f"data column {name!r} has missing values (line {stmt.line_no}: "
                                 f"{stmt.line.strip()}): drop or impute them")
@@ -151,10 +235,11 @@ def check_index(values: np.ndarray, name: str, stmt: Statement | None = None) ->
 
 def build_graph(statements: list[Statement], data) -> ModelGraph:
     columns = _columns(data)
+    index_levels = code_index_columns(statements, columns)
     _check_columns(statements, columns)
     data = {name: values for name, values in columns.items() if values.dtype.kind in "biuf"}
     defined = {s.target.names[0]: s for s in statements if s.kind == "<-"}
-    graph = ModelGraph(data)
+    graph = ModelGraph(data, index_levels=index_levels)
     for stmt in statements:
         if stmt.kind == "<-" and stmt.target.index is not None:
             raise UlamSyntaxError(f"an index on the left of '<-' is not supported: a definition is computed for "
