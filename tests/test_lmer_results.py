@@ -274,3 +274,32 @@ def test_small_fit_is_fast_enough_to_refit_often():
         warnings.simplefilter("error")
         fit = ml.lmer("Reaction ~ Days + (Days|Subject)", ml.datasets.load("sleepstudy"))
     assert fit.optimizer.n_evaluations < 200
+
+
+def test_varcorr_prints_as_lme4_and_stays_a_frame(sleep_fit):
+    # lme4 1.1-35, print(VarCorr(fm1)) for Reaction ~ Days + (Days | Subject), REML:
+    #  Groups   Name        Std.Dev. Corr
+    #  Subject  (Intercept) 24.7407
+    #           Days         5.9221  0.066
+    #  Residual             25.5918
+    # (our REML optimum differs from lme4's in the 5th significant digit of the intercept sd)
+    vc = sleep_fit.varcorr()
+    lines = str(vc).splitlines()
+    assert lines[0].split() == ["Groups", "Name", "Std.Dev.", "Corr"]
+    assert lines[1].startswith(" Subject  (Intercept) 24.740")
+    assert lines[2] == "          Days         5.9221  0.066"
+    assert lines[3].startswith(" Residual             25.59")
+    # the data frame of as.data.frame(VarCorr(fm1)) is still there, and slices are plain frames
+    assert list(vc.columns) == ["grp", "var1", "var2", "vcov", "sdcor"]
+    assert vc.sdcor.iloc[0] == pytest.approx(24.7407, rel=2e-5)
+    sub = vc[vc.var2.isna()]
+    assert type(sub) is pd.DataFrame and len(sub) == 3
+    assert "<table" in vc._repr_html_() and "Std.Dev." in vc._repr_html_()
+
+
+def test_varcorr_negative_correlation_widens_the_column():
+    # R formats a term's correlation matrix to one width: a negative entry pads the positive ones
+    data = ml.datasets.load("sleepstudy").assign(Down=lambda d: -d["Days"])
+    fit = ml.lmer("Reaction ~ Down + (Down | Subject)", data)
+    text = str(fit.varcorr())
+    assert "-0.066" in text

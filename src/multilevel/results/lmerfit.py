@@ -177,7 +177,10 @@ class LmerFit(Fit):
         return out
 
     def varcorr(self) -> pd.DataFrame:
-        """Variance components as lme4's ``as.data.frame(VarCorr(fit))``: grp, var1, var2, vcov, sdcor."""
+        """Variance components as lme4's ``as.data.frame(VarCorr(fit))``: grp, var1, var2, vcov, sdcor.
+
+        Printed, it reads as ``print(VarCorr(fit))``: Groups, Name, Std.Dev., Corr.
+        """
         rows = []
         names = unique_group_names([t.group_name for t in self.design.terms])
         for name, term, lam in zip(names, self.design.terms, self._lambdas()):
@@ -191,7 +194,8 @@ class LmerFit(Fit):
                     rows.append((name, cols[i], cols[j], cov[j, i], corr[j, i]))
         if self.has_residual_variance:
             rows.append(("Residual", None, None, self._sigma**2, self._sigma))
-        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+        frame = pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+        return summary_text.VarCorrTable.of(frame, self)
 
     def ranef(self, condvar: bool = True) -> dict[str, pd.DataFrame]:
         """Conditional modes of the random effects, one DataFrame per grouping factor.

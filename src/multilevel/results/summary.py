@@ -4,6 +4,7 @@ from __future__ import annotations
 from html import escape
 
 import numpy as np
+import pandas as pd
 
 from .format import (abbreviate, coefficient_decimals, decimals_for, format_column, format_fixed, html_messages,
                      html_table, text_table)
@@ -38,15 +39,19 @@ def _scaled_residuals(fit) -> tuple[list[str], list[str]]:
     return ["Min", "1Q", "Median", "3Q", "Max"], format_column(q, 4)
 
 
-def random_effects_rows(fit, with_variance: bool = True) -> tuple[list[str], list[list[str]]]:
-    """Rows of the 'Random effects' table: Groups, Name, Variance, Std.Dev., Corr..."""
+def random_effects_rows(fit, with_variance: bool = True, varcorr=None, digits: int = 4) -> tuple[list[str], list[list[str]]]:
+    """Rows of the 'Random effects' table: Groups, Name, Variance, Std.Dev., Corr...
+
+    ``digits`` as R's ``format(, digits)`` (lme4: 4 in summaries, 5 in ``print(VarCorr(fit))``);
+    correlations get ``digits - 2`` decimals, as lme4 prints them.
+    """
     from .lmerfit import unique_group_names
 
-    vc = fit.varcorr()
+    vc = pd.DataFrame(fit.varcorr() if varcorr is None else varcorr)
     variances = vc[vc.var2.isna()]
     # R formats each column to a common width, then left-aligns it under its header
-    var_text = dict(zip(variances.index, _common_width(format_column(variances.vcov, 4))))
-    sd_text = dict(zip(variances.index, _common_width(format_column(variances.sdcor, 4))))
+    var_text = dict(zip(variances.index, _common_width(format_column(variances.vcov, digits))))
+    sd_text = dict(zip(variances.index, _common_width(format_column(variances.sdcor, digits))))
     rows, max_corr = [], 0
     names = unique_group_names([t.group_name for t in fit.design.terms])
     for name, term in zip(names, fit.design.terms):
@@ -55,11 +60,13 @@ def random_effects_rows(fit, with_variance: bool = True) -> tuple[list[str], lis
         corr = block[block.var2.notna()]
         cols = list(term.column_names)
         max_corr = max(max_corr, len(cols) - 1)
+        # R formats each term's correlation matrix to one width (a negative value widens them all)
+        width = max([len(f"{v:.{digits - 2}f}") for v in corr.sdcor] + [digits - 1])
         for i, (idx, row) in enumerate(diag.iterrows()):
             corr_cells = []
             for j in range(i):
                 value = corr[(corr.var1 == cols[j]) & (corr.var2 == cols[i])].sdcor.iloc[0]
-                corr_cells.append(f"{value:.2f}".rjust(5))
+                corr_cells.append(f"{value:.{digits - 2}f}".rjust(width))
             cells = [name if i == 0 else "", row.var1]
             cells += [var_text[idx], sd_text[idx]] if with_variance else [sd_text[idx]]
             rows.append(cells + corr_cells)
@@ -71,6 +78,33 @@ def random_effects_rows(fit, with_variance: bool = True) -> tuple[list[str], lis
         header += ["Corr"] + [""] * (max_corr - 1)
     rows = [r + [""] * (len(header) - len(r)) for r in rows]
     return header, rows
+
+
+class VarCorrTable(pd.DataFrame):
+    """lme4's ``as.data.frame(VarCorr(fit))`` (grp, var1, var2, vcov, sdcor) that prints as ``VarCorr(fit)``:
+    Groups, Name, Std.Dev. and correlations. Filtering or slicing it gives a plain DataFrame."""
+
+    _metadata = ["_text", "_html"]
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, fit) -> "VarCorrTable":
+        table = cls(frame)
+        header, rows = random_effects_rows(fit, with_variance=False, varcorr=frame, digits=5)
+        table._text = text_table(header, rows, align=["l"] * len(header), indent=" ")
+        table._html = html_table(header, rows, caption="Random effects")
+        return table
+
+    def __str__(self) -> str:
+        return self._text
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return self._html
 
 
 def _common_width(cells: list[str]) -> list[str]:
