@@ -7,6 +7,21 @@
 from . import datasets, families, plots
 from .bayes.priors import Prior, PriorError, prior
 from .design import build_design
+from .draws import (
+    add_epred_draws,
+    add_linpred_draws,
+    add_predicted_draws,
+    gather_draws,
+    get_variables,
+    mean_hdi,
+    mean_qi,
+    median_hdi,
+    median_qi,
+    mode_hdi,
+    mode_qi,
+    point_interval,
+    spread_draws,
+)
 from .errors import (
     ConvergenceWarning,
     DataError,
@@ -69,6 +84,8 @@ def loo_compare(*fits, names=None):
 
     return _loo_compare(*fits, names=names)
 
-__all__ = ["plots", "lmer", "glmer", "glmer_nb", "brm", "ulam", "precis", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
+__all__ = ["spread_draws", "gather_draws", "get_variables", "add_epred_draws", "add_predicted_draws",
+           "add_linpred_draws", "point_interval", "mean_qi", "median_qi", "mode_qi", "mean_hdi", "median_hdi",
+           "mode_hdi", "plots", "lmer", "glmer", "glmer_nb", "brm", "ulam", "precis", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]

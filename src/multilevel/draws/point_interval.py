@@ -50,14 +50,22 @@ def mode(x: np.ndarray) -> float:
         return float(values[np.argmax(counts)])
     if len(x) < 2 or np.ptp(x) == 0:
         return float(x[0])
+    grid, density = kernel_density(x, 512)
+    return float(grid[np.argmax(density)])
+
+
+def kernel_density(x: np.ndarray, points: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian kernel density with R's ``bw.nrd0`` bandwidth on ``points`` points from min(x) to max(x)."""
     from scipy.stats import gaussian_kde
 
-    sd = np.std(x, ddof=1)
+    x = np.asarray(x, dtype=float)
+    grid = np.linspace(x.min(), x.max(), points)
+    sd = np.std(x, ddof=1) if len(x) > 1 else 0.0
+    if not sd > 0:
+        return grid, np.ones_like(grid)
     iqr = np.subtract(*np.quantile(x, [0.75, 0.25]))
     bandwidth = 0.9 * min(sd, iqr / 1.34 if iqr > 0 else sd) * len(x) ** -0.2  # R's bw.nrd0
-    grid = np.linspace(x.min(), x.max(), 512)
-    density = gaussian_kde(x, bw_method=bandwidth / sd)(grid)
-    return float(grid[np.argmax(density)])
+    return grid, gaussian_kde(x, bw_method=bandwidth / sd)(grid)
 
 
 POINTS = {"mean": lambda x: float(np.mean(x)), "median": lambda x: float(np.median(x)), "mode": mode}
