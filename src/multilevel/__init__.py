@@ -31,8 +31,8 @@ from .errors import (
     SingularFitWarning,
 )
 from .formula import parse_formula
-from .ml import SeparationWarning, anova, glmer, glmer_nb, lmer
-from .results import GlmerFit, LmerFit
+from .ml import SeparationWarning, anova, glm, glmer, glmer_nb, lm, lmer
+from .results import GlmerFit, GlmFit, LmerFit, LmFit
 
 __version__ = "0.1.0"
 
@@ -89,3 +89,4 @@ __all__ = ["spread_draws", "gather_draws", "get_variables", "add_epred_draws", "
            "mode_hdi", "plots", "lmer", "glmer", "glmer_nb", "brm", "ulam", "precis", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]
+__all__ += ["lm", "glm", "LmFit", "GlmFit"]

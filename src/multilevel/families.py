@@ -175,6 +175,8 @@ class Family:
     name: str = "family"
     # R's summary.glm: the dispersion is 1 for binomial and Poisson, estimated (Pearson) for the rest
     fixed_dispersion = False
+    # R's logLik.glm counts a scale parameter (one more degree of freedom) for these families
+    scale_in_loglik = False
 
     @property
     def display(self) -> str:
@@ -331,6 +333,7 @@ class NegativeBinomial(Family):
 class Gaussian(Family):
     link: Link = IdentityLink()
     name: str = "gaussian"
+    scale_in_loglik = True
 
     def variance(self, mu):
         return np.ones_like(mu)
@@ -358,6 +361,7 @@ class Gamma(Family):
 
     link: Link = InverseLink()
     name: str = "Gamma"
+    scale_in_loglik = True
 
     def variance(self, mu):
         return mu**2
@@ -391,6 +395,7 @@ class InverseGaussian(Family):
 
     link: Link = InverseSquareLink()
     name: str = "inverse.gaussian"
+    scale_in_loglik = True
 
     def variance(self, mu):
         return mu**3

@@ -38,19 +38,36 @@ class AnovaTable(pd.DataFrame):
     __repr__ = __str__
 
 
-def anova(*fits, names: list[str] | None = None) -> AnovaTable:
-    """Compare nested models by likelihood ratio, refitting REML fits by ML as lme4 does.
+def anova(*fits, names: list[str] | None = None, test: str | None = None):
+    """Compare nested models, as R's ``anova``.
 
-    Models are ordered by their number of parameters; each row's test is against the row above.
+    - lmer/glmer fits, alone or with lm/glm fits (the complete-pooling baselines): likelihood-ratio
+      tests as lme4's ``anova(merMod, ...)``, REML fits refitted by ML; models are ordered by their
+      number of parameters and each row's test is against the row above (:class:`AnovaTable`).
+    - lm fits only: R's ``anova(lm1, lm2, ...)`` F tests, in the order given (``test="F"``).
+    - glm fits only: R's analysis of deviance ``anova(glm1, glm2, ..., test="Chisq")``.
+    - one lm or glm fit: its sequential table (``fit.anova()``).
     """
-    if len(fits) < 2:
-        raise MultilevelError("anova needs at least two fitted models to compare")
     from ..results import LmerFit  # GlmerFit is one too
+    from ..results.lmfit import GlmFit, LmFit
 
     for i, fit in enumerate(fits):
-        if not isinstance(fit, LmerFit):
-            raise ArgumentError(f"anova compares lmer/glmer fits; argument {i + 1} is a {type(fit).__name__}"
+        if not isinstance(fit, (LmerFit, LmFit, GlmFit)):
+            raise ArgumentError(f"anova compares lm, glm, lmer and glmer fits; argument {i + 1} is a "
+                                f"{type(fit).__name__}"
                                 + (" (Bayesian fits compare with ml.loo_compare)" if getattr(fit, "bayesian", False) else ""))
+    if len(fits) == 1 and isinstance(fits[0], LmFit):
+        return fits[0].anova()
+    if len(fits) == 1 and isinstance(fits[0], GlmFit):
+        return fits[0].anova(test="Chisq" if test is None else test)
+    if len(fits) < 2:
+        raise MultilevelError("anova needs at least two fitted models to compare (or one lm or glm fit)")
+    from .lm_anova import anova_glmlist, anova_lmlist
+
+    if all(isinstance(f, LmFit) for f in fits):
+        return anova_lmlist(fits, test="F" if test is None else test)
+    if all(isinstance(f, GlmFit) for f in fits):
+        return anova_glmlist(fits, test="Chisq" if test is None else test)
     names = list(names) if names is not None else [f"m{i + 1}" for i in range(len(fits))]
     if len(names) != len(fits):
         raise MultilevelError("give one name per model")

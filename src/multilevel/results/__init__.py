@@ -1,6 +1,7 @@
 """Fit objects and their text/HTML display."""
 from .glmerfit import GlmerFit
 from .lmerfit import LmerFit
+from .lmfit import GlmFit, LmFit
 from .summary import LmerSummary
 
-__all__ = ["GlmerFit", "LmerFit", "LmerSummary"]
+__all__ = ["GlmFit", "LmFit", "GlmerFit", "LmerFit", "LmerSummary"]

@@ -1,0 +1,527 @@
+"""The results of ``ml.lm`` and ``ml.glm``: R's ``lm`` / ``glm`` objects with the fit protocol.
+
+Coefficients keep every column of the model matrix; those dropped for rank deficiency are NaN
+(R's NA), as ``coef(lm)`` shows them. Standard errors, tests and intervals are over the estimable
+ones. Numbers follow R's stats package (``summary.lm``, ``summary.glm``, ``predict.lm``,
+``predict.glm``, ``logLik``, ``confint``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..design import encode_fixed, encode_offset, lme4_column_name, newdata_frame
+from ..errors import ArgumentError, DataError
+from ..options import choice, flag, open_probability, whole_number
+from .protocol import Fit
+
+
+class _FixedEffectsFit(Fit):
+    """What lm and glm fits share: the design, coefficients with NA for aliased columns, prediction."""
+
+    def __init__(self, design, coef, unscaled, *, data_name: str, call: dict, messages=None):
+        self.design = design
+        self.data_name = data_name
+        self.call = dict(call)
+        self.messages = list(messages or [])
+        self._beta = np.asarray(coef, dtype=float)
+        self._unscaled = unscaled  # (X'WX)^-1 over the estimable columns
+        weights = design.weights
+        self._used = np.ones(design.nobs, dtype=bool) if weights is None else weights != 0
+
+    # ---- names and sizes -------------------------------------------------------------------------
+    @property
+    def formula(self) -> str:
+        return self.design.formula.display
+
+    @property
+    def model_text(self) -> str:
+        return self.formula
+
+    @property
+    def response_name(self) -> str:
+        return self.design.response_name
+
+    @property
+    def nobs(self) -> int:
+        """Observations that count (R's ``nobs``: rows with non-zero weight)."""
+        return int(self._used.sum())
+
+    @property
+    def rank(self) -> int:
+        return len(self._beta)
+
+    @property
+    def aliased(self) -> tuple[str, ...]:
+        """Columns dropped as linear combinations of earlier ones (NA coefficients)."""
+        return tuple(self.design.fixed.dropped_columns)
+
+    @property
+    def has_intercept(self) -> bool:
+        return "(Intercept)" in self.all_column_names
+
+    @property
+    def all_column_names(self) -> list[str]:
+        """Every model-matrix column, aliased ones included, in the formula's order."""
+        spec_names = [lme4_column_name(str(c)) for c in self.design.fixed.spec.column_names]
+        kept = set(self.design.fixed.column_names) | set(self.aliased)
+        return [c for c in spec_names if c in kept] if kept <= set(spec_names) else list(self.design.fixed.column_names)
+
+    # ---- coefficients ----------------------------------------------------------------------------
+    def coef(self) -> pd.Series:
+        """Coefficients as R's ``coef()``: NaN for columns dropped as aliased."""
+        values = dict(zip(self.design.fixed.column_names, self._beta))
+        names = self.all_column_names
+        return pd.Series([values.get(n, np.nan) for n in names], index=names, name="Estimate")
+
+    def fixef(self) -> pd.Series:
+        """The same as :meth:`coef` (every coefficient of a model without random effects is fixed)."""
+        return self.coef()
+
+    @property
+    def scale(self) -> float:  # pragma: no cover - defined by subclasses
+        raise NotImplementedError
+
+    def vcov(self, complete: bool = True) -> pd.DataFrame:
+        """Covariance of the coefficients (R's ``vcov``; ``complete=True`` keeps NaN rows for aliased ones)."""
+        names = list(self.design.fixed.column_names)
+        cov = pd.DataFrame(self.scale * self._unscaled, index=names, columns=names)
+        if complete and self.aliased:
+            full = self.all_column_names
+            cov = cov.reindex(index=full, columns=full)
+        return cov
+
+    def _std_errors(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.scale * self._unscaled))
+
+    def coef_table(self) -> pd.DataFrame:  # pragma: no cover - defined by subclasses
+        raise NotImplementedError
+
+    def _interval_quantile(self, level: float) -> float:  # pragma: no cover - defined by subclasses
+        raise NotImplementedError
+
+    def confint(self, level: float = 0.95, method: str = "wald", parm=None) -> pd.DataFrame:
+        """Intervals for the coefficients: lm's use the t distribution (R's ``confint.lm``); glm's are
+        Wald intervals on the normal (R's ``confint.default``), not the profile intervals that
+        R 4.4's ``confint.glm`` computes. Columns named as R's ("2.5 %", "97.5 %")."""
+        method = choice("method", method, ["wald"])
+        level = open_probability("level", level)
+        q = self._interval_quantile(level)
+        est = self._beta
+        se = self._std_errors()
+        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+        names = list(self.design.fixed.column_names)
+        frame = pd.DataFrame({_percent(lo): est - q * se, _percent(hi): est + q * se}, index=names)
+        frame = frame.reindex(self.all_column_names)
+        if parm is not None:
+            wanted = [parm] if isinstance(parm, str) else list(parm)
+            unknown = [p for p in wanted if p not in frame.index]
+            if unknown:
+                raise ArgumentError(f"parm names no coefficient of this model: {unknown}; they are {list(frame.index)}")
+            frame = frame.loc[wanted]
+        return frame
+
+    def fixed_effect_table(self) -> pd.DataFrame:
+        """Estimate, lower, upper (95%) per estimable coefficient (the intervals of :meth:`confint`)."""
+        ci = self.confint().loc[list(self.design.fixed.column_names)]
+        return pd.DataFrame({"estimate": self._beta, "lower": ci.iloc[:, 0].to_numpy(),
+                             "upper": ci.iloc[:, 1].to_numpy()}, index=list(self.design.fixed.column_names))
+
+    def fixed_columns(self) -> pd.DataFrame:
+        return pd.DataFrame(self.design.fixed.matrix, columns=list(self.design.fixed.column_names))
+
+    # ---- the data and the fit --------------------------------------------------------------------
+    def observed(self) -> np.ndarray:
+        """The response as fitted (binomial: the proportion of successes)."""
+        return np.asarray(self.design.response, dtype=float).copy()
+
+    def _offset(self) -> np.ndarray:
+        return self.design.offset if self.design.offset is not None else np.zeros(self.design.nobs)
+
+    def linear_predictor(self) -> np.ndarray:
+        return self.design.fixed.matrix @ self._beta + self._offset()
+
+    def fitted_mean(self) -> np.ndarray:
+        return self.fitted()
+
+    def _new_linear_predictor(self, newdata) -> tuple[np.ndarray, np.ndarray]:
+        """(x, eta) of new data, encoded as at fit time (new factor levels raise a DataError)."""
+        newdata = newdata_frame(newdata)
+        x = encode_fixed(self.design, newdata)
+        eta = x @ self._beta
+        offset = encode_offset(self.design, newdata)
+        extra = self.call.get("offset")
+        if self.design.offset is not None and not self.design.formula.offsets and not isinstance(extra, str):
+            raise DataError("the model's offset was given as an array; to predict new data put it in the formula "
+                            "as offset(...) or pass offset= a column name")
+        if isinstance(extra, str):
+            if extra not in newdata.columns:
+                raise DataError(f"newdata lacks the offset column {extra!r}")
+            offset = newdata[extra].to_numpy(dtype=float) + (0 if offset is None else offset)
+        return x, (eta if offset is None else eta + offset)
+
+    def _se_link(self, x: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.einsum("ij,jk,ik->i", x, self.scale * self._unscaled, x))
+
+    def refit_ml(self):
+        """Already a maximum-likelihood fit (what :func:`multilevel.anova` compares)."""
+        return self
+
+    def __repr__(self) -> str:
+        return self.__str__()
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+def _percent(p: float) -> str:
+    """R's interval column names: '2.5 %', '97.5 %'."""
+    return f"{100 * p:.3g} %"
+
+
+class LmFit(_FixedEffectsFit):
+    """A linear model fitted by least squares (R's ``lm``). Created by :func:`multilevel.lm`."""
+
+    engine = "lm"
+
+    def __init__(self, design, solution, *, data_name: str = "data", call: dict | None = None, messages=None):
+        from ..ml.lm import unscaled_covariance
+
+        super().__init__(design, solution.coef, unscaled_covariance(solution.r), data_name=data_name,
+                         call=call or {}, messages=messages)
+        self.solution = solution
+
+    # ---- criteria ------------------------------------------------------------------------------
+    @property
+    def df_residual(self) -> int:
+        return self.solution.df_residual
+
+    @property
+    def deviance(self) -> float:
+        """The (weighted) residual sum of squares, R's ``deviance(lm)``."""
+        return self.solution.rss
+
+    @property
+    def sigma(self) -> float:
+        return float(np.sqrt(self.solution.rss / self.df_residual)) if self.df_residual > 0 else float("nan")
+
+    @property
+    def scale(self) -> float:
+        return self.sigma**2
+
+    @property
+    def n_parameters(self) -> int:
+        """Parameters counted by logLik's df: the coefficients and sigma."""
+        return self.rank + 1
+
+    @property
+    def loglik(self) -> float:
+        """R's ``logLik.lm`` (ML, with the weights' Jacobian term)."""
+        n = self.nobs
+        w = np.ones(n) if self.design.weights is None else self.design.weights[self._used]
+        return float(0.5 * np.sum(np.log(w)) - n / 2 * (np.log(2 * np.pi) + 1 - np.log(n) + np.log(self.solution.rss)))
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.loglik + 2 * self.n_parameters
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.loglik + np.log(self.nobs) * self.n_parameters
+
+    def _mean_part(self) -> np.ndarray:
+        """Fitted values without the offset (what R's R-squared and F-statistic read)."""
+        return self.design.fixed.matrix @ self._beta
+
+    @property
+    def r_squared(self) -> float:
+        return self._r_squared()[0]
+
+    @property
+    def adj_r_squared(self) -> float:
+        return self._r_squared()[1]
+
+    def _r_squared(self) -> tuple[float, float]:
+        f = self._mean_part()[self._used]
+        w = np.ones(len(f)) if self.design.weights is None else self.design.weights[self._used]
+        centre = np.sum(w * f) / np.sum(w) if self.has_intercept else 0.0
+        mss = float(np.sum(w * (f - centre) ** 2))
+        r2 = mss / (mss + self.deviance)
+        df_int = 1 if self.has_intercept else 0
+        return r2, 1 - (1 - r2) * ((self.nobs - df_int) / self.df_residual)
+
+    def fstatistic(self) -> tuple[float, int, int] | None:
+        """(value, numerator df, denominator df), or None for a model with only an intercept."""
+        numdf = self.rank - (1 if self.has_intercept else 0)
+        if numdf <= 0 or self.df_residual <= 0:
+            return None
+        r2 = self.r_squared
+        value = (r2 / (1 - r2)) * self.df_residual / numdf
+        return float(value), numdf, self.df_residual
+
+    def f_pvalue(self) -> float:
+        f = self.fstatistic()
+        return float("nan") if f is None else float(stats.f.sf(*f))
+
+    # ---- tables and inference ------------------------------------------------------------------
+    def coef_table(self) -> pd.DataFrame:
+        """Estimate, Std. Error, t value, Pr(>|t|), as R's ``summary(lm)$coefficients``."""
+        se = self._std_errors()
+        t = self._beta / se
+        return pd.DataFrame({"Estimate": self._beta, "Std. Error": se, "t value": t,
+                             "Pr(>|t|)": 2 * stats.t.sf(np.abs(t), self.df_residual)},
+                            index=list(self.design.fixed.column_names))
+
+    def _interval_quantile(self, level: float) -> float:
+        return float(stats.t.ppf(1 - (1 - level) / 2, self.df_residual))
+
+    # ---- fitted values, residuals, prediction --------------------------------------------------
+    def fitted(self) -> np.ndarray:
+        return self.linear_predictor()
+
+    def residuals(self, type: str = "response") -> np.ndarray:
+        """``"response"`` (y - fitted, R's default) or ``"pearson"``/``"deviance"`` (times sqrt(weights))."""
+        type = choice("type", type, ["response", "working", "pearson", "deviance"])
+        res = self.design.response - self.fitted()
+        if type in ("pearson", "deviance") and self.design.weights is not None:
+            res = res * np.sqrt(self.design.weights)
+        return res
+
+    def predict(self, newdata=None, *, se_fit: bool = False, interval: str | None = None, level: float = 0.95,
+                type: str = "response"):
+        """Predictions as R's ``predict.lm``.
+
+        Without ``se_fit`` or ``interval`` an array of fitted values; otherwise a DataFrame with
+        ``fit``, ``lwr``/``upr`` (``interval="confidence"`` or ``"prediction"``, t quantiles on the
+        residual degrees of freedom) and ``se_fit``. New factor levels raise a DataError.
+        """
+        choice("type", type, ["response", "link"])
+        se_fit, level = flag("se_fit", se_fit), open_probability("level", level)
+        if interval is not None:
+            interval = choice("interval", interval, ["confidence", "prediction"])
+        if newdata is None:
+            x, fit = self.design.fixed.matrix, self.fitted()
+        else:
+            x, fit = self._new_linear_predictor(newdata)
+        if not se_fit and interval is None:
+            return fit
+        se = self._se_link(x)
+        out = pd.DataFrame({"fit": fit})
+        if interval is not None:
+            q = self._interval_quantile(level)
+            spread = se if interval == "confidence" else np.sqrt(se**2 + self.scale)
+            out["lwr"], out["upr"] = fit - q * spread, fit + q * spread
+        if se_fit:
+            out["se_fit"] = se
+        return out
+
+    def replicated_data(self, ndraws: int = 50, seed=None) -> np.ndarray:
+        """(ndraws, observations) responses simulated at the estimates (R's ``simulate.lm``)."""
+        ndraws = whole_number("ndraws", ndraws, 1)
+        rng = np.random.default_rng(seed)
+        w = np.ones(self.design.nobs) if self.design.weights is None else self.design.weights
+        sd = self.sigma / np.sqrt(np.where(w > 0, w, np.inf))
+        return self.fitted() + rng.standard_normal((ndraws, self.design.nobs)) * sd
+
+    def inverse_link(self, eta):
+        return np.asarray(eta, dtype=float)
+
+    # ---- display and anova ---------------------------------------------------------------------
+    def summary(self):
+        from .lm_summary import LmSummary
+
+        return LmSummary(self)
+
+    def anova(self):
+        """Sequential (type I) analysis of variance, as R's ``anova(lm)``."""
+        from ..ml.lm_anova import anova_lm
+
+        return anova_lm(self)
+
+    def __str__(self) -> str:
+        from .lm_summary import short_text
+
+        return short_text(self)
+
+
+class GlmFit(_FixedEffectsFit):
+    """A generalized linear model fitted by IRLS (R's ``glm``). Created by :func:`multilevel.glm`."""
+
+    engine = "glm"
+
+    def __init__(self, design, result, null_deviance: float, has_intercept: bool, *, data_name: str = "data",
+                 call: dict | None = None, messages=None):
+        from ..ml.lm import unscaled_covariance
+
+        super().__init__(design, result.coef, unscaled_covariance(result.r), data_name=data_name,
+                         call=call or {}, messages=messages)
+        self.family = design.family
+        self.irls = result
+        self.null_deviance = float(null_deviance)
+        self._intercept = has_intercept
+
+    @property
+    def converged(self) -> bool:
+        return self.irls.converged
+
+    @property
+    def iterations(self) -> int:
+        """Fisher scoring iterations (R's ``iter``)."""
+        return self.irls.iterations
+
+    @property
+    def deviance(self) -> float:
+        return self.irls.deviance
+
+    @property
+    def df_residual(self) -> int:
+        return self.nobs - self.rank
+
+    @property
+    def df_null(self) -> int:
+        return self.nobs - (1 if self._intercept else 0)
+
+    @property
+    def dispersion(self) -> float:
+        """1 for binomial and Poisson; else Pearson chi-square over residual df (R's ``summary.glm``)."""
+        if self.family.fixed_dispersion:
+            return 1.0
+        if self.df_residual <= 0:
+            return float("nan")
+        w = self.irls.working_weights
+        working = self.residuals("working")
+        return float(np.sum((w * working**2)[w > 0]) / self.df_residual)
+
+    @property
+    def scale(self) -> float:
+        return self.dispersion
+
+    @property
+    def sigma(self) -> float:
+        """R's ``sigma(glm)``: sqrt(deviance / residual df) (the summary's dispersion is Pearson-based)."""
+        return float(np.sqrt(self.deviance / self.df_residual)) if self.df_residual > 0 else float("nan")
+
+    @property
+    def n_parameters(self) -> int:
+        """logLik's df: the coefficients, plus the scale for gaussian, Gamma and inverse.gaussian."""
+        return self.rank + (1 if self.family.scale_in_loglik else 0)
+
+    def _family_aic(self) -> float:
+        y, w = self.design.response, self._prior_weights()
+        return self.family.aic(y, self.irls.mu, w, self.deviance)
+
+    @property
+    def loglik(self) -> float:
+        """R's ``logLik.glm``: df - AIC / 2."""
+        return self.n_parameters - self.aic / 2
+
+    @property
+    def aic(self) -> float:
+        return self._family_aic() + 2 * self.rank
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.loglik + np.log(self.nobs) * self.n_parameters
+
+    def _prior_weights(self) -> np.ndarray:
+        return self.design.weights if self.design.weights is not None else np.ones(self.design.nobs)
+
+    def observation_weights(self):
+        """Binomial trials (the prior weights), else None."""
+        return self._prior_weights().copy() if self.family.name == "binomial" else None
+
+    # ---- tables and inference ------------------------------------------------------------------
+    @property
+    def uses_t(self) -> bool:
+        """Whether tests use t on the residual df (estimated dispersion) instead of z."""
+        return not self.family.fixed_dispersion
+
+    def coef_table(self) -> pd.DataFrame:
+        """Estimate, Std. Error, z (or t) value and p-value, as R's ``summary(glm)$coefficients``."""
+        se = self._std_errors()
+        stat = self._beta / se
+        if self.uses_t:
+            p = 2 * stats.t.sf(np.abs(stat), self.df_residual)
+            columns = ("t value", "Pr(>|t|)")
+        else:
+            p = 2 * stats.norm.sf(np.abs(stat))
+            columns = ("z value", "Pr(>|z|)")
+        return pd.DataFrame({"Estimate": self._beta, "Std. Error": se, columns[0]: stat, columns[1]: p},
+                            index=list(self.design.fixed.column_names))
+
+    def _interval_quantile(self, level: float) -> float:
+        return float(stats.norm.ppf(1 - (1 - level) / 2))
+
+    # ---- fitted values, residuals, prediction --------------------------------------------------
+    def fitted(self) -> np.ndarray:
+        """Fitted means on the response scale (probabilities for binomial, rates for Poisson)."""
+        return self.irls.mu.copy()
+
+    def linear_predictor(self) -> np.ndarray:
+        return self.irls.eta.copy()
+
+    def residuals(self, type: str = "deviance") -> np.ndarray:
+        """``"deviance"`` (default, as R), ``"pearson"``, ``"working"`` or ``"response"`` residuals."""
+        type = choice("type", type, ["deviance", "pearson", "working", "response"])
+        y, mu, w = self.design.response, self.irls.mu, self._prior_weights()
+        if type == "deviance":
+            unit = self.family.deviance_residuals(y, mu, w)
+            return np.sign(y - mu) * np.sqrt(np.maximum(unit, 0.0))
+        if type == "pearson":
+            return (y - mu) * np.sqrt(w) / np.sqrt(self.family.variance(mu))
+        if type == "working":
+            return (y - mu) / self.family.link.mu_eta(self.irls.eta)
+        return y - mu
+
+    def predict(self, newdata=None, *, type: str = "link", se_fit: bool = False, interval=None,
+                level: float = 0.95):
+        """Predictions as R's ``predict.glm``: on the ``"link"`` scale (default) or the ``"response"``
+        scale. With ``se_fit=True`` a DataFrame with ``fit`` and ``se_fit`` (the response-scale
+        standard error by the delta method, as R)."""
+        type = choice("type", type, ["link", "response"])
+        se_fit = flag("se_fit", se_fit)
+        if interval is not None:
+            raise ArgumentError("interval= is for lm predictions; a glm gives se_fit=True (R's predict.glm has no "
+                                "intervals): build a Wald interval on the link scale and transform it")
+        if newdata is None:
+            x, eta = self.design.fixed.matrix, self.linear_predictor()
+        else:
+            x, eta = self._new_linear_predictor(newdata)
+        fit = self.family.link.inverse(eta) if type == "response" else eta
+        if not se_fit:
+            return fit
+        se = self._se_link(x)
+        if type == "response":
+            se = se * np.abs(self.family.link.mu_eta(eta))
+        return pd.DataFrame({"fit": fit, "se_fit": se})
+
+    def inverse_link(self, eta):
+        return self.family.link.inverse(np.asarray(eta, dtype=float))
+
+    def replicated_data(self, ndraws: int = 50, seed=None) -> np.ndarray:
+        """(ndraws, observations) responses simulated at the estimates, on the scale of :meth:`observed`."""
+        ndraws = whole_number("ndraws", ndraws, 1)
+        rng = np.random.default_rng(seed)
+        mu, w = self.fitted(), self._prior_weights()
+        if self.family.name == "gaussian":  # the family object has no scale to simulate with
+            return mu + rng.standard_normal((ndraws, len(mu))) * np.sqrt(self.dispersion) / np.sqrt(np.where(w > 0, w, np.inf))
+        return np.stack([self.family.simulate(mu, w, rng) for _ in range(ndraws)])
+
+    # ---- display and anova ---------------------------------------------------------------------
+    def summary(self):
+        from .lm_summary import GlmSummary
+
+        return GlmSummary(self)
+
+    def anova(self, test: str | None = "Chisq"):
+        """Analysis of deviance, terms added sequentially (R's ``anova(glm, test=)``): ``"Chisq"``
+        (default here), ``"F"`` or None."""
+        from ..ml.lm_anova import anova_glm
+
+        return anova_glm(self, test=test)
+
+    def __str__(self) -> str:
+        from .lm_summary import short_text
+
+        return short_text(self)
