@@ -6,7 +6,7 @@ the MCSE of an sd estimate, sd * sqrt(1 / (2 ESS)).
 """
 import warnings
 
-import arviz as az
+import arviz_stats
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,10 +66,10 @@ def test_group_effects_agree_with_brms(key):
     z_scores = []
     for name, ref in BRMS_RANEF[key].items():
         values = draws[name].to_numpy().reshape(4, -1)
-        mcse = float(az.mcse(values, method="mean"))
+        mcse = float(arviz_stats.mcse(values, method="mean"))
         z_scores.append((values.mean() - ref["mean"]) / np.hypot(mcse, ref["mcse_mean"]))
         # sd: 5 x its normal-theory MC error, sd * sqrt(1 / (2 ESS)) on each side (~6.5% at ESS 5000)
-        sd_bound = 5 * ref["sd"] * np.sqrt(1 / (2 * float(az.ess(values))) + 1 / (2 * ref["ess_bulk"]))
+        sd_bound = 5 * ref["sd"] * np.sqrt(1 / (2 * float(arviz_stats.ess(values))) + 1 / (2 * ref["ess_bulk"]))
         assert abs(values.std() - ref["sd"]) < sd_bound, (name, values.std(), ref["sd"], sd_bound)
     z_scores = np.array(z_scores)
     assert np.max(np.abs(z_scores)) < 4.5, z_scores  # effects share MC error (with b_Intercept): no test of their mean
@@ -81,11 +81,30 @@ def test_default_priors_as_brms():
     by_class = dict(zip(priors["class"], priors["prior"]))
     assert by_class["Intercept"] == "student_t(3, 288.7, 59.3)"
     assert by_class["sd"] == "student_t(3, 0, 59.3)" and by_class["sigma"] == "student_t(3, 0, 59.3)"
-    assert by_class["cor"] == "lkj_corr_cholesky(1)" and by_class["b"] == "(flat)"
+    assert by_class["L"] == "lkj_corr_cholesky(1)" and by_class["b"] == "(flat)"
     bern = dict(zip(*bayes_fit("bangladesh_slopes_default").prior_summary()[["class", "prior"]].T.values))
     assert bern["Intercept"] == "student_t(3, 0, 2.5)" and bern["sd"] == "student_t(3, 0, 2.5)"
     user = bayes_fit("reedfrogs_pp").prior_summary()
     assert set(user[user.source == "user"]["prior"]) == {"normal(0, 1.5)", "exponential(1)"}
+
+
+@pytest.mark.parametrize("key", list(BRMS))
+def test_prior_summary_rows_as_brms(key):
+    # rows (class, coef, group) in brms 2.18's order and its non-empty prior texts (brms_reference.json,
+    # from prior_summary(fit) in R); brms prints inherited rows as "(vectorized)" and empty priors as "(flat)"
+    ours = bayes_fit(key).prior_summary()
+    reference = BRMS[key]["priors"]
+    assert [tuple(r) for r in ours[["class", "coef", "group"]].to_numpy()] == \
+        [(r["class"], r["coef"], r["group"]) for r in reference]
+    for row, ref in zip(ours.itertuples(), reference):
+        if ref["prior"]:
+            assert row.prior == ref["prior"]
+        else:
+            assert row.source in ("(vectorized)", "default") and row.prior
+    assert list(ours.columns) == ["prior", "class", "coef", "group", "resp", "dpar", "nlpar", "lb", "ub", "source"]
+    text = str(ours).splitlines()
+    assert text[0].split() == list(ours.columns) and len(text) == len(ours) + 1
+    assert "<td>" in ours._repr_html_()
 
 
 def test_draws_names_and_layout():
