@@ -54,9 +54,11 @@ def ulam(*args, **kwargs):
     return _ulam(*args, **kwargs)
 
 
-def precis(fit, depth: int = 1, prob: float = 0.89, pars=None):
-    """rethinking's precis table of an ulam fit."""
-    return fit.precis(depth=depth, prob=prob, pars=pars)
+def precis(fit, depth: int = 1, pars=None, prob: float = 0.89, digits: int = 2, regex: bool = False):
+    """rethinking's precis table of a Bayesian fit (ulam or brm): see :func:`multilevel.rethinking.helpers.precis`."""
+    from .rethinking.helpers import precis as _precis
+
+    return _precis(fit, depth=depth, pars=pars, prob=prob, digits=digits, regex=regex)
 
 
 def compare(*fits, func: str = "WAIC", names=None, **named_fits):
@@ -86,7 +88,8 @@ def loo_compare(*fits, names=None):
 
 __all__ = ["spread_draws", "gather_draws", "get_variables", "add_epred_draws", "add_predicted_draws",
            "add_linpred_draws", "point_interval", "mean_qi", "median_qi", "mode_qi", "mean_hdi", "median_hdi",
-           "mode_hdi", "plots", "lmer", "glmer", "glmer_nb", "brm", "ulam", "precis", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
+           "mode_hdi", "plots", "lmer", "glmer", "glmer_nb", "brm", "ulam", "precis", "PI", "HPDI", "rlkjcorr", "rmvnorm",
+           "extract_samples", "link", "sim", "traceplot", "trankplot", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]
 __all__ += ["lm", "glm", "LmFit", "GlmFit"]

@@ -1,15 +1,19 @@
 """rethinking's model language: ``ulam`` parses model text into a graph and a JAX log density.
 
-The parser (``parse``) and graph (``graph``) are light; ``ulam``, ``precis``, ``compare``,
-``waic`` and ``psis`` load JAX on first use.
+The parser (``parse``) and graph (``graph``) are light; ``ulam``, ``compare``, ``waic`` and ``psis``
+load JAX on first use. rethinking's helpers (``precis``, ``PI``, ``HPDI``, ``link``, ``sim``,
+``extract_samples``, ``rlkjcorr``, ``rmvnorm``, ``traceplot``, ``trankplot``) are in ``helpers``.
 """
 from importlib import import_module
 
 from .parse import UlamSyntaxError, parse_model
 
-_ENGINE = {"ulam": "fit", "precis": "fit", "compare": "fit", "waic": "fit", "psis": "fit", "UlamFit": "fit"}
+_HELPERS = ("precis", "PI", "HPDI", "link", "sim", "extract_samples", "rlkjcorr", "rmvnorm", "traceplot",
+            "trankplot")
+_ENGINE = {"ulam": "fit", "compare": "fit", "waic": "fit", "psis": "fit", "UlamFit": "fit",
+           **{name: "helpers" for name in _HELPERS}}
 
-__all__ = ["ulam", "precis", "compare", "waic", "psis", "UlamFit", "UlamSyntaxError", "parse_model"]
+__all__ = ["ulam", "compare", "waic", "psis", "UlamFit", "UlamSyntaxError", "parse_model", *_HELPERS]
 
 
 def __getattr__(name):

@@ -1,7 +1,7 @@
 """``ulam``: model text -> statements -> graph -> JAX log density -> NUTS -> :class:`UlamFit`.
 
-Results follow rethinking: ``precis``, ``extract_samples``, ``link``, ``sim``, ``waic``/``psis``
-and ``compare``.
+Results follow rethinking (``precis``, ``extract_samples``, ``link``, ``sim``, ``waic``/``psis``,
+``compare``) and the fit protocol (:mod:`multilevel.results.protocol`).
 """
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 
 from ..bayes.sampler import diagnose, prepare_devices, run_nuts
-from ..errors import ModelError
-from ..options import NOT_GIVEN, SamplerSettings, flag, sampler_settings, whole_number
+from ..errors import ArgumentError, ModelError
+from ..options import NOT_GIVEN, SamplerSettings, flag, sampler_settings
+from ..results.protocol import Fit
+from . import predict
 from .graph import build_graph
-from .logdensity import UlamDensity, distribution, trace_log_density
-from .parse import parse_model
+from .logdensity import UlamDensity, trace_log_density
+from .parse import BinOp, Call, Index, Name, Neg, names_in, parse_model
 
 prepare_devices()
 import jax  # noqa: E402
@@ -93,9 +95,16 @@ def _sample(density: UlamDensity, settings: SamplerSettings):
                          f"in these lines:\n  {lines}") from None
 
 
-class UlamFit:
-    """Posterior draws of an ulam model, by name, with rethinking's tools."""
+class UlamFit(Fit):
+    """Posterior draws of an ulam model, by name, with rethinking's tools and the fit protocol.
 
+    Indexed parameters (``a[tank]``) are labelled by their index column: ``posterior_variables()``
+    names the dimension after it (``tank``) with its levels as labels (the mapped levels of a text
+    or categorical column, else 1..K); a vector or matrix without a data index gets dimensions
+    ``{name}_index`` or ``{name}_row``/``{name}_col`` labelled 1..K.
+    """
+
+    engine = "ulam"
     bayesian = True
 
     def __init__(self, statements, graph, density: UlamDensity, run, log_lik: bool = True):
@@ -116,83 +125,211 @@ class UlamFit:
         self.samples = {k: np.asarray(v).reshape(chains, n, *np.shape(v)[1:]) for k, v in values.items()}
         self._log_lik = self._pointwise_log_likelihood(flat.reshape(chains * n, -1)).reshape(chains, n, -1) \
             if log_lik and graph.likelihoods else None
+        self._indices = _indexed_by(statements, graph, self.samples)
+
+    # ---- what was fitted -----------------------------------------------------------------------
+    @property
+    def model_text(self) -> str:
+        return "\n".join(s.line.strip() for s in self.statements)
+
+    @property
+    def nobs(self) -> int:
+        return self.graph.nobs
+
+    @property
+    def index_levels(self) -> dict:
+        """Text or categorical index columns -> their levels (code k is ``levels[k - 1]``)."""
+        return dict(self.graph.index_levels)
+
+    @property
+    def response_name(self) -> str:
+        return predict.first_likelihood(self, "response_name").target.names[0]
+
+    def summary(self):
+        """The precis table (rethinking's ``precis``)."""
+        return self.precis()
 
     # ---- draws ---------------------------------------------------------------------------------
     def draws_by_chain(self) -> dict:
-        """Every parameter as (chains, draws, ...) arrays (what the plots read)."""
+        """Every parameter (and saved definition) as (chains, draws, ...) arrays."""
         return dict(self.samples)
 
-    def extract_samples(self) -> dict:
-        """Every parameter (and saved definition) as an array shaped (draws, ...)."""
-        return {k: v.reshape(-1, *v.shape[2:]) for k, v in self.samples.items()}
+    def sampler_stats(self) -> dict:
+        """Stan's sampler columns (lp__, accept_stat__, stepsize__, treedepth__, n_leapfrog__,
+        divergent__, energy__), each (chains, draws)."""
+        return dict(self.run.stats)
 
-    def precis(self, depth: int = 1, prob: float = 0.89, pars=None) -> pd.DataFrame:
-        """mean, sd, interval, n_eff and Rhat per parameter; vectors at depth 2, matrices at depth 3."""
-        from ..bayes.posterior import summarize_draws
+    def posterior_variables(self) -> dict:
+        """Every parameter and saved definition as a :class:`multilevel.draws.Variable`."""
+        from ..draws import Variable
 
-        lo, hi = (1 - prob) / 2, 1 - (1 - prob) / 2
-        rows, index = [], []
-        for name, values in self.samples.items():
-            if pars is not None and name not in pars:
-                continue
-            dims = values.ndim - 2
-            if (dims == 1 and depth < 2) or (dims >= 2 and depth < 3):
-                continue
-            for position in np.ndindex(*values.shape[2:]):
-                series = values[(slice(None), slice(None)) + position]
-                label = name + (f"[{','.join(str(i + 1) for i in position)}]" if position else "")
-                if np.std(series) < 1e-12:  # e.g. the unit diagonal of a correlation matrix
-                    continue
-                mean, sd, _, _, rhat, bulk, _ = summarize_draws(series)
-                flat = series.reshape(-1)
-                rows.append([mean, sd, np.quantile(flat, lo), np.quantile(flat, hi), bulk, rhat])
-                index.append(label)
-        columns = ["mean", "sd", f"{100 * lo:.1f}%", f"{100 * hi:.1f}%", "n_eff", "Rhat"]
-        return Precis(rows, index=index, columns=columns)
-
-    # ---- link, sim, information criteria -------------------------------------------------------
-    def _data_env(self, newdata):
-        if newdata is None:
-            return None
-        import jax.numpy as jnp
-
-        from .graph import _as_data
-
-        env = {k: v for k, v in self.density.data.items()}
-        env.update({k: jnp.asarray(v) for k, v in _as_data(newdata).items()})
-        return env
-
-    def link(self, newdata=None) -> dict:
-        """Draws (draws, ...) of every definition (``p``, ``mu``...) for the data or ``newdata``."""
-        data = self._data_env(newdata)
-        flat = self.run.samples["params"].reshape(-1, self.density.size)
-        names = [s.target.names[0] for s in self.graph.definitions]
-
-        def one(f):
-            values, _, _ = self.density.unpack(f)
-            env = self.density.environment(values, data)
-            return {n: env[n] for n in names}
-
-        return {k: np.asarray(v) for k, v in jax.jit(jax.vmap(one))(flat).items()}
-
-    def sim(self, newdata=None, seed: int | None = None) -> dict:
-        """Posterior predictive draws of each observed variable, (draws, observations)."""
-        if seed is not None:
-            whole_number("seed", seed, 0, 2**32 - 1)
-        data = self._data_env(newdata)
-        flat = self.run.samples["params"].reshape(-1, self.density.size)
-        key = jax.random.PRNGKey(0 if seed is None else int(seed))
         out = {}
-        for stmt in self.graph.likelihoods:
-            def one(f, k, stmt=stmt):
-                values, _, _ = self.density.unpack(f)
-                env = self.density.environment(values, data)
-                return distribution(stmt.expr, env, stmt.line).sample(k)
-
-            keys = jax.random.split(key, flat.shape[0])
-            out[stmt.target.names[0]] = np.asarray(jax.jit(jax.vmap(one))(flat, keys))
+        for name, values in self.samples.items():
+            shape = values.shape[2:]
+            column = self._indices.get(name)
+            if len(shape) == 1 and column is not None:
+                labels = self._levels_of(column)
+                dims, coords = ((column,), (labels,)) if len(labels) == shape[0] else \
+                    ((column,), (pd.Index(np.arange(1, shape[0] + 1)),))
+            elif len(shape) == 1:
+                dims, coords = (f"{name}_index",), (pd.Index(np.arange(1, shape[0] + 1)),)
+            elif len(shape) == 2:
+                dims = (f"{name}_row", f"{name}_col")
+                coords = tuple(pd.Index(np.arange(1, k + 1)) for k in shape)
+            else:
+                dims = tuple(f"{name}_dim{i + 1}" for i in range(len(shape)))
+                coords = tuple(pd.Index(np.arange(1, k + 1)) for k in shape)
+            out[name] = Variable(name, values, dims, coords)
         return out
 
+    def extract_samples(self, n: int | None = None) -> dict:
+        """Every parameter (and saved definition) as an array shaped (draws, ...)."""
+        from .helpers import extract_samples
+
+        return extract_samples(self, n)
+
+    def precis(self, depth: int = 1, pars=None, prob: float = 0.89, digits: int = 2, regex: bool = False):
+        """mean, sd, interval, n_eff and Rhat per parameter: :func:`multilevel.rethinking.helpers.precis`."""
+        from .helpers import precis
+
+        return precis(self, depth=depth, pars=pars, prob=prob, digits=digits, regex=regex)
+
+    def fixed_effect_table(self) -> pd.DataFrame:
+        """Posterior mean and 95% interval of each single-number parameter."""
+        names = [n for n, p in self.graph.parameters.items() if p.shape == ()]
+        return _interval_table([self.samples[n].reshape(-1) for n in names], pd.Index(names))
+
+    # ---- groups: index columns -----------------------------------------------------------------
+    def _levels_of(self, column: str) -> pd.Index:
+        if column in self.graph.index_levels:
+            return self.graph.index_levels[column]
+        sizes = [self.samples[n].shape[2] for n, c in self._indices.items() if c == column]
+        size = max(sizes) if sizes else int(np.max(self.graph.data[column]))
+        return pd.Index(np.arange(1, size + 1))
+
+    def _group(self, group):
+        groups = list(dict.fromkeys(self._indices.values()))
+        if not groups:
+            raise self._missing("grouping", "the model has no parameter indexed by a data column")
+        if group is None:
+            return groups[0]
+        if group not in groups:
+            raise ArgumentError(f"no index column {group!r} indexes a parameter; index columns: {', '.join(groups)}")
+        return group
+
+    def grouping(self, group=None):
+        """(codes 0-based per row, levels, name) of an index column (the first one by default)."""
+        name = self._group(group)
+        return np.asarray(self.graph.data[name], dtype=np.int64) - 1, self._levels_of(name), name
+
+    def group_effect_table(self, group=None, term=None) -> pd.DataFrame:
+        """Posterior mean and 95% interval of a parameter indexed by ``group`` (``term``: which one,
+        e.g. "a" or "b"; the first by default), one row per level."""
+        name = self._group(group)
+        terms = [n for n, c in self._indices.items() if c == name]
+        if term in (None, "(Intercept)"):
+            term = terms[0]
+        if term not in terms:
+            raise ArgumentError(f"no parameter {term!r} indexed by {name!r}; parameters: {', '.join(terms)}")
+        values = self.samples[term]
+        draws = values.reshape(-1, values.shape[2])
+        levels = self._levels_of(name)
+        index = levels if len(levels) == draws.shape[1] else pd.Index(np.arange(1, draws.shape[1] + 1))
+        return _interval_table(list(draws.T), index)
+
+    # ---- data and predictions ------------------------------------------------------------------
+    def _size(self, stmt, env=None, rows=None):
+        env = self.density.data if env is None else env
+        return predict.trials(self, stmt, env, self.nobs if rows is None else rows)
+
+    def observed(self) -> np.ndarray:
+        """The first likelihood's observed variable (binomial: the proportion of successes)."""
+        stmt = predict.first_likelihood(self, "observed")
+        y = np.asarray(self.graph.data[stmt.target.names[0]], dtype=float)
+        size = self._size(stmt)
+        return y if size is None else y / size
+
+    def observation_weights(self):
+        """Binomial trials when the first likelihood is binomial with a data column as its size, else None."""
+        stmt = predict.first_likelihood(self, "observation_weights")
+        if stmt.expr.func not in predict.BINOMIAL or not (names_in(stmt.expr.args[0]) & set(self.graph.data)):
+            return None
+        return self._size(stmt)
+
+    def fitted_mean(self) -> np.ndarray:
+        """Posterior mean of the first likelihood's mean per row, on the scale of :meth:`observed` (binomial: p)."""
+        stmt = predict.first_likelihood(self, "fitted_mean")
+        mean = self.epred_draws().mean(axis=0)
+        size = self._size(stmt)
+        return mean if size is None else mean / size
+
+    def replicated_data(self, ndraws: int = 50, seed=None) -> np.ndarray:
+        """(ndraws, rows) data sets simulated from the posterior, on the scale of :meth:`observed`."""
+        stmt = predict.first_likelihood(self, "replicated_data")
+        replicated = self.predicted_draws(ndraws=ndraws, seed=seed)
+        size = self._size(stmt)
+        return replicated if size is None else replicated / size
+
+    def prior_samples(self, ndraws: int = 2000, seed=None) -> dict:
+        return self.extract_prior(draws=ndraws, seed=seed)
+
+    def _protocol_draws(self, newdata, ndraws, seed, options, question):
+        for key, value in options.items():
+            if (key, value) not in (("re_formula", None), ("allow_new_levels", False)):
+                raise ArgumentError(f"{question}() of an ulam fit takes newdata, ndraws and seed, not {key}={value!r}")
+        stmt = predict.first_likelihood(self, question)
+        total = next(iter(self.samples.values())).shape[:2]
+        positions = predict.random_positions(total[0] * total[1], ndraws, seed)
+        values = predict.parameter_draws(self, positions=positions)
+        env, rows = predict.data_environment(self, newdata, self.graph.definitions + [stmt])
+        return stmt, values, env, rows
+
+    def linpred_draws(self, newdata=None, *, ndraws=None, seed=None, **options) -> np.ndarray:
+        """(draws, rows): the first likelihood's mean argument on its link scale (``logit(p) <- eta``: eta)."""
+        stmt, values, env, rows = self._protocol_draws(newdata, ndraws, seed, options, "linpred_draws")
+        return predict.by_rows(predict.evaluate_draws(self, values, env, predict.linear_predictor(self, stmt)), rows)
+
+    def epred_draws(self, newdata=None, *, ndraws=None, seed=None, **options) -> np.ndarray:
+        """(draws, rows): the first likelihood's mean on the response scale (binomial: the expected count n p)."""
+        stmt, values, env, rows = self._protocol_draws(newdata, ndraws, seed, options, "epred_draws")
+        return predict.by_rows(predict.evaluate_draws(self, values, env, predict.expected_value(stmt)), rows)
+
+    def predicted_draws(self, newdata=None, *, ndraws=None, seed=None, **options) -> np.ndarray:
+        """(draws, rows): data simulated from the first likelihood (rethinking's ``sim``)."""
+        stmt, values, env, rows = self._protocol_draws(newdata, ndraws, seed, options, "predicted_draws")
+        return predict.simulate(self, values, env, rows, seed, [stmt])[stmt.target.names[0]]
+
+    def link(self, newdata=None, n: int | None = None, post: dict | None = None, var=None):
+        """rethinking's ``link``: draws (draws, rows) of every definition (``p``, ``mu``...) for the
+        fit's data or ``newdata`` (text index columns coded as when fitting).
+
+        Returns a dict name -> array; ``var="p"`` returns that array alone (a list: a dict of those).
+        A definition that is one number a draw is repeated over the rows. ``n`` uses that many
+        draws, evenly spaced over the chains; ``post`` evaluates at other draws (a dict as
+        :meth:`extract_samples` returns).
+        """
+        names = [s.target.names[0] for s in self.graph.definitions]
+        wanted = _wanted(var, names, "definitions")
+        values = predict.parameter_draws(self, n, post)
+        env, rows = predict.data_environment(self, newdata, self.graph.definitions)
+        out = predict.definitions(self, values, env, rows, names)
+        return out[var] if isinstance(var, str) else {k: out[k] for k in wanted}
+
+    def sim(self, newdata=None, n: int | None = None, post: dict | None = None, var=None, seed: int | None = None):
+        """rethinking's ``sim``: posterior predictive draws (draws, rows) of each observed variable.
+
+        As :meth:`link`: a dict name -> array, or the array alone for ``var="y"``.
+        """
+        names = [name for s in self.graph.likelihoods for name in s.target.names]
+        _wanted(var, names, "observed variables")
+        values = predict.parameter_draws(self, n, post)
+        env, rows = predict.data_environment(self, newdata, self.graph.definitions + self.graph.likelihoods)
+        out = predict.simulate(self, values, env, rows, seed)
+        if var is None:
+            return out
+        return out[var] if isinstance(var, str) else {k: out[k] for k in var}
+
+    # ---- information criteria ------------------------------------------------------------------
     def _pointwise_log_likelihood(self, flat) -> np.ndarray:
         def one(f):
             values, _, _ = self.density.unpack(f)
@@ -204,8 +341,9 @@ class UlamFit:
         return np.asarray(jax.jit(jax.vmap(one))(flat))
 
     def log_likelihood(self) -> np.ndarray:
+        """Pointwise log-likelihood (chains, draws, observations)."""
         if self._log_lik is None:
-            raise ValueError("the fit was made with log_lik=False")
+            raise self._missing("log_likelihood", "the fit was made with log_lik=False")
         return self._log_lik
 
     def extract_prior(self, draws: int = 1000, seed: int | None = None) -> dict:
@@ -220,38 +358,84 @@ class UlamFit:
         values = jax.vmap(lambda f: density.unpack(f)[0])(run.samples["params"].reshape(draws, -1))
         return {k: np.asarray(v) for k, v in values.items()}
 
+    def traceplot(self, pars=None, max_parameters: int = 8):
+        """rethinking's traceplot: :func:`multilevel.plots.trace` of this fit."""
+        from .helpers import traceplot
+
+        return traceplot(self, pars, max_parameters)
+
+    def trankplot(self, pars=None, max_parameters: int = 8):
+        """rethinking's trankplot: :func:`multilevel.plots.rank` of this fit."""
+        from .helpers import trankplot
+
+        return trankplot(self, pars, max_parameters)
+
     def __str__(self) -> str:
         return str(self.precis(depth=2))
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        table = self.precis(depth=2)
         return (f"<p><b>ulam fit</b>: {self.run.settings['chains']} chains x {self.run.settings['draws']} draws</p>"
-                + pd.DataFrame(table).round(3).to_html(classes="multilevel"))
+                + self.precis(depth=2)._repr_html_())
 
 
-class Precis(pd.DataFrame):
-    """rethinking's precis table; prints with 2 decimals, n_eff as whole numbers."""
-
-    @property
-    def _constructor(self):
-        return Precis
-
-    def __str__(self) -> str:
-        shown = self.copy()
-        for col in shown.columns[:4]:
-            shown[col] = shown[col].map(lambda v: f"{v:.2f}")
-        shown["n_eff"] = shown["n_eff"].map(lambda v: f"{v:.0f}")
-        shown["Rhat"] = shown["Rhat"].map(lambda v: f"{v:.2f}")
-        return pd.DataFrame(shown).to_string()
-
-    __repr__ = __str__
+def _interval_table(draws: list, index: pd.Index) -> pd.DataFrame:
+    """estimate (posterior mean), lower and upper (2.5% and 97.5% quantiles), one row per series."""
+    rows = [[float(np.mean(d)), float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))] for d in draws]
+    return pd.DataFrame(rows, index=index, columns=["estimate", "lower", "upper"])
 
 
-def precis(fit, depth: int = 1, prob: float = 0.89, pars=None) -> pd.DataFrame:
-    """rethinking's ``precis``: mean, sd, interval, n_eff, Rhat of each parameter."""
-    return fit.precis(depth=depth, prob=prob, pars=pars)
+def _wanted(var, names: list[str], what: str) -> list[str]:
+    if var is None:
+        return names
+    wanted = [var] if isinstance(var, str) else list(var) if isinstance(var, (list, tuple)) else None
+    if wanted is None or not all(isinstance(v, str) for v in wanted):
+        raise ArgumentError(f"var must be a name or a list of names, not {var!r}")
+    unknown = [v for v in wanted if v not in names]
+    if unknown:
+        raise ArgumentError(f"no {what[:-1]} named {unknown[0]!r}; {what}: {', '.join(names) or 'none'}")
+    return wanted
+
+
+def _indexed_by(statements, graph, samples) -> dict:
+    """Vector parameters (and saved definitions) -> the data column that indexes them, in order of
+    first use: ``a[tank] ~ ...`` or ``a[tank]`` in an expression."""
+    out = {}
+    for stmt in statements:
+        if stmt.kind == "~" and isinstance(stmt.target.index, Name) and stmt not in graph.likelihoods:
+            for name in stmt.target.names:
+                out.setdefault(name, stmt.target.index.id)
+    vectors = {name for name, values in samples.items() if values.ndim == 3}
+    for stmt in statements:
+        for node in _index_nodes(stmt.expr):
+            if isinstance(node.target, Name) and node.target.id in vectors and len(node.indices) == 1 \
+                    and isinstance(node.indices[0], Name) and node.indices[0].id in graph.data:
+                out.setdefault(node.target.id, node.indices[0].id)
+    return {name: column for name, column in out.items() if name in vectors}
+
+
+def _index_nodes(node):
+    if isinstance(node, Index):
+        yield node
+        yield from _index_nodes(node.target)
+        for index in node.indices:
+            yield from _index_nodes(index)
+    elif isinstance(node, Call):
+        for arg in node.args:
+            yield from _index_nodes(arg)
+    elif isinstance(node, BinOp):
+        yield from _index_nodes(node.left)
+        yield from _index_nodes(node.right)
+    elif isinstance(node, Neg):
+        yield from _index_nodes(node.operand)
+
+
+def precis(fit, depth: int = 1, pars=None, prob: float = 0.89, digits: int = 2, regex: bool = False):
+    """rethinking's ``precis``: :func:`multilevel.rethinking.helpers.precis`."""
+    from .helpers import precis as _precis
+
+    return _precis(fit, depth=depth, pars=pars, prob=prob, digits=digits, regex=regex)
 
 
 def waic(fit, pointwise: bool = False):
@@ -310,22 +494,3 @@ def compare(*fits, func: str = "WAIC", names=None, **named_fits) -> pd.DataFrame
                           "dSE": d_se, f"p{func}": [s["penalty"] for s in scores],
                           "weight": weights / weights.sum()}, index=names)
     return table.sort_values(func)
-
-
-
-def _traceplot(fit: UlamFit, pars=None, max_parameters: int = 8):
-    """rethinking's traceplot: :func:`multilevel.plots.trace` of this fit."""
-    from ..plots import trace
-
-    return trace(fit, pars, max_parameters)
-
-
-def _trankplot(fit: UlamFit, pars=None, max_parameters: int = 8):
-    """rethinking's trankplot: :func:`multilevel.plots.rank` of this fit."""
-    from ..plots import rank
-
-    return rank(fit, pars, max_parameters)
-
-
-UlamFit.traceplot = _traceplot
-UlamFit.trankplot = _trankplot
