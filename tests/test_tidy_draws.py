@@ -224,8 +224,10 @@ def test_add_draws_subset_is_shared_by_rows_and_reproducible(fit, sleep):
     pd.testing.assert_frame_equal(one, two)
     draws = one.groupby(".row")[".draw"].apply(tuple)
     assert draws.iloc[0] == draws.iloc[1] and len(draws.iloc[0]) == 25
-    epred = fit.posterior_epred(newdata, ndraws=25, seed=7)
-    np.testing.assert_allclose(np.sort(one.loc[one[".row"] == 2, ".epred"]), np.sort(epred[:, 1]))
+    # each value is that of its own draw: the full set of draws, indexed by .draw
+    full = fit.epred_draws(newdata)
+    np.testing.assert_allclose(one[".epred"], full[one[".draw"] - 1, one[".row"] - 1], rtol=1e-12)
+    assert one[".draw"].is_monotonic_increasing is False and (np.diff(one[".draw"][:25]) > 0).all()
     # the same draws as spread_draws with the same seed
     assert set(ml.spread_draws(fit, "sigma", ndraws=25, seed=7)[".draw"]) == set(one[".draw"])
 
@@ -426,3 +428,13 @@ def test_ulam_spread_and_get_variables(ulam_fit):
     np.testing.assert_allclose(np.sort(first["a"]), np.sort(np.asarray(a)[..., 0].reshape(-1)))
     table = ml.mean_qi(ml.spread_draws(ulam_fit, "a[tank]"))
     assert len(table) == 48
+
+
+def test_ulam_add_epred_draws_align_with_its_draws(ulam_fit):
+    _needs_ulam_variables(ulam_fit)
+    newdata = ml.datasets.load("reedfrogs").assign(tank=np.arange(1, 49)).iloc[[0, 5, 40]]
+    frame = ml.add_epred_draws(newdata, ulam_fit, ndraws=30, seed=2)
+    assert len(frame) == 3 * 30 and list(frame.columns[:len(newdata.columns)]) == list(newdata.columns)
+    full = np.asarray(ulam_fit.epred_draws(newdata))
+    np.testing.assert_allclose(frame[".epred"], full[frame[".draw"] - 1, frame[".row"] - 1], rtol=1e-10)
+    assert set(frame[".draw"]) == set(ml.spread_draws(ulam_fit, "a_bar", ndraws=30, seed=2)[".draw"])

@@ -284,17 +284,26 @@ class BrmFit(Fit):
     def linpred_draws(self, newdata=None, *, ndraws=None, seed=None, re_formula=None, allow_new_levels=False,
                       sample_new_levels="uncertainty") -> np.ndarray:
         """(draws, rows) linear predictor: the protocol's name for :meth:`posterior_linpred`."""
-        return self.posterior_linpred(newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+        from ..draws.tidy import in_draw_order  # the protocol's order: chosen draws as they were sampled
+
+        values = self.posterior_linpred(newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+        return in_draw_order(self, values, ndraws, seed)
 
     def epred_draws(self, newdata=None, *, ndraws=None, seed=None, re_formula=None, allow_new_levels=False,
                     sample_new_levels="uncertainty") -> np.ndarray:
         """(draws, rows) expected response: the protocol's name for :meth:`posterior_epred`."""
-        return self.posterior_epred(newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+        from ..draws.tidy import in_draw_order  # the protocol's order: chosen draws as they were sampled
+
+        values = self.posterior_epred(newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+        return in_draw_order(self, values, ndraws, seed)
 
     def predicted_draws(self, newdata=None, *, ndraws=None, seed=None, re_formula=None, allow_new_levels=False,
                         sample_new_levels="uncertainty") -> np.ndarray:
         """(draws, rows) posterior predictive draws: the protocol's name for :meth:`posterior_predict`."""
-        return self.posterior_predict(newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+        from ..draws.tidy import in_draw_order  # the protocol's order: chosen draws as they were sampled
+
+        values = self.posterior_predict(newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+        return in_draw_order(self, values, ndraws, seed)
 
     def add_epred_draws(self, newdata, **options) -> pd.DataFrame:
         """tidybayes's ``add_epred_draws(newdata, fit)``: see :func:`multilevel.add_epred_draws`."""

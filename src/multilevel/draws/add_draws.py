@@ -5,7 +5,8 @@ Each row of ``newdata`` is repeated once per draw, with all its columns and dtyp
 row by row, draws in order within each row (tidybayes groups by the newdata columns and ``.row``).
 The draws come from the protocol's ``fit.epred_draws(newdata, ndraws=, seed=, re_formula=,
 allow_new_levels=)`` (and ``predicted_draws``, ``linpred_draws``), which pick ``ndraws`` draws
-with :func:`multilevel.draws.pick_draws`; every row holds the same draws.
+with :func:`multilevel.draws.pick_draws` and return them in their original order; every row holds
+the same draws.
 """
 from __future__ import annotations
 
@@ -54,11 +55,9 @@ def _add_draws(newdata, fit, question, value, ndraws, seed, re_formula, allow_ne
     values = np.asarray(getattr(fit, question)(newdata, ndraws=ndraws, seed=seed, re_formula=re_formula,
                                                allow_new_levels=allow_new_levels, **options))
     chains, iterations = np.shape(next(iter(fit.draws_by_chain().values())))[:2]
-    picked = pick_draws(chains * iterations, ndraws, np.random.default_rng(seed))
+    picked = np.sort(pick_draws(chains * iterations, ndraws, np.random.default_rng(seed)))
     if values.shape != (len(picked), len(newdata)):
         raise DataError(f"{question} gave draws of shape {values.shape}, expected ({len(picked)}, {len(newdata)})")
-    order = np.argsort(picked, kind="stable")
-    picked, values = picked[order], values[order]
     n_draws, n_rows = values.shape
     out = newdata.iloc[np.repeat(np.arange(n_rows), n_draws)].reset_index(drop=True)
     out[".row"] = np.repeat(np.arange(1, n_rows + 1), n_draws)

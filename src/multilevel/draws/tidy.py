@@ -50,6 +50,19 @@ def pick_draws(total: int, ndraws: int | None, rng: np.random.Generator) -> np.n
     return rng.choice(total, size=min(int(ndraws), total), replace=False)
 
 
+def in_draw_order(fit, values: np.ndarray, ndraws: int | None, seed) -> np.ndarray:
+    """(draws, ...) in the order :func:`pick_draws` chose them -> in the draws' original order.
+
+    The protocol's ``linpred_draws``/``epred_draws``/``predicted_draws`` return the chosen draws in
+    their original order (the chain-by-chain order of ``draws_by_chain``); an engine that computes
+    them in the chosen order puts them back with this.
+    """
+    if ndraws is None:
+        return values
+    chains, iterations = np.shape(next(iter(fit.draws_by_chain().values())))[:2]
+    return values[np.argsort(pick_draws(chains * iterations, ndraws, np.random.default_rng(seed)), kind="stable")]
+
+
 def tidy_variables(fit) -> dict[str, Variable]:
     """The fit's posterior variables, then its sampler columns (``lp__`` ...) as scalar variables."""
     if not answers(fit, "posterior_variables"):
@@ -102,7 +115,11 @@ def spread_draws(fit, *specs: str, regex: bool = False, ndraws: int | None = Non
         clash = [c for c in on if c not in DRAW_COLUMNS and c not in index]
         if clash:
             raise SpecError(f"variable(s) {', '.join(clash)} appear in two specs; name each variable once")
-        out = out.merge(frame, on=on, how="inner", sort=False)
+        try:
+            out = out.merge(frame, on=on, how="inner", sort=False)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"cannot join the specs on {', '.join(on)}: {exc}; give their indices "
+                            "different names") from exc
         index += [c for c in frame_index if c not in index]
         values += [c for c in frame_values if c not in values]
     out = out[DRAW_COLUMNS + index + values].reset_index(drop=True)
@@ -141,10 +158,9 @@ def _spread_one(fit, spec: Spec, regex: bool, ndraws, seed) -> tuple[pd.DataFram
     """One spec -> (frame, index columns, value columns)."""
     variables = tidy_variables(fit)
     matched = _match(variables, spec, regex)
-    draws = pick_draws(next(iter(variables.values())).chains * next(iter(variables.values())).iterations,
-                       ndraws, np.random.default_rng(seed))
-    if ndraws is not None:
-        draws = np.sort(draws)
+    first = variables[matched[0]]
+    # a subset keeps the draws in order: the same set as add_epred_draws(..., ndraws, seed) takes
+    draws = np.sort(pick_draws(first.chains * first.iterations, ndraws, np.random.default_rng(seed)))
     # a bare name of an indexed variable takes the variable's own dimension names (tidybayes would
     # ask for them): "r_Subject" is read as "r_Subject[Subject, term]"
     frames = [_long(variables[name], spec if spec.dims is not None else
@@ -189,9 +205,6 @@ def _dims_message(spec: Spec, variable: Variable) -> str:
     if have == 0:
         return f"{variable.name!r} has no dimensions; write it as {variable.name!r}, without [...]"
     example = f"'{variable.name}[{', '.join(variable.dims)}]'"
-    if spec.dims is None:
-        return (f"{variable.name!r} has {have} dimension(s) ({', '.join(variable.dims)}); name them, "
-                f"e.g. {example} (leave one blank to drop it)")
     given = len(spec.dims)
     if given > have:
         extra = ", ".join(repr(d) for d in spec.dims[have:])
