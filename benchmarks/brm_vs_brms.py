@@ -84,7 +84,7 @@ def priors_for(ml, name: str):
 
 
 def run_ours(ml, name: str, chains: int, draws: int, warmup: int, seed: int) -> dict:
-    import arviz as az
+    import arviz_stats
 
     data = load_data(ml, name)
     priors = priors_for(ml, name)
@@ -102,7 +102,7 @@ def run_ours(ml, name: str, chains: int, draws: int, warmup: int, seed: int) -> 
         warnings.simplefilter("ignore")
         for p in table.index:
             values = frame[p].to_numpy().reshape(n_chains, -1)
-            mcse[p] = float(az.mcse(values, method="mean"))
+            mcse[p] = float(arviz_stats.mcse(values, method="mean"))
     return dict(seconds=secs, total=float(fit.run.seconds_total),
                 sampling=float(fit.run.seconds_sampling),
                 divergent=int(fit.run.diverging.sum()), table=table, mcse=mcse,

@@ -62,27 +62,29 @@ def precis(fit, depth: int = 1, pars=None, prob: float = 0.89, digits: int = 2, 
 
 
 def compare(*fits, func: str = "WAIC", names=None, **named_fits):
-    """rethinking's compare table (WAIC or PSIS) of ulam fits; keywords name the rows."""
-    from .rethinking.fit import compare as _compare
+    """rethinking's compare table (WAIC or PSIS) of Bayesian fits (ulam or brm); keywords name the rows."""
+    from .bayes.criteria import rethinking_compare
 
-    return _compare(*fits, func=func, names=names, **named_fits)
+    return rethinking_compare(*fits, func=func, names=names, **named_fits)
 
 
 def waic(fit, pointwise: bool = False):
-    from .rethinking.fit import waic as _waic
+    """rethinking's WAIC of a Bayesian fit (ulam or brm): WAIC, lppd, penalty, std_err."""
+    from .bayes.criteria import rethinking_waic
 
-    return _waic(fit, pointwise=pointwise)
+    return rethinking_waic(fit, pointwise=pointwise)
 
 
 def psis(fit, pointwise: bool = False):
-    from .rethinking.fit import psis as _psis
+    """rethinking's PSIS of a Bayesian fit (ulam or brm): PSIS, lppd, penalty, std_err."""
+    from .bayes.criteria import rethinking_psis
 
-    return _psis(fit, pointwise=pointwise)
+    return rethinking_psis(fit, pointwise=pointwise)
 
 
 def loo_compare(*fits, names=None):
-    """Compare Bayesian fits by PSIS-LOO: see :func:`multilevel.bayes.loo_compare`."""
-    from .bayes.posterior import loo_compare as _loo_compare
+    """Compare Bayesian fits (brm, ulam) by PSIS-LOO as R's loo_compare: see :func:`multilevel.bayes.criteria.loo_compare`."""
+    from .bayes.criteria import loo_compare as _loo_compare
 
     return _loo_compare(*fits, names=names)
 

@@ -1,8 +1,6 @@
 """The result of ``ml.brm``: draws with brms's names and the brms post-processing toolkit."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
@@ -10,6 +8,10 @@ from ..results.protocol import Fit, design_grouping
 from .sampler import SamplerRun
 
 SUMMARY_COLUMNS = ["Estimate", "Est.Error", "l-95% CI", "u-95% CI", "Rhat", "Bulk_ESS", "Tail_ESS"]
+# Stan's sampler columns (fit.sampler_stats()) -> ArviZ's sample_stats names
+_ARVIZ_SAMPLE_STATS = {"lp__": "lp", "accept_stat__": "acceptance_rate", "stepsize__": "step_size",
+                       "treedepth__": "tree_depth", "n_leapfrog__": "n_steps", "divergent__": "diverging",
+                       "energy__": "energy"}
 
 
 def summarize_draws(values: np.ndarray) -> list[float]:
@@ -330,25 +332,46 @@ class BrmFit(Fit):
         return pointwise_log_likelihood(self)
 
     def to_arviz(self):
-        """An ArviZ InferenceData with the brms-named posterior and the pointwise log-likelihood."""
-        az = _arviz()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return az.from_dict(posterior=dict(self._draws), log_likelihood={"y": self.log_likelihood()},
-                                sample_stats={"diverging": self.run.diverging, "energy": self.run.energy})
+        """ArviZ 1.x data (an xarray ``DataTree``) with groups ``posterior`` (brms's names; ``r_<group>``
+        with dims (chain, draw, <group>, <group>_term) and the levels and terms as coordinates),
+        ``log_likelihood`` and ``observed_data`` (``y``, binomial trials in ``constant_data``) and
+        ``sample_stats`` (Stan's sampler columns under ArviZ's names: lp, acceptance_rate, step_size,
+        tree_depth, n_steps, diverging, energy)."""
+        import arviz_base
+
+        posterior, dims, coords = dict(self._draws), {}, {}
+        for g, r in zip(self.layout.groups, self.group_effects()):
+            levels, name, term_dim = list(self.design.terms[g.index].levels), f"r_{g.group}", f"{g.group}_term"
+            if name in posterior and coords.get(g.group) == levels:  # (1 | g) + (0 + x | g): one r_g, as brms
+                r, columns = np.concatenate([posterior[name], r], axis=-1), coords[term_dim] + list(g.columns)
+            else:
+                columns = list(g.columns)
+            posterior[name], dims[name] = r, [g.group, term_dim]
+            coords[g.group], coords[term_dim] = levels, columns
+        stats = {_ARVIZ_SAMPLE_STATS[k]: np.asarray(v) for k, v in self.sampler_stats().items()
+                 if k in _ARVIZ_SAMPLE_STATS}
+        stats.setdefault("diverging", self.run.diverging)
+        stats.setdefault("energy", self.run.energy)
+        stats["diverging"] = np.asarray(stats["diverging"], dtype=bool)
+        observed = {k: np.asarray(v) for k, v in self.likelihood.data(self.design).items()}
+        groups = {"posterior": posterior, "log_likelihood": {"y": self.log_likelihood()},
+                  "observed_data": {"y": observed.pop("y")}, "sample_stats": stats}
+        if observed:
+            groups["constant_data"] = observed
+        dims.update({k: ["obs_id"] for k in ["y", *observed]})
+        return arviz_base.from_dict(groups, dims=dims, coords=coords)
 
     def loo(self):
-        """PSIS-LOO (ArviZ): elpd_loo, p_loo, looic, Pareto k diagnostics."""
-        az = _arviz()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return az.loo(self.to_arviz(), pointwise=True)
+        """PSIS-LOO as R's loo (elpd_loo, p_loo, looic, Pareto k): :func:`multilevel.bayes.criteria.loo`."""
+        from .criteria import loo
+
+        return loo(self)
 
     def waic(self):
-        az = _arviz()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return az.waic(self.to_arviz(), pointwise=True)
+        """WAIC as R's loo::waic (elpd_waic, p_waic, waic): :func:`multilevel.bayes.criteria.waic`."""
+        from .criteria import waic
+
+        return waic(self)
 
     def bayes_r2(self) -> pd.DataFrame:
         """Bayesian R^2 (Gelman et al. 2019): var(fit) / (var(fit) + var(residual)) per draw."""
@@ -371,19 +394,7 @@ def _level_table(values: np.ndarray, coef: str, levels, group: str) -> pd.DataFr
 
 
 def loo_compare(*fits, names=None) -> pd.DataFrame:
-    """Compare models by PSIS-LOO as brms/loo's loo_compare: elpd_diff, se_diff, elpd_loo, p_loo, looic."""
-    az = _arviz()
-    names = list(names) if names is not None else [f"model{i + 1}" for i in range(len(fits))]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = az.compare({n: f.to_arviz() for n, f in zip(names, fits)}, ic="loo")
-        loos = {n: az.loo(f.to_arviz()) for n, f in zip(names, fits)}
-    out = pd.DataFrame({
-        "elpd_diff": table["elpd_diff"] * -1.0 if (table["elpd_diff"] >= 0).all() else table["elpd_diff"],
-        "se_diff": table["dse"],
-        "elpd_loo": [loos[n].elpd_loo for n in table.index],
-        "se_elpd_loo": [loos[n].se for n in table.index],
-        "p_loo": [loos[n].p_loo for n in table.index],
-        "looic": [-2 * loos[n].elpd_loo for n in table.index],
-    }, index=table.index)
-    return out
+    """Compare fits by PSIS-LOO as R's loo_compare: :func:`multilevel.bayes.criteria.loo_compare`."""
+    from .criteria import loo_compare as _loo_compare
+
+    return _loo_compare(*fits, names=names)

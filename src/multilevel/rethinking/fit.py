@@ -5,8 +5,6 @@ Results follow rethinking (``precis``, ``extract_samples``, ``link``, ``sim``, `
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
@@ -439,58 +437,21 @@ def precis(fit, depth: int = 1, pars=None, prob: float = 0.89, digits: int = 2, 
 
 
 def waic(fit, pointwise: bool = False):
-    """WAIC (ours): -2 (lppd - pWAIC) with its standard error; pointwise values on request."""
-    ll = fit.log_likelihood().reshape(-1, fit.log_likelihood().shape[-1])
-    lppd = np.log(np.mean(np.exp(ll - ll.max(axis=0)), axis=0)) + ll.max(axis=0)
-    penalty = ll.var(axis=0, ddof=1)
-    points = -2 * (lppd - penalty)
-    result = pd.Series({"WAIC": points.sum(), "lppd": lppd.sum(), "penalty": penalty.sum(),
-                        "std_err": np.sqrt(len(points) * points.var(ddof=1))})
-    if pointwise:
-        return result, points
-    return result
+    """rethinking's WAIC of any fit with pointwise log-likelihoods: :func:`multilevel.bayes.criteria.rethinking_waic`."""
+    from ..bayes.criteria import rethinking_waic
+
+    return rethinking_waic(fit, pointwise=pointwise)
 
 
 def psis(fit, pointwise: bool = False):
-    """PSIS-LOO via ArviZ, on rethinking's deviance scale."""
-    from ..bayes.posterior import _arviz
+    """rethinking's PSIS (ArviZ's PSIS-LOO, deviance scale): :func:`multilevel.bayes.criteria.rethinking_psis`."""
+    from ..bayes.criteria import rethinking_psis
 
-    az = _arviz()
-    ll = fit.log_likelihood()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        idata = az.from_dict(posterior={"dummy": np.zeros(ll.shape[:2])}, log_likelihood={"y": ll})
-        loo = az.loo(idata, pointwise=True)
-    points = -2 * np.asarray(loo.loo_i)
-    result = pd.Series({"PSIS": points.sum(), "lppd": float(loo.elpd_loo + loo.p_loo), "penalty": float(loo.p_loo),
-                        "std_err": np.sqrt(len(points) * points.var(ddof=1))})
-    if pointwise:
-        return result, points, np.asarray(loo.pareto_k)
-    return result
+    return rethinking_psis(fit, pointwise=pointwise)
 
 
 def compare(*fits, func: str = "WAIC", names=None, **named_fits) -> pd.DataFrame:
-    """rethinking's compare: WAIC (or PSIS), SE, dWAIC, dSE, pWAIC, weight; best first.
+    """rethinking's compare (WAIC or PSIS, best first): :func:`multilevel.bayes.criteria.rethinking_compare`."""
+    from ..bayes.criteria import rethinking_compare
 
-    Name the rows with keywords, ``compare(partial=m1, none=m2)``, or ``names=[...]``.
-    """
-    if named_fits:
-        names = list(names or [f"m{i + 1}" for i in range(len(fits))]) + list(named_fits)
-        fits = fits + tuple(named_fits.values())
-    func = func.upper()
-    if func not in ("WAIC", "PSIS"):
-        raise ValueError("func must be 'WAIC' or 'PSIS'")
-    names = list(names) if names is not None else [f"m{i + 1}" for i in range(len(fits))]
-    scores, points = [], []
-    for fit in fits:
-        result = waic(fit, pointwise=True) if func == "WAIC" else psis(fit, pointwise=True)
-        scores.append(result[0])
-        points.append(result[1])
-    values = np.array([s[func] for s in scores])
-    best = int(np.argmin(values))
-    d_se = [np.sqrt(len(p) * np.var(p - points[best], ddof=1)) if i != best else np.nan for i, p in enumerate(points)]
-    weights = np.exp(-0.5 * (values - values.min()))
-    table = pd.DataFrame({func: values, "SE": [s["std_err"] for s in scores], f"d{func}": values - values.min(),
-                          "dSE": d_se, f"p{func}": [s["penalty"] for s in scores],
-                          "weight": weights / weights.sum()}, index=names)
-    return table.sort_values(func)
+    return rethinking_compare(*fits, func=func, names=names, **named_fits)
