@@ -10,13 +10,13 @@ import pytest
 
 matplotlib.use("Agg")
 
-import multilevel as ml  # noqa: E402
-from multilevel.draws import SpecError, VariableNotFound  # noqa: E402
-from multilevel.draws.point_interval import hdi  # noqa: E402
-from multilevel.errors import DataError, MultilevelError  # noqa: E402
-from multilevel.results.protocol import answers  # noqa: E402
+import multilevel as ml
+from multilevel.draws import SpecError, VariableNotFound
+from multilevel.draws.point_interval import hdi
+from multilevel.errors import DataError, MultilevelError
+from multilevel.results.protocol import answers
 
-FAST = dict(chains=2, draws=300, warmup=300)
+FAST = {"chains": 2, "draws": 300, "warmup": 300}
 N_DRAWS = 600
 
 

@@ -20,7 +20,7 @@ from ..covariance import Covariance, Unstructured
 from ..errors import ArgumentError, DataError, MissingValuesWarning
 from ..formula import ParsedFormula, parse_formula, split_call_arguments, tokenize
 from .checks import check_finite, numeric_argument
-from .factors import _as_dtype, factor_codes, factor_levels, interaction_codes, plain_dtypes
+from .factors import factor_codes, factor_levels, interaction_codes, plain_dtypes
 from .newdata import columns_in, plain_message
 
 # Names a formula may use for transforms, besides what formulaic provides (np, I, C, ...).
@@ -302,11 +302,7 @@ def _grouping(data: pd.DataFrame, group_vars: tuple[str, ...], dtypes: dict):
     if len(group_vars) > 1:
         codes, levels = interaction_codes([factor_codes(data[v], v) for v in group_vars])
         return codes, levels, pd.Index(levels, dtype=object)
-    codes, levels, values = factor_levels(data[group_vars[0]], group_vars[0])
-    original = dtypes.get(group_vars[0])
-    if original is not None and original != values.dtype and not isinstance(values, pd.CategoricalIndex):
-        values = _as_dtype(values, original)  # Int64 read as float64 for formulaic: back to Int64
-    return codes, levels, values
+    return factor_levels(data[group_vars[0]], group_vars[0], dtypes.get(group_vars[0]))
 
 
 def build_design(

@@ -48,8 +48,9 @@ def factor_codes(column: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     return codes, levels
 
 
-def factor_levels(column: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """:func:`factor_codes` plus the levels' original values: a ``pd.Index`` in the column's own dtype.
+def factor_levels(column: pd.Series, name: str, dtype=None) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """:func:`factor_codes` plus the levels' original values: a ``pd.Index`` in the column's own dtype
+    (or ``dtype``, the column's dtype before :func:`plain_dtypes`: an ``Int64`` id stays ``Int64``).
 
     The values are what the tidy-draws layer labels group effects with, so that a level can be
     compared with the data (``.query("id == 6")`` on an integer id, a categorical with the
@@ -72,7 +73,7 @@ def factor_levels(column: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray,
         values = values.astype(int)
     try:
         uniques, codes = np.unique(values, return_inverse=True)
-        originals = _as_dtype(pd.Index(uniques), column.dtype)
+        originals = _as_dtype(pd.Index(uniques), column.dtype if dtype is None else dtype)
     except TypeError:  # mixed types: compare as text
         uniques, codes = np.unique(values.astype(str), return_inverse=True)
         originals = pd.Index(uniques, dtype=object)

@@ -13,6 +13,23 @@ from .spec import SpecError, VariableNotFound
 from .tidy import gather_draws, get_variables, pick_draws, spread_draws
 from .variables import SAMPLER_COLUMNS, Variable
 
-__all__ = ["add_epred_draws", "add_predicted_draws", "add_linpred_draws", "Variable", "SAMPLER_COLUMNS", "spread_draws", "gather_draws", "get_variables", "pick_draws",
-           "point_interval", "mean_qi", "median_qi", "mode_qi", "mean_hdi", "median_hdi", "mode_hdi",
-           "SpecError", "VariableNotFound"]
+__all__ = [
+    "SAMPLER_COLUMNS",
+    "SpecError",
+    "Variable",
+    "VariableNotFound",
+    "add_epred_draws",
+    "add_linpred_draws",
+    "add_predicted_draws",
+    "gather_draws",
+    "get_variables",
+    "mean_hdi",
+    "mean_qi",
+    "median_hdi",
+    "median_qi",
+    "mode_hdi",
+    "mode_qi",
+    "pick_draws",
+    "point_interval",
+    "spread_draws",
+]

@@ -112,7 +112,7 @@ def point_interval(data, *columns: str, point: str = "median", interval: str = "
         if groups:
             grouped = data.groupby(groups, sort=False, observed=True, dropna=False)
             keys = grouped.size().index.to_frame(index=False)
-            summaries = [grouped[c].apply(lambda s, c=c: _summarize(s.to_numpy(), point, interval, w)) for c in value_columns]
+            summaries = [grouped[c].apply(_summarize, point=point, interval=interval, width=w) for c in value_columns]
         else:
             keys = pd.DataFrame(index=[0])
             summaries = [pd.Series([_summarize(data[c].to_numpy(), point, interval, w)]) for c in value_columns]
@@ -131,7 +131,7 @@ def point_interval(data, *columns: str, point: str = "median", interval: str = "
     return out
 
 
-def _summarize(x: np.ndarray, point: str, interval: str, width: float) -> tuple[float, float, float]:
+def _summarize(x, point: str, interval: str, width: float) -> tuple[float, float, float]:
     x = np.asarray(x, dtype=float)
     if np.isnan(x).any():
         return (np.nan, np.nan, np.nan)

@@ -26,9 +26,9 @@ class VariableNotFound(SpecError, KeyError):
 
 
 _DIM = r"\s*(?:\.\.|[A-Za-z_.][\w.:]*)?\s*"
-_DIMS = re.compile(rf"^(?P<names>.*?)\[(?P<dims>{_DIM}(?:,{_DIM})*)\]$", re.S)
-_WIDE = re.compile(r"^(?P<body>.*\])\s*\|\s*(?P<wide>[A-Za-z_.][\w.:]*)\s*$", re.S)
-_NAMES = re.compile(r"^c\((?P<inner>.*)\)$", re.S)
+_DIMS = re.compile(rf"^(?P<names>.*?)\[(?P<dims>{_DIM}(?:,{_DIM})*)\]$", re.DOTALL)
+_WIDE = re.compile(r"^(?P<body>.*\])\s*\|\s*(?P<wide>[A-Za-z_.][\w.:]*)\s*$", re.DOTALL)
+_NAMES = re.compile(r"^c\((?P<inner>.*)\)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
