@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .format import html_messages, html_table, text_table
-from .rprint import coefmat_lines, format_pvalues, r_format, r_signif
+from .rprint import coefmat_lines, format_pvalues, r_format, r_formatC, r_signif, zapsmall
 
 DIGITS = 4  # max(3, getOption("digits") - 3), what print.summary.lm and print.summary.glm use
 
@@ -52,7 +52,8 @@ def _coefficient_block(fit, digits: int = DIGITS) -> list[str]:
 
 
 def _residual_block(fit) -> list[str]:
-    weighted = fit.design.weights is not None
+    weights = fit.design.weights
+    weighted = weights is not None and np.ptp(weights) > 0  # R says "Weighted" only for varying weights
     res = fit.residuals("pearson" if fit.engine == "lm" else "deviance")[fit._used]
     title = ("Weighted Residuals:" if weighted else "Residuals:") if fit.engine == "lm" else "Deviance Residuals: "
     if fit.engine == "lm" and fit.df_residual <= 5:
@@ -62,8 +63,10 @@ def _residual_block(fit) -> list[str]:
         values = [s.strip() for s in r_format(res, DIGITS)]
     else:
         names = ["Min", "1Q", "Median", "3Q", "Max"]
-        values = [s.strip() for s in r_format(np.quantile(res, [0, 0.25, 0.5, 0.75, 1]), DIGITS)]
-    return [title] + text_table(names, [values], align=["r"] * len(names)).splitlines()
+        quantiles = zapsmall(np.quantile(res, [0, 0.25, 0.5, 0.75, 1]), DIGITS + 1)
+        values = [s.strip() for s in r_format(quantiles, DIGITS)]
+    width = max(len(c) for c in names + values)  # R prints a named vector in one common width
+    return [title, " ".join(n.rjust(width) for n in names) + " ", " ".join(v.rjust(width) for v in values) + " "]
 
 
 def lm_lines(fit) -> list[str]:
@@ -74,9 +77,9 @@ def lm_lines(fit) -> list[str]:
     lines += _missing_line(fit)
     f = fit.fstatistic()
     if f is not None:
-        lines.append(f"Multiple R-squared:  {fit.r_squared:.{DIGITS}g},\tAdjusted R-squared:  "
-                     f"{fit.adj_r_squared:.{DIGITS}g} ")
-        lines.append(f"F-statistic: {f[0]:.{DIGITS}g} on {f[1]} and {f[2]} DF,  p-value: "
+        lines.append(f"Multiple R-squared:  {r_formatC(fit.r_squared, DIGITS)},\tAdjusted R-squared:  "
+                     f"{r_formatC(fit.adj_r_squared, DIGITS)} ")
+        lines.append(f"F-statistic: {r_formatC(f[0], DIGITS)} on {f[1]} and {f[2]} DF,  p-value: "
                      f"{format_pvalues([fit.f_pvalue()], DIGITS)[0]}")
     lines += fit.messages
     return lines + [""]

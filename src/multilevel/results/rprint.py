@@ -53,6 +53,12 @@ def r_signif(value: float, digits: int) -> str:
     return r_format([rounded], 7)[0].strip()
 
 
+def r_formatC(value: float, digits: int) -> str:
+    """R's ``formatC(x, digits=)`` for a number: C's ``%.{digits}g``, right-justified to ``digits + 1``
+    characters (why summary.lm prints 'Adjusted R-squared:   0.22')."""
+    return f"{value:.{digits}g}".rjust(digits + 1)
+
+
 def format_pvalues(pvalues, digits: int) -> list[str]:
     """R's ``format.pval(pv, digits, eps = .Machine$double.eps)``: fixed and scientific values each
     formatted together, values below eps as '< 2e-16' (or '<2e-16' where R drops the space)."""
@@ -62,8 +68,9 @@ def format_pvalues(pvalues, digits: int) -> list[str]:
     rest = [i for i in range(len(pv)) if not tiny[i] and np.isfinite(pv[i])]
     if rest:
         expo = [math.floor(math.log10(pv[i])) if pv[i] > 0 else -50 for i in rest]
-        fixed = [i for i, e in zip(rest, expo) if e >= -3 or pv[i] == 0]
-        sci = [i for i, e in zip(rest, expo) if not (e >= -3 or pv[i] == 0)]
+        is_fixed = [e >= -3 or (e == -4 and digits > 1) for e in expo]  # R 4.2's format.pval rule
+        fixed = [i for i, f in zip(rest, is_fixed) if f]
+        sci = [i for i, f in zip(rest, is_fixed) if not f]
         for group in (fixed, sci):
             if group:
                 for i, text in zip(group, r_format(pv[group], digits)):
@@ -92,33 +99,34 @@ def stars(p: float) -> str:
     return " "
 
 
-def _zap(values: np.ndarray, digits: int) -> np.ndarray:
-    """R's ``zapsmall``: round to ``digits`` significant digits of the largest value."""
+def zapsmall(values, digits: int) -> np.ndarray:
+    """R's ``zapsmall``: round to ``digits - log10(max |x|)`` decimals (R rounds that count to an integer)."""
+    values = np.asarray(values, dtype=float)
     finite = np.abs(values[np.isfinite(values)])
     if finite.size == 0 or finite.max() == 0:
         return values
-    return np.round(values, max(0, digits - math.ceil(math.log10(finite.max()))))
+    return np.round(values, int(math.floor(max(0.0, digits - math.log10(finite.max())) + 0.5)))
 
 
 def coefmat_lines(table: pd.DataFrame, *, digits: int, cs: list[int] = (), tst: list[int] = (),
                   zap: list[int] = (), has_p: bool = True, na_print: str = "NA") -> list[str]:
     """R's ``printCoefmat``: estimate-like columns ``cs`` rounded together, test statistics ``tst``,
     ``zap`` columns zapsmall-ed, the last column a p-value with significance stars."""
-    xm = table.to_numpy(dtype=float)
+    xm = np.array(table.to_numpy(dtype=float), copy=True)
     nrow, ncol = xm.shape
     cells = [[""] * ncol for _ in range(nrow)]
     dig_tst = max(1, min(5, digits - 1))
     for j in zap:
-        xm[:, j] = _zap(xm[:, j], digits)
+        xm[:, j] = zapsmall(xm[:, j], digits)
     if cs:
         block = np.abs(xm[:, list(cs)])
         finite = block[np.isfinite(block) & (block != 0)]
         digmin = 1 + math.floor(math.log10(finite.min())) if finite.size else 1
         rounded = np.round(xm[:, list(cs)], max(1, digits - digmin))
-        dec = decimals_for(rounded[np.isfinite(rounded)], digits)
-        for k, j in enumerate(cs):
+        texts = np.array([t.strip() for t in r_format(rounded.ravel(), digits)]).reshape(rounded.shape)
+        for k, j in enumerate(cs):  # estimates and standard errors formatted as one block, as R
             for i in range(nrow):
-                cells[i][j] = f"{rounded[i, k]:.{dec}f}" if np.isfinite(rounded[i, k]) else na_print
+                cells[i][j] = texts[i, k] if np.isfinite(rounded[i, k]) else na_print
     for j in tst:
         for i, text in enumerate(r_format(np.round(xm[:, j], dig_tst), digits)):
             cells[i][j] = text.strip() if np.isfinite(xm[i, j]) else na_print
