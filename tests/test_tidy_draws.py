@@ -116,6 +116,12 @@ def test_dimension_names_are_the_users(fit):
     assert list(fit.spread_draws("r_Subject").columns) == list(ml.spread_draws(fit, "r_Subject[Subject, term]").columns)
 
 
+def test_a_flat_name_from_get_variables_is_one_column(fit):
+    frame = ml.spread_draws(fit, "r_Subject[330,Days]", "sigma")
+    assert list(frame.columns) == [".chain", ".iteration", ".draw", "r_Subject[330,Days]", "sigma"]
+    np.testing.assert_array_equal(frame["r_Subject[330,Days]"], fit.draws()["r_Subject[330,Days]"])
+
+
 def test_blank_dimension_is_dropped(fit):
     frame = ml.spread_draws(fit, "r_Subject[Subject, ]")
     assert list(frame.columns) == [".chain", ".iteration", ".draw", "Subject", "r_Subject"]

@@ -97,7 +97,8 @@ def spread_draws(fit, *specs: str, regex: bool = False, ndraws: int | None = Non
     *specs : str
         ``"b_Intercept"``, ``"sigma"``, ``"r_Subject[Subject, term]"`` (name every dimension; a blank
         ``"r_Subject[Subject, ]"`` drops one), ``"r_Subject[Subject, term] | term"`` or
-        ``"r_Subject[Subject, ..]"`` (one dimension spread wide), ``"c(b_Intercept, b_Days)"``.
+        ``"r_Subject[Subject, ..]"`` (one dimension spread wide), ``"c(b_Intercept, b_Days)"``; a
+        flat name from :func:`get_variables` (``"r_Subject[308,Intercept]"``) is one column.
     regex : bool
         Names are regular expressions, matched anywhere in the variable name (``re.search``:
         ``"^b_"``); with ``[...]`` only variables with that many dimensions match.
@@ -157,6 +158,8 @@ def _specs(specs) -> list[Spec]:
 def _spread_one(fit, spec: Spec, regex: bool, ndraws, seed) -> tuple[pd.DataFrame, list[str], list[str]]:
     """One spec -> (frame, index columns, value columns)."""
     variables = tidy_variables(fit)
+    if not regex and spec.dims is None:
+        variables.update(_elements(variables, [n for n in spec.names if n not in variables]))
     matched = _match(variables, spec, regex)
     first = variables[matched[0]]
     # a subset keeps the draws in order: the same set as add_epred_draws(..., ndraws, seed) takes
@@ -172,6 +175,21 @@ def _spread_one(fit, spec: Spec, regex: bool, ndraws, seed) -> tuple[pd.DataFram
     index = list(dict.fromkeys(d for d in dims if d and d != ".." and d != spec.wide))
     values = [c for c in frame.columns if c not in DRAW_COLUMNS and c not in index]
     return frame, index, values
+
+
+def _elements(variables: dict[str, Variable], names: list[str]) -> dict[str, Variable]:
+    """Flat names as ``get_variables`` lists them (``r_Subject[308,Intercept]``) -> that element alone."""
+    out = {}
+    for name in names:
+        base = name.split("[", 1)[0]
+        variable = variables.get(base)
+        if variable is None or not variable.dims or not name.endswith("]"):
+            continue
+        flat = variable.column_names()
+        if name in flat:
+            position = np.unravel_index(flat.index(name), np.shape(variable.values)[2:])
+            out[name] = Variable(name, np.asarray(variable.values)[(slice(None), slice(None), *position)])
+    return out
 
 
 def _match(variables: dict[str, Variable], spec: Spec, regex: bool) -> list[str]:
