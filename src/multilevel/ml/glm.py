@@ -117,7 +117,7 @@ def glm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
     >>> cbpp = ml.datasets.load("cbpp")
     >>> fit = ml.glm("cbind(incidence, size - incidence) ~ period", cbpp, family="binomial")
     >>> round(fit.deviance, 3)
-    114.097
+    114.102
     """
     maxit = whole_number("maxit", maxit, 1)
     fam = get_family(family, link)

@@ -81,7 +81,7 @@ def lm(formula: str, data: pd.DataFrame, *, weights=None, offset=None, na_action
     --------
     >>> import multilevel as ml
     >>> fit = ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy"))
-    >>> round(fit.coef()["Days"], 4)
+    >>> round(float(fit.coef()["Days"]), 4)
     10.4673
     """
     parsed = parse_formula(formula)
