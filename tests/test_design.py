@@ -144,3 +144,19 @@ def test_nullable_extension_columns():
 
     x = encode_fixed(design, data.head(3))
     assert np.allclose(x[0], [1, 0, 1]) and np.isnan(x[2]).all()
+
+
+def test_r_factor_call_makes_a_factor_named_as_r_names_it():
+    # R: lm(Reaction ~ factor(D), sleepstudy) has columns (Intercept), factor(D)1, factor(D)2
+    import multilevel as ml
+
+    data = ml.datasets.load("sleepstudy").assign(D=lambda d: d.Days % 3)
+    for spelling in ("factor", "as.factor"):
+        fit = ml.lmer(f"Reaction ~ {spelling}(D) + (1 | Subject)", data)
+        assert list(fit.fixef().index) == ["(Intercept)", f"{spelling}(D)1", f"{spelling}(D)2"]
+        means = data.groupby("D")["Reaction"].mean()  # balanced design: the fixed effects are cell-mean contrasts
+        assert fit.fixef().iloc[1] == pytest.approx(means[1] - means[0], rel=1e-6)
+        new = pd.DataFrame({"D": [2, 0], "Subject": ["308", "308"]})
+        assert np.allclose(fit.predict(new), fit.fitted()[[2, 0]])
+        with pytest.raises(ml.DataError, match="new levels 5"):
+            fit.predict(pd.DataFrame({"D": [5], "Subject": ["308"]}))

@@ -165,13 +165,38 @@ def _poly_for_ordered(text: str, data: pd.DataFrame) -> str:
     return "".join(out)
 
 
+def _r_factor_calls(text: str) -> tuple[str, dict[str, str]]:
+    """R's ``factor(x)`` / ``as.factor(x)`` -> formulaic's ``C(x)``; returns the text and, per ``C(x)``,
+    the spelling to give its columns back (R names them ``factor(x)7``)."""
+    tokens, out, last, spelled = tokenize(text), [], 0, {}
+    for i, tok in enumerate(tokens):
+        if tok.kind == "name" and tok.text in ("factor", "as.factor") and i + 1 < len(tokens) \
+                and tokens[i + 1].text == "(":
+            close = next((j for j in range(i + 2, len(tokens)) if tokens[j].text == ")"), None)
+            inner = text[tokens[i + 2].pos: tokens[close].pos].strip() if close is not None else ""
+            spelled[f"C({inner})"] = f"{tok.text}({inner})"
+            out.append(text[last: tok.pos])
+            out.append("C")
+            last = tok.pos + len(tok.text)
+    out.append(text[last:])
+    return "".join(out), spelled
+
+
 def _matrix(formula_text: str, data: pd.DataFrame, what: str):
+    formula_text, spelled = _r_factor_calls(formula_text)
     try:
         mm = model_matrix(formula_text, data, context=FORMULA_CONTEXT, na_action="ignore")
     except Exception as exc:  # formulaic's own message, with the term that failed
         raise DataError(f"could not build the {what} matrix from {formula_text!r}: {plain_message(exc)}") from exc
-    names = tuple(lme4_column_name(str(c)) for c in mm.columns)
-    return np.asarray(mm, dtype=float), names, mm.model_spec
+    return np.asarray(mm, dtype=float), tuple(r_column_names(mm.columns, spelled)), mm.model_spec
+
+
+def r_column_names(formulaic_names, spelled: dict[str, str]) -> list[str]:
+    """Column names as R writes them, ``factor(x)`` calls spelled as the formula spelled them."""
+    names = [lme4_column_name(str(c)) for c in formulaic_names]
+    for formulaic_name, r_name in spelled.items():
+        names = [n.replace(formulaic_name, r_name) for n in names]
+    return names
 
 
 def _response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:

@@ -141,12 +141,12 @@ def newdata_frame(newdata) -> pd.DataFrame:
 
 def encode_fixed(design, newdata: pd.DataFrame) -> np.ndarray:
     """Fixed-effects matrix of new data, encoded as at fit time (dropped columns left out)."""
-    from .build import lme4_column_name
+    from .build import _r_factor_calls, r_column_names
 
     newdata = newdata_frame(newdata)
     fixed = design.fixed
     matrix, names = _encode(fixed.spec, newdata, fixed.formula_text, design.formula.variables, "fixed effects")
-    names = [lme4_column_name(c) for c in names]
+    names = r_column_names(names, _r_factor_calls(fixed.formula_text)[1])
     frame = pd.DataFrame(matrix, columns=names)
     return frame[list(fixed.column_names)].to_numpy()
 

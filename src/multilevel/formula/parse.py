@@ -18,7 +18,7 @@ from ..errors import FormulaError
 # Functions a formula may call. Anything else followed by "(" is rejected before formulaic sees it.
 ALLOWED_FUNCTIONS = frozenset(
     {
-        "I", "C", "log", "log2", "log10", "log1p", "exp", "sqrt", "abs", "scale", "center",
+        "I", "C", "factor", "as.factor", "log", "log2", "log10", "log1p", "exp", "sqrt", "abs", "scale", "center",
         "poly", "offset", "cbind",
         "np.log", "np.log2", "np.log10", "np.log1p", "np.exp", "np.sqrt", "np.abs",
         "np.square", "np.sin", "np.cos", "np.tanh",
@@ -290,7 +290,7 @@ def _check_expression(tokens: list[Token], text: str, variables: list[str], *, r
             if tok.text == "cbind" and not response:
                 raise FormulaError("cbind(...) is only allowed as the response, "
                                    "e.g. cbind(successes, failures) ~ x", text, tok.pos)
-            if tok.text == "C":
+            if tok.text in ("C", "factor", "as.factor"):
                 depth_of_c.append(depth + 1)
             continue
         if after_comma_in_c and (tok.text in CONTRAST_NAMES or (nxt is not None and nxt.text == "=")):
