@@ -169,9 +169,11 @@ class BrmFit(Fit):
         return {k: pd.concat(v, axis=1) for k, v in out.items()}
 
     def prior_summary(self) -> pd.DataFrame:
-        """The priors used, as brms's prior_summary(): prior, class, coef, group, source."""
-        rows = [(p.text or "(flat)", c, coef, group, p.source) for (c, coef, group), p in self.layout.priors.items()]
-        return pd.DataFrame(rows, columns=["prior", "class", "coef", "group", "source"])
+        """The priors, as brms's ``prior_summary()``: its rows (class-wide, group-wide, per coefficient),
+        columns prior, class, coef, group, resp, dpar, nlpar, lb, ub, source, and printed layout."""
+        from .prior_table import COLUMNS, PriorSummary, prior_rows
+
+        return PriorSummary(prior_rows(self.layout, self.priors_used), columns=COLUMNS)
 
     @property
     def nobs(self) -> int:
