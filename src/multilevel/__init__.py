@@ -33,6 +33,8 @@ from .errors import (
 from .formula import parse_formula
 from .ml import SeparationWarning, anova, glm, glmer, glmer_nb, lm, lmer
 from .results import GlmerFit, GlmFit, LmerFit, LmFit
+from .results.protocol import MissingCapability, capabilities
+from .rethinking.helpers import HPDI, PI, extract_samples, link, rlkjcorr, rmvnorm, sim, traceplot, trankplot
 
 __version__ = "0.1.0"
 
@@ -59,6 +61,7 @@ def precis(fit, depth: int = 1, pars=None, prob: float = 0.89, digits: int = 2, 
     from .rethinking.helpers import precis as _precis
 
     return _precis(fit, depth=depth, pars=pars, prob=prob, digits=digits, regex=regex)
+
 
 
 def compare(*fits, func: str = "WAIC", names=None, **named_fits):
