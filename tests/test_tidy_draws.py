@@ -418,13 +418,8 @@ def ulam_fit():
     return _quiet(ml.ulam, FROGS, data, seed=1, **FAST)
 
 
-def _needs_ulam_variables(fit):
-    if not answers(fit, "posterior_variables"):
-        pytest.xfail("UlamFit.posterior_variables() has not landed yet (another part of issue 11)")
-
-
 def test_ulam_spread_and_get_variables(ulam_fit):
-    _needs_ulam_variables(ulam_fit)
+    assert answers(ulam_fit, "posterior_variables")
     names = ml.get_variables(ulam_fit)
     assert {"a_bar", "sigma", "a[1]", "a[48]"} <= set(names)
     frame = ml.spread_draws(ulam_fit, "a[tank]", "a_bar")
@@ -437,7 +432,7 @@ def test_ulam_spread_and_get_variables(ulam_fit):
 
 
 def test_ulam_add_epred_draws_align_with_its_draws(ulam_fit):
-    _needs_ulam_variables(ulam_fit)
+    assert answers(ulam_fit, "posterior_variables")
     newdata = ml.datasets.load("reedfrogs").assign(tank=np.arange(1, 49)).iloc[[0, 5, 40]]
     frame = ml.add_epred_draws(newdata, ulam_fit, ndraws=30, seed=2)
     assert len(frame) == 3 * 30 and list(frame.columns[:len(newdata.columns)]) == list(newdata.columns)
