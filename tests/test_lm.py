@@ -29,10 +29,13 @@ LM_MODELS = {  # fixture key -> (formula, data, options); R's formulas are in th
     "lm_days_subject": ("Reaction ~ Days * Subject", "sleepstudy", {}),
     "lm_weighted": ("I(incidence / size) ~ period", "cbpp", {"weights": "size"}),
     "lm_rank_deficient": ("Reaction ~ Days + I(10 - Days)", "sleepstudy", {}),
+    "lm_offset_zero_weights": ("Reaction ~ Days + offset(2 * Days)", "sleep_w", {"weights": "w"}),
 }
 GLM_MODELS = {
     "glm_binomial_cbind": ("cbind(incidence, size - incidence) ~ period", "cbpp", {"family": "binomial"}),
+    "glm_binomial_proportion": ("I(incidence / size) ~ period", "cbpp", {"family": "binomial", "weights": "size"}),
     "glm_poisson": ("TICKS ~ YEAR + HEIGHT", "grouseticks", {"family": "poisson"}),
+    "glm_poisson_zero_weights": ("TICKS ~ YEAR + HEIGHT", "grouse_w", {"family": "poisson", "weights": "w"}),
     "glm_poisson_offset": ("TICKS ~ YEAR + cHEIGHT + offset(log(HEIGHT))", "grouseticks", {"family": "poisson"}),
     "glm_gamma_log": ("Reaction ~ Days", "sleepstudy", {"family": "Gamma", "link": "log"}),
     "glm_gamma_inverse": ("Reaction ~ Days", "sleepstudy", {"family": "Gamma"}),
@@ -46,6 +49,13 @@ GLM_MODELS = {
 
 @functools.cache
 def data(name: str) -> pd.DataFrame:
+    """A bundled data set, or one with the weight column the R script adds (w: 0, 1, 2, ... repeated)."""
+    if name == "sleep_w":
+        frame = ml.datasets.load("sleepstudy")
+        return frame.assign(w=np.resize([0.0, 1.0, 2.0], len(frame)))
+    if name == "grouse_w":
+        frame = ml.datasets.load("grouseticks")
+        return frame.assign(w=np.resize([0.0, 1.0, 1.0, 3.0], len(frame)))
     return ml.datasets.load(name)
 
 

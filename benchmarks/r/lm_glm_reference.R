@@ -82,6 +82,12 @@ ref$lm_days_subject <- lm_info(lm2)
 ref$lm_weighted <- lm_info(lm_w)
 ref$lm_rank_deficient <- lm_info(lm_rank)
 
+# zero weights (the row does not count) and a formula offset
+sleep_w <- sleepstudy
+sleep_w$w <- rep(c(0, 1, 2), length.out = nrow(sleep_w))
+lm_ow <- lm(Reaction ~ Days + offset(2 * Days), data = sleep_w, weights = w)
+ref$lm_offset_zero_weights <- lm_info(lm_ow)
+
 new_days <- data.frame(Days = c(0, 4.5, 9))
 pc <- predict(lm1, new_days, se.fit = TRUE, interval = "confidence")
 pp <- predict(lm1, new_days, se.fit = TRUE, interval = "prediction", level = 0.9)
@@ -109,6 +115,10 @@ g_probit <- glm(use.contraception ~ urban + age.centered, family = binomial(link
 g_gauss <- glm(Reaction ~ Days, family = gaussian, data = sleepstudy)
 g_ig <- glm(Reaction ~ Days, family = inverse.gaussian, data = sleepstudy)
 ref$glm_binomial_cbind <- glm_info(g_bin)
+ref$glm_binomial_proportion <- glm_info(glm(incidence / size ~ period, family = binomial, weights = size, data = cbpp))
+grouse_w <- grouseticks
+grouse_w$w <- rep(c(0, 1, 1, 3), length.out = nrow(grouse_w))
+ref$glm_poisson_zero_weights <- glm_info(glm(TICKS ~ YEAR + HEIGHT, family = poisson, weights = w, data = grouse_w))
 ref$glm_poisson <- glm_info(g_pois)
 ref$glm_poisson_offset <- glm_info(g_pois_off)
 ref$glm_gamma_log <- glm_info(g_gamma)

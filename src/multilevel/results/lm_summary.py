@@ -54,7 +54,7 @@ def _coefficient_block(fit, digits: int = DIGITS) -> list[str]:
 def _residual_block(fit) -> list[str]:
     weights = fit.design.weights
     weighted = weights is not None and np.ptp(weights) > 0  # R says "Weighted" only for varying weights
-    res = fit.residuals("pearson" if fit.engine == "lm" else "deviance")[fit._used]
+    res = fit.residuals("pearson" if fit.engine == "lm" else "deviance")  # zero-weight rows show as 0, as R
     title = ("Weighted Residuals:" if weighted else "Residuals:") if fit.engine == "lm" else "Deviance Residuals: "
     if fit.engine == "lm" and fit.df_residual <= 5:
         if fit.df_residual <= 0:

@@ -231,8 +231,9 @@ class LmFit(_FixedEffectsFit):
         return -2 * self.loglik + np.log(self.nobs) * self.n_parameters
 
     def _mean_part(self) -> np.ndarray:
-        """Fitted values without the offset (what R's R-squared and F-statistic read)."""
-        return self.design.fixed.matrix @ self._beta
+        """The fitted values R's R-squared and F-statistic read: R 4.2.2's summary.lm (our reference)
+        takes them with the offset included."""
+        return self.fitted()
 
     @property
     def r_squared(self) -> float:
@@ -422,7 +423,8 @@ class GlmFit(_FixedEffectsFit):
 
     @property
     def bic(self) -> float:
-        return -2 * self.loglik + np.log(self.nobs) * self.n_parameters
+        """R's ``BIC(glm)``: logLik.glm counts every row, zero-weight ones too (unlike ``nobs(glm)``)."""
+        return -2 * self.loglik + np.log(self.design.nobs) * self.n_parameters
 
     def _prior_weights(self) -> np.ndarray:
         return self.design.weights if self.design.weights is not None else np.ones(self.design.nobs)
