@@ -302,8 +302,9 @@ def test_anova_glmer_against_glm_as_lme4():
 def test_anova_lmer_against_lm_refits_by_ml():
     """lme4 refits the REML lmer by ML before comparing it with lm; lmer's ML optimum agrees with
     lme4's to ~1e-7 relative in logLik, so the lmer row is checked to 1e-6."""
-    mixed = ml.lmer("Reaction ~ Days + (Days | Subject)", data("sleepstudy"))
+    mixed = ml.lmer("Reaction ~ Days + (Days | Subject)", data("sleepstudy"), data_name="sleepstudy")
     table = ml.anova(mixed, fit("lm_days"), names=["lmm", "lm1"])
+    assert str(table).splitlines() == r_table_lines(R["anova_lmer_lm"])  # lme4's printed table, line for line
     ref = R["anova_lmer_lm"]
     assert list(table.index) == ref["rows"] and list(table["npar"]) == ref["npar"]
     for column in ("AIC", "BIC", "logLik", "deviance"):
@@ -375,3 +376,14 @@ def test_doc_examples_print_digits_as_r():
                      re.M) is None  # names and values are on separate lines, as R's print(lm)
     lines = str(fit("lm_days")).splitlines()
     assert lines[-2].split() == ["(Intercept)", "Days"] and lines[-1].split() == ["251.41", "10.47"]
+
+
+def test_anova_of_mixed_models_prints_lme4s_table():
+    """The LRT table of two lmer fits, printed, is lme4 1.1.31's (tests/fixtures/lme4_extra.json)."""
+    from conftest import LME4_EXTRA
+
+    sleep = data("sleepstudy")
+    small = ml.lmer("Reaction ~ Days + (1 | Subject)", sleep, data_name="sleepstudy")
+    large = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep, data_name="sleepstudy")
+    expected = LME4_EXTRA["sleepstudy_anova"]["text"].splitlines()
+    assert str(ml.anova(small, large, names=["fm0", "fm1"])).splitlines() == r_table_lines({"text": expected})

@@ -6,33 +6,29 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ArgumentError, MultilevelError
-from ..results.format import format_pvalue, significance_stars, text_table
 
 
 class AnovaTable(pd.DataFrame):
-    """A DataFrame (npar, AIC, BIC, logLik, deviance, Chisq, Df, Pr(>Chisq)) that prints like R's."""
+    """A DataFrame (npar, AIC, BIC, logLik, deviance, Chisq, Df, Pr(>Chisq)) that prints like lme4's
+    ``anova``: 'Data:', 'Models:', then R's ``print.anova`` (digits 5, the Chisq column as a test
+    statistic, the others zapped, p-values by ``format.pval``)."""
 
-    _metadata = ["models"]
+    _metadata = ["models", "data_name"]
 
     @property
     def _constructor(self):
         return AnovaTable
 
     def __str__(self) -> str:
-        header = ["", "npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)", ""]
-        rows = []
-        for name, row in self.iterrows():
-            has_test = np.isfinite(row["Chisq"])
-            rows.append([
-                str(name), f"{int(row['npar'])}", f"{row['AIC']:.1f}", f"{row['BIC']:.1f}",
-                f"{row['logLik']:.2f}", f"{row['deviance']:.1f}",
-                f"{row['Chisq']:.3f}" if has_test else "", f"{int(row['Df'])}" if has_test else "",
-                format_pvalue(row["Pr(>Chisq)"]) if has_test else "",
-                significance_stars(row["Pr(>Chisq)"]) if has_test else "",
-            ])
-        lines = ["Models:"] + [f"{n}: {f}" for n, f in getattr(self, "models", [])]
-        lines += text_table(header, rows, align=["l"] + ["r"] * 8 + ["l"]).splitlines()
-        lines += ["---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
+        from ..results.rprint import coefmat_lines
+
+        data_name = getattr(self, "data_name", None)
+        lines = [f"Data: {data_name}"] if data_name else []
+        lines += ["Models:"] + [f"{n}: {f}" for n, f in (getattr(self, "models", None) or [])]
+        columns = list(self.columns)
+        tst = [columns.index("Chisq")]
+        zap = [j for j, c in enumerate(columns) if c not in ("Chisq", "Df", "Pr(>Chisq)")]
+        lines += coefmat_lines(pd.DataFrame(self), digits=5, tst=tst, zap=zap, has_p=True, na_print="")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -92,4 +88,6 @@ def anova(*fits, names: list[str] | None = None, test: str | None = None):
         previous = f
     table = AnovaTable(rows, index=[names[i] for i in order])
     table.models = [(names[i], fits[i].formula) for i in order]
+    data_names = {getattr(f, "data_name", None) for f in fits}
+    table.data_name = data_names.pop() if len(data_names) == 1 else None
     return table
