@@ -439,3 +439,14 @@ def test_ulam_add_epred_draws_align_with_its_draws(ulam_fit):
     full = np.asarray(ulam_fit.epred_draws(newdata))
     np.testing.assert_allclose(frame[".epred"], full[frame[".draw"] - 1, frame[".row"] - 1], rtol=1e-10)
     assert set(frame[".draw"]) == set(ml.spread_draws(ulam_fit, "a_bar", ndraws=30, seed=2)[".draw"])
+
+
+def test_other_variables_of_a_spread_are_not_groups(fit):
+    # tidybayes groups spread_draws(fit, b_Days, r_Subject[Subject, term]) by Subject and term only:
+    # summarizing r_Subject must not split by the b_Days draws that share its rows
+    draws = ml.spread_draws(fit, "b_Days", "r_Subject[Subject, term]")
+    table = ml.mean_qi(draws, "r_Subject")
+    assert len(table) == 18 * 2 and "b_Days" not in table.columns
+    one = draws.query("Subject == '308' and term == 'Days'")["r_Subject"].to_numpy()
+    row = table[(table.Subject == "308") & (table.term == "Days")].iloc[0]
+    assert np.isclose(row["r_Subject"], one.mean()) and np.isclose(row[".lower"], np.quantile(one, 0.025))

@@ -174,8 +174,10 @@ def _group_columns(data: pd.DataFrame, value_columns: list[str], by) -> list[str
         if missing:
             raise ArgumentError(f"by= names column(s) not in the draws: {', '.join(map(repr, missing))}")
         return by
-    # ``.row`` (add_epred_draws) groups: two equal rows of newdata are still two rows
-    return [c for c in data.columns if c not in DRAW_INDEX and c not in value_columns]
+    # ``.row`` (add_epred_draws) groups: two equal rows of newdata are still two rows. Other variables
+    # of the same spread (b_Days next to r_Subject) are draws, not groups, as in tidybayes's grouped frames.
+    draws = set(value_columns) | set(data.attrs.get("multilevel_values") or [])
+    return [c for c in data.columns if c not in DRAW_INDEX and c not in draws]
 
 
 def _maker(point: str, interval: str):
