@@ -274,7 +274,9 @@ class Poisson(Family):
         return mu
 
     def deviance_residuals(self, y, mu, weights):
-        return 2 * weights * (special.xlogy(y, y / mu) - (y - mu))
+        with np.errstate(divide="ignore", invalid="ignore"):  # y = 0 with mu = 0 (R: the term is mu)
+            ratio = np.where(y > 0, y / mu, 1.0)
+        return 2 * weights * (special.xlogy(y, ratio) - (y - mu))
 
     def minus_twice_loglik_kernel(self, y, mu, weights) -> float:
         return float(-2 * np.sum(weights * (special.xlogy(y, mu) - mu)))

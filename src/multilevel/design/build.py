@@ -207,7 +207,7 @@ def _response(parsed: ParsedFormula, data: pd.DataFrame) -> np.ndarray:
         if not (pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)):
             raise DataError(
                 f"response {parsed.response!r} is not numeric (dtype {column.dtype}); "
-                "a linear mixed model needs a numeric response"
+                "a linear model (mixed or not) needs a numeric response"
             )
         return column.to_numpy(dtype=float)
     try:

@@ -73,6 +73,9 @@ def lm_lines(fit) -> list[str]:
     lines = ["", "Call:", call_line(fit), ""]
     lines += _residual_block(fit) + [""]
     lines += _coefficient_block(fit) + [""]
+    fitted = fit.fitted()
+    if fit.df_residual > 0 and fit.sigma**2 < (np.mean(fitted) ** 2 + np.var(fitted, ddof=1)) * 1e-30:
+        lines.append("(essentially perfect fit: summary may be unreliable, as R warns)")
     lines.append(f"Residual standard error: {r_signif(fit.sigma, DIGITS)} on {fit.df_residual} degrees of freedom")
     lines += _missing_line(fit)
     f = fit.fstatistic()

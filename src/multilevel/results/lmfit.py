@@ -237,28 +237,30 @@ class LmFit(_FixedEffectsFit):
 
     @property
     def r_squared(self) -> float:
-        return self._r_squared()[0]
+        mss = self._model_sum_of_squares()
+        return mss / (mss + self.deviance)
 
     @property
     def adj_r_squared(self) -> float:
-        return self._r_squared()[1]
+        df_int = 1 if self.has_intercept else 0
+        return 1 - (1 - self.r_squared) * ((self.nobs - df_int) / self.df_residual)
 
-    def _r_squared(self) -> tuple[float, float]:
+    def _model_sum_of_squares(self) -> float:
+        """R's ``mss``: the weighted sum of squares of the fitted values about their mean (about 0
+        without an intercept)."""
         f = self._mean_part()[self._used]
         w = np.ones(len(f)) if self.design.weights is None else self.design.weights[self._used]
         centre = np.sum(w * f) / np.sum(w) if self.has_intercept else 0.0
-        mss = float(np.sum(w * (f - centre) ** 2))
-        r2 = mss / (mss + self.deviance)
-        df_int = 1 if self.has_intercept else 0
-        return r2, 1 - (1 - r2) * ((self.nobs - df_int) / self.df_residual)
+        return float(np.sum(w * (f - centre) ** 2))
 
     def fstatistic(self) -> tuple[float, int, int] | None:
-        """(value, numerator df, denominator df), or None for a model with only an intercept."""
+        """(value, numerator df, denominator df), or None for a model with only an intercept.
+        An exact fit (no residual variance) gives an infinite F, as R."""
         numdf = self.rank - (1 if self.has_intercept else 0)
         if numdf <= 0 or self.df_residual <= 0:
             return None
-        r2 = self.r_squared
-        value = (r2 / (1 - r2)) * self.df_residual / numdf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.float64(self._model_sum_of_squares() / numdf) / np.float64(self.deviance / self.df_residual)
         return float(value), numdf, self.df_residual
 
     def f_pvalue(self) -> float:
