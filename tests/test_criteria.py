@@ -204,7 +204,7 @@ def test_maximum_likelihood_fits_are_refused():
         ml.loo_compare(a, lmer_fit)
     with pytest.raises(ml.MultilevelError, match="compare needs pointwise log-likelihood draws; 'm1' is an lmer fit"):
         ml.compare(lmer_fit, a)
-    with pytest.raises(ml.MultilevelError, match="'model1' is a DataFrame fit, which has none - fit the model with ml.brm"):
+    with pytest.raises(ml.MultilevelError, match="'model1' is a DataFrame, not a fit - fit the model with ml.brm or ml.ulam"):
         ml.loo_compare(pd.DataFrame({"x": [1.0]}))
     with pytest.raises(ml.MultilevelError, match="func must be 'WAIC' or 'PSIS'"):
         ml.compare(a, func="DIC")

@@ -31,24 +31,24 @@ __all__ = ["LooResult", "WaicResult", "LooCompare", "loo", "waic", "loo_compare"
 
 # ---- reading a fit ----------------------------------------------------------------------------
 def _engine(fit) -> str:
-    # fits that predate the protocol (none should remain) are named by their class
+    # an object outside the protocol that still has log_likelihood() is named by its class
     return fit.engine if isinstance(fit, Fit) else type(fit).__name__
 
 
 def pointwise_log_likelihood(fit, purpose: str = "loo", label: str = "the fit") -> np.ndarray:
     """``fit.log_likelihood()`` as a float array (chains, draws, observations), or a MultilevelError
     that says why ``purpose`` cannot use this fit."""
-    maximum_likelihood = isinstance(fit, Fit) and not fit.bayesian
-    if maximum_likelihood or not answers(fit, "log_likelihood"):
-        hint = " - use ml.anova for likelihood-ratio tests" if maximum_likelihood else \
-            " - fit the model with ml.brm or ml.ulam"
-        raise MultilevelError(f"{purpose} needs pointwise log-likelihood draws; {label} is "
-                              f"{_article(_engine(fit))} {_engine(fit)} fit, which has none{hint}")
+    if not answers(fit, "log_likelihood") or isinstance(fit, Fit) and not fit.bayesian:
+        what = f"{_article(fit.engine)} {fit.engine} fit, which has none" if isinstance(fit, Fit) else \
+            f"{_article(type(fit).__name__)} {type(fit).__name__}, not a fit"
+        hint = "use ml.anova for likelihood-ratio tests" if isinstance(fit, Fit) and not fit.bayesian else \
+            "fit the model with ml.brm or ml.ulam"
+        raise MultilevelError(f"{purpose} needs pointwise log-likelihood draws; {label} is {what} - {hint}")
     try:
         values = np.asarray(fit.log_likelihood(), dtype=float)
-    except (MultilevelError, ValueError) as err:  # e.g. ulam(..., log_lik=False)
+    except MultilevelError as err:  # MissingCapability: e.g. ulam(..., log_lik=False)
         raise MultilevelError(f"{purpose} needs pointwise log-likelihood draws, and {label} "
-                              f"({_engine(fit)} fit) has none: {err}; refit it with log_lik=True") from err
+                              f"({_engine(fit)} fit) has none: {err}") from err
     if values.ndim != 3 or values.shape[-1] == 0:
         raise MultilevelError(f"{purpose}: {label} gave a log-likelihood of shape {values.shape}; "
                               "expected (chains, draws, observations)")
