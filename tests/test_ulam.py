@@ -256,3 +256,232 @@ def test_more_distributions_sample(model):
         fit = ml.ulam(model, data, chains=1, draws=200, warmup=200, seed=3)
     table = ml.precis(fit, depth=2)
     assert np.all(np.isfinite(table["mean"]))
+
+
+# ---- issue 11: R's sampler arguments, ulam inputs, link/sim shapes, the fit protocol --------------
+from scipy import stats  # noqa: E402
+
+from multilevel.bayes.sampler import tree_depth  # noqa: E402
+from multilevel.errors import ArgumentError  # noqa: E402
+from multilevel.options import sampler_settings  # noqa: E402
+from multilevel.results.protocol import Fit, capabilities  # noqa: E402
+
+ONE_ROW = "y ~ dnorm(mu, 1)\nmu <- a\na ~ dnorm(0, 1)"
+
+
+@pytest.mark.parametrize("given, iter_, warmup, draws, thin", [
+    ({}, 2000, 1000, 1000, 1),  # brms's iter = 2000
+    ({"iter": 2000}, 2000, 1000, 1000, 1),  # warmup = floor(iter / 2), as brms and rethinking
+    ({"iter": 1001}, 1001, 500, 501, 1),
+    ({"iter": 2000, "warmup": 500}, 2000, 500, 1500, 1),
+    ({"iter": 2000, "thin": 2}, 2000, 1000, 500, 2),
+    ({"iter": 2000, "thin": 3}, 2000, 1000, 333, 3),  # NumPyro keeps floor(1000 / 3); Stan keeps 334
+    ({"draws": 300, "warmup": 200}, 500, 200, 300, 1),
+])
+def test_sampler_settings_read_iter_as_r_does(given, iter_, warmup, draws, thin):
+    s = sampler_settings(**given)
+    assert (s.iter, s.warmup, s.draws, s.thin) == (iter_, warmup, draws, thin)
+    assert s.as_dict()["iter"] == iter_ and s.as_dict()["draws"] == draws
+
+
+def test_sampler_settings_control_and_refresh():
+    s = sampler_settings(control={"adapt_delta": 0.99, "max_treedepth": 12}, default_adapt_delta=0.95)
+    assert (s.adapt_delta, s.max_treedepth) == (0.99, 12)
+    assert sampler_settings(default_adapt_delta=0.95).adapt_delta == 0.95
+    same = sampler_settings(target_accept=0.9, control={"adapt_delta": 0.9}, max_tree_depth=8)
+    assert (same.adapt_delta, same.max_treedepth) == (0.9, 8)
+    assert sampler_settings(refresh=0).progress is False and sampler_settings(refresh=100).progress is True
+
+
+def test_tree_depth_is_stans():
+    # Stan counts a doubling only when its subtree is valid: n_leapfrog in [2^d - 1, 2^(d+1) - 1] has depth d
+    assert tree_depth(np.array([1, 2, 3, 4, 6, 7, 8, 15, 1023])).tolist() == [1, 1, 2, 2, 2, 3, 3, 4, 10]
+
+
+@pytest.fixture(scope="module")
+def one_row():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ml.ulam(ONE_ROW, {"y": [0.5]}, chains=2, iter=2000, thin=2, seed=3, refresh=0)
+
+
+def test_iter_warmup_thin_and_sampler_stats(one_row):
+    s = one_row.run.settings
+    assert (s["iter"], s["warmup"], s["sampling_iterations"], s["thin"], s["draws"]) == (2000, 1000, 1000, 2, 500)
+    assert s["control"] == {"adapt_delta": 0.95, "max_treedepth": 10} and s["chains"] == 2
+    assert one_row.samples["a"].shape == (2, 500)  # thin = 2 halves the draws
+    stats_ = one_row.sampler_stats()
+    assert list(stats_) == ["lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__",
+                            "energy__"]
+    assert all(v.shape == (2, 500) for v in stats_.values())
+    # lp__ is the log density at the draw: here N(0.5 | a, 1) + N(a | 0, 1) exactly (scipy.stats)
+    a = one_row.samples["a"]
+    assert stats_["lp__"] == pytest.approx(stats.norm.logpdf(0.5, a, 1) + stats.norm.logpdf(a, 0, 1), abs=1e-10)
+    flat = one_row.run.samples["params"]
+    for c, i in [(0, 0), (1, 77)]:
+        assert stats_["lp__"][c, i] == pytest.approx(float(one_row.density.log_density(flat[c, i])), abs=1e-10)
+    assert np.all((stats_["accept_stat__"] >= 0) & (stats_["accept_stat__"] <= 1))
+    assert np.all(stats_["stepsize__"] == stats_["stepsize__"][:, :1])  # adapted in warm-up, then fixed
+    assert np.array_equal(stats_["treedepth__"], tree_depth(stats_["n_leapfrog__"]))
+    assert set(np.unique(stats_["divergent__"])) <= {0, 1}
+    # the Hamiltonian: at least the potential energy -lp__ (the kinetic energy is not negative)
+    assert np.all(stats_["energy__"] >= -stats_["lp__"] - 1e-12)
+
+
+def test_link_and_sim_are_draws_by_rows_for_one_row_and_scalar_definitions(one_row):
+    # mu <- a is one number a draw; with one row of data it still comes back (draws, rows)
+    assert one_row.link()["mu"].shape == (1000, 1)
+    assert np.array_equal(one_row.link(var="mu")[:, 0], one_row.samples["a"].reshape(-1))
+    assert one_row.link({"y": [0.0, 0.0, 0.0]}, var="mu").shape == (1000, 3)
+    assert one_row.sim()["y"].shape == (1000, 1) and one_row.sim(pd.DataFrame({"z": range(4)}))["y"].shape == (1000, 4)
+    assert ml.link(one_row, n=10)["mu"].shape == (10, 1) and ml.sim(one_row, n=10, var="y").shape == (10, 1)
+    post = one_row.extract_samples(n=5)
+    assert np.array_equal(one_row.link(post=post, var="mu")[:, 0], post["a"])
+    with pytest.raises(ArgumentError, match="no definition named 'p'; definitions: mu"):
+        one_row.link(var="p")
+    with pytest.raises(ArgumentError, match="post lacks draws of 'a'"):
+        one_row.link(post={"b": np.zeros(3)})
+
+
+def test_link_and_sim_of_the_complete_pooling_model():
+    fit = fitted("complete", COMPLETE, frogs())  # logit(p) <- a: one number a draw, 48 rows
+    link = fit.link()
+    assert link["p"].shape == (800, 48) and np.all(link["p"] == link["p"][:, :1])
+    new = pd.DataFrame({"density": [10, 25, 35]})
+    assert fit.link(new)["p"].shape == (800, 3)
+    sims = fit.sim(new, seed=1)["surv"]
+    assert sims.shape == (800, 3) and np.all(sims <= [10, 25, 35])
+    with pytest.raises(ml.DataError, match="newdata lacks column 'density'"):
+        fit.sim(pd.DataFrame({"tank": [1]}))
+
+
+def test_sampler_arguments_conflicts_are_errors():
+    with pytest.raises(ArgumentError, match="iter.*draws.*not both"):
+        ml.ulam(ONE_ROW, {"y": [0.5]}, iter=100, draws=50)
+    with pytest.raises(ArgumentError, match=r"target_accept=0.8 and control\['adapt_delta'\]=0.9"):
+        ml.ulam(ONE_ROW, {"y": [0.5]}, target_accept=0.8, control={"adapt_delta": 0.9})
+    with pytest.raises(ArgumentError, match="unknown key 'adapt_dleta'.*'adapt_delta', 'max_treedepth'"):
+        ml.ulam(ONE_ROW, {"y": [0.5]}, control={"adapt_dleta": 0.9})
+
+
+COUNTRIES = """
+    y ~ dnorm(mu, sigma)
+    mu <- a[country]
+    a[country] ~ dnorm(a_bar, tau)
+    a_bar ~ dnorm(0, 2)
+    c(tau, sigma) ~ dexp(1)
+"""
+
+
+def _countries():
+    rng = np.random.default_rng(8)
+    country = np.repeat(["Uganda", "Chile", "Norway"], 6)
+    y = rng.normal(np.repeat([-1.0, 0.0, 1.5], 6), 0.5)
+    return pd.DataFrame({"y": y, "country": country})
+
+
+@pytest.fixture(scope="module")
+def country_fits():
+    data = _countries()
+    coded = data.assign(country=pd.factorize(data["country"], sort=True)[0] + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        text = ml.ulam(COUNTRIES, data, chains=2, draws=300, warmup=300, seed=4, refresh=0)
+        codes = ml.ulam(COUNTRIES, coded, chains=2, draws=300, warmup=300, seed=4, refresh=0)
+    return text, codes
+
+
+def test_text_index_is_coded_in_sorted_level_order(country_fits):
+    text, codes = country_fits
+    levels = text.index_levels["country"]
+    assert list(levels) == ["Chile", "Norway", "Uganda"]
+    # the same model on codes 1..3 (pd.factorize, sort=True), same seed: the same draws exactly
+    assert np.array_equal(text.samples["a"], codes.samples["a"])
+    table = ml.precis(text, depth=2)
+    assert list(table.index) == ["a[1]", "a[2]", "a[3]", "a_bar", "tau", "sigma"]
+    assert list(table["level"]) == ["Chile", "Norway", "Uganda", "", "", ""]
+    assert "level" not in ml.precis(codes, depth=2).columns
+    variable = text.posterior_variables()["a"]
+    assert variable.dims == ("country",) and list(variable.coords[0]) == ["Chile", "Norway", "Uganda"]
+    assert variable.column_names() == ["a[Chile]", "a[Norway]", "a[Uganda]"]
+    assert list(codes.posterior_variables()["a"].coords[0]) == [1, 2, 3]
+    group_codes, group_levels, name = text.grouping()
+    assert name == "country" and list(group_levels) == list(levels)
+    assert np.array_equal(group_codes, pd.factorize(_countries()["country"], sort=True)[0])
+    assert list(text.group_effect_table().index) == ["Chile", "Norway", "Uganda"]
+
+
+def test_new_data_text_levels_map_through_the_fit(country_fits):
+    text, _ = country_fits
+    mu = text.link(pd.DataFrame({"country": ["Uganda", "Chile"]}), var="mu")
+    a = text.samples["a"].reshape(-1, 3)
+    assert np.array_equal(mu, a[:, [2, 0]])
+    assert text.epred_draws(pd.DataFrame({"country": pd.Categorical(["Norway"])})).shape == (600, 1)
+    with pytest.raises(ml.DataError, match="newdata column 'country' has the level 'France', which the fit did not see"):
+        text.link(pd.DataFrame({"country": ["France"]}))
+
+
+def test_categorical_index_keeps_category_order():
+    data = _countries()
+    data["country"] = pd.Categorical(data["country"], categories=["Uganda", "Norway", "Chile", "Peru"])
+    from multilevel.rethinking import parse_model
+    from multilevel.rethinking.graph import build_graph
+
+    graph = build_graph(parse_model(COUNTRIES), data)
+    assert list(graph.index_levels["country"]) == ["Uganda", "Norway", "Chile"]  # Peru is unused
+    assert graph.data["country"].tolist() == [1] * 6 + [3] * 6 + [2] * 6
+
+
+def test_fit_protocol_on_the_reedfrogs():
+    fit = fitted("partial", PARTIAL, frogs())
+    data = frogs()
+    assert isinstance(fit, Fit)
+    assert fit.engine == "ulam" and fit.bayesian and fit.nobs == 48
+    assert fit.model_text.splitlines()[0] == "surv ~ dbinom(density, p)" and fit.response_name == "surv"
+    assert {"summary", "observed", "observation_weights", "fitted_mean", "grouping", "group_effect_table",
+            "fixed_effect_table", "draws_by_chain", "posterior_variables", "sampler_stats", "log_likelihood",
+            "linpred_draws", "epred_draws", "predicted_draws"} <= set(capabilities(fit))
+    assert list(fit.summary().index) == ["a_bar", "sigma"]
+    assert np.allclose(fit.observed(), data["surv"] / data["density"])
+    assert np.array_equal(fit.observation_weights(), data["density"].to_numpy(dtype=float))
+    a = fit.samples["a"].reshape(-1, 48)
+    p = 1 / (1 + np.exp(-a))
+    assert np.allclose(fit.linpred_draws(), a)  # logit(p) <- a[tank]: the link scale
+    assert np.allclose(fit.epred_draws(), p * data["density"].to_numpy())  # expected count n p
+    assert np.allclose(fit.fitted_mean(), p.mean(axis=0))  # proportion scale, as observed()
+    predicted = fit.predicted_draws(ndraws=50, seed=2)
+    assert predicted.shape == (50, 48) and np.all(predicted <= data["density"].to_numpy())
+    assert fit.linpred_draws(ndraws=10, seed=1).shape == (10, 48)
+    new = pd.DataFrame({"tank": [3, 3], "density": [10, 20]})
+    assert np.allclose(fit.epred_draws(new), p[:, [2, 2]] * [10, 20])
+    with pytest.raises(ArgumentError, match="not re_formula='~0'"):
+        fit.epred_draws(re_formula="~0")
+    codes, levels, name = fit.grouping()
+    assert name == "tank" and np.array_equal(codes, np.arange(48)) and list(levels) == list(range(1, 49))
+    table = fit.group_effect_table()
+    assert list(table.columns) == ["estimate", "lower", "upper"] and list(table.index) == list(range(1, 49))
+    assert table["estimate"].to_numpy() == pytest.approx(a.mean(axis=0))
+    assert table["lower"].to_numpy() == pytest.approx(np.quantile(a, 0.025, axis=0))
+    with pytest.raises(ArgumentError, match="no parameter 'b' indexed by 'tank'; parameters: a"):
+        fit.group_effect_table(term="b")
+    with pytest.raises(ArgumentError, match="no index column 'pond'"):
+        fit.grouping("pond")
+    fixed = fit.fixed_effect_table()
+    assert list(fixed.index) == ["a_bar", "sigma"]
+    assert fixed.loc["sigma", "upper"] == pytest.approx(np.quantile(fit.samples["sigma"], 0.975))
+    variables = fit.posterior_variables()
+    assert variables["a"].dims == ("tank",) and variables["a_bar"].dims == ()
+    assert variables["a"].column_names()[:2] == ["a[1]", "a[2]"]
+    assert fit.log_likelihood().shape == (2, 400, 48)
+
+
+def test_fit_protocol_with_several_indexed_parameters_and_a_matrix():
+    fit = fitted("cafes", CAFES, cafes(), chains=4, draws=500, warmup=500)
+    assert fit.grouping()[2] == "cafe"
+    b = fit.group_effect_table(term="b_cafe")
+    assert b["estimate"].to_numpy() == pytest.approx(fit.samples["b_cafe"].reshape(-1, 20).mean(axis=0))
+    with pytest.raises(ArgumentError, match="parameters: a_cafe, b_cafe"):
+        fit.group_effect_table(term="c_cafe")
+    variables = fit.posterior_variables()
+    assert variables["Rho"].dims == ("Rho_row", "Rho_col") and variables["sigma_cafe"].dims == ("sigma_cafe_index",)
+    assert variables["b_cafe"].dims == ("cafe",) and list(fit.fixed_effect_table().index) == ["a", "b", "sigma"]

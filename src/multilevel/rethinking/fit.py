@@ -120,7 +120,9 @@ class UlamFit(Fit):
             return values
 
         values = jax.jit(jax.vmap(unpack_one))(flat.reshape(chains * n, -1))
-        self.samples = {k: np.asarray(v).reshape(chains, n, *np.shape(v)[1:]) for k, v in values.items()}
+        order = list(graph.parameters) + [name for name in saved if name not in graph.parameters]
+        # in the model's order (JAX returns dicts sorted by key)
+        self.samples = {k: np.asarray(values[k]).reshape(chains, n, *np.shape(values[k])[1:]) for k in order}
         self._log_lik = self._pointwise_log_likelihood(flat.reshape(chains * n, -1)).reshape(chains, n, -1) \
             if log_lik and graph.likelihoods else None
         self._indices = _indexed_by(statements, graph, self.samples)
