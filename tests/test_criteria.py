@@ -251,14 +251,17 @@ def ulam_fit():
 def test_brm_and_ulam_compare_on_the_same_rows(brm_fit, ulam_fit):
     table = ml.loo_compare(ulam_fit, brm_fit, names=["ulam", "brm"])
     assert sorted(table.index) == ["brm", "ulam"] and table["elpd_diff"].iloc[0] == 0
-    # the same model and priors in two engines: the same binomial log-likelihood (with its log
-    # choose(n, k) term) and elpd_loo within Monte Carlo error (seen |diff| ~ 0.3, se_diff ~ 0.3)
-    assert abs(table["elpd_diff"].iloc[1]) < 1.5
-    assert abs(table.loc["brm", "p_loo"] - table.loc["ulam", "p_loo"]) < 2.0
+    # the same model and priors in two engines: the same binomial log-likelihood, log choose(n, k)
+    # term included (lppd per tank seen within 0.05; a missing term would shift it by up to ~20), and
+    # elpd_loo within Monte Carlo error: most Pareto k are > 0.7 here, so PSIS is noisy (seen
+    # elpd_diff -1.4, se_diff 2.0; dPSIS 2.8, dSE 4.1 with these seeds)
     lppd = {name: criteria._lppd_i(f.log_likelihood()) for name, f in [("brm", brm_fit), ("ulam", ulam_fit)]}
     assert np.max(np.abs(lppd["brm"] - lppd["ulam"])) < 0.15
+    assert abs(table["elpd_diff"].iloc[1]) < 3 * table["se_diff"].iloc[1]
+    assert abs(table.loc["brm", "p_loo"] - table.loc["ulam", "p_loo"]) < 4.0
     rethinking = ml.compare(brm_fit, ulam_fit, names=["brm", "ulam"], func="PSIS")
-    assert sorted(rethinking.index) == ["brm", "ulam"] and abs(rethinking["dPSIS"].iloc[1]) < 3.0
+    assert sorted(rethinking.index) == ["brm", "ulam"]
+    assert rethinking["dPSIS"].iloc[1] < 3 * rethinking["dSE"].iloc[1]
     assert rethinking.loc["brm", "PSIS"] == pytest.approx(table.loc["brm", "looic"])
     assert ml.compare(brm_fit, ulam_fit, func="WAIC")["weight"].sum() == pytest.approx(1.0)
 
