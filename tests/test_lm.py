@@ -347,6 +347,8 @@ def test_fits_answer_the_protocol():
 @pytest.mark.parametrize("call, error, message", [
     (lambda: ml.glm("Reaction ~ Days", data("sleepstudy"), family="gama"), MultilevelError, "Did you mean 'Gamma'"),
     (lambda: ml.lm("Reaction ~ Dys", data("sleepstudy")), DataError, "column 'Dys' is not in the data"),
+    (lambda: ml.glm("TICKS ~ YEAR", data("grouseticks"), family="poisson", link="logit"), ModelError,
+     "link 'logit' is not available for the poisson family"),
     (lambda: ml.glm("TICKS ~ YEER", data("grouseticks"), family="poisson"), DataError, "'YEER' is not in the data"),
     (lambda: ml.lm("Reaction ~ Days + (1 | Subject)", data("sleepstudy")), ModelError, "ml.lmer"),
     (lambda: ml.glm("TICKS ~ 1 + (1 | BROOD)", data("grouseticks"), family="poisson"), ModelError, "ml.glmer"),

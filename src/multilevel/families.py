@@ -429,6 +429,11 @@ FAMILIES = {"binomial": Binomial, "poisson": Poisson, "gaussian": Gaussian,
             "negative.binomial": NegativeBinomial, "Gamma": Gamma, "inverse.gaussian": InverseGaussian}
 DEFAULT_LINKS = {"binomial": "logit", "poisson": "log", "gaussian": "identity", "negative.binomial": "log",
                  "Gamma": "inverse", "inverse.gaussian": "1/mu^2"}
+# the links R's family functions accept (stats::binomial(), poisson(), ...); cauchit is not offered here
+VALID_LINKS = {"binomial": ("logit", "probit", "cloglog", "log"), "poisson": ("log", "identity", "sqrt"),
+               "gaussian": ("identity", "log", "inverse"), "Gamma": ("inverse", "identity", "log"),
+               "inverse.gaussian": ("1/mu^2", "inverse", "identity", "log"),
+               "negative.binomial": ("log", "sqrt", "identity")}
 # families whose likelihood needs a dispersion the GLMM engine does not estimate (glm fits them)
 DISPERSION_FAMILIES = ("Gamma", "inverse.gaussian")
 

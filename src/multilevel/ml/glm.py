@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..design import Design, build_design
 from ..errors import ConvergenceWarning, DataError, ModelError
-from ..families import get_family
+from ..families import VALID_LINKS, get_family
 from ..formula import parse_formula
 from ..options import whole_number
 from ..results.lmfit import GlmFit
@@ -121,6 +121,10 @@ def glm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
     """
     maxit = whole_number("maxit", maxit, 1)
     fam = get_family(family, link)
+    allowed = VALID_LINKS.get(fam.name, ())
+    if allowed and fam.link.name not in allowed:
+        raise ModelError(f"link {fam.link.name!r} is not available for the {fam.name} family (as in R); "
+                         f"available links: {', '.join(allowed)}")
     parsed = parse_formula(formula)
     if parsed.bars:
         raise ModelError(f"glm fits models without random-effects terms; {parsed.text!r} has "
