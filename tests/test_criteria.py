@@ -301,3 +301,22 @@ def test_no_arviz_warnings_in_a_fresh_process():
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-1] == "DataTree"
+
+
+def test_rhat_and_ess_unchanged_from_arviz_0x():
+    # summarize_draws' R-hat, bulk and tail ESS (rank-normalized, Vehtari et al. 2021) on a fixed
+    # array, pinned to ArviZ 0.23.4's az.rhat / az.ess(method="bulk"/"tail") before the move to
+    # arviz-stats 0.8 (both gave these numbers to the last digit)
+    from multilevel.bayes.posterior import summarize_draws
+
+    rng = np.random.default_rng(20261130)
+    x = np.zeros((4, 500))
+    for c in range(4):
+        e = rng.normal(size=500)
+        for t in range(1, 500):
+            x[c, t] = 0.7 * x[c, t - 1] + e[t]
+        x[c] += 0.1 * c
+    rhat, bulk, tail = summarize_draws(x)[4:]
+    assert rhat == pytest.approx(1.0189590424545976, rel=1e-10)
+    assert bulk == pytest.approx(349.4787337688513, rel=1e-10)
+    assert tail == pytest.approx(616.0447581621729, rel=1e-10)
