@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import warnings
 from pathlib import Path
 
@@ -18,7 +17,13 @@ import pandas as pd
 import pytest
 
 import multilevel as ml
-from multilevel.errors import ArgumentError, DataError, MissingValuesWarning, ModelError, MultilevelError
+from multilevel.errors import (
+    ArgumentError,
+    DataError,
+    MissingValuesWarning,
+    ModelError,
+    MultilevelError,
+)
 from multilevel.results.protocol import MissingCapability, answers
 
 R = json.loads((Path(__file__).parent / "fixtures" / "lm_glm_R.json").read_text())
@@ -373,10 +378,8 @@ def test_predict_refuses_new_factor_levels_and_bad_options():
         fit("glm_poisson").predict(interval="confidence")
 
 
-def test_doc_examples_print_digits_as_r():
-    assert re.search(r"^\(Intercept\)\s+251\.41\s+10\.47$", str(fit("lm_days")).replace("Days\n", "Days\n"),
-                     re.M) is None  # names and values are on separate lines, as R's print(lm)
-    lines = str(fit("lm_days")).splitlines()
+def test_print_shows_the_call_and_coefficients_as_r():
+    lines = str(fit("lm_days")).splitlines()  # R's print(lm): names over values, 4 significant digits
     assert lines[-2].split() == ["(Intercept)", "Days"] and lines[-1].split() == ["251.41", "10.47"]
 
 

@@ -6,8 +6,15 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from .format import html_messages, html_table, text_table
-from .rprint import coefmat_lines, format_pvalues, r_format, r_formatC, r_signif, zapsmall
+from .format import html_messages, html_table
+from .rprint import (
+    coefmat_lines,
+    format_pvalues,
+    r_format,
+    r_formatC,
+    r_signif,
+    zapsmall,
+)
 
 DIGITS = 4  # max(3, getOption("digits") - 3), what print.summary.lm and print.summary.glm use
 
@@ -176,7 +183,7 @@ def short_text(fit) -> str:
     if fit.engine == "glm":
         lines += ["", f"Degrees of Freedom: {fit.df_null} Total (i.e. Null);  {fit.df_residual} Residual",
                   f"Null Deviance:\t    {r_format([fit.null_deviance], DIGITS)[0].strip()} ",
-                  f"Residual Deviance: {r_format([fit.deviance], DIGITS)[0].strip()} \tAIC: "
-                  f"{r_format([fit.aic], DIGITS)[0].strip()}"]
+                  (f"Residual Deviance: {r_format([fit.deviance], DIGITS)[0].strip()} \tAIC: "
+                   f"{r_format([fit.aic], DIGITS)[0].strip()}")]
     lines += fit.messages
     return "\n".join(lines)

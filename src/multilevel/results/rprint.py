@@ -105,7 +105,7 @@ def zapsmall(values, digits: int) -> np.ndarray:
     finite = np.abs(values[np.isfinite(values)])
     if finite.size == 0 or finite.max() == 0:
         return values
-    return np.round(values, int(math.floor(max(0.0, digits - math.log10(finite.max())) + 0.5)))
+    return np.round(values, math.floor(max(0.0, digits - math.log10(finite.max())) + 0.5))
 
 
 def coefmat_lines(table: pd.DataFrame, *, digits: int, cs: list[int] = (), tst: list[int] = (),
