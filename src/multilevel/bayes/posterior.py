@@ -266,6 +266,17 @@ class BrmFit(Fit):
         return pd.DataFrame({"estimate": table["Estimate"], "lower": table["l-95% CI"],
                              "upper": table["u-95% CI"]})
 
+    def varying_effects(self, group=None, slope=None):
+        """Intercepts and slopes per level (posterior means), with the population's mean and covariance."""
+        from ..results.varying import formula_varying_effects, two_by_two
+
+        def covariance(name, slope):
+            table = self.varcorr()["Estimate"]
+            return two_by_two(table[f"sd_{name}__Intercept"], table[f"sd_{name}__{slope}"],
+                              table.get(f"cor_{name}__Intercept__{slope}", 0.0))
+
+        return formula_varying_effects(self, group, slope, covariance)
+
     # ---- prediction and model checking -----------------------------------------------------------
     def posterior_linpred(self, newdata=None, re_formula=None, allow_new_levels=False,
                           sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:

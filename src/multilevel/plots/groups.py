@@ -132,61 +132,39 @@ def shrinkage_2d(fit, group: str | None = None, slope: str = None, ax=None):
     """Intercept against slope per group: separate fits (open) vs the model (filled), arrows between,
     and the population distribution's 50/80/95% covariance ellipses (the cafe picture).
 
-    Separate fits are least squares per group on the same two columns (lmer/glmer/brm fits).
+    Separate fits are least squares per group on the same predictor (lmer, glmer, brm and ulam
+    fits with a varying intercept and slope; for ulam, ``slope`` names the data column).
     """
     from matplotlib.patches import Ellipse
+    from scipy.stats import chi2
 
-    codes, levels, name = group_codes(fit, group, "shrinkage_2d")
-    columns = fixed_columns(fit, "shrinkage_2d")
-    slope = slope or next(n for n in columns.columns if n != "(Intercept)")
-    x = columns[slope].to_numpy()
-    y = observed(fit, "shrinkage_2d")
-    separate = np.full((len(levels), 2), np.nan)
-    for level in range(len(levels)):
-        mask = codes == level
-        if mask.sum() >= 2 and np.ptp(x[mask]) > 0:
-            separate[level] = np.polyfit(x[mask], y[mask], 1)[::-1]
-    fixed = fixed_effects(fit)["estimate"]
-    intercept = fixed.get("(Intercept)", fixed.get("Intercept"))
-    pooled = np.column_stack([intercept + group_effects(fit, group, "(Intercept)")["estimate"].to_numpy(),
-                              fixed[slope] + group_effects(fit, group, slope)["estimate"].to_numpy()])
+    require(fit, "varying_effects", "ml.plots.shrinkage_2d")
+    effects = fit.varying_effects(group, slope)
+    separate = np.full((len(effects.levels), 2), np.nan)
+    for level in range(len(effects.levels)):
+        mask = effects.codes == level
+        x, y = effects.x[mask], effects.y[mask]
+        if mask.sum() >= 2 and np.ptp(x) > 0:
+            separate[level] = np.polyfit(x, y, 1)[::-1]
+    pooled = effects.model
     fig, ax = _axes(ax, (6, 5))
     ax.scatter(separate[:, 0], separate[:, 1], facecolors="none", edgecolors="C0", label="separate fits")
     ax.scatter(pooled[:, 0], pooled[:, 1], color="C1", label="model (partial pooling)")
     for a, b in zip(separate, pooled):
         if np.all(np.isfinite(a)):
             ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", color="grey", lw=0.6))
-    cov = _population_covariance(fit, group, slope)
-    values, vectors = np.linalg.eigh(cov)
+    values, vectors = np.linalg.eigh(effects.covariance)
     angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
     for level in (0.5, 0.8, 0.95):
-        from scipy.stats import chi2
-
         radius = np.sqrt(chi2.ppf(level, 2))
-        ax.add_patch(Ellipse((intercept, fixed[slope]), 2 * radius * np.sqrt(values[-1]),
-                             2 * radius * np.sqrt(values[0]), angle=angle, fill=False, color="grey", lw=0.8))
-    ax.set_xlabel("intercept")
-    ax.set_ylabel(f"slope of {slope}")
-    ax.set_title(name)
+        ax.add_patch(Ellipse(tuple(effects.mean), 2 * radius * np.sqrt(values[-1]),
+                             2 * radius * np.sqrt(max(values[0], 0.0)), angle=angle, fill=False, color="grey", lw=0.8))
+    intercept, slope_name = effects.names
+    ax.set_xlabel("intercept" if intercept == "(Intercept)" else f"intercept ({intercept})")
+    ax.set_ylabel(f"slope of {effects.predictor}" + ("" if slope_name == effects.predictor else f" ({slope_name})"))
+    ax.set_title(effects.group)
     ax.legend(fontsize="small")
     return ax
-
-
-def _population_covariance(fit, group, slope) -> np.ndarray:
-    """2x2 covariance of (intercept, slope) group effects: varcorr (lmer) or posterior means (brm)."""
-    _, _, name = group_codes(fit, group)
-    if fit.bayesian:
-        table = fit.varcorr()["Estimate"]
-        s1, s2 = table[f"sd_{name}__Intercept"], table[f"sd_{name}__{slope}"]
-        rho = table.get(f"cor_{name}__Intercept__{slope}", 0.0)
-    else:
-        vc = fit.varcorr()
-        rows = vc[vc.grp == name]
-        s1 = rows[(rows.var1 == "(Intercept)") & rows.var2.isna()].sdcor.iloc[0]
-        s2 = rows[(rows.var1 == slope) & rows.var2.isna()].sdcor.iloc[0]
-        corr = rows[rows.var2.notna()]
-        rho = corr.sdcor.iloc[0] if len(corr) else 0.0
-    return np.array([[s1**2, rho * s1 * s2], [rho * s1 * s2, s2**2]])
 
 
 def conditional_effects(fit, x: str, ax=None, points: int = 50, group: str | None = None, n_groups: int = 8):

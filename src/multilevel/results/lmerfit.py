@@ -421,6 +421,21 @@ class LmerFit(Fit):
         return pd.DataFrame({"estimate": beta, "lower": ci.loc[beta.index].iloc[:, 0],
                              "upper": ci.loc[beta.index].iloc[:, 1]})
 
+    def varying_effects(self, group=None, slope=None):
+        """Intercepts and slopes per level, with the population's mean and covariance (varcorr)."""
+        from .varying import formula_varying_effects, two_by_two
+
+        def covariance(name, slope):
+            vc = pd.DataFrame(self.varcorr())
+            rows = vc[vc.grp == name]
+            sd = {r.var1: r.sdcor for r in rows[rows.var2.isna()].itertuples()}
+            if "(Intercept)" not in sd or slope not in sd:
+                raise ArgumentError(f"{name!r} needs a varying intercept and a varying slope of {slope!r}")
+            corr = rows[rows.var2.notna() & rows.var1.isin(["(Intercept)", slope]) & rows.var2.isin(["(Intercept)", slope])]
+            return two_by_two(sd["(Intercept)"], sd[slope], corr.sdcor.iloc[0] if len(corr) else 0.0)
+
+        return formula_varying_effects(self, group, slope, covariance)
+
     # ---- display -----------------------------------------------------------------------------
     def summary(self) -> "summary_text.LmerSummary":
         return summary_text.LmerSummary(self)

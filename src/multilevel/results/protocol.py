@@ -24,6 +24,8 @@ Questions (all optional; ``capabilities(fit)`` lists those a fit answers):
 - ``grouping(group=None)``: (codes, levels, name) of a grouping factor or index;
 - ``group_effect_table(group=None, term=None)``: estimate, lower, upper (95%) per level;
 - ``fixed_effect_table()``: estimate, lower, upper (95%) per fixed effect;
+- ``varying_effects(group=None, slope=None)``: a :class:`~multilevel.results.varying.VaryingEffects`
+  (per-level intercepts and slopes, the population's mean and covariance, the data per row);
 - Bayesian fits: ``draws_by_chain()``, ``posterior_variables()`` (dict of
   :class:`multilevel.draws.Variable`), ``sampler_stats()`` (Stan's lp__, accept_stat__, ...),
   ``log_likelihood()`` (chains, draws, observations), ``to_arviz()``, and
@@ -37,7 +39,7 @@ from ..errors import MultilevelError
 QUESTIONS = (
     "summary", "fixef", "coef", "predict", "observed", "observation_weights", "fitted_mean", "replicated_data",
     "fixed_columns", "inverse_link", "vcov", "fixed_effect_draws", "prior_samples", "grouping",
-    "group_effect_table", "fixed_effect_table", "draws_by_chain", "posterior_variables", "sampler_stats",
+    "group_effect_table", "fixed_effect_table", "varying_effects", "draws_by_chain", "posterior_variables", "sampler_stats",
     "log_likelihood", "to_arviz", "linpred_draws", "epred_draws", "predicted_draws",
 )
 
@@ -119,6 +121,9 @@ class Fit:
 
     def fixed_effect_table(self):
         raise self._missing("fixed_effect_table")
+
+    def varying_effects(self, group=None, slope=None):
+        raise self._missing("varying_effects", "the model needs a varying intercept and a varying slope")
 
     # ---- Bayesian fits ---------------------------------------------------------------------------
     def _needs_draws(self, question: str):
