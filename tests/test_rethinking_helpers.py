@@ -167,3 +167,26 @@ def test_brm_takes_rs_sampler_arguments(brm_fit):
     assert set(stats_) == {"lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__",
                            "energy__"}
     assert all(v.shape == (2, 300) for v in stats_.values())
+
+
+def test_brm_reads_control_thin_and_conflicts_before_sampling(monkeypatch):
+    import multilevel.bayes.fit as brm_module
+
+    seen = {}
+
+    def capture(design, layout, likelihood, settings, **kwargs):
+        seen["settings"] = settings
+        raise RuntimeError("stop before sampling")
+
+    monkeypatch.setattr(brm_module, "_sample", capture)
+    sleep = ml.datasets.load("sleepstudy")
+    with pytest.raises(RuntimeError, match="stop before sampling"):
+        ml.brm("Reaction ~ Days + (1|Subject)", sleep, iter=4000, thin=2, cores=2,
+               control={"adapt_delta": 0.95, "max_treedepth": 12})
+    s = seen["settings"]
+    assert (s.iter, s.warmup, s.thin, s.draws, s.adapt_delta, s.max_treedepth, s.cores) == (4000, 2000, 2, 1000, 0.95,
+                                                                                          12, 2)
+    with pytest.raises(ArgumentError, match=r"target_accept=0.9 and control\['adapt_delta'\]=0.8"):
+        ml.brm("Reaction ~ Days + (1|Subject)", sleep, target_accept=0.9, control={"adapt_delta": 0.8})
+    with pytest.raises(ArgumentError, match="unknown key 'adapt_delt'"):
+        ml.brm("Reaction ~ Days + (1|Subject)", sleep, control={"adapt_delt": 0.8})

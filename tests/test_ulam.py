@@ -4,9 +4,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import multilevel as ml
 from conftest import load_fixture
+from multilevel.bayes.sampler import tree_depth
+from multilevel.errors import ArgumentError
+from multilevel.options import sampler_settings
+from multilevel.results.protocol import Fit, capabilities
 
 FAST = dict(chains=2, draws=400, warmup=400)
 
@@ -259,13 +264,6 @@ def test_more_distributions_sample(model):
 
 
 # ---- issue 11: R's sampler arguments, ulam inputs, link/sim shapes, the fit protocol --------------
-from scipy import stats  # noqa: E402
-
-from multilevel.bayes.sampler import tree_depth  # noqa: E402
-from multilevel.errors import ArgumentError  # noqa: E402
-from multilevel.options import sampler_settings  # noqa: E402
-from multilevel.results.protocol import Fit, capabilities  # noqa: E402
-
 ONE_ROW = "y ~ dnorm(mu, 1)\nmu <- a\na ~ dnorm(0, 1)"
 
 

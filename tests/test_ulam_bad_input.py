@@ -236,6 +236,13 @@ def test_log_density_at_the_initial_point():
     ("seed", -1, "seed must be from 0"), ("target_accept", 1.5, "target_accept must be a number strictly"),
     ("target_accept", 0, "target_accept must be a number strictly"), ("max_tree_depth", 0, "max_tree_depth must be"),
     ("log_lik", "yes", "log_lik must be True or False"), ("progress", 1, "progress must be True, False or None"),
+    # issue 11: R's spellings
+    ("iter", 0, "iter must be at least 1"), ("iter", 10.0, "iter must be a whole number"),
+    ("thin", 0, "thin must be at least 1"), ("cores", 0, "cores must be at least 1"),
+    ("refresh", -1, "refresh must be at least 0"), ("control", 0.9, "control must be a dict"),
+    ("control", {"adapt_delta": 1.2}, r"control\['adapt_delta'\] must be a number strictly between 0 and 1"),
+    ("control", {"max_treedepth": 0}, r"control\['max_treedepth'\] must be from 1 to 30"),
+    ("control", {"stepsize": 0.1}, "control has an unknown key 'stepsize'; allowed: 'adapt_delta', 'max_treedepth'"),
 ])
 def test_sampler_options_are_checked_first(option, value, message, monkeypatch):
     # before: NumPyro's ValueError/TypeError/IndexError from deep inside the sampler, after compiling
@@ -244,6 +251,23 @@ def test_sampler_options_are_checked_first(option, value, message, monkeypatch):
     monkeypatch.setattr(fit_module, "parse_model", lambda model: pytest.fail("parsed before the options were checked"))
     with pytest.raises(ArgumentError, match=message):
         ml.ulam("y ~ dnorm(mu, 1)\nmu ~ dnorm(0, 1)", DATA, **{option: value})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"iter": 100, "draws": 50}, "give either iter .* or draws .*, not both: iter=100, draws=50"),
+    ({"iter": 100, "warmup": 100}, "warmup must be smaller than iter"),
+    ({"iter": 100, "thin": 51}, "thin must be at most the 50 post-warm-up iterations"),
+    ({"target_accept": 0.9, "control": {"adapt_delta": 0.99}},
+     r"target_accept=0.9 and control\['adapt_delta'\]=0.99 set the same thing to different values"),
+    ({"max_tree_depth": 8, "control": {"max_treedepth": 12}}, r"max_tree_depth=8 and control\['max_treedepth'\]=12"),
+    ({"refresh": 0, "progress": True}, "refresh=0 and progress=True disagree"),
+])
+def test_conflicting_sampler_spellings_name_both(options, message, monkeypatch):
+    import multilevel.rethinking.fit as fit_module
+
+    monkeypatch.setattr(fit_module, "parse_model", lambda model: pytest.fail("parsed before the options were checked"))
+    with pytest.raises(ArgumentError, match=message):
+        ml.ulam("y ~ dnorm(mu, 1)\nmu ~ dnorm(0, 1)", DATA, **options)
 
 
 def test_model_must_be_text():

@@ -92,10 +92,10 @@ class SamplerSettings:
 
     def as_dict(self) -> dict:
         """What ``run.settings`` records (the names the rest of the package reads, and Stan's)."""
-        return dict(chains=self.chains, iter=self.iter, warmup=self.warmup, draws=self.draws, thin=self.thin,
-                    sampling_iterations=self.sampling_iterations, seed=self.seed, cores=self.cores,
-                    target_accept=self.adapt_delta, max_tree_depth=self.max_treedepth,
-                    control={"adapt_delta": self.adapt_delta, "max_treedepth": self.max_treedepth})
+        return {"chains": self.chains, "iter": self.iter, "warmup": self.warmup, "draws": self.draws,
+                "thin": self.thin, "sampling_iterations": self.sampling_iterations, "seed": self.seed,
+                "cores": self.cores, "target_accept": self.adapt_delta, "max_tree_depth": self.max_treedepth,
+                "control": {"adapt_delta": self.adapt_delta, "max_treedepth": self.max_treedepth}}
 
 
 def sampler_settings(*, chains=4, iter=NOT_GIVEN, warmup=NOT_GIVEN, draws=NOT_GIVEN, thin=1, seed=None,

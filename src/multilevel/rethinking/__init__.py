@@ -13,7 +13,8 @@ _HELPERS = ("precis", "PI", "HPDI", "link", "sim", "extract_samples", "rlkjcorr"
 _ENGINE = {"ulam": "fit", "compare": "fit", "waic": "fit", "psis": "fit", "UlamFit": "fit",
            **{name: "helpers" for name in _HELPERS}}
 
-__all__ = ["ulam", "compare", "waic", "psis", "UlamFit", "UlamSyntaxError", "parse_model", *_HELPERS]
+__all__ = ["ulam", "compare", "waic", "psis", "UlamFit", "UlamSyntaxError", "parse_model", "precis", "PI", "HPDI",
+           "link", "sim", "extract_samples", "rlkjcorr", "rmvnorm", "traceplot", "trankplot"]
 
 
 def __getattr__(name):

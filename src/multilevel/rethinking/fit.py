@@ -13,9 +13,9 @@ from ..errors import ArgumentError, ModelError
 from ..options import NOT_GIVEN, SamplerSettings, flag, sampler_settings
 from ..results.protocol import Fit
 from . import predict
-from .graph import build_graph
+from .graph import build_graph, indexed_by
 from .logdensity import UlamDensity, trace_log_density
-from .parse import BinOp, Call, Index, Name, Neg, names_in, parse_model
+from .parse import names_in, parse_model
 
 prepare_devices()
 import jax  # noqa: E402
@@ -125,7 +125,7 @@ class UlamFit(Fit):
         self.samples = {k: np.asarray(values[k]).reshape(chains, n, *np.shape(values[k])[1:]) for k in order}
         self._log_lik = self._pointwise_log_likelihood(flat.reshape(chains * n, -1)).reshape(chains, n, -1) \
             if log_lik and graph.likelihoods else None
-        self._indices = _indexed_by(statements, graph, self.samples)
+        self._indices = indexed_by(statements, graph, {k for k, v in self.samples.items() if v.ndim == 3})
 
     # ---- what was fitted -----------------------------------------------------------------------
     @property
@@ -396,39 +396,6 @@ def _wanted(var, names: list[str], what: str) -> list[str]:
     if unknown:
         raise ArgumentError(f"no {what[:-1]} named {unknown[0]!r}; {what}: {', '.join(names) or 'none'}")
     return wanted
-
-
-def _indexed_by(statements, graph, samples) -> dict:
-    """Vector parameters (and saved definitions) -> the data column that indexes them, in order of
-    first use: ``a[tank] ~ ...`` or ``a[tank]`` in an expression."""
-    out = {}
-    for stmt in statements:
-        if stmt.kind == "~" and isinstance(stmt.target.index, Name) and stmt not in graph.likelihoods:
-            for name in stmt.target.names:
-                out.setdefault(name, stmt.target.index.id)
-    vectors = {name for name, values in samples.items() if values.ndim == 3}
-    for stmt in statements:
-        for node in _index_nodes(stmt.expr):
-            if isinstance(node.target, Name) and node.target.id in vectors and len(node.indices) == 1 \
-                    and isinstance(node.indices[0], Name) and node.indices[0].id in graph.data:
-                out.setdefault(node.target.id, node.indices[0].id)
-    return {name: column for name, column in out.items() if name in vectors}
-
-
-def _index_nodes(node):
-    if isinstance(node, Index):
-        yield node
-        yield from _index_nodes(node.target)
-        for index in node.indices:
-            yield from _index_nodes(index)
-    elif isinstance(node, Call):
-        for arg in node.args:
-            yield from _index_nodes(arg)
-    elif isinstance(node, BinOp):
-        yield from _index_nodes(node.left)
-        yield from _index_nodes(node.right)
-    elif isinstance(node, Neg):
-        yield from _index_nodes(node.operand)
 
 
 def precis(fit, depth: int = 1, pars=None, prob: float = 0.89, digits: int = 2, regex: bool = False):

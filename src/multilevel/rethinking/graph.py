@@ -138,6 +138,39 @@ def index_uses(statements: list[Statement]) -> tuple[list[str], set[str]]:
     return list(as_index), as_value
 
 
+def indexed_by(statements: list[Statement], graph: ModelGraph, vectors: set[str]) -> dict:
+    """``vectors`` (parameters, saved definitions) -> the data column that indexes them, in order of
+    first use: ``a[tank] ~ ...`` or ``a[tank]`` in an expression (what labels their draws)."""
+    out = {}
+    for stmt in statements:
+        if stmt.kind == "~" and isinstance(stmt.target.index, Name) and stmt not in graph.likelihoods:
+            for name in stmt.target.names:
+                out.setdefault(name, stmt.target.index.id)
+    for stmt in statements:
+        for node in _index_nodes(stmt.expr):
+            if isinstance(node.target, Name) and node.target.id in vectors and len(node.indices) == 1 \
+                    and isinstance(node.indices[0], Name) and node.indices[0].id in graph.data:
+                out.setdefault(node.target.id, node.indices[0].id)
+    return {name: column for name, column in out.items() if name in vectors}
+
+
+def _index_nodes(node):
+    """Every ``x[...]`` in an expression, outermost first."""
+    if isinstance(node, Index):
+        yield node
+        yield from _index_nodes(node.target)
+        for index in node.indices:
+            yield from _index_nodes(index)
+    elif isinstance(node, Call):
+        for arg in node.args:
+            yield from _index_nodes(arg)
+    elif isinstance(node, BinOp):
+        yield from _index_nodes(node.left)
+        yield from _index_nodes(node.right)
+    elif isinstance(node, Neg):
+        yield from _index_nodes(node.operand)
+
+
 def code_index_columns(statements: list[Statement], columns: dict) -> dict:
     """Text or categorical columns used only as an index -> codes 1..K (in place); returns their levels.
 

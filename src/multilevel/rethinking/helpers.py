@@ -15,6 +15,7 @@ dtype: float64
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -189,7 +190,7 @@ def _not_bayesian(fit, purpose: str) -> MissingCapability:
 class Precis(pd.DataFrame):
     """rethinking's precis table: prints with ``digits`` decimals (2 by default), n_eff as whole numbers."""
 
-    _metadata = ["digits"]
+    _metadata: ClassVar[list[str]] = ["digits"]  # pandas keeps these attributes through copies
 
     @property
     def _constructor(self):
