@@ -483,3 +483,22 @@ def test_fit_protocol_with_several_indexed_parameters_and_a_matrix():
     variables = fit.posterior_variables()
     assert variables["Rho"].dims == ("Rho_row", "Rho_col") and variables["sigma_cafe"].dims == ("sigma_cafe_index",)
     assert variables["b_cafe"].dims == ("cafe",) and list(fit.fixed_effect_table().index) == ["a", "b", "sigma"]
+
+
+def test_the_protocol_plots_draw_an_ulam_fit():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fit = fitted("partial", PARTIAL, frogs())
+    data = frogs()
+    ax = ml.plots.shrinkage(fit)  # one tank a row: the observed means are the proportions surviving
+    order = np.argsort(data["density"].to_numpy(), kind="stable")
+    assert np.allclose(ax.collections[0].get_offsets()[:, 1], (data["surv"] / data["density"]).to_numpy()[order])
+    assert np.allclose(ax.collections[1].get_offsets()[:, 1], fit.fitted_mean()[order])
+    ax = ml.plots.caterpillar(fit, term="a")
+    assert np.allclose(ax.lines[0].get_xdata(), np.sort(fit.group_effect_table()["estimate"].to_numpy()))
+    ax = ml.plots.pp_check(fit, ndraws=10)
+    assert len(ax.lines) == 11 and ax.get_xlabel() == "surv"
+    plt.close("all")
