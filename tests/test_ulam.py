@@ -502,3 +502,13 @@ def test_the_protocol_plots_draw_an_ulam_fit():
     ax = ml.plots.pp_check(fit, ndraws=10)
     assert len(ax.lines) == 11 and ax.get_xlabel() == "surv"
     plt.close("all")
+
+
+def test_to_arviz_keeps_the_index_labels(country_fits):
+    text, _ = country_fits
+    tree = text.to_arviz()
+    assert list(tree.posterior["a"].dims) == ["chain", "draw", "country"]
+    assert list(tree.posterior["country"].values) == ["Chile", "Norway", "Uganda"]
+    assert np.array_equal(tree.posterior["a"].values, text.samples["a"])
+    assert np.array_equal(tree.sample_stats["lp"].values, text.sampler_stats()["lp__"])
+    assert tree.log_likelihood["y"].shape == (2, 300, 18) and tree.observed_data["y"].shape == (18,)

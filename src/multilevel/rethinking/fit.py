@@ -182,6 +182,31 @@ class UlamFit(Fit):
             out[name] = Variable(name, values, dims, coords)
         return out
 
+    def to_arviz(self):
+        """ArviZ 1.x data (an xarray ``DataTree``): ``posterior`` with the dims of
+        :meth:`posterior_variables`, ``log_likelihood`` (if kept), ``observed_data`` and
+        ``sample_stats`` (Stan's columns under ArviZ's names)."""
+        import arviz_base
+
+        from ..bayes.posterior import _ARVIZ_SAMPLE_STATS
+
+        posterior, dims, coords = {}, {}, {}
+        for name, variable in self.posterior_variables().items():
+            posterior[name], dims[name] = variable.values, list(variable.dims)
+            coords.update({dim: list(labels) for dim, labels in zip(variable.dims, variable.coords)})
+        stats = {_ARVIZ_SAMPLE_STATS[k]: np.asarray(v) for k, v in self.sampler_stats().items()}
+        stats["diverging"] = stats["diverging"].astype(bool)
+        observed = {n: np.asarray(self.graph.data[n]) for s in self.graph.likelihoods for n in s.target.names}
+        groups = {"posterior": posterior, "sample_stats": stats}
+        if observed:
+            groups["observed_data"] = observed
+        if self._log_lik is not None:
+            name = next(iter(observed)) if len(observed) == 1 else "log_lik"
+            groups["log_likelihood"] = {name: self._log_lik}
+            dims[name] = ["obs_id"]
+        dims.update({n: ["obs_id"] for n, v in observed.items() if np.ndim(v) == 1 and len(observed) == 1})
+        return arviz_base.from_dict(groups, dims=dims, coords=coords)
+
     def extract_samples(self, n: int | None = None) -> dict:
         """Every parameter (and saved definition) as an array shaped (draws, ...)."""
         from .helpers import extract_samples
