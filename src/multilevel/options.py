@@ -95,7 +95,8 @@ class SamplerSettings:
         return {"chains": self.chains, "iter": self.iter, "warmup": self.warmup, "draws": self.draws,
                 "thin": self.thin, "sampling_iterations": self.sampling_iterations, "seed": self.seed,
                 "cores": self.cores, "target_accept": self.adapt_delta, "max_tree_depth": self.max_treedepth,
-                "control": {"adapt_delta": self.adapt_delta, "max_treedepth": self.max_treedepth}}
+                "control": {"adapt_delta": self.adapt_delta, "max_treedepth": self.max_treedepth},
+                "progress": self.progress}
 
 
 def sampler_settings(*, chains=4, iter=NOT_GIVEN, warmup=NOT_GIVEN, draws=NOT_GIVEN, thin=1, seed=None,

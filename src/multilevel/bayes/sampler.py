@@ -153,13 +153,15 @@ def diagnose(run: SamplerRun, rhat: dict, ess_bulk: dict, ess_tail: dict) -> lis
     messages = []
     n_div = int(run.diverging.sum())
     if n_div:
-        messages.append(f"There were {n_div} divergent transitions after warmup. Increasing target_accept "
-                        f"above {run.settings['target_accept']} may help; reparameterize or tighten priors otherwise.")
-    limit = 2 ** run.settings["max_tree_depth"] - 1
-    hits = int((run.num_steps >= limit).sum())
+        messages.append(f"There were {n_div} divergent transitions after warmup. Increasing adapt_delta "
+                        f"(control={{'adapt_delta': ...}} or target_accept) above {run.settings['target_accept']} "
+                        "may help; reparameterize or tighten priors otherwise.")
+    depth = run.stats["treedepth__"] if "treedepth__" in run.stats else tree_depth(run.num_steps)
+    hits = int((depth >= run.settings["max_tree_depth"]).sum())  # Stan's count: treedepth__ at the maximum
     if hits:
         messages.append(f"There were {hits} transitions that hit the maximum tree depth "
-                        f"({run.settings['max_tree_depth']}); increase max_tree_depth.")
+                        f"({run.settings['max_tree_depth']}); increase max_treedepth "
+                        "(control={'max_treedepth': ...} or max_tree_depth).")
     energy = run.energy
     bfmi = np.sum(np.diff(energy, axis=1) ** 2, axis=1) / np.sum((energy - energy.mean(axis=1, keepdims=True)) ** 2, axis=1)
     low = [i for i, v in enumerate(bfmi) if v < 0.3]
