@@ -21,6 +21,7 @@ def test_pi_is_numpys_quantile_with_rethinkings_labels():
     assert list(one.index) == ["5%", "94%"]  # rethinking's labels: round(5.5) and round(94.5) in R are 5 and 94
     assert one.to_numpy() == pytest.approx(np.quantile(draws[:, 0], [0.055, 0.945]))
     assert list(ml.PI(draws[:, 0], prob=0.5).index) == ["25%", "75%"]
+    assert one[0] == one["5%"] and one[1] == one["94%"]  # positions too, as R's x[1], x[2]
     frame = ml.PI(pd.DataFrame(draws, columns=list("abcd")))
     assert list(frame.columns) == list("abcd") and list(frame.index) == ["5%", "94%"]
     lower, upper = ml.PI(draws)

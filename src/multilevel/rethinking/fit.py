@@ -262,6 +262,13 @@ class UlamFit(Fit):
         index = levels if len(levels) == draws.shape[1] else pd.Index(np.arange(1, draws.shape[1] + 1))
         return _interval_table(list(draws.T), index)
 
+    def varying_effects(self, group=None, slope=None):
+        """Per-level intercepts and slopes and the population that pools them (the cafés picture):
+        :func:`multilevel.rethinking.varying.varying_effects`."""
+        from .varying import varying_effects
+
+        return varying_effects(self, group, slope)
+
     # ---- data and predictions ------------------------------------------------------------------
     def _size(self, stmt, env=None, rows=None):
         env = self.density.data if env is None else env

@@ -85,9 +85,23 @@ def _draws_array(samples, what: str):
     return values, frame
 
 
+class Interval(pd.Series):
+    """An interval labelled as rethinking's (``"5%"``, ``"94%"``); ``x[0]`` and ``x[1]`` are its lower
+    and upper bounds, as in R (the labels are text, so a position never clashes with a label)."""
+
+    @property
+    def _constructor(self):
+        return pd.Series
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            return self.iloc[key]
+        return super().__getitem__(key)
+
+
 def _labelled(bounds: np.ndarray, labels: list[str], values: np.ndarray, frame):
     if values.ndim == 1:
-        return pd.Series(bounds, index=labels)
+        return Interval(bounds, index=labels)
     if frame is not None:
         return pd.DataFrame(bounds, index=labels, columns=frame.columns)
     return bounds
