@@ -392,3 +392,17 @@ def test_anova_of_mixed_models_prints_lme4s_table():
     large = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep, data_name="sleepstudy")
     expected = LME4_EXTRA["sleepstudy_anova"]["text"].splitlines()
     assert str(ml.anova(small, large, names=["fm0", "fm1"])).splitlines() == r_table_lines({"text": expected})
+
+
+def test_factor_calls_keep_rs_names_in_coefficients_and_anova():
+    # R: anova(lm(Reaction ~ factor(D) + Days, sleepstudy)) has rows factor(D), Days, Residuals and
+    # coefficients (Intercept), factor(D)1, factor(D)2, Days; D = Days %% 3
+    data = ml.datasets.load("sleepstudy").assign(D=lambda d: d.Days % 3)
+    fit = ml.lm("Reaction ~ factor(D) + Days", data)
+    assert list(fit.coef().index) == ["(Intercept)", "factor(D)1", "factor(D)2", "Days"]
+    table = fit.anova()
+    assert list(table.index) == ["factor(D)", "Days", "Residuals"]
+    assert table["Df"].tolist() == [2, 1, 176]
+    assert table["Sum Sq"].sum() == pytest.approx(float(((data.Reaction - data.Reaction.mean()) ** 2).sum()))
+    glm_table = ml.glm("Reaction ~ factor(D)", data, family="Gamma").anova()
+    assert "factor(D)" in glm_table.index

@@ -191,6 +191,11 @@ def _matrix(formula_text: str, data: pd.DataFrame, what: str):
     return np.asarray(mm, dtype=float), tuple(r_column_names(mm.columns, spelled)), mm.model_spec
 
 
+def r_names(design, formulaic_names) -> list[str]:
+    """formulaic's column or term names of ``design``'s fixed part, as R writes them."""
+    return r_column_names(formulaic_names, _r_factor_calls(design.fixed.formula_text)[1])
+
+
 def r_column_names(formulaic_names, spelled: dict[str, str]) -> list[str]:
     """Column names as R writes them, ``factor(x)`` calls spelled as the formula spelled them."""
     names = [lme4_column_name(str(c)) for c in formulaic_names]

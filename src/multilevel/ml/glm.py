@@ -21,7 +21,8 @@ from ..families import VALID_LINKS, get_family
 from ..formula import parse_formula
 from ..options import whole_number
 from ..results.lmfit import GlmFit
-from .lm import least_squares
+from .lm import least_squares, unscaled_covariance
+from .services import LinearModelServices
 
 EPSILON = 1e-8  # glm.control()$epsilon
 MAXIT = 25  # glm.control()$maxit
@@ -158,8 +159,8 @@ def fit_glm_design(design: Design, *, maxit: int = MAXIT, epsilon: float = EPSIL
         null_deviance = float(np.sum(family.deviance_residuals(y, null_mu, weights)))
     for message in messages:
         warnings.warn(message, ConvergenceWarning, stacklevel=3)
-    return GlmFit(design, result, null_deviance, has_intercept, data_name=data_name, call=call or {},
-                  messages=messages)
+    return GlmFit(design, result, null_deviance, has_intercept, unscaled=unscaled_covariance(result.r),
+                  services=LinearModelServices, data_name=data_name, call=call or {}, messages=messages)
 
 
 def _check(result: IrlsResult, family) -> list[str]:

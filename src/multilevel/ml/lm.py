@@ -18,6 +18,7 @@ from ..design import Design, build_design
 from ..errors import DataError, ModelError
 from ..formula import parse_formula
 from ..results.lmfit import LmFit
+from .services import LinearModelServices
 
 
 @dataclass(frozen=True)
@@ -101,4 +102,5 @@ def fit_lm_design(design: Design, *, data_name: str = "data", call: dict | None 
     if solution.df_residual < 0:
         raise DataError(f"{design.fixed.matrix.shape[1]} coefficients cannot be estimated from "
                         f"{int(solution.used.sum())} observations")
-    return LmFit(design, solution, data_name=data_name, call=call or {})
+    return LmFit(design, solution, unscaled=unscaled_covariance(solution.r), services=LinearModelServices,
+                 data_name=data_name, call=call or {})

@@ -16,13 +16,13 @@ def term_columns(fit) -> list[tuple[str, list[int]]]:
     """(term label, indices of its estimable columns) in the formula's order, the intercept first as
     ``"(Intercept)"`` (R's ``assign``); a term whose columns were all aliased keeps an empty list."""
     spec = fit.design.fixed.spec
-    from ..design import lme4_column_name
+    from ..design import r_names
 
-    full = [lme4_column_name(str(c)) for c in spec.column_names]
+    full = r_names(fit.design, [str(c) for c in spec.column_names])
     kept = {name: j for j, name in enumerate(fit.design.fixed.column_names)}
     out = []
     for term, indices in spec.term_indices.items():
-        label = "(Intercept)" if str(term) == "1" else lme4_column_name(str(term))
+        label = "(Intercept)" if str(term) == "1" else r_names(fit.design, [str(term)])[0]
         out.append((label, [kept[full[i]] for i in indices if full[i] in kept]))
     return out
 

@@ -67,3 +67,13 @@ class GeneralizedMixedServices(LinearMixedServices):
         if method == "boot":
             return glmm_inference.bootstrap_intervals(fit, level, nsim=nsim, seed=seed)
         return glmm_inference.profile_intervals(fit, level, parm=parm)
+
+
+class LinearModelServices:
+    """The lm/glm engine, as :class:`~multilevel.results.LmFit` and ``GlmFit`` use it: anova tables."""
+
+    @staticmethod
+    def anova(fit, **options):
+        from .lm_anova import anova_glm, anova_lm
+
+        return anova_lm(fit) if fit.engine == "lm" else anova_glm(fit, **options)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..design import encode_fixed, encode_offset, lme4_column_name, newdata_frame
+from ..design import encode_fixed, encode_offset, newdata_frame, r_names
 from ..errors import ArgumentError, DataError
 from ..options import choice, flag, open_probability, whole_number
 from .protocol import Fit
@@ -64,7 +64,7 @@ class _FixedEffectsFit(Fit):
     @property
     def all_column_names(self) -> list[str]:
         """Every model-matrix column, aliased ones included, in the formula's order."""
-        spec_names = [lme4_column_name(str(c)) for c in self.design.fixed.spec.column_names]
+        spec_names = r_names(self.design, [str(c) for c in self.design.fixed.spec.column_names])
         kept = set(self.design.fixed.column_names) | set(self.aliased)
         return [c for c in spec_names if c in kept] if kept <= set(spec_names) else list(self.design.fixed.column_names)
 
@@ -185,11 +185,10 @@ class LmFit(_FixedEffectsFit):
 
     engine = "lm"
 
-    def __init__(self, design, solution, *, data_name: str = "data", call: dict | None = None, messages=None):
-        from ..ml.lm import unscaled_covariance
-
-        super().__init__(design, solution.coef, unscaled_covariance(solution.r), data_name=data_name,
-                         call=call or {}, messages=messages)
+    def __init__(self, design, solution, *, unscaled, services, data_name: str = "data", call: dict | None = None,
+                 messages=None):
+        super().__init__(design, solution.coef, unscaled, data_name=data_name, call=call or {}, messages=messages)
+        self.services = services  # the engine's anova tables (multilevel.ml.services)
         self.solution = solution
 
     # ---- criteria ------------------------------------------------------------------------------
@@ -338,9 +337,7 @@ class LmFit(_FixedEffectsFit):
 
     def anova(self):
         """Sequential (type I) analysis of variance, as R's ``anova(lm)``."""
-        from ..ml.lm_anova import anova_lm
-
-        return anova_lm(self)
+        return self.services.anova(self)
 
     def __str__(self) -> str:
         from .lm_summary import short_text
@@ -353,12 +350,10 @@ class GlmFit(_FixedEffectsFit):
 
     engine = "glm"
 
-    def __init__(self, design, result, null_deviance: float, has_intercept: bool, *, data_name: str = "data",
-                 call: dict | None = None, messages=None):
-        from ..ml.lm import unscaled_covariance
-
-        super().__init__(design, result.coef, unscaled_covariance(result.r), data_name=data_name,
-                         call=call or {}, messages=messages)
+    def __init__(self, design, result, null_deviance: float, has_intercept: bool, *, unscaled, services,
+                 data_name: str = "data", call: dict | None = None, messages=None):
+        super().__init__(design, result.coef, unscaled, data_name=data_name, call=call or {}, messages=messages)
+        self.services = services
         self.family = design.family
         self.irls = result
         self.null_deviance = float(null_deviance)
@@ -521,9 +516,7 @@ class GlmFit(_FixedEffectsFit):
     def anova(self, test: str | None = "Chisq"):
         """Analysis of deviance, terms added sequentially (R's ``anova(glm, test=)``): ``"Chisq"``
         (default here), ``"F"`` or None."""
-        from ..ml.lm_anova import anova_glm
-
-        return anova_glm(self, test=test)
+        return self.services.anova(self, test=test)
 
     def __str__(self) -> str:
         from .lm_summary import short_text
