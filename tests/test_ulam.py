@@ -4,10 +4,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import load_fixture
 from scipy import stats
 
 import multilevel as ml
-from conftest import load_fixture
 from multilevel.bayes.sampler import tree_depth
 from multilevel.errors import ArgumentError
 from multilevel.options import sampler_settings
