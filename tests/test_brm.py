@@ -234,3 +234,16 @@ def test_sample_prior_yes_keeps_prior_draws():
                      priors=[ml.prior("normal(0, 20)", class_="b")])
     assert "b_Days" in fit.prior_draws.columns
     assert fit.prior_draws["b_Days"].std() > 5 * fit.draws()["b_Days"].std()
+
+
+def test_summary_header_reports_iter_warmup_and_thin_as_run():
+    # brms prints "Draws: 4 chains, each with iter = 4000; warmup = 2000; thin = 2; total post-warmup draws = 4000"
+    import copy
+    import dataclasses
+
+    fit = copy.copy(bayes_fit("sleepstudy_default"))
+    settings = dict(fit.run.settings, iter=4000, warmup=2000, thin=2, draws=1000)
+    fit.run = dataclasses.replace(fit.run, settings=settings)
+    text = str(fit.summary())
+    assert "each with iter = 4000; warmup = 2000; thin = 2;" in text
+    assert "total post-warmup draws = 4000" in text

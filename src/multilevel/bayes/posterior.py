@@ -112,18 +112,6 @@ class BrmFit(Fit):
 
         return brm_posterior_variables(self)
 
-    def spread_draws(self, *specs: str, regex: bool = False, ndraws=None, seed=None) -> pd.DataFrame:
-        """tidybayes's ``spread_draws(fit, "r_Subject[Subject, term]")``: see :func:`multilevel.spread_draws`."""
-        from ..draws import spread_draws
-
-        return spread_draws(self, *specs, regex=regex, ndraws=ndraws, seed=seed)
-
-    def gather_draws(self, *specs: str, regex: bool = False, ndraws=None, seed=None) -> pd.DataFrame:
-        """tidybayes's ``gather_draws``: see :func:`multilevel.gather_draws`."""
-        from ..draws import gather_draws
-
-        return gather_draws(self, *specs, regex=regex, ndraws=ndraws, seed=seed)
-
     # ---- summaries ---------------------------------------------------------------------------
     def _table(self, names: list[str], labels: list[str] | None = None) -> pd.DataFrame:
         rows = [summarize_draws(self._draws[n]) for n in names]
@@ -319,24 +307,6 @@ class BrmFit(Fit):
 
         values = self.posterior_predict(newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
         return in_draw_order(self, values, ndraws, seed)
-
-    def add_epred_draws(self, newdata, **options) -> pd.DataFrame:
-        """tidybayes's ``add_epred_draws(newdata, fit)``: see :func:`multilevel.add_epred_draws`."""
-        from ..draws import add_epred_draws
-
-        return add_epred_draws(newdata, self, **options)
-
-    def add_predicted_draws(self, newdata, **options) -> pd.DataFrame:
-        """tidybayes's ``add_predicted_draws``: see :func:`multilevel.add_predicted_draws`."""
-        from ..draws import add_predicted_draws
-
-        return add_predicted_draws(newdata, self, **options)
-
-    def add_linpred_draws(self, newdata, **options) -> pd.DataFrame:
-        """tidybayes's ``add_linpred_draws``: see :func:`multilevel.add_linpred_draws`."""
-        from ..draws import add_linpred_draws
-
-        return add_linpred_draws(newdata, self, **options)
 
     def log_likelihood(self) -> np.ndarray:
         """Pointwise log-likelihood, (chains, draws, observations)."""

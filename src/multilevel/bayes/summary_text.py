@@ -65,7 +65,8 @@ class BrmSummary:
                 f"Formula: {fit.design.formula.display} ",
                 f"   Data: {fit.data_name} (Number of observations: {fit.nobs}) ",
                 *self._dropped_rows(),
-                f"  Draws: {s['chains']} chains, each with iter = {s['draws'] + s['warmup']}; warmup = {s['warmup']}; thin = 1;",
+                f"  Draws: {s['chains']} chains, each with iter = {s.get('iter', s['draws'] + s['warmup'])}; warmup = {s['warmup']}; "
+                f"thin = {s.get('thin', 1)};",
                 f"         total post-warmup draws = {s['chains'] * s['draws']}"]
 
     def _dropped_rows(self) -> list[str]:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..results.protocol import MissingCapability, answers
+from ..results.protocol import require
 from .tidy import pick_draws
 
 
@@ -45,9 +45,7 @@ def add_linpred_draws(newdata, fit, *, ndraws=None, seed=None, re_formula=None, 
 def _add_draws(newdata, fit, question, value, ndraws, seed, re_formula, allow_new_levels, options) -> pd.DataFrame:
     if not isinstance(newdata, pd.DataFrame):
         raise DataError(f"newdata must be a pandas DataFrame (the grid to predict), not {type(newdata).__name__}")
-    if not answers(fit, question):
-        raise MissingCapability(f"add_{question} needs {question}(), which a "
-                                f"{getattr(fit, 'engine', type(fit).__name__)} fit does not answer")
+    require(fit, question, f"add_{question}")
     reserved = {".row", ".chain", ".iteration", ".draw"} & set(newdata.columns)
     if reserved or value in newdata.columns:
         raise DataError(f"newdata already has column(s) {', '.join(sorted(reserved | ({value} & set(newdata.columns))))}"

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-from ..results.protocol import MissingCapability, answers
+from ..results.protocol import answers, require
 from .spec import Spec, SpecError, VariableNotFound, parse_spec
 from .variables import SAMPLER_COLUMNS, Variable
 
@@ -65,10 +65,7 @@ def in_draw_order(fit, values: np.ndarray, ndraws: int | None, seed) -> np.ndarr
 
 def tidy_variables(fit) -> dict[str, Variable]:
     """The fit's posterior variables, then its sampler columns (``lp__`` ...) as scalar variables."""
-    if not answers(fit, "posterior_variables"):
-        raise MissingCapability(f"tidy draws need posterior_variables(), which a "
-                                f"{getattr(fit, 'engine', type(fit).__name__)} fit does not answer; "
-                                "fit the model with ml.brm or ml.ulam")
+    require(fit, "posterior_variables", "each tidy-draws verb (spread_draws, gather_draws, get_variables)")
     out = dict(fit.posterior_variables())
     if answers(fit, "sampler_stats"):
         stats = fit.sampler_stats()

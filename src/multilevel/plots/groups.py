@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import MultilevelError
 from ..results.protocol import require
 from ._access import fitted_mean, fixed_columns, fixed_effects, group_codes, group_effects, observed, weights
 
@@ -49,7 +48,7 @@ def caterpillar(fit, group: str | None = None, term: str | None = None, ax=None)
     """
     table = group_effects(fit, group, term, "caterpillar").sort_values("estimate")
     _, _, name = group_codes(fit, group, "caterpillar")
-    term = "(Intercept)" if term is None else term
+    term = table.attrs.get("term", "(Intercept)") if term is None else term
     fig, ax = _axes(ax, (6, max(3, 0.18 * len(table) + 1)))
     position = np.arange(len(table))
     ax.hlines(position, table["lower"], table["upper"], color="C0", lw=1)

@@ -153,6 +153,43 @@ class Fit:
     def predicted_draws(self, newdata=None, **options):
         raise self._needs_draws("predicted_draws")
 
+    # ---- tidybayes's verbs, for every fit (they ask posterior_variables and the *_draws questions) ----
+    def spread_draws(self, *specs: str, regex: bool = False, ndraws=None, seed=None):
+        """tidybayes's ``spread_draws(fit, "r_Subject[Subject, term]")``: see :func:`multilevel.spread_draws`."""
+        from ..draws import spread_draws
+
+        return spread_draws(self, *specs, regex=regex, ndraws=ndraws, seed=seed)
+
+    def gather_draws(self, *specs: str, regex: bool = False, ndraws=None, seed=None):
+        """tidybayes's ``gather_draws``: see :func:`multilevel.gather_draws`."""
+        from ..draws import gather_draws
+
+        return gather_draws(self, *specs, regex=regex, ndraws=ndraws, seed=seed)
+
+    def get_variables(self) -> list[str]:
+        """tidybayes's ``get_variables``: see :func:`multilevel.get_variables`."""
+        from ..draws import get_variables
+
+        return get_variables(self)
+
+    def add_epred_draws(self, newdata, **options):
+        """tidybayes's ``add_epred_draws(newdata, fit)``: see :func:`multilevel.add_epred_draws`."""
+        from ..draws import add_epred_draws
+
+        return add_epred_draws(newdata, self, **options)
+
+    def add_predicted_draws(self, newdata, **options):
+        """tidybayes's ``add_predicted_draws``: see :func:`multilevel.add_predicted_draws`."""
+        from ..draws import add_predicted_draws
+
+        return add_predicted_draws(newdata, self, **options)
+
+    def add_linpred_draws(self, newdata, **options):
+        """tidybayes's ``add_linpred_draws``: see :func:`multilevel.add_linpred_draws`."""
+        from ..draws import add_linpred_draws
+
+        return add_linpred_draws(newdata, self, **options)
+
 
 def answers(fit, question: str) -> bool:
     """Whether ``fit`` answers ``question`` (its class overrides the protocol's default)."""

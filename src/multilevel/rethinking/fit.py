@@ -260,7 +260,9 @@ class UlamFit(Fit):
         draws = values.reshape(-1, values.shape[2])
         levels = self._levels_of(name)
         index = levels if len(levels) == draws.shape[1] else pd.Index(np.arange(1, draws.shape[1] + 1))
-        return _interval_table(list(draws.T), index)
+        table = _interval_table(list(draws.T), index)
+        table.attrs["term"] = term  # the parameter shown (plots label their axis with it)
+        return table
 
     def varying_effects(self, group=None, slope=None):
         """Per-level intercepts and slopes and the population that pools them (the cafés picture):
