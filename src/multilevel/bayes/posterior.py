@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..results.protocol import Fit, design_grouping
+from ..results.protocol import FormulaFit
 from .sampler import SamplerRun
 
 SUMMARY_COLUMNS = ["Estimate", "Est.Error", "l-95% CI", "u-95% CI", "Rhat", "Bulk_ESS", "Tail_ESS"]
@@ -31,7 +31,7 @@ def summarize_draws(values: np.ndarray) -> list[float]:
             float(np.quantile(flat, 0.975)), rhat, bulk, tail]
 
 
-class BrmFit(Fit):
+class BrmFit(FormulaFit):
     """A Bayesian multilevel model sampled with NUTS: brms's interface on NumPyro draws."""
 
     engine = "brm"
@@ -163,10 +163,6 @@ class BrmFit(Fit):
 
         return PriorSummary(prior_rows(self.layout, self.priors_used), columns=COLUMNS)
 
-    @property
-    def nobs(self) -> int:
-        return self.design.nobs
-
     def summary(self):
         from .summary_text import BrmSummary
 
@@ -181,28 +177,6 @@ class BrmFit(Fit):
         return self.summary()._repr_html_()
 
     # ---- the fit protocol (what plots, precis and comparisons read) ------------------------------
-    @property
-    def model_text(self) -> str:
-        return self.design.formula.display
-
-    @property
-    def formula(self) -> str:
-        return self.design.formula.display
-
-    def observed(self) -> np.ndarray:
-        """The response as the design holds it (binomial: the proportion of successes)."""
-        return np.asarray(self.design.response, dtype=float)
-
-    def observation_weights(self):
-        return self.design.weights
-
-    @property
-    def response_name(self) -> str:
-        return self.design.response_name
-
-    def fixed_columns(self) -> pd.DataFrame:
-        return pd.DataFrame(self.design.fixed.matrix, columns=list(self.design.fixed.column_names))
-
     def inverse_link(self, eta):
         return np.asarray(self.likelihood.inverse_link(np.asarray(eta)))
 
@@ -232,9 +206,6 @@ class BrmFit(Fit):
         if self.likelihood.name == "binomial" and self.design.weights is not None:
             epred = epred / self.design.weights
         return epred
-
-    def grouping(self, group=None):
-        return design_grouping(self.design, group)
 
     def group_effect_table(self, group=None, term=None) -> pd.DataFrame:
         """Posterior mean and 95% interval of one group-level effect per level (brms's ranef)."""

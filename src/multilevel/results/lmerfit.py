@@ -10,7 +10,7 @@ from ..errors import ArgumentError, DataError
 from ..options import choice, flag, open_probability, whole_number
 from ..formula import tokenize
 from . import summary as summary_text
-from .protocol import Fit, design_grouping
+from .protocol import FormulaFit
 
 
 def unique_group_names(names: list[str]) -> list[str]:
@@ -27,7 +27,7 @@ def unique_group_names(names: list[str]) -> list[str]:
     return out
 
 
-class LmerFit(Fit):
+class LmerFit(FormulaFit):
     """A linear mixed model fitted by REML or ML.
 
     Created by :func:`multilevel.lmer`; every number in it comes from one optimizer run, recorded
@@ -74,11 +74,6 @@ class LmerFit(Fit):
 
     # ---- basic quantities ------------------------------------------------------------------------
     @property
-    def formula(self) -> str:
-        """The model formula, spaced as lme4 prints it."""
-        return self.design.formula.display
-
-    @property
     def theta(self) -> np.ndarray:
         """Relative covariance parameters in lme4's order (terms by decreasing number of levels)."""
         return self._theta.copy()
@@ -86,10 +81,6 @@ class LmerFit(Fit):
     @property
     def sigma(self) -> float:
         return float(self._sigma)
-
-    @property
-    def nobs(self) -> int:
-        return self.design.nobs
 
     @property
     def ngroups(self) -> dict[str, int]:
@@ -371,21 +362,6 @@ class LmerFit(Fit):
         return self.services.refit(self.design, reml=False, start=self._theta, data_name=self.data_name)
 
     # ---- the fit protocol (what plots, precis and comparisons read) ------------------------------
-    @property
-    def model_text(self) -> str:
-        return self.formula
-
-    def observed(self) -> np.ndarray:
-        """The response as fitted (binomial: the proportion of successes)."""
-        return np.asarray(self.design.response, dtype=float)
-
-    def observation_weights(self):
-        return self.design.weights
-
-    @property
-    def response_name(self) -> str:
-        return self.design.response_name
-
     def fitted_mean(self) -> np.ndarray:
         return np.asarray(self.fitted(), dtype=float)
 
@@ -393,15 +369,9 @@ class LmerFit(Fit):
         """(ndraws, observations) responses simulated with new random effects (lme4's simulate)."""
         return self.simulate(ndraws, seed=seed).to_numpy().T
 
-    def fixed_columns(self) -> pd.DataFrame:
-        return pd.DataFrame(self.design.fixed.matrix, columns=list(self.design.fixed.column_names))
-
     def inverse_link(self, eta):
         family = getattr(self, "family", None)  # GlmerFit sets it; a linear mixed model's link is the identity
         return np.asarray(eta) if family is None else family.link.inverse(np.asarray(eta))
-
-    def grouping(self, group=None):
-        return design_grouping(self.design, group)
 
     def group_effect_table(self, group=None, term=None) -> pd.DataFrame:
         """Conditional mode and 95% interval (+-1.96 conditional sd) of one random effect per level."""

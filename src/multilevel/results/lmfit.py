@@ -14,11 +14,13 @@ from scipy import stats
 from ..design import encode_fixed, encode_offset, newdata_frame, r_names
 from ..errors import ArgumentError, DataError
 from ..options import choice, flag, open_probability, whole_number
-from .protocol import Fit
+from .protocol import Fit, FormulaFit
 
 
-class _FixedEffectsFit(Fit):
+class _FixedEffectsFit(FormulaFit):
     """What lm and glm fits share: the design, coefficients with NA for aliased columns, prediction."""
+
+    grouping = Fit.grouping  # no grouping factors: the protocol's default answer (MissingCapability)
 
     def __init__(self, design, coef, unscaled, *, data_name: str, call: dict, messages=None):
         self.design = design
@@ -31,18 +33,6 @@ class _FixedEffectsFit(Fit):
         self._used = np.ones(design.nobs, dtype=bool) if weights is None else weights != 0
 
     # ---- names and sizes -------------------------------------------------------------------------
-    @property
-    def formula(self) -> str:
-        return self.design.formula.display
-
-    @property
-    def model_text(self) -> str:
-        return self.formula
-
-    @property
-    def response_name(self) -> str:
-        return self.design.response_name
-
     @property
     def nobs(self) -> int:
         """Observations that count (R's ``nobs``: rows with non-zero weight)."""
@@ -127,9 +117,6 @@ class _FixedEffectsFit(Fit):
         ci = self.confint().loc[list(self.design.fixed.column_names)]
         return pd.DataFrame({"estimate": self._beta, "lower": ci.iloc[:, 0].to_numpy(),
                              "upper": ci.iloc[:, 1].to_numpy()}, index=list(self.design.fixed.column_names))
-
-    def fixed_columns(self) -> pd.DataFrame:
-        return pd.DataFrame(self.design.fixed.matrix, columns=list(self.design.fixed.column_names))
 
     # ---- the data and the fit --------------------------------------------------------------------
     def observed(self) -> np.ndarray:

@@ -215,6 +215,44 @@ def require(fit, question: str, purpose: str) -> None:
         raise MissingCapability(f"{purpose} needs {question}(), which {_a(fit.engine)} fit does not answer{hint}")
 
 
+class FormulaFit(Fit):
+    """The answers every formula model (lm, glm, lmer, glmer, brm) reads off its shared design."""
+
+    @property
+    def formula(self) -> str:
+        """The model formula, spaced as lme4 prints it."""
+        return self.design.formula.display
+
+    @property
+    def model_text(self) -> str:
+        return self.formula
+
+    @property
+    def response_name(self) -> str:
+        return self.design.response_name
+
+    @property
+    def nobs(self) -> int:
+        return self.design.nobs
+
+    def observed(self):
+        """The response as the design holds it (binomial: the proportion of successes)."""
+        import numpy as np
+
+        return np.asarray(self.design.response, dtype=float).copy()
+
+    def observation_weights(self):
+        return self.design.weights
+
+    def fixed_columns(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.design.fixed.matrix, columns=list(self.design.fixed.column_names))
+
+    def grouping(self, group=None):
+        return design_grouping(self.design, group)
+
+
 def design_grouping(design, group=None):
     """(codes per row, levels, name) of a formula model's grouping factor (the first when ``group`` is None)."""
     terms = design.terms
