@@ -108,7 +108,7 @@ class BrmFit(FormulaFit):
 
     def posterior_variables(self) -> dict:
         """brms-named variables (``b_Intercept`` ... ``r_Subject`` with dims Subject x term), brms's order."""
-        from ..draws.brms_variables import brm_posterior_variables
+        from .variables import brm_posterior_variables
 
         return brm_posterior_variables(self)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .variables import Variable
+from ..draws.variables import Variable
 
 _CLASS_ORDER = ("b_", "sd_", "cor_")
 
