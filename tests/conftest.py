@@ -13,6 +13,16 @@ import multilevel as ml
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Every plotting test leaves its figures to be closed here (matplotlib warns past 20 open)."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
 def load_fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 

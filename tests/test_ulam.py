@@ -190,15 +190,17 @@ def test_bangladesh_varying_slopes_agree_with_brm():
         abar ~ normal(0, 1)
         tau ~ exponential(1)
         sigma ~ exponential(1)"""),
-    ("gap_continent_year", """
+    # the slow tier (pytest -m slow): docs/walkthrough_ulam.md runs a text-indexed gapminder model and a
+    # multi_normal (cafés) model in the default run; these two add grouped priors and a correlated pair
+    pytest.param("gap_continent_year", """
         L ~ normal(mu, sigma)
         mu <- a[cid] + k[cont] + b * year
         a[cid] ~ normal(0, tau)
         k[cont] ~ normal(kbar, tau_k)
         kbar ~ normal(0, 1)
         b ~ normal(0, 1)
-        c(tau, tau_k, sigma) ~ exponential(1)"""),
-    ("gap_correlated", GAPMINDER_CORRELATED),
+        c(tau, tau_k, sigma) ~ exponential(1)""", marks=pytest.mark.slow),
+    pytest.param("gap_correlated", GAPMINDER_CORRELATED, marks=pytest.mark.slow),
 ])
 def test_gapminder_models(name, model):
     fit = fitted(name, model, gapminder())
@@ -207,6 +209,7 @@ def test_gapminder_models(name, model):
     assert fit.extract_samples()["sigma"].shape == (800,)
 
 
+@pytest.mark.slow  # the default run fits the same model in docs/walkthrough_ulam.md (2 chains; sign of the correlation)
 def test_cafes_recover_the_correlation():
     fit = fitted("cafes", CAFES, cafes(), chains=4, draws=500, warmup=500)
     table = ml.precis(fit, depth=3)
