@@ -166,6 +166,7 @@ def test_bangladesh_intercepts_centered_and_noncentered(name, model):
     assert fit.extract_samples()["a"].shape == (800, 60)  # save> keeps a in the draws
 
 
+@pytest.mark.slow  # 30 s: ulam's and brm's engines agree in the default run on the tadpoles (and in test_criteria)
 def test_bangladesh_varying_slopes_agree_with_brm():
     fit = fitted("bangladesh_slopes", BANGLADESH_SLOPES, bangladesh(), chains=4, draws=1000, warmup=1000)
     b = ml.datasets.load("bangladesh")
