@@ -358,12 +358,33 @@ def _check_positive(y, name: str, family: str) -> None:
 
 
 @dataclass(frozen=True)
-class Gamma(Family):
+class _PositiveWithDispersion(Family):
+    """Gamma and inverse Gaussian: positive responses, a dispersion estimated by the fit (R's glm)."""
+
+    scale_in_loglik = True
+
+    def minus_twice_loglik_kernel(self, y, mu, weights) -> float:
+        return self.aic(y, mu, weights, float(np.sum(self.deviance_residuals(y, mu, weights)))) - 2
+
+    def valid_mu(self, mu) -> bool:
+        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
+
+    def check_response(self, y, weights, name):
+        _check_positive(y, name, self.name)
+
+    def initial_mu(self, y, weights):
+        return np.asarray(y, dtype=float).copy()
+
+    def simulate(self, mu, weights, rng):  # pragma: no cover - needs the dispersion
+        raise MultilevelError(f"simulating from the {self.name} family needs its dispersion; not available here")
+
+
+@dataclass(frozen=True)
+class Gamma(_PositiveWithDispersion):
     """Gamma with variance mu^2 (times the dispersion); R's ``Gamma()``, canonical link 1/mu."""
 
     link: Link = InverseLink()
     name: str = "Gamma"
-    scale_in_loglik = True
 
     def variance(self, mu):
         return mu**2
@@ -375,29 +396,13 @@ class Gamma(Family):
         disp = deviance / np.sum(weights)  # R's Gamma()$aic: the dispersion as deviance / n
         return float(-2 * np.sum(stats.gamma.logpdf(y, 1 / disp, scale=mu * disp) * weights) + 2)
 
-    def minus_twice_loglik_kernel(self, y, mu, weights) -> float:
-        return self.aic(y, mu, weights, float(np.sum(self.deviance_residuals(y, mu, weights)))) - 2
-
-    def valid_mu(self, mu) -> bool:
-        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
-
-    def check_response(self, y, weights, name):
-        _check_positive(y, name, "Gamma")
-
-    def initial_mu(self, y, weights):
-        return np.asarray(y, dtype=float).copy()
-
-    def simulate(self, mu, weights, rng):  # pragma: no cover - needs the dispersion
-        raise MultilevelError("simulating from the Gamma family needs its dispersion; not available here")
-
 
 @dataclass(frozen=True)
-class InverseGaussian(Family):
+class InverseGaussian(_PositiveWithDispersion):
     """Inverse Gaussian with variance mu^3 (times the dispersion); R's ``inverse.gaussian()``."""
 
     link: Link = InverseSquareLink()
     name: str = "inverse.gaussian"
-    scale_in_loglik = True
 
     def variance(self, mu):
         return mu**3
@@ -409,20 +414,6 @@ class InverseGaussian(Family):
         total = np.sum(weights)
         return float(total * (1 + np.log(deviance / total * 2 * np.pi)) + 3 * np.sum(np.log(y) * weights) + 2)
 
-    def minus_twice_loglik_kernel(self, y, mu, weights) -> float:
-        return self.aic(y, mu, weights, float(np.sum(self.deviance_residuals(y, mu, weights)))) - 2
-
-    def valid_mu(self, mu) -> bool:
-        return bool(np.all(np.isfinite(mu)) and np.all(mu > 0))
-
-    def check_response(self, y, weights, name):
-        _check_positive(y, name, "inverse.gaussian")
-
-    def initial_mu(self, y, weights):
-        return np.asarray(y, dtype=float).copy()
-
-    def simulate(self, mu, weights, rng):  # pragma: no cover - needs the dispersion
-        raise MultilevelError("simulating from the inverse.gaussian family needs its dispersion; not available here")
 
 
 FAMILIES = {"binomial": Binomial, "poisson": Poisson, "gaussian": Gaussian,
