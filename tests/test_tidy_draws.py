@@ -450,3 +450,13 @@ def test_other_variables_of_a_spread_are_not_groups(fit):
     one = draws.query("Subject == '308' and term == 'Days'")["r_Subject"].to_numpy()
     row = table[(table.Subject == "308") & (table.term == "Days")].iloc[0]
     assert np.isclose(row["r_Subject"], one.mean()) and np.isclose(row[".lower"], np.quantile(one, 0.025))
+
+
+def test_empty_draws_are_refused_and_missing_draws_stay_missing():
+    # ggdist: an NA draw gives NA summaries (na.rm = FALSE); nothing to summarize is an error of ours
+    with pytest.raises(ml.MultilevelError, match="empty"):
+        ml.mean_qi(pd.DataFrame({"x": []}))
+    with pytest.raises(ml.MultilevelError, match="empty"):
+        ml.median_qi(np.array([]))
+    table = ml.mean_qi(pd.DataFrame({"g": ["a", "a", "b", "b"], "x": [1.0, np.nan, 2.0, 3.0]}), "x", by="g")
+    assert np.isnan(table.loc[table.g == "a", "x"]).all() and table.loc[table.g == "b", "x"].iloc[0] == 2.5

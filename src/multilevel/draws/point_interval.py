@@ -97,6 +97,8 @@ def point_interval(data, *columns: str, point: str = "median", interval: str = "
     if interval not in INTERVALS:
         raise ArgumentError(f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}")
     widths = _widths(width)
+    if len(data) == 0:
+        raise ArgumentError("no draws to summarize: the draws are empty")
     if not isinstance(data, pd.DataFrame):
         values = np.asarray(data, dtype=float).reshape(-1)
         if columns or by is not None:
