@@ -45,7 +45,8 @@ def anova(*fits, names: list[str] | None = None, test: str | None = None):
     - one lm or glm fit: its sequential table (``fit.anova()``).
     """
     from ..results import LmerFit  # GlmerFit is one too
-    from ..results.lmfit import GlmFit, LmFit
+    from ..results.glmfit import GlmFit
+    from ..results.lmfit import LmFit
 
     for i, fit in enumerate(fits):
         if not isinstance(fit, (LmerFit, LmFit, GlmFit)):

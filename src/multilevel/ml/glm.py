@@ -20,7 +20,7 @@ from ..errors import ConvergenceWarning, DataError, ModelError
 from ..families import VALID_LINKS, get_family
 from ..formula import parse_formula
 from ..options import whole_number
-from ..results.lmfit import GlmFit
+from ..results.glmfit import GlmFit
 from .lm import least_squares, unscaled_covariance
 from .services import LinearModelServices
 
