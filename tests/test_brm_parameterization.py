@@ -124,3 +124,40 @@ def test_centering_weights_follow_pilot_shrinkage():
     assert np.all((weights > 0.5) & (weights < 1))
     assert weights[frogs["density"].to_numpy() == 35].mean() > weights[frogs["density"].to_numpy() == 10].mean()
     assert centering_weights(design, "negbinomial", [0]) == {}  # no pilot: brms's non-centered form
+
+
+def _draw_effects_at_once(marginal, beta, scales, sigma, rng):
+    """OneFactorMarginal.draw_effects as it was before it drew in chunks (all draws at once)."""
+    from multilevel.bayes.marginal import _conditional_draw, block_diagonal
+
+    scale = block_diagonal(scales, np)
+    noise = rng.standard_normal(beta.shape[:-1] + (marginal.n_levels, marginal.p))
+    sigma2 = sigma[..., None, None, None] ** 2
+    m = np.eye(marginal.p) + np.einsum("...ki,jkl,...lm->...jim", scale, marginal.ztz, scale) / sigma2
+    zte = marginal.zty - np.einsum("jpk,...k->...jp", marginal.ztx, beta)
+    c = np.einsum("...jk,...ki->...ji", zte, scale) / sigma2[..., 0]
+    r = np.einsum("...ik,...jk->...ji", scale, _conditional_draw(m, c, noise))
+    return np.split(r, np.cumsum(marginal.term_sizes)[:-1], axis=-1)
+
+
+@pytest.mark.parametrize("problem", ["one factor p=2", "one factor p=3", "two terms on one factor"])
+def test_effect_draws_in_chunks_are_the_draws_at_once(problem):
+    # the chunked draw reads the generator in the same order: same draws for a seed, any chunk size
+    if problem == "two terms on one factor":  # (1 | g) + (0 + x | g): term sizes 1 and 2
+        terms, x, y, *_ = small_problem(seed=2, factors=((4, 3),))
+        z = np.asarray(terms[0].z)
+        terms = [Term("g", terms[0].codes, z[:, :1]), Term("g", terms[0].codes, z[:, 1:])]
+    else:
+        terms, x, y, *_ = small_problem(seed=2, **PROBLEMS[problem])
+    marginal = marginal_for(terms, x, y)
+    rng = np.random.default_rng(11)
+    lead = (3, 7)  # chains, draws: every draw its own beta, scales and sigma
+    beta = rng.normal(size=lead + (3,))
+    scales = [np.tril(rng.uniform(0.2, 1.5, lead + (k, k))) for k in marginal.term_sizes]
+    sigma = rng.uniform(0.5, 2.0, lead)
+    expected = _draw_effects_at_once(marginal, beta, scales, sigma, np.random.default_rng(5))
+    for chunk in (1, 4, 21, None):  # None: the default size (here all 21 draws in one chunk)
+        drawn = marginal.draw_effects(beta, scales, sigma, np.random.default_rng(5), chunk=chunk)
+        assert [d.shape for d in drawn] == [e.shape for e in expected]
+        for d, e in zip(drawn, expected):
+            np.testing.assert_allclose(d, e, rtol=0, atol=1e-12)

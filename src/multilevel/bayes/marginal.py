@@ -27,6 +27,7 @@ import numpy as np
 
 
 UNROLLED_UP_TO = 4  # p x p blocks up to this size are factored by unrolled elementwise code
+CHUNK_ELEMENTS = 1 << 22  # drawing effects: ~4M numbers (32 MB) per (chunk, levels, p, p) array
 
 
 def _unrolled_cholesky(m):
@@ -153,16 +154,31 @@ class OneFactorMarginal:
             w_squares = jnp.sum(w**2)
         return _gaussian_terms(self.n, sigma2, ete, log_det, w_squares, jnp)
 
-    def draw_effects(self, beta, scales, sigma, rng: np.random.Generator) -> list[np.ndarray]:
-        """Each term's r (..., levels, p_k), drawn from the conditional given each draw (leading axes)."""
-        scale = block_diagonal(scales, np)
-        noise = rng.standard_normal(beta.shape[:-1] + (self.n_levels, self.p))
-        sigma2 = sigma[..., None, None, None] ** 2
-        m = np.eye(self.p) + np.einsum("...ki,jkl,...lm->...jim", scale, self.ztz, scale) / sigma2
-        zte = self.zty - np.einsum("jpk,...k->...jp", self.ztx, beta)
-        c = np.einsum("...jk,...ki->...ji", zte, scale) / sigma2[..., 0]
-        u = _conditional_draw(m, c, noise)
-        r = np.einsum("...ik,...jk->...ji", scale, u)
+    def draw_effects(self, beta, scales, sigma, rng: np.random.Generator, chunk: int | None = None) -> list[np.ndarray]:
+        """Each term's r (..., levels, p_k), drawn from the conditional given each draw (leading axes).
+
+        ``chunk`` draws at a time (by default as many as keep each (chunk, levels, p, p) array near
+        ``CHUNK_ELEMENTS`` numbers), so memory stays bounded at any number of draws and levels: the
+        one array of all draws is r itself. The noise is read from ``rng`` in the order of one call
+        for all draws, so the draws are the same whatever the chunk.
+        """
+        lead = beta.shape[:-1]
+        flat_beta = beta.reshape(-1, beta.shape[-1])
+        flat_scales = [np.broadcast_to(s, lead + s.shape[-2:]).reshape((-1,) + s.shape[-2:]) for s in scales]
+        flat_sigma = np.broadcast_to(sigma, lead).reshape(-1)
+        chunk = chunk or max(1, CHUNK_ELEMENTS // (self.n_levels * self.p * self.p))
+        r = np.empty((len(flat_beta), self.n_levels, self.p))
+        for start in range(0, len(flat_beta), chunk):
+            part = slice(start, start + chunk)
+            scale = block_diagonal([s[part] for s in flat_scales], np)
+            noise = rng.standard_normal((len(scale), self.n_levels, self.p))
+            sigma2 = flat_sigma[part, None, None, None] ** 2
+            m = np.eye(self.p) + np.einsum("dki,jkl,dlm->djim", scale, self.ztz, scale) / sigma2
+            zte = self.zty - np.einsum("jpk,dk->djp", self.ztx, flat_beta[part])
+            c = np.einsum("djk,dki->dji", zte, scale) / sigma2[..., 0]
+            u = _conditional_draw(m, c, noise)
+            r[part] = np.einsum("dik,djk->dji", scale, u)
+        r = r.reshape(lead + r.shape[1:])
         return np.split(r, np.cumsum(self.term_sizes)[:-1], axis=-1)
 
 
