@@ -19,6 +19,7 @@ from ..families import DISPERSION_FAMILIES, get_family, negative_binomial
 from ..formula import parse_formula
 from ..results.glmerfit import GlmerFit
 from ..progress import EvaluationCounter, show_progress
+from ..threads import blas_threads_for
 from .glmm import GLMMProblem
 from .optimize import bobyqa, finite_difference_hessian
 from .services import GeneralizedMixedServices
@@ -95,7 +96,8 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
         if start.ndim != 1 or len(start) < search.n_theta:
             raise ArgumentError(f"start must begin with the {search.n_theta} values of theta, got shape {start.shape}")
         theta0 = standardization.theta_to_standard(start[: search.n_theta])
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    # small dense blocks: one BLAS thread (threads.py); errstate: PIRLS tries extreme parameters
+    with blas_threads_for(search.cholesky) as blas, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         stage1 = bobyqa(search.theta_only_objective, theta0, search.lower_bounds(),
                         xtol_abs=1e-7 if nagq == 0 else 5e-2)  # stage 1 only gives stage 2 a start
         if not np.isfinite(stage1.final_objective):
@@ -122,6 +124,7 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
         problem.set_nagq(nagq)
         beta = None if beta_std is None else standardization.beta_to_original(beta_std)
         state = problem.pirls(standardization.theta_to_original(theta_std), beta)  # also leaves the modes here
+        record.settings.update(blas.settings())
     fit = GlmerFit(design, problem, state, record, nagq, hessian, services=GeneralizedMixedServices,
                    data_name=data_name, standardization=standardization)
     _check_glmm(fit, problem, record, hessian)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..threads import blas_threads_for
 from .inference import _labels, _minimize_others, _param_names, _profile_limit
 from .inference import wald_intervals  # noqa: F401  (the same Wald intervals serve GLMMs)
 
@@ -78,8 +79,8 @@ def profile_intervals(fit, level: float = 0.95, parm=None) -> pd.DataFrame:
     se = np.sqrt(np.diag(fit.vcov().to_numpy()))
     steps = np.concatenate([0.25 * np.maximum(np.abs(estimate[: deviance.n_psi]), 0.05), se])
     out = {}
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(), np.errstate(all="ignore"), blas_threads_for(fit.problem.cholesky):
+        warnings.simplefilter("ignore")  # (above: refits of small dense blocks run on one BLAS thread)
         for index, name in enumerate(names):
             if parm is not None and name not in parm:
                 continue

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from ..threads import blas_threads_for
 from .lmm import LOG_2PI, LMMProblem
 from .optimize import bobyqa
 from .standardize import standardize
@@ -171,24 +172,25 @@ def profile_intervals(fit, level: float = 0.95, parm=None) -> pd.DataFrame:
     se = np.sqrt(np.diag(fit.vcov().to_numpy()))
     wanted = list(parm) if parm is not None else names + list(beta.index)
     out = {}
-    for index, name in enumerate(names):
-        if name not in wanted:
-            continue
-        start = [psi_hat.copy()]
+    with blas_threads_for(ml_fit.problem.cholesky):  # refits of small dense blocks: one BLAS thread
+        for index, name in enumerate(names):
+            if name not in wanted:
+                continue
+            start = [psi_hat.copy()]
 
-        def zeta(value, index=index):
-            dev, argmin = _minimize_others(deviance, start[0], index, value, lower, upper)
-            return np.sign(value - psi_hat[index]) * np.sqrt(max(dev - best, 0.0))
+            def zeta(value, index=index):
+                dev, argmin = _minimize_others(deviance, start[0], index, value, lower, upper)
+                return np.sign(value - psi_hat[index]) * np.sqrt(max(dev - best, 0.0))
 
-        step = 0.25 * max(abs(psi_hat[index]), 0.05 if lower[index] == -1 else 1e-3 * ml_fit.sigma)
-        out[name] = [_profile_limit(zeta, psi_hat[index], step, -z, lower[index]),
-                     _profile_limit(zeta, psi_hat[index], step, z, upper[index])]
-    for j, name in enumerate(beta.index):
-        if name not in wanted:
-            continue
-        zeta = _fixed_effect_zeta(fit, j)
-        out[name] = [_profile_limit(zeta, beta.iloc[j], se[j], -z, -np.inf),
-                     _profile_limit(zeta, beta.iloc[j], se[j], z, np.inf)]
+            step = 0.25 * max(abs(psi_hat[index]), 0.05 if lower[index] == -1 else 1e-3 * ml_fit.sigma)
+            out[name] = [_profile_limit(zeta, psi_hat[index], step, -z, lower[index]),
+                         _profile_limit(zeta, psi_hat[index], step, z, upper[index])]
+        for j, name in enumerate(beta.index):
+            if name not in wanted:
+                continue
+            zeta = _fixed_effect_zeta(fit, j)
+            out[name] = [_profile_limit(zeta, beta.iloc[j], se[j], -z, -np.inf),
+                         _profile_limit(zeta, beta.iloc[j], se[j], z, np.inf)]
     frame = pd.DataFrame.from_dict(out, orient="index", columns=_labels(fit, level))
     return frame.loc[[n for n in names + list(beta.index) if n in out]]
 

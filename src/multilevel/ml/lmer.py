@@ -12,6 +12,7 @@ from ..options import flag
 from ..formula import parse_formula
 from ..results.lmerfit import LmerFit
 from ..progress import EvaluationCounter, show_progress
+from ..threads import blas_threads_for
 from .lmm import LMMProblem
 from .optimize import bobyqa, finite_difference_gradient, finite_difference_hessian
 from .services import LinearMixedServices
@@ -85,19 +86,21 @@ def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str 
             raise ArgumentError(f"start must have {problem.n_theta} values (theta), got shape {start.shape}")
         initial = standardization.theta_to_standard(start)
     counter = EvaluationCounter(show_progress(progress), "lmer: REML" if reml else "lmer: ML")
-    try:
-        record = bobyqa(counter.wrap(search.objective), initial, search.lower_bounds())
-    finally:
-        counter.close()
-    theta_std = record.final
-    solution = problem.solve(standardization.theta_to_original(theta_std))
-    if search is not problem:
-        solution = standardization.lmm_solution_to_original(solution, search.solve(theta_std), reml)
-    fit = LmerFit(design, solution, record, reml, services=LinearMixedServices, data_name=data_name, messages=list(record.messages),
-                  problem=problem, standardization=standardization)
-    if reml and search is not problem:  # the ML deviance, without the original design's cancellation
-        fit._ml_deviance = float(search.objective(theta_std, reml=False))
-    _check_fit(fit, search, record)
+    with blas_threads_for(search.cholesky) as blas:  # small dense blocks: one BLAS thread (threads.py)
+        try:
+            record = bobyqa(counter.wrap(search.objective), initial, search.lower_bounds())
+        finally:
+            counter.close()
+        record.settings.update(blas.settings())
+        theta_std = record.final
+        solution = problem.solve(standardization.theta_to_original(theta_std))
+        if search is not problem:
+            solution = standardization.lmm_solution_to_original(solution, search.solve(theta_std), reml)
+        fit = LmerFit(design, solution, record, reml, services=LinearMixedServices, data_name=data_name,
+                      messages=list(record.messages), problem=problem, standardization=standardization)
+        if reml and search is not problem:  # the ML deviance, without the original design's cancellation
+            fit._ml_deviance = float(search.objective(theta_std, reml=False))
+        _check_fit(fit, search, record)
     standardization.record_in_original(record, standardization.criterion_shift(reml))
     return fit
 
