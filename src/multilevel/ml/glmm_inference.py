@@ -5,7 +5,6 @@ in theta's order) then the fixed effects; a GLMM of these families has no ``.sig
 """
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -96,26 +95,8 @@ def profile_intervals(fit, level: float = 0.95, parm=None) -> pd.DataFrame:
 
 
 def bootstrap_intervals(fit, level: float = 0.95, nsim: int = 200, seed=None) -> pd.DataFrame:
-    """Percentile intervals from refits to responses simulated from the fitted model."""
-    from .glmer import fit_glmm_design
+    """Percentile intervals from refits to responses simulated from the fitted model (the same map
+    over seeds as ``fit.bootstrap``, :mod:`multilevel.ml.bootstrap`)."""
+    from .inference import bootstrap_intervals as linear_bootstrap_intervals
 
-    sims = fit.simulate(nsim, seed=seed).to_numpy()
-    deviance = SdCorDeviance(fit)
-    start = np.concatenate([fit.theta, fit.fixef().to_numpy()])
-    rows = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for s in range(nsim):
-            design = dataclasses.replace(fit.design, response=sims[:, s])
-            try:
-                refit = fit_glmm_design(design, nagq=fit.nagq, start=start)
-            except (ArithmeticError, ValueError):
-                rows.append(np.full(len(start), np.nan))
-                continue
-            rows.append(np.concatenate([deviance.psi_from_theta(refit.theta), refit.fixef().to_numpy()]))
-    replicates = np.array(rows)
-    alpha = (1 - level) / 2
-    limits = np.nanquantile(replicates, [alpha, 1 - alpha], axis=0).T
-    frame = pd.DataFrame(limits, index=_names(fit) + list(fit.fixef().index), columns=_labels(fit, level))
-    frame.attrs["replicates"] = replicates
-    return frame
+    return linear_bootstrap_intervals(fit, level, nsim=nsim, seed=seed)

@@ -9,7 +9,6 @@ and sigma a free parameter.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import nlopt
 import numpy as np
@@ -221,30 +220,13 @@ def _fixed_effect_zeta(fit, j: int):
 
 
 def bootstrap_intervals(fit, level: float = 0.95, nsim: int = 500, seed=None) -> pd.DataFrame:
-    """Percentile intervals from a parametric bootstrap: simulate, refit, take quantiles.
+    """Percentile intervals (boot.ci's "perc", as lme4) from :func:`multilevel.ml.bootstrap.bootstrap`.
 
-    The replicates are in ``attrs["replicates"]`` (nsim x parameters).
+    The replicates are in ``attrs["replicates"]`` (nsim x parameters), the run in ``attrs["bootstrap"]``.
     """
-    deviance = VarianceScaleDeviance(fit.problem, fit.reml)
-    searched, standardization = standardize(fit.design)  # refits search where the units do not matter
-    problem = fit.problem if searched is fit.design else LMMProblem(searched, reml=fit.reml)
-    start = standardization.theta_to_standard(fit.theta)
-    sims = fit.simulate(nsim, seed=seed).to_numpy()
-    rows = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for s in range(nsim):
-            boot_problem = problem.with_response(sims[:, s])
-            record = bobyqa(boot_problem.objective, start, boot_problem.lower_bounds(), ftol_abs=1e-7, xtol_abs=1e-6)
-            solution = boot_problem.solve(record.final)
-            theta = standardization.theta_to_original(solution.theta)
-            beta = standardization.beta_to_original(solution.beta)
-            sigma = standardization.sigma_to_original(solution.sigma)
-            rows.append(np.concatenate([deviance.psi_from_theta(theta, sigma), beta]))
-    replicates = np.array(rows)
-    alpha = (1 - level) / 2
-    limits = np.nanquantile(replicates, [alpha, 1 - alpha], axis=0).T
-    names = _param_names(fit) + list(fit.fixef().index)
-    frame = pd.DataFrame(limits, index=names, columns=_labels(fit, level))
-    frame.attrs["replicates"] = replicates
+    result = fit.services.bootstrap(fit, nsim, seed=seed)
+    frame = result.confint(level, type="perc")
+    frame.columns = _labels(fit, level)
+    frame.attrs["replicates"] = result.t.to_numpy()
+    frame.attrs["bootstrap"] = result
     return frame

@@ -44,6 +44,13 @@ class LinearMixedServices:
             return inference.profile_intervals(fit, level, parm=parm)
         return inference.bootstrap_intervals(fit, level, nsim=nsim, seed=seed)
 
+    @staticmethod
+    def bootstrap(fit, nsim: int, **options):
+        """lme4's ``bootMer`` (:func:`multilevel.ml.bootstrap.bootstrap`)."""
+        from .bootstrap import bootstrap
+
+        return bootstrap(fit, nsim, **options)
+
 
 class GeneralizedMixedServices(LinearMixedServices):
     """The GLMM engine (PIRLS, Laplace, AGQ), as :class:`~multilevel.results.GlmerFit` uses it."""
@@ -57,6 +64,12 @@ class GeneralizedMixedServices(LinearMixedServices):
     @staticmethod
     def refit(design, *, reml: bool, start, data_name: str):  # pragma: no cover - glmer fits are ML already
         raise NotImplementedError
+
+    @staticmethod
+    def bootstrap(fit, nsim: int, **options):
+        from .bootstrap import GeneralizedReplicate, bootstrap
+
+        return bootstrap(fit, nsim, replicate=GeneralizedReplicate, **options)
 
     @staticmethod
     def confint(fit, method: str, level: float, *, nsim: int, seed, parm):

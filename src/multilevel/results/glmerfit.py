@@ -10,7 +10,7 @@ from scipy import stats
 
 from ..design import encode_offset
 from ..errors import ConvergenceWarning, ModelError
-from ..options import choice, whole_number
+from ..options import choice, flag, whole_number
 from .lmerfit import LmerFit
 
 
@@ -122,17 +122,19 @@ class GlmerFit(LmerFit):
             eta = eta if offset is None else eta + offset
         return self.family.link.inverse(eta) if type == "response" else eta
 
-    def simulate(self, nsim: int = 1, seed=None) -> pd.DataFrame:
-        """Responses simulated with new random effects; binomial ones as proportions, as lme4."""
+    def simulate(self, nsim: int = 1, seed=None, use_u: bool = False) -> pd.DataFrame:
+        """Responses simulated with new random effects (or the fitted modes, ``use_u=True``);
+        binomial ones as proportions, as lme4."""
         nsim = whole_number("nsim", nsim, 1)
+        use_u = flag("use_u", use_u)
         rng = np.random.default_rng(seed)
         w = self.design.weights if self.design.weights is not None else np.ones(self.nobs)
         fixed = self.design.fixed.matrix @ self._beta + self._offset()
         out = np.empty((self.nobs, nsim))
         for s in range(nsim):
             eta = fixed.copy()
-            for term, lam in zip(self.design.terms, self._lambdas()):
-                b = rng.standard_normal((term.n_levels, term.dim)) @ lam.T
+            for k, (term, lam) in enumerate(zip(self.design.terms, self._lambdas())):
+                b = self._b[k] if use_u else rng.standard_normal((term.n_levels, term.dim)) @ lam.T
                 eta += np.einsum("np,np->n", term.z, b[term.codes])
             out[:, s] = self.family.simulate(self.family.link.inverse(eta), w, rng)
         return pd.DataFrame(out, columns=[f"sim_{i + 1}" for i in range(nsim)])

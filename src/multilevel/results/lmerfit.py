@@ -301,9 +301,11 @@ class LmerFit(FormulaFit):
             z_list.append(z)
         return x_new @ self._beta + self._random_part(codes_list, z_list, terms_used)
 
-    def simulate(self, nsim: int = 1, seed=None) -> pd.DataFrame:
-        """Responses simulated from the fitted model with new random effects (lme4's default)."""
+    def simulate(self, nsim: int = 1, seed=None, use_u: bool = False) -> pd.DataFrame:
+        """Responses simulated from the fitted model with new random effects (lme4's default), or
+        with the fitted conditional modes held fixed (``use_u=True``, lme4's ``use.u``)."""
         nsim = whole_number("nsim", nsim, 1)
+        use_u = flag("use_u", use_u)
         rng = np.random.default_rng(seed)
         terms = self.design.terms
         fixed = self.design.fixed.matrix @ self._beta
@@ -312,8 +314,8 @@ class LmerFit(FormulaFit):
         out = np.empty((self.nobs, nsim))
         for s in range(nsim):
             y = fixed.copy()
-            for term, lam in zip(terms, self._lambdas()):
-                b = rng.standard_normal((term.n_levels, term.dim)) @ lam.T * self._sigma
+            for k, (term, lam) in enumerate(zip(terms, self._lambdas())):
+                b = self._b[k] if use_u else rng.standard_normal((term.n_levels, term.dim)) @ lam.T * self._sigma
                 y += np.einsum("np,np->n", term.z, b[term.codes])
             out[:, s] = y + noise_scale * rng.standard_normal(self.nobs)
         return pd.DataFrame(out, columns=[f"sim_{i + 1}" for i in range(nsim)])
@@ -328,6 +330,40 @@ class LmerFit(FormulaFit):
         """
         method, level = self._check_confint(method, level, nsim, parm)
         return self.services.confint(self, method, level, nsim=nsim, seed=seed, parm=parm)
+
+    def bootstrap(self, nsim: int, seed=None, type: str = "parametric", use_u: bool = False, statistic=None,
+                  client=None, progress: bool | None = None, scheduler: str | None = None):
+        """Parametric bootstrap, as lme4's ``bootMer``: simulate, refit the same design, collect a statistic.
+
+        Replicate ``i`` is seeded by ``numpy.random.SeedSequence(seed).spawn(nsim)[i]``: the numbers
+        are the same whatever runs them. The map runs on Dask's local scheduler (``scheduler=``:
+        ``"threads"`` by default, ``"synchronous"``, ``"processes"``) or on a cluster
+        (``client=``: a ``dask.distributed.Client`` or its address).
+
+        Parameters
+        ----------
+        statistic : callable, optional
+            A function of a refitted model returning numbers (a Series keeps its names). By default
+            lme4's for ``confint(method="boot")``: ``.sig01, ...``, ``.sigma``, the fixed effects.
+        use_u : bool
+            Keep the fitted random effects (simulate only the residual noise), lme4's ``use.u``.
+
+        Returns
+        -------
+        multilevel.results.bootstrap.BootResult
+            ``t0``, ``t`` (one row per replicate), ``confint(level, type="perc"|"basic"|"norm")``,
+            ``failed`` and ``nonconverged`` counts.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> fit = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+        >>> boot = fit.bootstrap(20, seed=1)
+        >>> boot.t.shape, boot.failed
+        ((20, 6), 0)
+        """
+        return self.services.bootstrap(self, nsim, seed=seed, type=type, use_u=use_u, statistic=statistic,
+                                       client=client, scheduler=scheduler, progress=progress)
 
     def _check_confint(self, method, level, nsim, parm) -> tuple[str, float]:
         method = choice("method", method, ["wald", "profile", "boot"])
