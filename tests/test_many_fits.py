@@ -183,6 +183,18 @@ def test_power_curve_along_an_extended_factor():
     assert "by number of levels in Subject:" in str(result)
 
 
+def test_power_curve_along_an_extended_predictor_and_numeric_codes():
+    data = ml.datasets.load("sleepstudy")
+    days = ml.power(sleep_fit(), "Days", nsim=2, along="Days", extend=12, breaks=[5, 12], data=data, seed=1)
+    assert days.frame["nrow"].tolist() == [90, 216]  # days 0..11: 18 subjects x 5, x 12
+    coded = data.assign(Subject=data["Subject"].astype(str).astype(int))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ml.lmer("Reaction ~ Days + (Days | Subject)", coded)
+    subjects = ml.power(fit, "Days", nsim=2, along="Subject", extend=20, breaks=[20], data=coded, seed=1)
+    assert subjects.frame["nrow"].tolist() == [200]  # new subjects numbered after the largest code
+
+
 def test_power_glmer_factor_term():
     result = ml.power(cbpp_fit(), "period", nsim=6, seed=1)
     assert result.frame["trials"].iloc[0] == 6 and result.effect is None

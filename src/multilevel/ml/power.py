@@ -165,7 +165,8 @@ def _designs(fit, along, extend, breaks, data):
     frame = data.dropna(subset=used).reset_index(drop=True)
     values = pd.unique(frame[along])
     n = len(values) if extend is None else whole_number("extend", extend, len(values))
-    frame, values = _extend(frame, along, values, n)
+    grouping = any(along in term.group_vars for term in fit.design.terms)
+    frame, values = _extend(frame, along, values, n, grouping)
     def build(rows):
         return build_design(fit.design.formula, rows, family=fit.design.family)
 
@@ -184,12 +185,17 @@ def _designs(fit, along, extend, breaks, data):
     return design, subsets, breaks
 
 
-def _extend(frame, along, values, n):
-    """simr's extend: new levels (or values) n0+1..n copy the rows of existing ones in turn."""
+def _extend(frame, along, values, n, grouping: bool):
+    """simr's extend: new levels (or values) n0+1..n copy the rows of existing ones in turn.
+
+    New levels of a grouping factor coded by numbers continue after the largest code; a numeric
+    predictor continues its equally spaced values."""
     if n == len(values):
         return frame, values
     numeric = pd.api.types.is_numeric_dtype(frame[along])
-    if numeric:
+    if numeric and grouping:
+        new_values = np.max(values) + np.arange(1, n - len(values) + 1)
+    elif numeric:
         steps = np.diff(np.sort(values))
         if len(values) < 2 or not np.allclose(steps, steps[0]):
             raise ArgumentError(f"extend= continues an equally spaced numeric {along!r}; its values are not")
