@@ -21,9 +21,9 @@ from .errors import ArgumentError
 from .progress import show_progress
 
 # Measured on 2 cores shared with other work (load 4-7), sleepstudy bootstrap nsim=100 (~0.02 s
-# per refit), best of 3: threads 1.4-1.6 s, synchronous 2.1-2.3 s, processes 9-11 s (each run starts
-# fresh interpreters that import numpy/scipy/multilevel first); a warm LocalCluster of 2 processes
-# 1.6-2.1 s. The refits release the GIL in LAPACK/BLAS and numpy, so threads win on one machine;
+# per refit), best of 3 in three sessions: threads 1.4-2.0 s, synchronous 2.1-2.3 s, processes 9-11 s
+# (each run starts fresh interpreters that import numpy/scipy/multilevel first); a warm LocalCluster
+# of 2 processes 1.6-2.1 s. The refits release the GIL in LAPACK/BLAS and numpy, so threads win on one machine;
 # every chunk works on its own copy of the task (see _run_chunk), so threads share no workspace.
 DEFAULT_SCHEDULER = "threads"
 SCHEDULERS = ("synchronous", "threads", "processes")
