@@ -5,8 +5,8 @@ factor's dense blocks, the fixed-effects rows). A multi-threaded BLAS splits eac
 threads, which then spin waiting for each other; when another process holds one of the cores, every
 such hand-off waits for the scheduler, and a fit slows down by an order of magnitude (InstEval on
 2 cores with one other busy process: 25.6 s with OpenBLAS's default 2 threads, 2.7 s with one).
-So the optimizer loops of ``lmer`` and ``glmer`` (and the profile and bootstrap loops that refit)
-run under :func:`blas_threads_for`, which applies this rule:
+So the optimizer loops of ``lmer`` and ``glmer`` (and the profile loops that refit; a GLMM's
+bootstrap refits through ``glmer``'s) run under :func:`blas_threads_for`, which applies this rule:
 
 * the largest dense block of the factor has fewer than :data:`MIN_DENSE_FOR_THREADS` rows:
   **one thread** (``benchmarks/blas_threshold.py`` measures where a second thread starts to pay);
@@ -42,9 +42,9 @@ ENV_VAR = "MULTILEVEL_BLAS_THREADS"
 # shared with other jobs, best of 3-50), time with 2 threads / time with 1, with no busy process
 # of ours (load 1-4 from other jobs):
 # 41, 8.2, 1.05, 1.28, 1.60, 1.50 at d = 128, 256, 512, 1024, 1536, 2048 and 0.67 at 3072 (the first
-# gain); next to a busy process 2 threads lost at every d (up to 500x at d = 128) but one noisy
-# 2048. A second run under heavy load from other jobs gained only at 4096. Larger blocks keep the
-# BLAS's threads: an evaluation there takes seconds, so thread hand-offs are cheap next to the work.
+# gain); next to a busy process 2 threads lost at every d (up to 500x at d = 128) except once at
+# 2048 (not repeated). A second run under heavy load from other jobs gained only at 4096. Larger
+# blocks keep the BLAS's threads: an evaluation there takes seconds, so hand-offs cost little.
 MIN_DENSE_FOR_THREADS = 3072
 
 
