@@ -22,8 +22,8 @@ print(json.dumps({"dir": jax.config.jax_compilation_cache_dir, "ours": str(compi
 
 def run_child(code: str, tmp_path, **env_overrides) -> dict:
     """Run ``code`` in a fresh Python with the user's cache folder under tmp_path; its last line as JSON."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("JAX_COMPILATION_CACHE_DIR", "MULTILEVEL_JAX_CACHE", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")}
+    ours = ("JAX_COMPILATION_CACHE_DIR", "MULTILEVEL_JAX_CACHE", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")
+    env = {k: v for k, v in os.environ.items() if k not in ours}
     env.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), LOCALAPPDATA=str(tmp_path / "xdg"), **env_overrides)
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
                           check=False)
@@ -87,3 +87,18 @@ def test_second_process_loads_the_nuts_program_from_the_cache(tmp_path):
     assert any((tmp_path / "xdg" / "multilevel" / "jax").iterdir()) or not sys.platform.startswith("linux")
     second = run_child(TINY_FIT, tmp_path)
     assert second["hits"] >= 1  # at least the NUTS program (the one that takes seconds to compile)
+
+
+def test_cache_is_used_when_jax_compiled_before_the_engine_was_imported(tmp_path):
+    # code that compiled before multilevel was imported does not leave the cache off (older JAX
+    # decided once, at the first compilation); threshold 0 s: every program written
+    code = """
+import json, os, jax, jax.numpy as jnp
+jax.jit(lambda x: x + 1)(1.0)  # the user's own work, before the cache was set
+import multilevel.bayes.fit
+jax.jit(lambda x: jnp.sin(x) * 3)(1.0)
+folder = jax.config.jax_compilation_cache_dir
+print(json.dumps({"entries": len(os.listdir(folder))}))
+"""
+    out = run_child(code, tmp_path, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    assert out["entries"] >= 1

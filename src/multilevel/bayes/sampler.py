@@ -81,6 +81,11 @@ def enable_compilation_cache() -> str | None:
     except OSError:  # a read-only home: compile every time, as without the cache
         return None
     jax.config.update("jax_compilation_cache_dir", str(folder))
+    # older JAX decided once, at its first compilation, whether the cache is on (0.10 reads it each
+    # time): where the user's code compiled before this with no cache set, let it decide again
+    from jax.experimental.compilation_cache import compilation_cache
+
+    compilation_cache.reset_cache()
     # JAX's default (1 s) skips the NUTS programs of small models on a fast machine
     if (jax.config.jax_persistent_cache_min_compile_time_secs == 1.0
             and "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ):
