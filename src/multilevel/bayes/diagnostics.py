@@ -56,11 +56,11 @@ def _split_chains(values: np.ndarray) -> np.ndarray:
 
 
 def _z_scale(values: np.ndarray) -> np.ndarray:
-    """Normal scores of the ranks (average ranks for ties, as scipy's rankdata; Blom's offset 3/8)."""
-    from scipy.special import ndtri  # scipy.special, not scipy.stats: the summary stays light to import
+    """Normal scores of the ranks (average ranks for ties; Blom's offset 3/8)."""
+    from scipy.special import ndtri
+    from scipy.stats import rankdata
 
-    _, where, counts = np.unique(values.reshape(-1), return_inverse=True, return_counts=True)
-    rank = (np.cumsum(counts) - (counts - 1) / 2.0)[where]
+    rank = rankdata(values, method="average")
     return ndtri((rank - 3 / 8) / (rank.size - 2 * 3 / 8 + 1)).reshape(values.shape)
 
 
