@@ -15,6 +15,8 @@ from .priors import Prior, PriorError
 from .sampler import diagnose, prepare_devices, run_nuts
 
 prepare_devices()  # JAX starts with one CPU device per chain when this engine is first imported
+import arviz_base  # noqa: E402,F401  (ArviZ 1.x: loaded with the engine, not inside the first fit)
+import arviz_stats  # noqa: E402,F401
 import jax  # noqa: E402
 
 jax.devices()

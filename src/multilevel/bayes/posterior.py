@@ -17,17 +17,16 @@ _ARVIZ_SAMPLE_STATS = {"lp__": "lp", "accept_stat__": "acceptance_rate", "stepsi
 def summarize_draws(values: np.ndarray) -> list[float]:
     """(chains, draws) -> mean, sd, 2.5% and 97.5% quantiles, R-hat, bulk and tail ESS.
 
-    R-hat and the ESSs are the rank-normalized ones of Vehtari et al. (2021), as brms/posterior and
-    arviz-stats give them (:mod:`multilevel.bayes.diagnostics`); tail ESS is the smaller of the 5%
-    and 95% quantile ESSs.
+    R-hat and the ESSs are the rank-normalized ones of Vehtari et al. (2021), from arviz-stats (as
+    brms/posterior); tail ESS is the smaller of the 5% and 95% quantile ESSs.
     """
-    from .diagnostics import ess_bulk, ess_tail, rhat as split_rhat
+    import arviz_stats
 
     flat = values.reshape(-1)
     with np.errstate(divide="ignore", invalid="ignore"):  # constant draws: nan, as posterior gives NA
-        rhat = split_rhat(values)
-        bulk = ess_bulk(values)
-        tail = ess_tail(values, 0.05)
+        rhat = float(arviz_stats.rhat(values)) if values.shape[0] > 1 else np.nan
+        bulk = float(arviz_stats.ess(values, method="bulk"))
+        tail = float(arviz_stats.ess(values, method="tail", prob=0.05))
     return [float(flat.mean()), float(flat.std(ddof=1)), float(np.quantile(flat, 0.025)),
             float(np.quantile(flat, 0.975)), rhat, bulk, tail]
 
