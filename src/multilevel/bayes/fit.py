@@ -12,11 +12,10 @@ from .likelihood import make_likelihood
 from .model import build_layout, has_improper_prior, make_model
 from .posterior import BrmFit
 from .priors import Prior, PriorError
-from .sampler import diagnose, prepare_devices, run_nuts
+from .sampler import diagnose, preload_diagnostics, prepare_devices, run_nuts
 
 prepare_devices()  # JAX starts with one CPU device per chain when this engine is first imported
-import arviz_base  # noqa: E402,F401  (ArviZ 1.x: loaded with the engine, not inside the first fit)
-import arviz_stats  # noqa: E402,F401
+preload_diagnostics()  # arviz-stats loads while the first model compiles
 import jax  # noqa: E402
 
 jax.devices()

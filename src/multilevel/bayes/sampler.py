@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -91,6 +92,33 @@ def enable_compilation_cache() -> str | None:
             and "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ):
         jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECONDS)
     return str(folder)
+
+
+_PRELOADS: dict[str, threading.Thread] = {}
+
+
+def preload_diagnostics() -> None:
+    """Import arviz-stats (R-hat and ESS for every summary; ~1-2 s with xarray) on a background thread.
+
+    The import then overlaps JAX's tracing and compilation of the first model instead of adding
+    to it; when the summary imports arviz-stats, Python's import lock makes it wait for, not
+    repeat, the import in progress.
+    """
+    for name in ("arviz_stats",):
+        if name not in sys.modules and name not in _PRELOADS:
+            thread = threading.Thread(target=_import_quietly, args=(name,), name=f"multilevel-preload-{name}",
+                                      daemon=True)
+            _PRELOADS[name] = thread
+            thread.start()
+
+
+def _import_quietly(name: str) -> None:
+    import importlib
+
+    try:
+        importlib.import_module(name)
+    except Exception:  # pragma: no cover - the summary's own import reports the problem
+        pass
 
 
 def _jax_started() -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..bayes.sampler import diagnose, prepare_devices, run_nuts
+from ..bayes.sampler import diagnose, preload_diagnostics, prepare_devices, run_nuts
 from ..errors import ArgumentError, ModelError
 from ..options import NOT_GIVEN, SamplerSettings, flag, sampler_settings
 from ..results.protocol import Fit
@@ -18,6 +18,7 @@ from .logdensity import UlamDensity, trace_log_density
 from .parse import names_in, parse_model
 
 prepare_devices()
+preload_diagnostics()  # arviz-stats loads while the first model compiles
 import jax  # noqa: E402
 
 jax.devices()
