@@ -31,7 +31,8 @@ def run_child(code: str, tmp_path, **env_overrides) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("engine", ["multilevel.bayes.fit", "multilevel.rethinking.fit"])
+@pytest.mark.parametrize("engine", ["multilevel.bayes.fit",
+                                    pytest.param("multilevel.rethinking.fit", marks=pytest.mark.slow)])
 def test_cache_is_on_by_default_in_the_user_cache_folder(engine, tmp_path):
     out = run_child(f"import {engine}\n" + REPORT, tmp_path)
     assert out["dir"] == out["ours"]
@@ -54,6 +55,7 @@ def test_users_own_cache_dir_is_kept_from_the_environment(tmp_path):
     assert not (tmp_path / "xdg" / "multilevel").exists()
 
 
+@pytest.mark.slow  # a fresh Python process each (~4 s); the default run keeps on-by-default and the opt-out
 def test_users_own_cache_dir_is_kept_from_jax_config(tmp_path):
     mine = str(tmp_path / "mine")
     code = f"import jax\njax.config.update('jax_compilation_cache_dir', {mine!r})\nimport multilevel.rethinking.fit\n"
@@ -81,6 +83,7 @@ print(json.dumps({"hits": events.count("/jax/compilation_cache/cache_hits"),
 """
 
 
+@pytest.mark.slow  # two fresh processes sampling (~28 s)
 def test_second_process_loads_the_nuts_program_from_the_cache(tmp_path):
     first = run_child(TINY_FIT, tmp_path)
     assert first["hits"] == 0 and first["misses"] >= 1 and first["cache"]
@@ -89,6 +92,7 @@ def test_second_process_loads_the_nuts_program_from_the_cache(tmp_path):
     assert second["hits"] >= 1  # at least the NUTS program (the one that takes seconds to compile)
 
 
+@pytest.mark.slow  # a fresh Python process each (~4 s); the default run keeps on-by-default and the opt-out
 def test_cache_is_used_when_jax_compiled_before_the_engine_was_imported(tmp_path):
     # code that compiled before multilevel was imported does not leave the cache off (older JAX
     # decided once, at the first compilation); threshold 0 s: every program written

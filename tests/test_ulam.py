@@ -156,7 +156,7 @@ def test_precis_depths_and_link_sim():
 
 
 @pytest.mark.parametrize("name, model", [
-    ("bangladesh_vector", BANGLADESH_VECTOR),
+    pytest.param("bangladesh_vector", BANGLADESH_VECTOR, marks=pytest.mark.slow),  # the non-centered one stays
     ("bangladesh_noncentered", BANGLADESH_NONCENTERED),
 ])
 def test_bangladesh_intercepts_centered_and_noncentered(name, model):
@@ -184,13 +184,13 @@ def test_bangladesh_varying_slopes_agree_with_brm():
 
 
 @pytest.mark.parametrize("name, model", [
-    ("gap_intercepts", """
+    pytest.param("gap_intercepts", """
         L ~ normal(mu, sigma)
         mu <- a[cid]
         a[cid] ~ normal(abar, tau)
         abar ~ normal(0, 1)
         tau ~ exponential(1)
-        sigma ~ exponential(1)"""),
+        sigma ~ exponential(1)""", marks=pytest.mark.slow),  # docs/walkthrough_ulam.md fits it by country name
     # the slow tier (pytest -m slow): docs/walkthrough_ulam.md runs a text-indexed gapminder model and a
     # multi_normal (cafés) model in the default run; these two add grouped priors and a correlated pair
     pytest.param("gap_continent_year", """
@@ -239,12 +239,12 @@ def test_compare_names_from_keywords():
 
 
 @pytest.mark.parametrize("model", [
-    """
+    pytest.param("""
     TICKS ~ dgampois(lambda, phi)
     log(lambda) <- a[Y] + b * H
     a[Y] ~ normal(1, 1)
     b ~ normal(0, 0.5)
-    phi ~ exponential(1)""",
+    phi ~ exponential(1)""", marks=pytest.mark.slow),  # 15 s; the default run samples poisson and gamma
     """
     TICKS ~ poisson(lambda)
     log(lambda) <- a + b * H
