@@ -17,8 +17,8 @@ class GlmFit(_FixedEffectsFit):
 
     def __init__(self, design, result, null_deviance: float, has_intercept: bool, *, unscaled, services,
                  data_name: str = "data", call: dict | None = None, messages=None):
-        super().__init__(design, result.coef, unscaled, data_name=data_name, call=call or {}, messages=messages)
-        self.services = services
+        super().__init__(design, result.coef, unscaled, services=services, data_name=data_name, call=call or {},
+                         messages=messages)
         self.family = design.family
         self.irls = result
         self.null_deviance = float(null_deviance)

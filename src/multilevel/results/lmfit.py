@@ -22,7 +22,8 @@ class _FixedEffectsFit(FormulaFit):
 
     grouping = Fit.grouping  # no grouping factors: the protocol's default answer (MissingCapability)
 
-    def __init__(self, design, coef, unscaled, *, data_name: str, call: dict, messages=None):
+    def __init__(self, design, coef, unscaled, *, services, data_name: str, call: dict, messages=None):
+        self.services = services  # the engine's anova tables (multilevel.ml.services)
         self.design = design
         self.data_name = data_name
         self.call = dict(call)
@@ -174,8 +175,8 @@ class LmFit(_FixedEffectsFit):
 
     def __init__(self, design, solution, *, unscaled, services, data_name: str = "data", call: dict | None = None,
                  messages=None):
-        super().__init__(design, solution.coef, unscaled, data_name=data_name, call=call or {}, messages=messages)
-        self.services = services  # the engine's anova tables (multilevel.ml.services)
+        super().__init__(design, solution.coef, unscaled, services=services, data_name=data_name, call=call or {},
+                         messages=messages)
         self.solution = solution
 
     # ---- criteria ------------------------------------------------------------------------------

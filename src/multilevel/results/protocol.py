@@ -34,6 +34,9 @@ Questions (all optional; ``capabilities(fit)`` lists those a fit answers):
 """
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from ..errors import MultilevelError
 
 QUESTIONS = (
@@ -237,16 +240,12 @@ class FormulaFit(Fit):
 
     def observed(self):
         """The response as the design holds it (binomial: the proportion of successes)."""
-        import numpy as np
-
         return np.asarray(self.design.response, dtype=float).copy()
 
     def observation_weights(self):
         return self.design.weights
 
     def fixed_columns(self):
-        import pandas as pd
-
         return pd.DataFrame(self.design.fixed.matrix, columns=list(self.design.fixed.column_names))
 
     def grouping(self, group=None):
