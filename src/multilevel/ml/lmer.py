@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..design import Design, build_design
+from ..design.dask_source import is_out_of_core
 from ..errors import ArgumentError, ConvergenceWarning, DataError, ModelError, SingularFitWarning
 from ..options import flag
 from ..formula import parse_formula
@@ -21,15 +22,17 @@ from .standardize import standardize
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 
 
-def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, weights=None, na_action: str = "omit",
-         start=None, data_name: str | None = None, progress: bool | None = None) -> LmerFit:
+def lmer(formula: str, data, *, reml: bool = True, weights=None, na_action: str = "omit",
+         start=None, data_name: str | None = None, progress: bool | None = None, client=None) -> LmerFit:
     """Fit a linear mixed model by REML (default) or maximum likelihood, as lme4's ``lmer``.
 
     Parameters
     ----------
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-    data : pandas.DataFrame
+    data : pandas.DataFrame, dask.dataframe.DataFrame or str / pathlib.Path
+        The data; a Dask DataFrame or a parquet path (file or directory) is fitted out of core: the
+        cross-products are map-reduced over its partitions (:mod:`multilevel.ml.out_of_core`).
     reml : bool
         REML (True) or ML (False).
     weights : str or array, optional
@@ -40,6 +43,9 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, weights=None, n
         Starting theta (lme4's order); defaults to identity factors.
     progress : bool, optional
         Count optimizer evaluations on screen; by default only in a terminal or notebook.
+    client : dask.distributed.Client or str, optional
+        Out-of-core data only: the cluster (or its scheduler's address) that reduces the partitions;
+        Dask's local scheduler without it.
 
     Examples
     --------
@@ -50,6 +56,14 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, weights=None, n
     """
     reml, progress = flag("reml", reml), flag("progress", progress, allow_none=True)
     parsed = require_grouping(parse_formula(formula), "lmer")
+    if is_out_of_core(data):
+        from .out_of_core import lmer_out_of_core
+
+        return lmer_out_of_core(parsed, data, reml=reml, weights=weights, na_action=na_action, start=start,
+                                data_name=data_name, progress=progress, client=client)
+    if client is not None:
+        raise ArgumentError("client= is for out-of-core data (a Dask DataFrame or a parquet path); "
+                            "an in-memory DataFrame is fitted in this process")
     design = build_design(parsed, data, weights=weights, na_action=na_action)
     return fit_design(design, reml=reml, start=start, data_name=data_name or "data", progress=progress)
 
@@ -76,8 +90,23 @@ def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str 
     """
     standardized, standardization = standardize(design)
     search = LMMProblem(standardized, reml=reml)
-    _check_residual_variation(search, design)
+    constant = bool(np.ptp(design.response) == 0)
+    _check_residual_variation(search, design.response_name, constant)
     problem = search if standardized is design else LMMProblem(design, reml=reml)
+    return fit_problems(design, search, problem, standardization, reml=reml, start=start, data_name=data_name,
+                        progress=progress, constant_response=constant)
+
+
+def fit_problems(design: Design, search: LMMProblem, problem: LMMProblem, standardization, *, reml: bool,
+                 start=None, data_name: str = "data", progress: bool | None = False, constant_response: bool,
+                 fit_class=LmerFit, services=LinearMixedServices, settings: dict | None = None) -> LmerFit:
+    """Optimize and build the result from the problems (cross-products): ``search`` on the standardized
+    design, ``problem`` on the design as given (the same object when the standardization is the identity).
+
+    Everything from here on reads cross-products only, so in-memory fits (:func:`fit_design`) and fits
+    whose blocks were reduced over partitions (:mod:`multilevel.ml.out_of_core`) share it.
+    """
+    _check_residual_variation(search, design.response_name, constant_response)
     if start is None:
         initial = search.initial_theta()
     else:
@@ -92,12 +121,13 @@ def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str 
         finally:
             counter.close()
         record.settings.update(blas.settings())
+        record.settings.update(settings or {})
         theta_std = record.final
         solution = problem.solve(standardization.theta_to_original(theta_std))
         if search is not problem:
             solution = standardization.lmm_solution_to_original(solution, search.solve(theta_std), reml)
-        fit = LmerFit(design, solution, record, reml, services=LinearMixedServices, data_name=data_name,
-                      messages=list(record.messages), problem=problem, standardization=standardization)
+        fit = fit_class(design, solution, record, reml, services=services, data_name=data_name,
+                        messages=list(record.messages), problem=problem, standardization=standardization)
         if reml and search is not problem:  # the ML deviance, without the original design's cancellation
             fit._ml_deviance = float(search.objective(theta_std, reml=False))
         _check_fit(fit, search, record)
@@ -105,14 +135,11 @@ def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str 
     return fit
 
 
-def _check_residual_variation(problem: LMMProblem, design: Design) -> None:
+def _check_residual_variation(problem: LMMProblem, response_name: str, constant: bool) -> None:
     """A response that the fixed effects fit exactly leaves no residual variance to estimate."""
-    y = problem.y if problem.sqrt_weights is None else problem.y * problem.sqrt_weights
-    resid = problem.y - problem.x @ problem.y_shift
-    resid = resid if problem.sqrt_weights is None else resid * problem.sqrt_weights
-    if np.linalg.norm(resid) <= 1e-10 * np.linalg.norm(y):
-        what = "is constant" if np.ptp(design.response) == 0 else "is an exact linear function of the fixed effects"
-        raise DataError(f"the response {design.response_name!r} {what}: there is no residual variation for a "
+    if problem.residual_norm <= 1e-10 * problem.response_norm:
+        what = "is constant" if constant else "is an exact linear function of the fixed effects"
+        raise DataError(f"the response {response_name!r} {what}: there is no residual variation for a "
                         "linear mixed model to describe")
 
 

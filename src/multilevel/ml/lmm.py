@@ -17,6 +17,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from ..design import Design
+from ..errors import ModelError
 from ..linalg import BlockedCholesky, NotPositiveDefinite, logdet_lower, system_blocks
 from ..linalg.blocks import solve_upper_block, transpose_times_block
 from ..linalg.crossprod import dense_cross
@@ -46,23 +47,56 @@ class LMMProblem:
 
     def __init__(self, design: Design, reml: bool = True):
         self.design = design
-        self.reml = reml
-        self.terms = design.terms
         self.x = design.fixed.matrix
         self.y = design.response
-        self.n, self.p = self.x.shape
+        self.p = self.x.shape[1]
         w = design.weights
-        if w is not None:  # a row of weight 0 carries no information: it is not an observation of
-            self.n = int(np.count_nonzero(w))  # the likelihood (as R's lm), so the weights' units cannot matter
         self.sqrt_weights = None if w is None else np.sqrt(w)
-        self.log_weight_sum = 0.0 if w is None else float(np.log(w[w > 0]).sum())
+        n = len(self.y) if w is None else int(np.count_nonzero(w))  # a row of weight 0 carries no information: it is
+        # not an observation of the likelihood (as R's lm), so the weights' units cannot matter
+        log_weight_sum = 0.0 if w is None else float(np.log(w[w > 0]).sum())
         xy = np.column_stack([self.x, self._centered(self.y)])
-        blocks = system_blocks([(t.codes, t.z, t.n_levels) for t in self.terms], xy, self.sqrt_weights)
+        blocks = system_blocks([(t.codes, t.z, t.n_levels) for t in design.terms], xy, self.sqrt_weights)
+        weighted_y = self.y if self.sqrt_weights is None else self.y * self.sqrt_weights
+        self._setup(design.terms, blocks, n=n, y_shift=self.y_shift, log_weight_sum=log_weight_sum, reml=reml,
+                    response_norm=float(np.linalg.norm(weighted_y)))
+
+    @classmethod
+    def from_blocks(cls, terms, blocks: dict, *, n: int, y_shift: np.ndarray, log_weight_sum: float, reml: bool,
+                    response_norm: float, design: Design | None = None) -> "LMMProblem":
+        """A problem from cross-products reduced elsewhere (e.g. summed over the partitions of a Dask
+        DataFrame, :mod:`multilevel.ml.out_of_core`): the objective and the solution are the same code;
+        only the per-row data (``x``, ``y``, weights) are absent, so :meth:`with_response` is not available.
+
+        ``blocks`` are :func:`~multilevel.linalg.system_blocks` of ``[X y - X y_shift]`` (rows scaled by
+        the square roots of the weights), ``n`` the number of observations with positive weight,
+        ``log_weight_sum`` the sum of their log weights, ``response_norm`` the norm of sqrt(w) y.
+        """
+        self = cls.__new__(cls)
+        self.design, self.x, self.y, self.sqrt_weights = design, None, None, None
+        self.p = blocks[len(terms), len(terms)].shape[0] - 1
+        self._setup(terms, blocks, n=n, y_shift=np.asarray(y_shift, dtype=float), log_weight_sum=log_weight_sum,
+                    reml=reml, response_norm=response_norm)
+        return self
+
+    def _setup(self, terms, blocks, *, n, y_shift, log_weight_sum, reml, response_norm) -> None:
+        self.reml = reml
+        self.terms = tuple(terms)
+        self.n = n
+        self.y_shift = y_shift
+        self.log_weight_sum = log_weight_sum
+        self.response_norm = response_norm
         self.cholesky = BlockedCholesky(blocks, [(t.n_levels, t.dim) for t in self.terms])
         sizes = [t.covariance.n_theta for t in self.terms]
         edges = np.concatenate([[0], np.cumsum(sizes)])
         self.theta_slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
         self.n_evaluations = 0
+
+    @property
+    def residual_norm(self) -> float:
+        """Norm of sqrt(w) (y - X y_shift): the response left after its least-squares fit on X."""
+        K = len(self.terms)
+        return float(np.sqrt(max(self.cholesky.A[K, K][self.p, self.p], 0.0)))
 
     def _centered(self, y: np.ndarray) -> np.ndarray:
         """y minus its least-squares fit on X (stored in ``y_shift``).
@@ -81,6 +115,9 @@ class LMMProblem:
         """The same problem for another response: only the blocks that involve y are recomputed."""
         clone = copy.copy(self)
         clone.y = np.asarray(y, dtype=float)
+        if self.x is None:
+            raise ModelError("this problem was built from reduced cross-products (data out of core): it holds "
+                             "no rows to refit with another response")
         xy = np.column_stack([self.x, clone._centered(clone.y)])
         if self.sqrt_weights is not None:
             xy = xy * self.sqrt_weights[:, None]

@@ -1,0 +1,508 @@
+"""``lmer`` on data that stay out of core: a Dask DataFrame or a parquet path.
+
+The profiled objective reads the data only through the cross-products of ``[Z X y]``
+(:func:`multilevel.linalg.system_blocks`), which are sums over rows. Here every partition computes
+its own blocks and the blocks are summed in a tree (:class:`~multilevel.design.dask_source.PartitionReducer`);
+the optimizer then runs on the summed blocks through the same code as an in-memory fit
+(:meth:`LMMProblem.from_blocks <multilevel.ml.lmm.LMMProblem.from_blocks>` and
+:func:`multilevel.ml.lmer.fit_problems`). To reproduce the in-memory fit to rounding, the passes
+rebuild each in-memory step on reduced quantities:
+
+1. scan: rows dropped for missing values, global levels and categories (:func:`plan_partitions`);
+2. columns: which columns are intercepts or indicators, their sizes, the R factor of X (its rank);
+3. exact medians and MADs of the columns to standardize (:func:`order_statistics`, a few passes);
+4. the R factor of the weighted, standardized ``[X y]``: ``y_shift``, the least-squares fit that
+   centers y (as ``LMMProblem._centered``);
+5. the blocks of the standardized and of the original design, with y centered;
+6. exact quantiles of the scaled residuals at the optimum, for the summary.
+
+The result answers everything that needs no rows (:class:`OutOfCoreLmerFit`).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+from ..design import Design, FixedDesign
+from ..design.dask_source import PartitionReducer, dask_frame, order_statistics, plan_partitions
+from ..errors import DataError
+from ..linalg import BlockDiagonal, BlockSparse, system_blocks
+from ..results.lmerfit import LmerFit
+from ..results.protocol import Fit, MissingCapability
+from ..results.summary import LmerSummary
+from .lmm import LMMProblem
+from .services import LinearMixedServices
+from .standardize import LARGEST, SMALLEST, Standardization
+
+RANK_TOL = 1e-7  # drop_rank_deficient's tolerance
+
+
+@dataclass(frozen=True)
+class OutOfCoreDesign(Design):
+    """A :class:`Design` without rows: the encoding state, levels and counts of data read by partition."""
+
+    n_rows: int = 0
+    n_partitions: int = 0
+
+    @property
+    def nobs(self) -> int:
+        return self.n_rows
+
+
+# ---- pass 2: column facts --------------------------------------------------------------------------
+def _column_facts(matrix: np.ndarray) -> dict:
+    return {"one": np.all(matrix == 1.0, axis=0), "indicator": np.all((matrix == 0.0) | (matrix == 1.0), axis=0),
+            "size": np.max(np.abs(matrix), axis=0, initial=0.0)}
+
+
+def _merge_facts(a: dict, b: dict) -> dict:
+    return {"one": a["one"] & b["one"], "indicator": a["indicator"] & b["indicator"], "size": np.maximum(a["size"], b["size"])}
+
+
+def _columns_partition(part, plan):
+    e = plan.encode(part)
+    if e is None:
+        return None
+    out = {"n": len(e.y), "y_min": float(e.y.min()), "y_max": float(e.y.max()),
+           "y_size": float(np.max(np.abs(e.y))), "x": _column_facts(e.x), "z": [_column_facts(z) for z in e.z],
+           "r": scipy.linalg.qr(e.x, mode="r")[0] if e.x.shape[1] else np.zeros((0, 0))}
+    if e.weights is not None:
+        w = e.weights
+        out["w"] = {"min": float(w.min()), "negative": int((w < 0).sum()), "positive": int((w > 0).sum()),
+                    "sum": float(w[w > 0].sum()), "size": float(np.max(np.abs(w)))}
+    return out
+
+
+def _stack_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.shape[1] == 0:
+        return a
+    return scipy.linalg.qr(np.vstack([a, b]), mode="r")[0]
+
+
+def _merge_columns(a: dict, b: dict) -> dict:
+    out = {"n": a["n"] + b["n"], "y_min": min(a["y_min"], b["y_min"]), "y_max": max(a["y_max"], b["y_max"]),
+           "y_size": max(a["y_size"], b["y_size"]), "x": _merge_facts(a["x"], b["x"]),
+           "z": [_merge_facts(x, y) for x, y in zip(a["z"], b["z"])], "r": _stack_r(a["r"], b["r"])}
+    if "w" in a:
+        wa, wb = a["w"], b["w"]
+        out["w"] = {"min": min(wa["min"], wb["min"]), "negative": wa["negative"] + wb["negative"],
+                    "positive": wa["positive"] + wb["positive"], "sum": wa["sum"] + wb["sum"],
+                    "size": max(wa["size"], wb["size"])}
+    return out
+
+
+def _kept_columns(r: np.ndarray, names: tuple[str, ...]) -> tuple[list[int], tuple[str, ...]]:
+    """drop_rank_deficient on the reduced R factor: |R_jj| is the norm of column j after projection
+    on the columns before it, ||R[:, j]|| its own norm (Householder QR, so exact dependence shows)."""
+    keep = []
+    for j in range(len(names)):
+        norm = np.linalg.norm(r[: j + 1, j]) if j < r.shape[0] else np.linalg.norm(r[:, j])
+        resid = abs(r[j, j]) if j < r.shape[0] else 0.0
+        if norm > 0.0 and resid > RANK_TOL * norm:
+            keep.append(j)
+    return keep, tuple(n for j, n in enumerate(names) if j not in keep)
+
+
+# ---- pass 3: exact medians and MADs -------------------------------------------------------------
+@dataclass(frozen=True)
+class ColumnValues:
+    """Values of one design column as ``robust_location_scale`` sees them: ``column / size``, or
+    ``|column / size - location|``. ``matrix`` -1 is the fixed part, k >= 0 the k-th term's z."""
+
+    matrix: int
+    column: int
+    size: float
+    location: float | None = None
+
+    def __call__(self, e) -> np.ndarray:
+        column = e.x[:, self.column] if self.matrix < 0 else e.z[self.matrix][:, self.column]
+        unit = column / self.size
+        return unit if self.location is None else np.abs(unit - self.location)
+
+
+def _median(reducer, plan, functions, n) -> list[float]:
+    """np.median of each function's values over all partitions, exactly (its two middle values' mean)."""
+    middle = [n // 2 - 1, n // 2] if n % 2 == 0 else [n // 2]
+    targets = [(f, r) for f in range(len(functions)) for r in middle]
+    values = order_statistics(reducer, plan, functions, targets, n) if targets else []
+    k = len(middle)
+    return [float(np.mean(np.array(values[i * k:(i + 1) * k]))) for i in range(len(functions))]
+
+
+def _sum_partition(part, request):
+    plan, functions = request
+    e = plan.encode(part)
+    return None if e is None else np.array([float(f(e).sum()) for f in functions])
+
+
+def _transforms(reducer, plan, facts: list[dict], n: int) -> list[tuple[np.ndarray, list]]:
+    """standardizing_transform of every matrix (fixed part first, then each term's z), from reduced facts."""
+    jobs = []  # (matrix, column, size, center)
+    intercepts = []
+    for m, fact in enumerate(facts):
+        ones = np.flatnonzero(fact["one"])
+        intercept = int(ones[0]) if len(ones) else None
+        intercepts.append(intercept)
+        for j in range(len(fact["size"])):
+            if j == intercept or fact["indicator"][j] or fact["size"][j] == 0.0:
+                continue
+            jobs.append((m, j, float(fact["size"][j]), intercept is not None))
+    centered = [ColumnValues(m - 1, j, size) for m, j, size, center in jobs if center]
+    medians = iter(_median(reducer, plan, centered, n))
+    locations = [next(medians) if center else 0.0 for *_, center in jobs]
+    deviations = [ColumnValues(m - 1, j, size, loc) for (m, j, size, _), loc in zip(jobs, locations)]
+    mads = [1.4826 * v for v in _median(reducer, plan, deviations, n)]
+    flat = [i for i, s in enumerate(mads) if s == 0.0]
+    if flat:  # more than half the values equal: the mean absolute deviation, as robust_location_scale
+        sums = reducer.run(_sum_partition, (plan, tuple(deviations[i] for i in flat)), np.add)
+        for i, total in zip(flat, sums):
+            mads[i] = 1.2533 * float(total / n)
+    out = [(np.eye(len(f["size"])), []) for f in facts]
+    for (m, j, size, _), loc, scale in zip(jobs, locations, mads):
+        center, scale = loc * size, scale * size
+        if scale == 0.0:
+            continue
+        transform, columns = out[m]
+        transform[j, j] = 1.0 / scale
+        if intercepts[m] is not None:
+            transform[intercepts[m], j] = -center / scale
+        columns.append((j, center, scale))
+    return out
+
+
+def _standardized(matrix: np.ndarray, columns: list) -> np.ndarray:
+    """The standardized columns computed directly, as standardizing_transform does."""
+    if not columns:
+        return matrix
+    out = matrix.copy()
+    for j, center, scale in columns:
+        out[:, j] = (matrix[:, j] - center) / scale
+    return out
+
+
+# ---- passes 4 and 5: centering y, and the blocks -----------------------------------------------------
+@dataclass(frozen=True)
+class Scaling:
+    fixed: list
+    terms: tuple
+    weight_scale: float
+
+
+def _centering_partition(part, request):
+    plan, scaling = request
+    e = plan.encode(part)
+    if e is None:
+        return None
+    x = _standardized(e.x, scaling.fixed)
+    out = {"n": len(e.y), "log_w": 0.0, "log_w_std": 0.0}
+    y = e.y
+    if e.weights is not None:
+        w = e.weights
+        positive = w[w > 0]
+        out.update(n=int(np.count_nonzero(w)), log_w=float(np.log(positive).sum()),
+                   log_w_std=float(np.log(positive / scaling.weight_scale).sum()))
+        sw = np.sqrt(w / scaling.weight_scale)
+        x, y = x * sw[:, None], y * sw
+        out["y_norm2_orig"] = float(np.sum((e.y * np.sqrt(w)) ** 2))
+    out["y_norm2"] = float(np.sum(y**2))
+    out["r"] = scipy.linalg.qr(np.column_stack([x, y]), mode="r")[0]
+    return out
+
+
+def _merge_centering(a, b):
+    out = {k: a[k] + b[k] for k in a if k != "r"}
+    out["r"] = _stack_r(a["r"], b["r"])
+    return out
+
+
+def _mergeable(blocks: dict) -> dict:
+    out = {}
+    for key, block in blocks.items():
+        if isinstance(block, BlockDiagonal):
+            out[key] = ("diagonal", block.data)
+        elif isinstance(block, BlockSparse):
+            out[key] = ("sparse", block.block_rows * block.n_block_cols + block.indices, block.data)
+        else:
+            out[key] = ("dense", block)
+    return out
+
+
+def _merge_block(a, b):
+    if a[0] != "sparse":
+        return (a[0], a[1] + b[1])
+    keys, inverse = np.unique(np.concatenate([a[1], b[1]]), return_inverse=True)
+    data = np.zeros((len(keys),) + a[2].shape[1:])
+    np.add.at(data, inverse, np.concatenate([a[2], b[2]]))
+    return ("sparse", keys, data)
+
+
+def _as_blocks(merged: dict, levels: list[int]) -> dict:
+    """Summed partition blocks -> the block types system_blocks returns (CSR order for the sparse ones)."""
+    out = {}
+    for (i, j), value in merged.items():
+        if value[0] == "diagonal":
+            out[i, j] = BlockDiagonal(value[1])
+        elif value[0] == "dense":
+            out[i, j] = value[1]
+        else:
+            keys, data = value[1], value[2]
+            rows, cols = keys // levels[j], keys % levels[j]
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=levels[i]))]).astype(np.int64)
+            out[i, j] = BlockSparse(indptr, cols.astype(np.int64), data, levels[i], levels[j])
+    return out
+
+
+def _blocks_partition(part, request):
+    plan, scaling, levels, shifts, standardize = request
+    e = plan.encode(part)
+    if e is None:
+        return None
+    out = {}
+    variants = [("original", e.x, e.z, e.weights, shifts["original"])]
+    if standardize:
+        w = None if e.weights is None else e.weights / scaling.weight_scale
+        variants.append(("standardized", _standardized(e.x, scaling.fixed),
+                         [_standardized(z, cols) for z, cols in zip(e.z, scaling.terms)], w, shifts["standardized"]))
+    for name, x, zs, w, shift in variants:
+        xy = np.column_stack([x, e.y - x @ shift])
+        terms = [(codes, z, n) for codes, z, n in zip(e.codes, zs, levels)]
+        out[name] = _mergeable(system_blocks(terms, xy, None if w is None else np.sqrt(w)))
+    return out
+
+
+def _merge_blocks(a, b):
+    return {name: {key: _merge_block(a[name][key], b[name][key]) if key in a[name] else b[name][key]
+                   for key in a[name].keys() | b[name].keys()} for name in a}
+
+
+# ---- pass 6: scaled residual quantiles (the summary's table) -------------------------------------
+@dataclass(frozen=True)
+class ScaledResiduals:
+    """Pearson residuals over sigma at the optimum, per row of a partition (as LmerFit.residuals)."""
+
+    beta: np.ndarray
+    b: tuple
+    sigma: float
+
+    def __call__(self, e) -> np.ndarray:
+        total = np.zeros(len(e.y))
+        for codes, z, b in zip(e.codes, e.z, self.b):
+            total += np.einsum("np,np->n", z, b[codes])
+        res = e.y - (e.x @ self.beta + total)
+        return (res if e.weights is None else res * np.sqrt(e.weights)) / self.sigma
+
+
+def _quantiles(reducer, plan, function, n: int) -> np.ndarray:
+    """np.quantile(values, [0, .25, .5, .75, 1]) exactly: the order statistics around each position."""
+    probs = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    positions = probs * (n - 1)
+    low, high = np.floor(positions).astype(np.int64), np.ceil(positions).astype(np.int64)
+    ranks = sorted(set(low.tolist()) | set(high.tolist()))
+    values = dict(zip(ranks, order_statistics(reducer, plan, [function], [(0, r) for r in ranks], n)))
+    return np.array([np.quantile([values[lo], values[hi]], p - lo) if hi > lo else values[lo]
+                     for lo, hi, p in zip(low, high, positions)])
+
+
+# ---- the fit ---------------------------------------------------------------------------------------
+def lmer_out_of_core(parsed, data, *, reml: bool, weights, na_action: str, start, data_name, progress, client):
+    """:func:`multilevel.lmer` on a Dask DataFrame or a parquet path (see the module's docstring)."""
+    from .lmer import fit_problems
+
+    frame = dask_frame(data)
+    name = data_name or (str(data) if not hasattr(data, "npartitions") else "data")
+    reducer = PartitionReducer(frame, client=client)
+    try:
+        planned = plan_partitions(parsed, frame, reducer, weights=weights, na_action=na_action)
+        plan = planned.plan
+        cols = reducer.run(_columns_partition, plan, _merge_columns)
+        if cols is None:
+            raise DataError("no rows are left after dropping rows with missing values")
+        _check_weights(cols)
+        keep, dropped = _kept_columns(cols["r"], planned.fixed_names)
+        if dropped:
+            warnings.warn(f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
+                          f"column{'s' if len(dropped) > 1 else ''} / coefficient{'s' if len(dropped) > 1 else ''}: "
+                          f"{', '.join(dropped)}", UserWarning, stacklevel=3)
+            plan = dataclasses.replace(plan, fixed_keep=tuple(keep))
+        names = tuple(planned.fixed_names[j] for j in keep)
+        x_facts = {k: v[keep] for k, v in cols["x"].items()}
+        _check_magnitudes(planned, cols, x_facts, names)
+        n = cols["n"]
+        weight_scale = cols["w"]["sum"] / cols["w"]["positive"] if "w" in cols else 1.0
+        transforms = _transforms(reducer, plan, [x_facts] + cols["z"], n)
+        standardization = Standardization(transforms[0][0], tuple(t for t, _ in transforms[1:]),
+                                          tuple(t.covariance for t in planned.terms), weight_scale)
+        scaling = Scaling(transforms[0][1], tuple(c for _, c in transforms[1:]), weight_scale)
+        centering = reducer.run(_centering_partition, (plan, scaling), _merge_centering)
+        p = len(names)
+        r = centering["r"]
+        shift_std = scipy.linalg.solve_triangular(r[:p, :p], r[:p, p]) if p else np.zeros(0)
+        shift = standardization.fixed @ shift_std
+        standardize = not standardization.is_identity
+        levels = [t.n_levels for t in planned.terms]
+        blocks = reducer.run(_blocks_partition, (plan, scaling, levels, {"original": shift, "standardized": shift_std},
+                                                 standardize), _merge_blocks)
+        design = OutOfCoreDesign(
+            parsed, np.zeros(0), parsed.response,
+            FixedDesign(np.zeros((0, p)), names, plan.fixed_spec, planned.fixed_text, dropped),
+            planned.terms, None if weights is None else np.zeros(0), planned.n_dropped, planned.dropped_by_column,
+            n_rows=n, n_partitions=reducer.n_partitions)
+        n_obs = centering["n"]
+        problem = LMMProblem.from_blocks(planned.terms, _as_blocks(blocks["original"], levels), n=n_obs,
+                                         y_shift=shift, log_weight_sum=centering["log_w"], reml=reml, design=design,
+                                         response_norm=float(np.sqrt(centering.get("y_norm2_orig", centering["y_norm2"]))))
+        search = problem
+        if standardize:
+            std_terms = [dataclasses.replace(t, z=np.zeros((0, t.dim))) for t in planned.terms]
+            search = LMMProblem.from_blocks(std_terms, _as_blocks(blocks["standardized"], levels), n=n_obs,
+                                            y_shift=shift_std, log_weight_sum=centering["log_w_std"], reml=reml,
+                                            response_norm=float(np.sqrt(centering["y_norm2"])))
+        passes = reducer.passes
+        settings = {"out_of_core": {"partitions": reducer.n_partitions, "passes": passes, "rows": n,
+                                    "scheduler": reducer.description,
+                                    "note": f"cross-product blocks map-reduced over {reducer.n_partitions} partitions"}}
+        fit = fit_problems(design, search, problem, standardization, reml=reml, start=start, data_name=name,
+                           progress=progress, constant_response=cols["y_min"] == cols["y_max"],
+                           fit_class=OutOfCoreLmerFit, services=OutOfCoreServices, settings=settings)
+        fit._search = search
+        fit._residual_quantiles = _quantiles(reducer, plan, ScaledResiduals(fit._beta, tuple(fit._b), fit.sigma), n)
+        fit.optimizer.settings["out_of_core"]["passes"] = reducer.passes
+        return fit
+    finally:
+        reducer.close()
+
+
+def _check_weights(cols: dict) -> None:
+    if "w" not in cols:
+        return
+    w = cols["w"]
+    if w["negative"]:
+        raise DataError(f"weights must be non-negative ({w['negative']} are negative, minimum {w['min']:g})")
+    if not w["positive"]:
+        raise DataError(f"all {cols['n']} weights are zero: no observation would count in the fit")
+
+
+def _check_magnitudes(planned, cols: dict, x_facts: dict, names) -> None:
+    """check_magnitudes on the reduced column sizes (the largest absolute value of each column)."""
+    items = [(f"response {planned.plan.parsed.response!r}", cols["y_size"])]
+    if "w" in cols:
+        items.append(("weights", cols["w"]["size"]))
+    items += [(f"fixed-effects column {n!r}", s) for n, s in zip(names, x_facts["size"])]
+    items += [(f"column {n!r} of the term ({t.lhs} | {t.group_name})", s)
+              for t, facts in zip(planned.terms, cols["z"]) for n, s in zip(t.column_names, facts["size"])]
+    for label, size in items:
+        if size > 0 and (size > LARGEST or size < SMALLEST):
+            raise DataError(f"{label} has values of size {size:.3g}: their squares leave double precision. "
+                            "Rescale it (e.g. divide by a power of ten); fits do not depend on the units "
+                            f"between {SMALLEST:g} and {LARGEST:g}")
+
+
+class OutOfCoreServices(LinearMixedServices):
+    """The engine for fits whose rows stayed in their partitions: the problem travels with the fit."""
+
+    @staticmethod
+    def problem(fit):
+        raise MissingCapability("the cross-products of an out-of-core fit were not kept; refit with ml.lmer")
+
+    @staticmethod
+    def confint(fit, method: str, level: float, *, nsim: int, seed, parm):
+        if method != "wald":
+            raise fit._missing(f"confint(method={method!r})", "use confint('wald')")
+        return LinearMixedServices.confint(fit, method, level, nsim=nsim, seed=seed, parm=parm)
+
+
+class OutOfCoreLmerFit(LmerFit):
+    """An lmer fit on data read partition by partition (a Dask DataFrame or parquet).
+
+    It answers what needs no per-row data: ``summary``, ``fixef``, ``ranef``, ``coef``, ``varcorr``,
+    ``vcov``, ``sigma``, ``loglik``, ``aic``/``bic``, ``confint("wald")``, ``refit_ml``/``anova``,
+    ``predict(newdata)`` and the optimizer record. Per-row answers (fitted values, residuals,
+    predictions on the training rows, simulation, the bootstrap) raise
+    :class:`~multilevel.results.protocol.MissingCapability`.
+    """
+
+    # protocol questions about the training rows: the protocol's defaults (they raise, and capabilities() omits them)
+    observed = Fit.observed
+    observation_weights = Fit.observation_weights
+    fitted_mean = Fit.fitted_mean
+    replicated_data = Fit.replicated_data
+    fixed_columns = Fit.fixed_columns
+    grouping = Fit.grouping
+    varying_effects = Fit.varying_effects
+
+    _search = None
+    _residual_quantiles = None
+
+    def _missing(self, question: str, hint: str = ""):
+        where = (f"the data were out of core ({self.design.n_partitions} partitions) and no rows were kept; "
+                 "compute it partition by partition with fit.predict(partition)")
+        return MissingCapability(f"an out-of-core lmer fit cannot answer {question.rstrip('()')}(): "
+                                 + (f"{hint}; " if hint else "") + where)
+
+    def __getstate__(self):  # the cross-products cannot be rebuilt from rows: keep them
+        return self.__dict__.copy()
+
+    def fitted(self):
+        raise self._missing("fitted")
+
+    def residuals(self, type: str = "response", scaled: bool = False):
+        raise self._missing("residuals")
+
+    def simulate(self, nsim: int = 1, seed=None, use_u: bool = False):
+        raise self._missing("simulate")
+
+    def bootstrap(self, nsim: int, **options):
+        raise self._missing("bootstrap")
+
+    def predict(self, newdata=None, re_form=None, allow_new_levels: bool = False):
+        """Predictions for ``newdata`` (e.g. one partition at a time); the training rows were not kept."""
+        if newdata is None:
+            raise self._missing("predict", "pass newdata")
+        return super().predict(newdata, re_form=re_form, allow_new_levels=allow_new_levels)
+
+    def refit_ml(self) -> "OutOfCoreLmerFit":
+        """The same model by maximum likelihood, from the same summed cross-products (no pass over the data)."""
+        if not self.reml:
+            return self
+        from .lmer import fit_problems
+
+        problem = _with_reml(self.problem, False)
+        search = problem if self._search is None or self._search is self.problem else _with_reml(self._search, False)
+        settings = {"out_of_core": dict(self.optimizer.settings.get("out_of_core", {}))}
+        fit = fit_problems(self.design, search, problem, self.standardization, reml=False, start=self._theta,
+                           data_name=self.data_name, constant_response=False, fit_class=OutOfCoreLmerFit,
+                           services=OutOfCoreServices, settings=settings)
+        fit._search = search
+        return fit
+
+    def summary(self):
+        return LmerSummary(_SummaryView(self))
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+def _with_reml(problem: LMMProblem, reml: bool) -> LMMProblem:
+    clone = copy.copy(problem)
+    clone.reml = reml
+    return clone
+
+
+class _SummaryView:
+    """The fit as lme4's summary reads it, with the scaled residuals' quantiles (computed exactly over
+    the partitions at fit time) standing in for the residuals it would otherwise take quantiles of."""
+
+    def __init__(self, fit: OutOfCoreLmerFit):
+        self._fit = fit
+
+    def __getattr__(self, name):
+        return getattr(self._fit, name)
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:
+        quantiles = self._fit._residual_quantiles
+        return np.full(5, np.nan) if quantiles is None else quantiles
