@@ -11,6 +11,7 @@ gives everything: ``log|L_Z|``, ``log|L_X|`` and the penalized residual sum of s
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,11 +19,45 @@ from scipy.linalg import solve_triangular
 
 from ..design import Design
 from ..errors import ModelError
-from ..linalg import BlockedCholesky, NotPositiveDefinite, logdet_lower, system_blocks
+from ..linalg import BlockedCholesky, NotPositiveDefinite, logdet_lower
 from ..linalg.blocks import solve_upper_block, transpose_times_block
-from ..linalg.crossprod import dense_cross
+from ..linalg.crossprod import (ColumnBounds, blocks_from_digits, dense_cross_digits, digits_value, exact_bincount,
+                                exact_system_blocks, gram_digits, gram_scale, power_of_two_above)
 
 LOG_2PI = float(np.log(2 * np.pi))
+
+
+def exact_sum(values: np.ndarray) -> float:
+    """sum(values), exactly rounded from an order-independent exact sum (linalg.crossprod's digits)."""
+    scale = power_of_two_above(np.max(np.abs(values), initial=0.0))
+    return float(digits_value(exact_bincount(None, values, 1, scale))[0] * scale)
+
+
+def centering_shift(gram: np.ndarray) -> np.ndarray:
+    """The least-squares coefficients of y on X from the cross-products ``[X y]'W[X y]`` (y last)."""
+    p = gram.shape[0] - 1
+    if p == 0:
+        return np.zeros(0)
+    try:
+        return np.linalg.solve(gram[:p, :p], gram[:p, p])
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(gram[:p, :p], gram[:p, p], rcond=None)[0]
+
+
+def centered_response(y: np.ndarray, x: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """y - X shift, the columns added in a fixed order (each row's value does not depend on the layout)."""
+    fit = np.zeros(len(y))
+    for j in range(len(shift)):
+        fit = fit + x[:, j] * shift[j]
+    return y - fit
+
+
+def centered_bound(y_max: float, x_max, shift) -> float:
+    """A power of two above max |y - X shift| from the columns' maxima (the digit grid of the centered y)."""
+    total = float(y_max)
+    for j in range(len(shift)):
+        total = total + float(x_max[j]) * abs(float(shift[j]))
+    return power_of_two_above(total)
 
 
 @dataclass(frozen=True)
@@ -54,9 +89,18 @@ class LMMProblem:
         self.sqrt_weights = None if w is None else np.sqrt(w)
         n = len(self.y) if w is None else int(np.count_nonzero(w))  # a row of weight 0 carries no information: it is
         # not an observation of the likelihood (as R's lm), so the weights' units cannot matter
-        log_weight_sum = 0.0 if w is None else float(np.log(w[w > 0]).sum())
-        xy = np.column_stack([self.x, self._centered(self.y)])
-        blocks = system_blocks([(t.codes, t.z, t.n_levels) for t in design.terms], xy, self.sqrt_weights)
+        log_weight_sum = 0.0 if w is None else exact_sum(np.log(w[w > 0]))
+        # every sum over rows is exact (linalg.crossprod): the same data give the same objective, bit for
+        # bit, however the rows are ordered or split (an out-of-core fit sums partitions' blocks)
+        self.x_max = np.max(np.abs(self.x), axis=0, initial=0.0)
+        self.x_bounds = np.array([power_of_two_above(v) for v in self.x_max])
+        self.y_max = float(np.max(np.abs(self.y), initial=0.0))
+        self.bounds = ColumnBounds.of([(t.codes, t.z, t.n_levels) for t in design.terms], self.x, self.sqrt_weights)
+        yc = self._centered(self.y)
+        self.bounds = dataclasses.replace(self.bounds, xy=np.append(self.x_bounds, centered_bound(self.y_max, self.x_max,
+                                                                                                  self.y_shift)))
+        xy = np.column_stack([self.x, yc])
+        blocks = exact_system_blocks([(t.codes, t.z, t.n_levels) for t in design.terms], xy, self.sqrt_weights, self.bounds)
         weighted_y = self.y if self.sqrt_weights is None else self.y * self.sqrt_weights
         self._setup(design.terms, blocks, n=n, y_shift=self.y_shift, log_weight_sum=log_weight_sum, reml=reml,
                     response_norm=float(np.linalg.norm(weighted_y)))
@@ -103,30 +147,41 @@ class LMMProblem:
 
         The profiled criterion does not change when y moves within the column space of X (beta
         absorbs it), but y'y then no longer dwarfs the penalized residual sum of squares, so the
-        Cholesky factor's last element loses far fewer digits to cancellation.
+        Cholesky factor's last element loses far fewer digits to cancellation. The fit solves the normal
+        equations of the exact cross-products of ``[X y]`` (:func:`centering_shift`), so that an
+        out-of-core fit, which has only reduced sums, centers y identically.
         """
-        x, target = self.x, y
+        bounds = np.append(self.x_bounds, power_of_two_above(self.y_max))
+        columns = np.column_stack([self.x, y])
         if self.sqrt_weights is not None:
-            x, target = x * self.sqrt_weights[:, None], y * self.sqrt_weights
-        self.y_shift = np.linalg.lstsq(x, target, rcond=None)[0] if self.p else np.zeros(0)
-        return y - self.x @ self.y_shift
+            columns = columns * self.sqrt_weights[:, None]
+        gram = digits_value(gram_digits(columns, bounds, self.bounds.weight)) * gram_scale(bounds, self.bounds.weight)
+        self.y_shift = centering_shift(gram)
+        return centered_response(y, self.x, self.y_shift)
 
     def with_response(self, y: np.ndarray) -> "LMMProblem":
         """The same problem for another response: only the blocks that involve y are recomputed."""
-        clone = copy.copy(self)
-        clone.y = np.asarray(y, dtype=float)
         if self.x is None:
             raise ModelError("this problem was built from reduced cross-products (data out of core): it holds "
                              "no rows to refit with another response")
-        xy = np.column_stack([self.x, clone._centered(clone.y)])
-        if self.sqrt_weights is not None:
-            xy = xy * self.sqrt_weights[:, None]
-        K = len(self.terms)
-        blocks = dict(self.cholesky.A)
+        clone = copy.copy(self)
+        clone.y = np.asarray(y, dtype=float)
+        clone.y_max = float(np.max(np.abs(clone.y), initial=0.0))
+        yc = clone._centered(clone.y)
+        clone.bounds = dataclasses.replace(self.bounds, xy=np.append(self.x_bounds, centered_bound(clone.y_max, self.x_max, clone.y_shift)))
+        xy = np.column_stack([self.x, yc])
+        sw = self.sqrt_weights
+        if sw is not None:
+            xy = xy * sw[:, None]
+        K, w2 = len(self.terms), clone.bounds.weight ** 2
+        digits = {}
         for j, term in enumerate(self.terms):
-            z = term.z if self.sqrt_weights is None else term.z * self.sqrt_weights[:, None]
-            blocks[K, j] = dense_cross(term.codes, z, term.n_levels, xy)
-        blocks[K, K] = xy.T @ xy
+            z = term.z if sw is None else term.z * sw[:, None]
+            digits[K, j] = dense_cross_digits(term.codes, z, term.n_levels, xy, clone.bounds.z[j], clone.bounds.xy, w2)
+        digits[K, K] = ("dense", gram_digits(xy, clone.bounds.xy, clone.bounds.weight),
+                        gram_scale(clone.bounds.xy, clone.bounds.weight))
+        blocks = dict(self.cholesky.A)
+        blocks.update(blocks_from_digits(digits, [t.n_levels for t in self.terms]))
         clone.cholesky = copy.copy(self.cholesky)
         clone.cholesky.A = blocks
         return clone

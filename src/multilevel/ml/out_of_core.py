@@ -11,10 +11,13 @@ rebuild each in-memory step on reduced quantities:
 1. scan: rows dropped for missing values, global levels and categories (:func:`plan_partitions`);
 2. columns: which columns are intercepts or indicators, their sizes, the R factor of X (its rank);
 3. exact medians and MADs of the columns to standardize (:func:`order_statistics`, a few passes);
-4. the R factor of the weighted, standardized ``[X y]``: ``y_shift``, the least-squares fit that
-   centers y (as ``LMMProblem._centered``);
+4. the cross-products of ``[X y]`` of both designs: ``y_shift``, the least-squares fit that centers y
+   (as ``LMMProblem._centered``);
 5. the blocks of the standardized and of the original design, with y centered;
 6. exact quantiles of the scaled residuals at the optimum, for the summary.
+
+Every sum over rows is exact (:func:`multilevel.linalg.crossprod.exact_bincount`), in memory as here, so
+the optimizer sees the same objective, bit for bit, and an unweighted fit equals the in-memory fit.
 
 The result answers everything that needs no rows (:class:`OutOfCoreLmerFit`).
 """
@@ -31,11 +34,12 @@ import scipy.linalg
 from ..design import Design, FixedDesign
 from ..design.dask_source import PartitionReducer, dask_frame, order_statistics, plan_partitions
 from ..errors import DataError
-from ..linalg import BlockDiagonal, BlockSparse, system_blocks
+from ..linalg.crossprod import (ColumnBounds, add_block_digits, add_digits, blocks_from_digits, digits_value,
+                                exact_bincount, gram_digits, gram_scale, power_of_two_above, system_block_digits)
 from ..results.lmerfit import LmerFit
 from ..results.protocol import Fit, MissingCapability
 from ..results.summary import LmerSummary
-from .lmm import LMMProblem
+from .lmm import LMMProblem, centered_bound, centered_response, centering_shift
 from .services import LinearMixedServices
 from .standardize import LARGEST, SMALLEST, Standardization
 
@@ -57,11 +61,22 @@ class OutOfCoreDesign(Design):
 # ---- pass 2: column facts --------------------------------------------------------------------------
 def _column_facts(matrix: np.ndarray) -> dict:
     return {"one": np.all(matrix == 1.0, axis=0), "indicator": np.all((matrix == 0.0) | (matrix == 1.0), axis=0),
-            "size": np.max(np.abs(matrix), axis=0, initial=0.0)}
+            "size": np.max(np.abs(matrix), axis=0, initial=0.0), "min": np.min(matrix, axis=0, initial=np.inf),
+            "max": np.max(matrix, axis=0, initial=-np.inf)}
 
 
 def _merge_facts(a: dict, b: dict) -> dict:
-    return {"one": a["one"] & b["one"], "indicator": a["indicator"] & b["indicator"], "size": np.maximum(a["size"], b["size"])}
+    return {"one": a["one"] & b["one"], "indicator": a["indicator"] & b["indicator"], "size": np.maximum(a["size"], b["size"]),
+            "min": np.minimum(a["min"], b["min"]), "max": np.maximum(a["max"], b["max"])}
+
+
+def _standardized_sizes(facts: dict, columns: list) -> np.ndarray:
+    """max |column| after standardization: the map (v - center) / scale is monotone in v, also in floating
+    point, so the extremes come from the raw extremes (exactly the values the in-memory columns hold)."""
+    size = facts["size"].copy()
+    for j, center, scale in columns:
+        size[j] = max(abs((facts["max"][j] - center) / scale), abs((facts["min"][j] - center) / scale))
+    return size
 
 
 def _columns_partition(part, plan):
@@ -73,8 +88,10 @@ def _columns_partition(part, plan):
            "r": scipy.linalg.qr(e.x, mode="r")[0] if e.x.shape[1] else np.zeros((0, 0))}
     if e.weights is not None:
         w = e.weights
-        out["w"] = {"min": float(w.min()), "negative": int((w < 0).sum()), "positive": int((w > 0).sum()),
-                    "sum": float(w[w > 0].sum()), "size": float(np.max(np.abs(w)))}
+        positive = w[w > 0]
+        out["w"] = {"min": float(w.min()), "negative": int((w < 0).sum()), "positive": len(positive),
+                    "sum": float(positive.sum()), "size": float(np.max(np.abs(w))),
+                    "min_positive": float(positive.min()) if len(positive) else np.inf}
     return out
 
 
@@ -92,7 +109,7 @@ def _merge_columns(a: dict, b: dict) -> dict:
         wa, wb = a["w"], b["w"]
         out["w"] = {"min": min(wa["min"], wb["min"]), "negative": wa["negative"] + wb["negative"],
                     "positive": wa["positive"] + wb["positive"], "sum": wa["sum"] + wb["sum"],
-                    "size": max(wa["size"], wb["size"])}
+                    "size": max(wa["size"], wb["size"]), "min_positive": min(wa["min_positive"], wb["min_positive"])}
     return out
 
 
@@ -187,97 +204,90 @@ def _standardized(matrix: np.ndarray, columns: list) -> np.ndarray:
 
 # ---- passes 4 and 5: centering y, and the blocks -----------------------------------------------------
 @dataclass(frozen=True)
-class Scaling:
-    fixed: list
-    terms: tuple
-    weight_scale: float
+class Variant:
+    """One of the fit's two designs (original, standardized) as a partition computes it: its column
+    standardization, weight scale, and the digit grids (bounds) every in-memory sum of it would use."""
+
+    fixed: list  # (column, center, scale) of the standardized fixed columns
+    terms: tuple  # the same per term's z
+    weight_scale: float  # weights are divided by it (1: the original design)
+    x_max: np.ndarray  # max |column| of X
+    z_bounds: tuple
+    y_max: float
+    weight_bound: float  # power of two above max sqrt(weight)
+    log_bound: float  # power of two above max |log weight|
+    shift: np.ndarray | None = None  # y_shift, once known
+
+    def apply(self, e):
+        """(X, zs, weights) of this design for an encoded partition."""
+        w = None if e.weights is None else (e.weights if self.weight_scale == 1.0 else e.weights / self.weight_scale)
+        return (_standardized(e.x, self.fixed), [_standardized(z, c) for z, c in zip(e.z, self.terms)], w)
+
+    @property
+    def x_bounds(self) -> np.ndarray:
+        return np.array([power_of_two_above(v) for v in self.x_max])
+
+    def gram_bounds(self) -> np.ndarray:
+        return np.append(self.x_bounds, power_of_two_above(self.y_max))
+
+    def block_bounds(self) -> ColumnBounds:
+        return ColumnBounds(self.z_bounds, np.append(self.x_bounds, centered_bound(self.y_max, self.x_max, self.shift)),
+                            self.weight_bound)
+
+
+def _variant(facts_x, facts_z, fixed, terms, weight_scale, y_max, w_facts) -> Variant:
+    z_bounds = tuple(np.array([power_of_two_above(v) for v in _standardized_sizes(f, c)]) for f, c in zip(facts_z, terms))
+    weight_bound, log_bound = 1.0, 1.0
+    if w_facts is not None:
+        weight_bound = power_of_two_above(np.sqrt(w_facts["size"] / weight_scale))
+        logs = np.log(np.array([w_facts["min_positive"], w_facts["size"]]) / weight_scale)
+        log_bound = power_of_two_above(np.max(np.abs(logs)))
+    return Variant(fixed, tuple(terms), weight_scale, _standardized_sizes(facts_x, fixed), z_bounds, y_max,
+                   weight_bound, log_bound)
 
 
 def _centering_partition(part, request):
-    plan, scaling = request
+    plan, variants = request
     e = plan.encode(part)
     if e is None:
         return None
-    x = _standardized(e.x, scaling.fixed)
-    out = {"n": len(e.y), "log_w": 0.0, "log_w_std": 0.0}
-    y = e.y
-    if e.weights is not None:
-        w = e.weights
-        positive = w[w > 0]
-        out.update(n=int(np.count_nonzero(w)), log_w=float(np.log(positive).sum()),
-                   log_w_std=float(np.log(positive / scaling.weight_scale).sum()))
-        sw = np.sqrt(w / scaling.weight_scale)
-        x, y = x * sw[:, None], y * sw
-        out["y_norm2_orig"] = float(np.sum((e.y * np.sqrt(w)) ** 2))
-    out["y_norm2"] = float(np.sum(y**2))
-    out["r"] = scipy.linalg.qr(np.column_stack([x, y]), mode="r")[0]
+    out = {}
+    for name, variant in variants.items():
+        x, _, w = variant.apply(e)
+        columns = np.column_stack([x, e.y])
+        item = {"n": len(e.y)}
+        if w is not None:
+            columns = columns * np.sqrt(w)[:, None]
+            positive = w[w > 0]
+            item["n"] = len(positive)
+            item["log_w"] = exact_bincount(None, np.log(positive), 1, variant.log_bound)
+        item["gram"] = gram_digits(columns, variant.gram_bounds(), variant.weight_bound)
+        item["y_norm2"] = float(np.sum(columns[:, -1] ** 2))
+        out[name] = item
     return out
 
 
 def _merge_centering(a, b):
-    out = {k: a[k] + b[k] for k in a if k != "r"}
-    out["r"] = _stack_r(a["r"], b["r"])
-    return out
-
-
-def _mergeable(blocks: dict) -> dict:
-    out = {}
-    for key, block in blocks.items():
-        if isinstance(block, BlockDiagonal):
-            out[key] = ("diagonal", block.data)
-        elif isinstance(block, BlockSparse):
-            out[key] = ("sparse", block.block_rows * block.n_block_cols + block.indices, block.data)
-        else:
-            out[key] = ("dense", block)
-    return out
-
-
-def _merge_block(a, b):
-    if a[0] != "sparse":
-        return (a[0], a[1] + b[1])
-    keys, inverse = np.unique(np.concatenate([a[1], b[1]]), return_inverse=True)
-    data = np.zeros((len(keys),) + a[2].shape[1:])
-    np.add.at(data, inverse, np.concatenate([a[2], b[2]]))
-    return ("sparse", keys, data)
-
-
-def _as_blocks(merged: dict, levels: list[int]) -> dict:
-    """Summed partition blocks -> the block types system_blocks returns (CSR order for the sparse ones)."""
-    out = {}
-    for (i, j), value in merged.items():
-        if value[0] == "diagonal":
-            out[i, j] = BlockDiagonal(value[1])
-        elif value[0] == "dense":
-            out[i, j] = value[1]
-        else:
-            keys, data = value[1], value[2]
-            rows, cols = keys // levels[j], keys % levels[j]
-            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=levels[i]))]).astype(np.int64)
-            out[i, j] = BlockSparse(indptr, cols.astype(np.int64), data, levels[i], levels[j])
-    return out
+    return {name: {key: add_digits(x[key], b[name][key]) if key in ("gram", "log_w") else x[key] + b[name][key]
+                   for key in x} for name, x in a.items()}
 
 
 def _blocks_partition(part, request):
-    plan, scaling, levels, shifts, standardize = request
+    plan, variants, levels = request
     e = plan.encode(part)
     if e is None:
         return None
     out = {}
-    variants = [("original", e.x, e.z, e.weights, shifts["original"])]
-    if standardize:
-        w = None if e.weights is None else e.weights / scaling.weight_scale
-        variants.append(("standardized", _standardized(e.x, scaling.fixed),
-                         [_standardized(z, cols) for z, cols in zip(e.z, scaling.terms)], w, shifts["standardized"]))
-    for name, x, zs, w, shift in variants:
-        xy = np.column_stack([x, e.y - x @ shift])
+    for name, variant in variants.items():
+        x, zs, w = variant.apply(e)
+        xy = np.column_stack([x, centered_response(e.y, x, variant.shift)])
         terms = [(codes, z, n) for codes, z, n in zip(e.codes, zs, levels)]
-        out[name] = _mergeable(system_blocks(terms, xy, None if w is None else np.sqrt(w)))
+        out[name] = system_block_digits(terms, xy, None if w is None else np.sqrt(w), variant.block_bounds())
     return out
 
 
 def _merge_blocks(a, b):
-    return {name: {key: _merge_block(a[name][key], b[name][key]) if key in a[name] else b[name][key]
-                   for key in a[name].keys() | b[name].keys()} for name in a}
+    return {name: add_block_digits(a[name], b[name]) for name in a}
 
 
 # ---- pass 6: scaled residual quantiles (the summary's table) -------------------------------------
@@ -333,35 +343,42 @@ def lmer_out_of_core(parsed, data, *, reml: bool, weights, na_action: str, start
         x_facts = {k: v[keep] for k, v in cols["x"].items()}
         _check_magnitudes(planned, cols, x_facts, names)
         n = cols["n"]
+        # standardize.py's np.mean of the positive weights: a pairwise sum, which partitions cannot
+        # reproduce; weighted fits agree with in-memory ones to the optimizer's tolerance, not to rounding
         weight_scale = cols["w"]["sum"] / cols["w"]["positive"] if "w" in cols else 1.0
         transforms = _transforms(reducer, plan, [x_facts] + cols["z"], n)
         standardization = Standardization(transforms[0][0], tuple(t for t, _ in transforms[1:]),
                                           tuple(t.covariance for t in planned.terms), weight_scale)
-        scaling = Scaling(transforms[0][1], tuple(c for _, c in transforms[1:]), weight_scale)
-        centering = reducer.run(_centering_partition, (plan, scaling), _merge_centering)
-        p = len(names)
-        r = centering["r"]
-        shift_std = scipy.linalg.solve_triangular(r[:p, :p], r[:p, p]) if p else np.zeros(0)
-        shift = standardization.fixed @ shift_std
         standardize = not standardization.is_identity
+        w_facts = cols.get("w")
+        variants = {"original": _variant(x_facts, cols["z"], [], [[] for _ in planned.terms], 1.0, cols["y_size"], w_facts)}
+        if standardize:
+            variants["standardized"] = _variant(x_facts, cols["z"], transforms[0][1], [c for _, c in transforms[1:]],
+                                                weight_scale, cols["y_size"], w_facts)
+        centering = reducer.run(_centering_partition, (plan, variants), _merge_centering)
+        for name, variant in variants.items():
+            gram = digits_value(centering[name]["gram"]) * gram_scale(variant.gram_bounds(), variant.weight_bound)
+            variants[name] = dataclasses.replace(variant, shift=centering_shift(gram))
         levels = [t.n_levels for t in planned.terms]
-        blocks = reducer.run(_blocks_partition, (plan, scaling, levels, {"original": shift, "standardized": shift_std},
-                                                 standardize), _merge_blocks)
+        digits = reducer.run(_blocks_partition, (plan, variants, levels), _merge_blocks)
+        p = len(names)
         design = OutOfCoreDesign(
             parsed, np.zeros(0), parsed.response,
             FixedDesign(np.zeros((0, p)), names, plan.fixed_spec, planned.fixed_text, dropped),
             planned.terms, None if weights is None else np.zeros(0), planned.n_dropped, planned.dropped_by_column,
             n_rows=n, n_partitions=reducer.n_partitions)
-        n_obs = centering["n"]
-        problem = LMMProblem.from_blocks(planned.terms, _as_blocks(blocks["original"], levels), n=n_obs,
-                                         y_shift=shift, log_weight_sum=centering["log_w"], reml=reml, design=design,
-                                         response_norm=float(np.sqrt(centering.get("y_norm2_orig", centering["y_norm2"]))))
-        search = problem
+
+        def problem_of(name, terms):
+            reduced = centering[name]
+            log_w = 0.0 if "log_w" not in reduced else float(digits_value(reduced["log_w"])[0] * variants[name].log_bound)
+            return LMMProblem.from_blocks(terms, blocks_from_digits(digits[name], levels), n=reduced["n"],
+                                          y_shift=variants[name].shift, log_weight_sum=log_w, reml=reml,
+                                          response_norm=float(np.sqrt(reduced["y_norm2"])),
+                                          design=design if name == "original" else None)
+
+        search = problem = problem_of("original", planned.terms)
         if standardize:
-            std_terms = [dataclasses.replace(t, z=np.zeros((0, t.dim))) for t in planned.terms]
-            search = LMMProblem.from_blocks(std_terms, _as_blocks(blocks["standardized"], levels), n=n_obs,
-                                            y_shift=shift_std, log_weight_sum=centering["log_w_std"], reml=reml,
-                                            response_norm=float(np.sqrt(centering["y_norm2"])))
+            search = problem_of("standardized", [dataclasses.replace(t, z=np.zeros((0, t.dim))) for t in planned.terms])
         passes = reducer.passes
         settings = {"out_of_core": {"partitions": reducer.n_partitions, "passes": passes, "rows": n,
                                     "scheduler": reducer.description,
