@@ -104,6 +104,7 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
             raise DataError("the deviance is not finite at any parameter value tried: check the response "
                             "(e.g. perfect separation or counts too large for the link)")
         record, hessian = stage1, None
+        stage1_pirls = (search.n_pirls_runs, search.n_pirls_iterations)
         theta_std, beta_std = stage1.final, None
         if nagq >= 1:
             state = search.pirls(stage1.final, None)
@@ -120,16 +121,30 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
             record.messages = stage1.messages + record.messages
             record.settings["stage1_evaluations"] = stage1.n_evaluations
             theta_std, beta_std = record.final[: search.n_theta], record.final[search.n_theta:]
+            before = search.n_evaluations
             hessian = standardization.hessian_to_original_beta(finite_difference_hessian(search.objective, record.final))
+            record.settings["hessian_evaluations"] = search.n_evaluations - before
         problem.set_nagq(nagq)
         beta = None if beta_std is None else standardization.beta_to_original(beta_std)
         state = problem.pirls(standardization.theta_to_original(theta_std), beta)  # also leaves the modes here
         record.settings.update(blas.settings())
+        _record_pirls_counts(record, search, problem, stage1_pirls)
     fit = GlmerFit(design, problem, state, record, nagq, hessian, services=GeneralizedMixedServices,
                    data_name=data_name, standardization=standardization)
     _check_glmm(fit, problem, record, hessian)
     standardization.record_in_original(record, n_theta=search.n_theta)
     return fit
+
+
+def _record_pirls_counts(record, search: GLMMProblem, problem: GLMMProblem, stage1: tuple[int, int]) -> None:
+    """How much PIRLS work the fit took: runs (one per deviance evaluation, plus the start of stage 2
+    and the final modes) and their iterations, in all and in stage 1."""
+    runs, iterations = search.n_pirls_runs, search.n_pirls_iterations
+    if problem is not search:
+        runs, iterations = runs + problem.n_pirls_runs, iterations + problem.n_pirls_iterations
+    record.settings.update(stage1_pirls_runs=int(stage1[0]), stage1_pirls_iterations=int(stage1[1]),
+                           pirls_runs=int(runs), pirls_iterations=int(iterations),
+                           deviance_evaluations=int(search.n_evaluations))
 
 
 def _check_response_varies(design: Design) -> None:
