@@ -27,6 +27,7 @@ import copy
 import dataclasses
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.linalg
@@ -324,7 +325,7 @@ def lmer_out_of_core(parsed, data, *, reml: bool, weights, na_action: str, start
     from .lmer import fit_problems
 
     frame = dask_frame(data)
-    name = data_name or (str(data) if not hasattr(data, "npartitions") else "data")
+    label = data_name or (str(data) if isinstance(data, (str, Path)) else "data")
     reducer = PartitionReducer(frame, client=client)
     try:
         planned = plan_partitions(parsed, frame, reducer, weights=weights, na_action=na_action)
@@ -383,7 +384,7 @@ def lmer_out_of_core(parsed, data, *, reml: bool, weights, na_action: str, start
         settings = {"out_of_core": {"partitions": reducer.n_partitions, "passes": passes, "rows": n,
                                     "scheduler": reducer.description,
                                     "note": f"cross-product blocks map-reduced over {reducer.n_partitions} partitions"}}
-        fit = fit_problems(design, search, problem, standardization, reml=reml, start=start, data_name=name,
+        fit = fit_problems(design, search, problem, standardization, reml=reml, start=start, data_name=label,
                            progress=progress, constant_response=cols["y_min"] == cols["y_max"],
                            fit_class=OutOfCoreLmerFit, services=OutOfCoreServices, settings=settings)
         fit._search = search
