@@ -97,3 +97,67 @@ def test_models_without_fixed_effects_and_vector_random_effects():
     assert all(np.isfinite(f.loglik) and f.fixef().empty for f in fits)
     # with no beta the Laplace stage has nothing to add to the theta-only stage
     assert fits[1].loglik == pytest.approx(fits[0].loglik, rel=1e-8)
+
+
+def _crossed_case(layout, n=400, seed=3):
+    local = np.random.default_rng(seed)
+    terms = []
+    for levels, p in layout:
+        codes = local.integers(0, levels, n)
+        codes[:levels] = np.arange(levels)
+        z = np.column_stack([np.ones(n)] + [local.normal(size=n) for _ in range(p - 1)])
+        terms.append((codes, z, levels))
+    xy = np.column_stack([np.ones(n), local.normal(size=n), local.normal(size=n)])
+    lambdas = [np.tril(local.normal(size=(p, p))) + np.eye(p) * 1.5 for _, p in layout]
+    return terms, xy, lambdas
+
+
+@pytest.mark.parametrize("budget_mb, expected", [(512, "gram"), (0, "sparse product")])
+@pytest.mark.parametrize("layout", [[(200, 1), (60, 1), (20, 1)], [(100, 2), (40, 1), (30, 2)]])
+def test_crossed_fill_strategies_agree_with_dense_cholesky(monkeypatch, layout, budget_mb, expected):
+    """The crossed fill-in is the same matrix whichever way it is formed (linalg/fill.py): a fixed
+    Gram matrix below a scalar first term, index pairs, or a sparse product per evaluation when the
+    memory budget is too small for either; also after new weights (a PIRLS step)."""
+    from multilevel.linalg import cholesky
+
+    monkeypatch.setattr(cholesky, "PRODUCT_MEMORY", budget_mb * 2**20)
+    terms, xy, lambdas = _crossed_case(layout)
+    dims = [(lv, p) for lv, p in layout]
+    chol = BlockedCholesky(system_blocks(terms, xy), dims)
+    strategies = set(chol.fill_strategy.values())
+    if budget_mb == 0:
+        assert strategies == {"sparse product"}
+    else:
+        assert expected in strategies or layout[0][1] > 1  # vector first term: index pairs
+    sizes = [lv * p for lv, p in layout] + [xy.shape[1]]
+    expected_factor = np.linalg.cholesky(dense_system(terms, xy, lambdas))
+    assert np.allclose(assemble(chol.factor(lambdas), sizes), expected_factor, atol=1e-10, rtol=1e-10)
+    # new observation weights on the same pattern (glmer's PIRLS): refreshed products
+    w = np.random.default_rng(9).uniform(0.2, 3.0, len(xy))
+    chol.update_blocks(system_blocks(terms, xy, np.sqrt(w)))
+    weighted = [(codes, z * np.sqrt(w)[:, None], levels) for codes, z, levels in terms]
+    expected_factor = np.linalg.cholesky(dense_system(weighted, xy * np.sqrt(w)[:, None], lambdas))
+    assert np.allclose(assemble(chol.factor(lambdas), sizes), expected_factor, atol=1e-10, rtol=1e-10)
+
+
+def test_shared_structure_and_reused_fill_buffers_give_the_same_factor():
+    """``like=`` shares the symbolic stage between designs with the same random-effects blocks (the
+    standardized and original designs of one fit); ``scratch=True`` reuses the dense fill block
+    between evaluations. Neither changes a number; different random-effects blocks are not shared."""
+    from multilevel.linalg import cholesky
+
+    terms, xy, lambdas = _crossed_case([(700, 1), (520, 1)], n=2000)
+    dims = [(700, 1), (520, 1)]
+    first = BlockedCholesky(system_blocks(terms, xy), dims)
+    other_xy = xy * np.array([1.0, 3.0, -2.0])
+    shared = BlockedCholesky(system_blocks(terms, other_xy), dims, like=first)
+    assert shared.pairs is first.pairs
+    alone = BlockedCholesky(system_blocks(terms, other_xy), dims)
+    assert 520 * 520 >= cholesky.SCRATCH_ENTRIES
+    sizes = [700, 520, 3]
+    for scale in (1.0, 0.3, 2.0):
+        lam = [m * scale for m in lambdas]
+        expected = assemble(alone.factor(lam), sizes)
+        assert np.array_equal(assemble(shared.factor(lam, scratch=True), sizes), expected)
+    weighted = [(codes, z * 2.0, levels) for codes, z, levels in terms]
+    assert BlockedCholesky(system_blocks(weighted, xy), dims, like=first).pairs is not first.pairs

@@ -8,7 +8,8 @@ Three storage types cover every block of ``Lambda' Z' Z Lambda + I`` and of its 
 * ``numpy.ndarray`` - dense (fill-in, the fixed-effects rows, small blocks).
 
 Patterns are fixed when the system is set up; afterwards only ``data`` arrays change, so the
-products ``S_i S_j'`` are accumulated with precomputed index pairs (:class:`PairProduct`).
+products ``S_i S_j'`` are accumulated with precomputed index pairs (:class:`PairProduct`) where the
+pairs are few (nested terms); crossed fill-in has products of its own (:mod:`multilevel.linalg.fill`).
 """
 from __future__ import annotations
 
@@ -157,37 +158,6 @@ class PairProduct:
         self.n_slots = n_slots
         self.n_rows_left, self.n_rows_right = left.n_block_rows, right.n_block_rows
         self.target_kind = target if isinstance(target, str) else "sparse"
-        self.scaled = None
-
-    def prepare_scaled(self, left: BlockSparse, right: BlockSparse) -> None:
-        """Precompute for factors that are column scalings of fixed scalar blocks.
-
-        When ``left.data = c_l * A_l.data * s[col]`` and likewise for ``right`` (the blocks below
-        a scalar first term), every product is ``c_l c_r s[col]**2 A_l[a] A_r[b]``, so the sum per
-        target slot is one sparse matrix-vector product ``G @ s**2`` with G fixed.
-        """
-        cols = left.indices[self.a]
-        slots, inverse = np.unique(self.slots, return_inverse=True)
-        # each (slot, column) pair occurs once, so the CSR data is a permutation of the pair list
-        order = np.lexsort((cols, inverse))
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(slots)))])
-        gram = sp.csr_matrix((np.zeros(len(order)), cols[order], indptr), shape=(len(slots), left.n_block_cols))
-        self.scaled = (gram, slots, order)
-        self.refresh_scaled(left, right)
-
-    def refresh_scaled(self, left: BlockSparse, right: BlockSparse) -> None:
-        """Recompute the fixed Gram matrix from new values of the underlying blocks."""
-        gram, _, order = self.scaled
-        gram.data = left.data[self.a[order], 0, 0] * right.data[self.b[order], 0, 0]
-
-    def subtract_scaled(self, target, coefficient: float, col_scale_squared: np.ndarray) -> None:
-        """``target -= coefficient * sum`` using the precomputed scaled form."""
-        gram, slots, _ = self.scaled
-        sums = gram @ col_scale_squared
-        if self.target_kind == "dense":
-            target.reshape(-1)[slots] -= coefficient * sums
-        else:
-            target.data.reshape(-1)[slots] -= coefficient * sums
 
     def blocks(self, left: BlockSparse, right: BlockSparse) -> np.ndarray:
         """Sum of products per target slot: (n_slots, p_left, p_right)."""

@@ -8,6 +8,8 @@ numeric work, with precomputed index pairs for sparse products.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack, solve_triangular
@@ -20,8 +22,10 @@ from .blocks import (
     chol_block_diagonal,
     right_solve_transpose,
 )
+from .fill import PAIR_BYTES_PER_ENTRY, PRODUCT_MEMORY, ScaledColumnGram, pair_count, subtract_sparse_product
 
 DENSE_FRACTION = 0.2  # a sparse pattern denser than this is stored dense
+SCRATCH_ENTRIES = 250_000  # dense fill blocks this large are reused between objective evaluations
 
 
 class NotPositiveDefinite(ArithmeticError):
@@ -64,16 +68,27 @@ class BlockedCholesky:
         :class:`BlockSparse` between terms, dense for the fixed rows (index K = number of terms).
     dims : list of (levels, p)
         Size of each random-effects term.
+    like : BlockedCholesky, optional
+        A factor of another design whose random-effects blocks are the same (the standardized and
+        the original design of one fit differ in the fixed columns only): its symbolic stage - block
+        kinds, patterns, fill-in products, the largest part of the set-up for crossed factors - is
+        shared instead of recomputed.
     """
 
-    def __init__(self, blocks: dict, dims: list[tuple[int, int]]):
+    def __init__(self, blocks: dict, dims: list[tuple[int, int]], like: "BlockedCholesky | None" = None):
         self.A = blocks
         self.dims = dims
         self.K = len(dims)
+        self._scratch: dict = {}  # reused dense fill blocks for factor(..., scratch=True)
+        if like is not None and like.dims == dims and _same_random_blocks(like.A, blocks, self.K):
+            self.kinds, self.patterns, self.embed = like.kinds, like.patterns, like.embed
+            self.pairs, self.fill_strategy, self.templates = like.pairs, like.fill_strategy, like.templates
+            return
         self.kinds: dict = {}
         self.patterns: dict = {}
         self.embed: dict = {}
         self.pairs: dict = {}
+        self.fill_strategy: dict = {}  # (i, j, k) -> "gram" | "pairs" | "sparse product"
         self.setup()
 
     # ---- symbolic stage -------------------------------------------------------------------
@@ -120,29 +135,45 @@ class BlockedCholesky:
                             target = "diagonal" if self.kinds[j, j] == "diagonal" else "dense"
                         else:
                             target = templates[i, j] if self.kinds[i, j] == "sparse" else "dense"
-                        pair = PairProduct(templates[i, k], templates[j, k], target, lower=i == j)
-                        if k == 0 and self.dims[0][1] == self.dims[i][1] == self.dims[j][1] == 1:
-                            pair.prepare_scaled(A[i, 0], A[j, 0])
-                        self.pairs[i, j, k] = pair
+                        self.pairs[i, j, k] = self._fill_product(i, j, k, target)
+
+    def _fill_product(self, i: int, j: int, k: int, target):
+        """How ``L_ik L_jk'`` is subtracted from block (i, j): a fixed sparse Gram matrix below a
+        scalar first term, precomputed pairs elsewhere, or - where either would not fit in
+        :data:`~multilevel.linalg.fill.PRODUCT_MEMORY` - a sparse product formed per evaluation
+        (``None``: see :meth:`_subtract`)."""
+        left, right, lower = self.templates[i, k], self.templates[j, k], i == j
+        scalar = k == 0 and self.dims[0][1] == self.dims[i][1] == self.dims[j][1] == 1
+        if scalar and ScaledColumnGram.memory(left, right, lower) <= PRODUCT_MEMORY:
+            self.fill_strategy[i, j, k] = "gram"
+            return ScaledColumnGram(self.A[i, 0], self.A[j, 0], target, lower)
+        if target != "dense" or PAIR_BYTES_PER_ENTRY * pair_count(left, right, lower) <= PRODUCT_MEMORY:
+            self.fill_strategy[i, j, k] = "pairs"
+            return PairProduct(left, right, target, lower=lower)
+        self.fill_strategy[i, j, k] = "sparse product"
+        return None
 
     def update_blocks(self, blocks: dict) -> None:
         """New values for the same patterns (new PIRLS weights); refresh the precomputed products."""
         self.A = blocks
         for (i, j, k), pair in self.pairs.items():
-            if pair.scaled is not None:
-                pair.refresh_scaled(blocks[i, 0], blocks[j, 0])
+            if isinstance(pair, ScaledColumnGram):
+                pair.refresh(blocks[i, 0], blocks[j, 0])
 
     # ---- numeric stage --------------------------------------------------------------------
-    def factor(self, lambdas: list[np.ndarray], with_fixed: bool = True) -> dict:
+    def factor(self, lambdas: list[np.ndarray], with_fixed: bool = True, scratch: bool = False) -> dict:
         """Numeric factor for the relative covariance factors ``lambdas`` (one p x p per term).
 
         ``with_fixed=False`` factors only the random-effects part ``Lambda'Z'WZ Lambda + I``.
+        ``scratch=True`` writes large dense fill-in blocks into buffers kept from the previous call
+        (no allocation per evaluation): the factor is valid only until the next such call, as an
+        objective function needs it (its log-determinants), not a solution that is kept.
         """
         K, A, L = self.K, self.A, {}
         lam = list(lambdas) + [None]
         last = K + 1 if with_fixed else K
         for j in range(last):
-            diag = self._start(j, j, scale_block(A[j, j], lam[j], lam[j]))
+            diag = self._start(j, j, scale_block(A[j, j], lam[j], lam[j]), scratch)
             for k in range(j):
                 self._subtract(diag, L[j, k], L[j, k], (j, j, k), lam, L)
             L[j, j] = self._chol(diag, j)
@@ -153,21 +184,28 @@ class BlockedCholesky:
                 L[i, j] = right_solve_transpose(block, L[j, j])
         return L
 
-    def _start(self, i: int, j: int, scaled):
+    def _start(self, i: int, j: int, scaled, scratch: bool = False):
         kind = self.kinds[i, j]
         if i == j and j < self.K:  # + I on the random-effects diagonal
             if kind == "diagonal":
                 data = scaled.data.copy()
                 data += np.eye(data.shape[1])
                 return BlockDiagonal(data)
+            size = self.dims[j][0] * self.dims[j][1]
+            if scratch and size * size >= SCRATCH_ENTRIES:
+                key = (threading.get_ident(), j)  # copies share the dict; threads (Dask's
+                dense = self._scratch.get(key)    # threaded many-fit work) must not share a buffer
+                if dense is None:
+                    dense = self._scratch[key] = np.empty((size, size))
+            else:
+                dense = np.empty((size, size))
             if isinstance(scaled, BlockDiagonal):  # fill the diagonal blocks of a zero matrix
                 levels, p, _ = scaled.data.shape
-                dense = np.zeros((levels, p, levels, p))
+                dense.fill(0.0)
                 idx = np.arange(levels)
-                dense[idx, :, idx, :] = scaled.data
-                dense = dense.reshape(levels * p, levels * p)
+                dense.reshape(levels, p, levels, p)[idx, :, idx, :] = scaled.data
             else:
-                dense = as_dense(scaled).copy()
+                np.copyto(dense, as_dense(scaled))
             dense[np.diag_indices_from(dense)] += 1.0
             return dense
         if kind == "sparse":
@@ -179,17 +217,20 @@ class BlockedCholesky:
 
     def _subtract(self, target, left, right, key, lam, L) -> None:
         pair = self.pairs.get(key)
-        if pair is not None and pair.scaled is not None:
-            # L[i, 0] = lam_i * A[i, 0] * (lam_0 / L00) by column: see PairProduct.prepare_scaled
+        if isinstance(pair, ScaledColumnGram):
+            # L[i, 0] = lam_i * A[i, 0] * (lam_0 / L00) by column: see linalg/fill.py
             i, j, _ = key
             scale = lam[0][0, 0] / L[0, 0].data[:, 0, 0]
-            pair.subtract_scaled(target, lam[i][0, 0] * lam[j][0, 0], scale * scale)
+            pair.subtract(target, lam[i][0, 0] * lam[j][0, 0], scale * scale)
             return
         if pair is not None:
             pair.subtract_from(target, left, right)
             return
         if isinstance(left, BlockSparse) and isinstance(right, BlockSparse):
-            target -= (left.to_scipy() @ right.to_scipy().T).toarray()
+            if isinstance(target, np.ndarray):
+                subtract_sparse_product(target, left, right)
+            else:
+                target -= (left.to_scipy() @ right.to_scipy().T).toarray()
         elif isinstance(right, BlockSparse):
             target -= right.matmul(left.T).T
         elif isinstance(left, BlockSparse):
@@ -228,9 +269,29 @@ def _with_vanishing_last_pivot(block: np.ndarray) -> np.ndarray:
     return lower
 
 
+def _same_random_blocks(first: dict, second: dict, K: int) -> bool:
+    """Whether two systems have identical random-effects blocks (values and patterns)."""
+    for (i, j), block in first.items():
+        if i >= K or j >= K:
+            continue
+        other = second.get((i, j))
+        if type(other) is not type(block):
+            return False
+        if isinstance(block, BlockSparse):
+            if not (np.array_equal(block.indptr, other.indptr) and np.array_equal(block.indices, other.indices)):
+                return False
+        data, other_data = (block, other) if isinstance(block, np.ndarray) else (block.data, other.data)
+        if data.shape != other_data.shape or not np.array_equal(data, other_data):
+            return False
+    return True
+
+
 def _off_diagonal(pattern: sp.csr_matrix) -> bool:
-    product = sp.csr_matrix(pattern @ pattern.T, dtype=bool).tocoo()
-    return bool((product.row != product.col).any())
+    """Whether ``pattern @ pattern.T`` has an entry off its diagonal: some column holds two rows.
+    (Counted per column, without forming the product: for crossed factors it is dense.)"""
+    pattern = sp.csr_matrix(pattern, dtype=bool)
+    pattern.sum_duplicates()
+    return bool(np.bincount(pattern.indices, minlength=pattern.shape[1]).max(initial=0) > 1)
 
 
 def _embed_positions(block: BlockSparse, template: BlockSparse) -> np.ndarray:

@@ -92,7 +92,7 @@ def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str 
     search = LMMProblem(standardized, reml=reml)
     constant = bool(np.ptp(design.response) == 0)
     _check_residual_variation(search, design.response_name, constant)
-    problem = search if standardized is design else LMMProblem(design, reml=reml)
+    problem = search if standardized is design else LMMProblem(design, reml=reml, like=search)
     return fit_problems(design, search, problem, standardization, reml=reml, start=start, data_name=data_name,
                         progress=progress, constant_response=constant)
 

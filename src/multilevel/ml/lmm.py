@@ -80,7 +80,7 @@ class LMMProblem:
     ``objective(theta)`` is the small pure function the optimizer sees.
     """
 
-    def __init__(self, design: Design, reml: bool = True):
+    def __init__(self, design: Design, reml: bool = True, like: "LMMProblem | None" = None):
         self.design = design
         self.x = design.fixed.matrix
         self.y = design.response
@@ -107,7 +107,8 @@ class LMMProblem:
 
     @classmethod
     def from_blocks(cls, terms, blocks: dict, *, n: int, y_shift: np.ndarray, log_weight_sum: float, reml: bool,
-                    response_norm: float, design: Design | None = None) -> "LMMProblem":
+                    response_norm: float, design: Design | None = None,
+                    like: "LMMProblem | None" = None) -> "LMMProblem":
         """A problem from cross-products reduced elsewhere (e.g. summed over the partitions of a Dask
         DataFrame, :mod:`multilevel.ml.out_of_core`): the objective and the solution are the same code;
         only the per-row data (``x``, ``y``, weights) are absent, so :meth:`with_response` is not available.
@@ -120,17 +121,20 @@ class LMMProblem:
         self.design, self.x, self.y, self.sqrt_weights = design, None, None, None
         self.p = blocks[len(terms), len(terms)].shape[0] - 1
         self._setup(terms, blocks, n=n, y_shift=np.asarray(y_shift, dtype=float), log_weight_sum=log_weight_sum,
-                    reml=reml, response_norm=response_norm)
+                    reml=reml, response_norm=response_norm, like=like)
         return self
 
-    def _setup(self, terms, blocks, *, n, y_shift, log_weight_sum, reml, response_norm) -> None:
+    def _setup(self, terms, blocks, *, n, y_shift, log_weight_sum, reml, response_norm, like=None) -> None:
+        """``like``: a problem on the same random-effects blocks (the standardized design of the same
+        fit, say) whose symbolic factorization is shared (linalg/cholesky.py)."""
         self.reml = reml
         self.terms = tuple(terms)
         self.n = n
         self.y_shift = y_shift
         self.log_weight_sum = log_weight_sum
         self.response_norm = response_norm
-        self.cholesky = BlockedCholesky(blocks, [(t.n_levels, t.dim) for t in self.terms])
+        self.cholesky = BlockedCholesky(blocks, [(t.n_levels, t.dim) for t in self.terms],
+                                        like=None if like is None else like.cholesky)
         sizes = [t.covariance.n_theta for t in self.terms]
         edges = np.concatenate([[0], np.cumsum(sizes)])
         self.theta_slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
@@ -205,7 +209,7 @@ class LMMProblem:
         """REML criterion (``reml``) or ML deviance, profiled over beta and sigma."""
         self.n_evaluations += 1
         try:
-            factor = self.cholesky.factor(self.lambdas(np.asarray(theta, dtype=float)))
+            factor = self.cholesky.factor(self.lambdas(np.asarray(theta, dtype=float)), scratch=True)
         except (NotPositiveDefinite, np.linalg.LinAlgError):
             return np.inf
         return self._criterion(factor, self.reml if reml is None else reml)
