@@ -489,6 +489,7 @@ class _Target:
     inside: int = 0  # values in (lo, hi)
     pivots: np.ndarray | None = None
     answer: float | None = None
+    slot: int = -1  # this pass's request
 
     def request(self):
         if self.pivots is not None:
@@ -519,11 +520,9 @@ def _select_partition(part, request: _SelectionRequest):
             ordered = np.sort(inside)
             picks = np.unique(np.linspace(0, len(ordered) - 1, min(SAMPLE, len(ordered))).astype(np.int64))
             out.append(ordered[picks] if len(ordered) else ordered)
-        else:  # counts of values < and <= each pivot
-            m = len(pivots)
-            less = np.cumsum(np.bincount(np.searchsorted(pivots, inside, side="right"), minlength=m + 1))[:m]
-            leq = np.cumsum(np.bincount(np.searchsorted(pivots, inside, side="left"), minlength=m + 1))[:m]
-            out.append((less, leq))
+        else:  # counts of values < and <= each pivot (sorting first: faster than a search per value)
+            ordered = np.sort(inside)
+            out.append((np.searchsorted(ordered, pivots, side="left"), np.searchsorted(ordered, pivots, side="right")))
     return out
 
 
@@ -545,14 +544,29 @@ def order_statistics(reducer: PartitionReducer, plan: PartitionPlan, functions, 
         open_ = [s for s in states if s.answer is None]
         if not open_:
             return [s.answer for s in states]
-        requests = tuple((s.function, *s.request()) for s in open_)
-        results = reducer.run(_select_partition, _SelectionRequest(plan, tuple(functions), requests), _merge_selection)
-        for state, (_, kind, *_rest), result in zip(open_, requests, results):
+        # targets of one function with the same bracket and pivots (quantiles, a median's two middle
+        # values) share their partition work: one sample, one count
+        requests, slots = [], {}
+        for state in open_:
+            kind, lo, hi, pivots = state.request()
+            key = (state.function, kind, lo, hi, id(pivots) if kind == "count" else None,
+                   state.rank if kind == "gather" else None)
+            if key not in slots:
+                slots[key] = len(requests)
+                requests.append((state.function, kind, lo, hi, pivots))
+            state.slot = slots[key]
+        results = reducer.run(_select_partition, _SelectionRequest(plan, tuple(functions), tuple(requests)),
+                              _merge_selection)
+        shared_pivots = {}
+        for state in open_:
+            kind, result = requests[state.slot][1], results[state.slot]
             if kind == "gather":
                 r = state.rank - state.below
                 state.answer = float(np.partition(result, r)[r])
             elif kind == "sample":
-                state.pivots = np.unique(result)
+                if state.slot not in shared_pivots:
+                    shared_pivots[state.slot] = np.unique(result)
+                state.pivots = shared_pivots[state.slot]
             else:
                 _narrow(state, *result)
 

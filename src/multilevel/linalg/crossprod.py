@@ -272,9 +272,12 @@ def add_block_digits(a: dict, b: dict) -> dict:
         if x[0] != "sparse":
             out[key] = (x[0], add_digits(x[1], y[1]), x[2])
             continue
-        keys, inverse = np.unique(np.concatenate([x[1], y[1]]), return_inverse=True)
+        keys = np.sort(np.concatenate([x[1], y[1]]), kind="stable")  # two sorted runs: a merge
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
+        # each side's keys are unique: plain indexed adds, no collisions
         digits = np.zeros((x[2].shape[0], len(keys)) + x[2].shape[2:])
-        np.add.at(digits, (slice(None), inverse), np.concatenate([x[2], y[2]], axis=1))
+        digits[:, np.searchsorted(keys, x[1])] += x[2]
+        digits[:, np.searchsorted(keys, y[1])] += y[2]
         out[key] = ("sparse", keys, normalize_digits(digits), x[3])
     return out
 

@@ -35,8 +35,8 @@ import scipy.linalg
 from ..design import Design, FixedDesign
 from ..design.dask_source import PartitionReducer, dask_frame, order_statistics, plan_partitions
 from ..errors import DataError
-from ..linalg.crossprod import (ColumnBounds, add_block_digits, add_digits, blocks_from_digits, digits_value,
-                                exact_bincount, gram_digits, gram_scale, power_of_two_above, system_block_digits)
+from ..linalg.crossprod import (ColumnBounds, add_block_digits, add_digits, blocks_from_digits, dense_cross_digits,
+                                digits_value, exact_bincount, gram_digits, gram_scale, power_of_two_above, system_block_digits)
 from ..results.lmerfit import LmerFit
 from ..results.protocol import Fit, MissingCapability
 from ..results.summary import LmerSummary
@@ -278,12 +278,37 @@ def _blocks_partition(part, request):
     e = plan.encode(part)
     if e is None:
         return None
-    out = {}
+    out, first = {}, None
     for name, variant in variants.items():
         x, zs, w = variant.apply(e)
         xy = np.column_stack([x, centered_response(e.y, x, variant.shift)])
         terms = [(codes, z, n) for codes, z, n in zip(e.codes, zs, levels)]
-        out[name] = system_block_digits(terms, xy, None if w is None else np.sqrt(w), variant.block_bounds())
+        sw = None if w is None else np.sqrt(w)
+        bounds = variant.block_bounds()
+        if first is not None and _same_terms(first[0], variant):  # Z'Z of both designs: one computation
+            out[name] = _xy_digits(terms, xy, sw, bounds, out[first[1]])
+        else:
+            out[name] = system_block_digits(terms, xy, sw, bounds)
+            first = (variant, name)
+    return out
+
+
+def _same_terms(a: Variant, b: Variant) -> bool:
+    """Whether two designs have the same random-effects columns and weights (hence the same Z'Z blocks)."""
+    return (not any(a.terms) and not any(b.terms) and a.weight_scale == b.weight_scale
+            and a.weight_bound == b.weight_bound and all(np.array_equal(x, y) for x, y in zip(a.z_bounds, b.z_bounds)))
+
+
+def _xy_digits(terms, xy, sw, bounds: ColumnBounds, like: dict) -> dict:
+    """The blocks that involve [X y] (rows K), the others taken from ``like``."""
+    if sw is not None:
+        xy = xy * sw[:, None]
+        terms = [(codes, z * sw[:, None], n) for codes, z, n in terms]
+    K = len(terms)
+    out = {key: value for key, value in like.items() if key[0] < K}
+    for j, (codes, z, n) in enumerate(terms):
+        out[K, j] = dense_cross_digits(codes, z, n, xy, bounds.z[j], bounds.xy, bounds.weight**2)
+    out[K, K] = ("dense", gram_digits(xy, bounds.xy, bounds.weight), gram_scale(bounds.xy, bounds.weight))
     return out
 
 
