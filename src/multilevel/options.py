@@ -51,6 +51,17 @@ def flag(name: str, value, *, allow_none: bool = False) -> bool | None:
     return bool(value)
 
 
+DRAWS_DTYPES = ("float64", "float32")
+
+
+def draws_dtype(value) -> str:
+    """brm's ``draws_dtype``: how the draws are stored, "float64" (default) or "float32" (half the
+    memory); a numpy dtype or scalar type (``np.float32``) is read by its name."""
+    if not isinstance(value, str):
+        value = getattr(value, "name", None) or getattr(value, "__name__", value)
+    return choice("draws_dtype", value, DRAWS_DTYPES)
+
+
 # ---- sampler arguments, as brms and rethinking users type them -----------------------------------
 class _NotGiven:
     """Marks an argument the caller did not give (its default depends on other arguments)."""

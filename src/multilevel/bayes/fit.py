@@ -29,7 +29,8 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
         iter=options.NOT_GIVEN, warmup=options.NOT_GIVEN, draws=options.NOT_GIVEN, thin: int = 1,
         seed: int | None = None, cores: int | None = None, control: dict | None = None, refresh: int | None = None,
         target_accept=options.NOT_GIVEN, sample_prior: str = "no", max_tree_depth=options.NOT_GIVEN,
-        na_action: str = "omit", data_name: str | None = None, progress: bool | None = None) -> BrmFit:
+        na_action: str = "omit", data_name: str | None = None, progress: bool | None = None,
+        draws_dtype: str = "float64") -> BrmFit:
     """Bayesian multilevel model from an lme4/brms formula, sampled with NUTS (NumPyro on JAX).
 
     Parameters
@@ -54,6 +55,18 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
         "only" samples from the priors alone (all priors must be proper).
     progress : bool, optional
         Progress bars while sampling; by default on in a terminal or notebook only.
+    draws_dtype : {"float64", "float32"}
+        How the draws (parameters and group-level effects) are stored once sampled; NUTS itself
+        always runs in float64. "float32" halves their memory (4 chains x 1000 draws of 10,000
+        levels x 2 effects: 320 MB instead of 640 MB) and keeps about 7 significant digits per draw,
+        far below Monte Carlo error; means, quantiles, R-hat and ESS are computed in float64.
+
+    Notes
+    -----
+    bernoulli, binomial and poisson rows that share their linear predictor (the same fixed-effects
+    row, group levels, varying-effect columns and offset: binary or few-valued covariates) are
+    summed into counts while sampling, so NUTS costs per distinct pattern, not per row; the
+    posterior is the same. ``fit.run.settings["likelihood"]`` says on how many patterns it ran.
 
     Examples
     --------
@@ -65,6 +78,7 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
         refresh=refresh, target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress,
         default_adapt_delta=0.8, target_accept_label="target_accept (brms's adapt_delta)")
     priors = _check_options(sample_prior=sample_prior, data_name=data_name, priors=priors)
+    dtype = options.draws_dtype(draws_dtype)
     likelihood = make_likelihood(family)
     parsed = parse_formula(formula)
     from ..families import get_family
@@ -81,12 +95,12 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
                              f"{', '.join(improper)}; give them priors, e.g. ml.prior('normal(0, 5)', class_='b')")
     prepare_devices(settings.chains, settings.cores)
     sampling_layout = layout.for_prior_only() if sample_prior == "only" else layout
-    run = _sample(design, sampling_layout, likelihood, settings, prior_only=sample_prior == "only")
+    run = _sample(design, sampling_layout, likelihood, settings, prior_only=sample_prior == "only", dtype=dtype)
     fit = BrmFit(design, likelihood, sampling_layout, run, priors, data_name=data_name or "data",
                  sample_prior=sample_prior)
     if sample_prior == "yes":
         prior_layout = layout.for_prior_only()
-        prior_run = _sample(design, prior_layout, likelihood, settings, prior_only=True)
+        prior_run = _sample(design, prior_layout, likelihood, settings, prior_only=True, dtype=dtype)
         fit.prior_draws = BrmFit(design, likelihood, prior_layout, prior_run, priors, data_name=fit.data_name).draws()
     table = fit.parameter_summary()
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["Bulk_ESS"].to_dict(), table["Tail_ESS"].to_dict())
@@ -109,12 +123,17 @@ def _check_options(*, sample_prior, data_name, priors) -> list:
     return list(priors)
 
 
-def _sample(design, layout, likelihood, settings, *, prior_only: bool):
-    """NUTS on the model the layout describes; draws unpacked to constrained values and effects r."""
+def _sample(design, layout, likelihood, settings, *, prior_only: bool, dtype: str = "float64"):
+    """NUTS on the model the layout describes; draws unpacked to constrained values and effects r,
+    stored as ``dtype``."""
     model, vector = make_model(design, layout, likelihood)
     run = run_nuts(model, settings, model_kwargs={"prior_only": prior_only})
-    run.samples = vector.unpack_draws(run.samples["params"], seed=settings.seed)
+    run.samples = vector.unpack_draws(run.samples["params"], seed=settings.seed, dtype=dtype)
+    run.settings["draws_dtype"] = dtype
     run.settings["parameterization"] = layout.parameterization
+    # how the likelihood ran: on n rows, or summed into patterns of equal linear predictors
+    run.settings["likelihood"] = (vector.patterns.describe() if vector.patterns is not None and not prior_only
+                                  else f"{'none (prior only)' if prior_only else f'{design.nobs:,} rows'}")
     return run
 
 

@@ -3,6 +3,15 @@
 Each :class:`Likelihood` says which extra parameters it has (``sigma``, ``shape``, ``nu``), builds
 the NumPyro distribution of the response from the linear predictor, gives the mean on the
 response scale (``posterior_epred``) and the pointwise log-likelihood for LOO and WAIC.
+
+Sufficient statistics (issue 12): bernoulli, binomial and poisson rows that share their linear
+predictor's inputs (fixed-effects row, group codes, z rows, offset: a :class:`Patterns`) share
+eta, so their summed log-likelihood depends on the data only through per-pattern sums.
+Bernoulli/binomial: ``sum_i k_i log p + (m_i - k_i) log(1 - p) = K log p + (M - K) log(1 - p)``;
+poisson: ``sum_i y_i log mu - mu = Y log mu - m mu``. NUTS then evaluates the likelihood and its
+gradient once per pattern, not once per row. The parts that do not depend on the parameters (the
+binomial coefficients, ``-log y!``) are added back as one number, so the log density (``lp__``)
+is the uncompressed one to rounding. Pointwise log-likelihoods (LOO, WAIC) stay per row.
 """
 from __future__ import annotations
 
@@ -11,6 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..families import Family, get_family
+
+# families whose summed log-likelihood depends on the rows of a pattern only through sums (no extra parameter)
+COMPRESSIBLE_FAMILIES = ("bernoulli", "binomial", "poisson")
+# compress only where it pays: at most this share of distinct patterns per row (else nothing changes)
+MAX_PATTERN_SHARE = 0.5
 
 BAYES_FAMILIES = ("gaussian", "student", "bernoulli", "binomial", "poisson", "negbinomial", "gamma", "lognormal")
 
@@ -39,6 +53,52 @@ class Likelihood:
             trials = design.weights if design.weights is not None else np.ones_like(y)
             return {"y": jnp.asarray(np.round(y * trials)), "trials": jnp.asarray(np.round(trials))}
         return {"y": jnp.asarray(y)}
+
+    @property
+    def compressible(self) -> bool:
+        """Whether rows with equal linear predictors can be summed into one pattern (see the module)."""
+        return self.name in COMPRESSIBLE_FAMILIES
+
+    def pattern_data(self, design, patterns: "Patterns") -> dict:
+        """Per-pattern sufficient statistics and the parameter-free remainder of the log-likelihood.
+
+        bernoulli/binomial: ``y`` successes K and ``trials`` M per pattern, ``constant`` the sum of
+        the rows' log binomial coefficients; poisson: ``y`` the sum of y and ``count`` the rows per
+        pattern, ``constant`` ``-sum log y_i!``. Read by :meth:`summed_log_likelihood`.
+        """
+        import jax.numpy as jnp
+        from scipy.special import gammaln
+
+        rows = {k: np.asarray(v, dtype=float) for k, v in self.data(design).items()}
+        y, n_patterns = rows["y"], patterns.n_patterns
+        sums = lambda v: np.bincount(patterns.inverse, weights=v, minlength=n_patterns)  # noqa: E731
+        if self.name == "poisson":
+            return {"y": jnp.asarray(sums(y)), "count": jnp.asarray(sums(np.ones_like(y))),
+                    "constant": float(-np.sum(gammaln(y + 1)))}
+        trials = rows.get("trials", np.ones_like(y))
+        constant = np.sum(gammaln(trials + 1) - gammaln(y + 1) - gammaln(trials - y + 1))
+        return {"y": jnp.asarray(sums(y)), "trials": jnp.asarray(sums(trials)), "constant": float(constant)}
+
+    def summed_log_likelihood(self, eta, extra: dict, data: dict):
+        """sum_i log p(y_i | eta_i): over rows (``data`` from :meth:`data`) or over patterns (``data``
+        from :meth:`pattern_data`, ``eta`` one value per pattern); the two agree to rounding."""
+        import jax.numpy as jnp
+
+        if "constant" not in data:
+            return jnp.sum(self.distribution(eta, extra, data).log_prob(data["y"]))
+        from jax.scipy.special import xlog1py, xlogy
+        from numpyro.distributions.util import clamp_probs
+
+        y = data["y"]
+        if self.name == "poisson":
+            mu = self.inverse_link(eta)
+            return jnp.sum(xlogy(y, mu) - data["count"] * mu) + data["constant"]
+        trials = data["trials"]
+        if self.link_name == "logit":  # K eta - M log(1 + e^eta), as numpyro's Binomial(logits)
+            softplus = jnp.clip(eta, 0) + jnp.log1p(jnp.exp(-jnp.abs(eta)))
+            return jnp.sum(y * eta - trials * softplus) + data["constant"]
+        p = clamp_probs(self.inverse_link(eta))
+        return jnp.sum(xlogy(y, p) + xlog1py(trials - y, -p)) + data["constant"]
 
     def response_for_defaults(self, design) -> np.ndarray:
         return design.response
@@ -89,6 +149,51 @@ class Likelihood:
         if self.name == "lognormal":
             return jnp.exp(eta + extra["sigma"] ** 2 / 2)
         return mu
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """Rows grouped by identical linear-predictor inputs (fixed-effects row, group codes, z rows, offset).
+
+    ``rows`` (patterns,) is one row of each pattern; ``inverse`` (n,) the pattern of every row, so
+    ``eta_rows = eta_patterns[inverse]``.
+    """
+
+    rows: np.ndarray
+    inverse: np.ndarray
+
+    @property
+    def n_patterns(self) -> int:
+        return len(self.rows)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.inverse)
+
+    def describe(self) -> str:
+        return f"sufficient statistics: {self.n_patterns:,} patterns for {self.n_rows:,} rows"
+
+
+def find_patterns(design, max_share: float = MAX_PATTERN_SHARE) -> Patterns | None:
+    """The rows' distinct linear-predictor inputs, or None where they do not compress to at most
+    ``max_share`` of the rows (continuous covariates: every row its own pattern)."""
+    n = design.nobs
+    if n == 0:
+        return None
+    columns = [design.fixed.matrix.reshape(n, -1)]
+    for t in design.terms:
+        columns += [np.asarray(t.codes, dtype=float).reshape(n, 1), np.asarray(t.z, dtype=float).reshape(n, -1)]
+    if design.offset is not None:
+        columns.append(np.asarray(design.offset, dtype=float).reshape(n, 1))
+    key = np.ascontiguousarray(np.column_stack(columns)) + 0.0  # + 0.0: -0.0 and 0.0 are one value
+    # cheap rejection first: a column with more distinct values than allowed patterns cannot compress
+    limit = int(max_share * n)
+    if any(len(np.unique(key[:, j])) > limit for j in range(key.shape[1])):
+        return None
+    _, rows, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    if len(rows) > limit:
+        return None
+    return Patterns(rows.astype(np.int64), inverse.reshape(-1).astype(np.int64))
 
 
 def make_likelihood(family, link: str | None = None) -> Likelihood:

@@ -154,8 +154,10 @@ class OneFactorMarginal:
             w_squares = jnp.sum(w**2)
         return _gaussian_terms(self.n, sigma2, ete, log_det, w_squares, jnp)
 
-    def draw_effects(self, beta, scales, sigma, rng: np.random.Generator, chunk: int | None = None) -> list[np.ndarray]:
-        """Each term's r (..., levels, p_k), drawn from the conditional given each draw (leading axes).
+    def draw_effects(self, beta, scales, sigma, rng: np.random.Generator, chunk: int | None = None,
+                     dtype="float64") -> list[np.ndarray]:
+        """Each term's r (..., levels, p_k), drawn from the conditional given each draw (leading axes),
+        computed in float64 and stored as ``dtype``.
 
         ``chunk`` draws at a time (by default as many as keep each (chunk, levels, p, p) array near
         ``CHUNK_ELEMENTS`` numbers), so memory stays bounded at any number of draws and levels: the
@@ -167,7 +169,7 @@ class OneFactorMarginal:
         flat_scales = [np.broadcast_to(s, lead + s.shape[-2:]).reshape((-1,) + s.shape[-2:]) for s in scales]
         flat_sigma = np.broadcast_to(sigma, lead).reshape(-1)
         chunk = chunk or max(1, CHUNK_ELEMENTS // (self.n_levels * self.p * self.p))
-        r = np.empty((len(flat_beta), self.n_levels, self.p))
+        r = np.empty((len(flat_beta), self.n_levels, self.p), dtype=dtype)
         for start in range(0, len(flat_beta), chunk):
             part = slice(start, start + chunk)
             scale = block_diagonal([s[part] for s in flat_scales], np)
@@ -267,9 +269,10 @@ class SeveralFactorMarginal:
         squares = jnp.einsum("ja,jab,jb->", c1, m11_inv, c1) + jnp.sum(w2**2)
         return _gaussian_terms(self.n, sigma2, ete, log_det, squares, jnp)
 
-    def draw_effects(self, beta, scales, sigma, rng: np.random.Generator, chunk: int = 256) -> list[np.ndarray]:
+    def draw_effects(self, beta, scales, sigma, rng: np.random.Generator, chunk: int = 256,
+                     dtype="float64") -> list[np.ndarray]:
         """Each term's r (..., levels, p_k) from u ~ N(M^-1 c, M^-1), by the blocked factor:
-        u2 = L22^-T (L22^-1 rhs2 + e2), then u1 = L11^-T (L11^-1 (c1 - M12 u2) + e1)."""
+        u2 = L22^-T (L22^-1 rhs2 + e2), then u1 = L11^-T (L11^-1 (c1 - M12 u2) + e1); stored as ``dtype``."""
         lead, (j1, p1) = beta.shape[:-1], self.shapes[0]
         flat_beta = beta.reshape(-1, beta.shape[-1])
         flat_scales = [s.reshape((-1,) + s.shape[-2:]) for s in scales]
@@ -294,7 +297,7 @@ class SeveralFactorMarginal:
         effects2 = self._lambda2_times(u2, flat_scales[1:])
         for k, (jk, pk) in enumerate(self.shapes[1:]):
             effects.append(effects2[:, self.starts[k]:self.starts[k + 1]].reshape(-1, jk, pk))
-        return [e.reshape(lead + e.shape[1:]) for e in effects]
+        return [e.reshape(lead + e.shape[1:]).astype(dtype, copy=False) for e in effects]
 
     def _lambda2_times(self, u, scales) -> np.ndarray:
         """Lambda2 u for u (draws, q2): each level's S_k u_j (numpy)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..design import Design
-from .likelihood import Likelihood
+from .likelihood import Likelihood, find_patterns
 from .lkj import lkj_cholesky_log_density
 from .parameterization import centering_weights
 from .priors import Prior, PriorError, check_prior_fits_class, numpyro_distribution, parse_prior_text
@@ -242,6 +242,8 @@ class ParameterVector:
     correlation Cholesky factors are applied here, with their log-Jacobians.
     """
 
+    patterns = None  # the likelihood's row patterns (.likelihood.Patterns) where rows were summed
+
     def __init__(self, layout: ModelLayout, marginal=None):
         self.layout, self.marginal = layout, marginal  # marginal: see .marginal, when effects are integrated out
         blocks = []
@@ -283,11 +285,12 @@ class ParameterVector:
                 values[name] = raw.reshape(shape)
         return values, log_jac
 
-    def unpack_draws(self, flat_draws: np.ndarray, *, seed=None) -> dict:
+    def unpack_draws(self, flat_draws: np.ndarray, *, seed=None, dtype="float64") -> dict:
         """(chains, draws, size) -> dict of (chains, draws, ...) constrained arrays (numpy, no JIT).
 
         Group-level effects come out as ``r_<term>`` (chains, draws, levels, p); where they were
         integrated out they are drawn here from their conditional, with a generator seeded by ``seed``.
+        Everything is computed in float64 and stored as ``dtype`` (brm's ``draws_dtype``).
         """
         from .lkj import cholesky_corr_numpy
 
@@ -307,19 +310,24 @@ class ParameterVector:
         if lay.integrate_out_effects:
             rng = np.random.default_rng([0 if seed is None else int(seed), 7])
             effects = self.marginal.draw_effects(fixed, [_term_scale(g, values, np) for g in lay.groups],
-                                                 values["sigma"], rng)
+                                                 values["sigma"], rng, dtype=dtype)
             for g, r in zip(lay.groups, effects):
                 values[f"r_{g.index}"] = r
-            return values
-        for g in lay.groups:
-            mean = fixed @ g.mean_matrix.T if g.any_centered else None
-            values[f"r_{g.index}"] = group_coefficients(g, values[f"u_{g.index}"], _term_scale(g, values, np), mean, np)
-        return values
+        else:
+            for g in lay.groups:
+                mean = fixed @ g.mean_matrix.T if g.any_centered else None
+                values[f"r_{g.index}"] = group_coefficients(g, values[f"u_{g.index}"], _term_scale(g, values, np),
+                                                            mean, np)
+        return {k: v.astype(dtype, copy=False) for k, v in values.items()}
 
 
-def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
+def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood, *, compress: bool = True):
     """The NumPyro model ``model(prior_only=False)`` (one sampled site, ``params``, and one factor
-    with the whole log density) and its :class:`ParameterVector`."""
+    with the whole log density) and its :class:`ParameterVector`.
+
+    bernoulli, binomial and poisson rows with equal linear-predictor inputs are summed into patterns
+    (:func:`.likelihood.find_patterns`, recorded as ``vector.patterns``): the same log density,
+    evaluated once per pattern (``compress=False``: once per row, as before; the tests compare the two)."""
     import jax
     import jax.numpy as jnp
     import numpyro
@@ -327,11 +335,15 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
 
     names = list(design.fixed.column_names)
     b_cols = [i for i, n in enumerate(names) if n != "(Intercept)"]
-    xc = jnp.asarray(design.fixed.matrix[:, b_cols] - layout.x_means) if b_cols else None
-    codes = [jnp.asarray(t.codes) for t in design.terms]
-    zs = [jnp.asarray(t.z) for t in design.terms]
-    offset = jnp.asarray(design.offset) if design.offset is not None else 0.0
-    data = likelihood.data(design)
+    # bernoulli/binomial/poisson: the likelihood runs on the distinct linear predictors (see .likelihood)
+    patterns = (find_patterns(design) if compress and likelihood.compressible and not layout.integrate_out_effects
+                else None)
+    rows = patterns.rows if patterns is not None else slice(None)
+    xc = jnp.asarray(design.fixed.matrix[rows][:, b_cols] - layout.x_means) if b_cols else None
+    codes = [jnp.asarray(t.codes[rows]) for t in design.terms]
+    zs = [jnp.asarray(t.z[rows]) for t in design.terms]
+    offset = jnp.asarray(design.offset[rows]) if design.offset is not None else 0.0
+    data = likelihood.pattern_data(design, patterns) if patterns is not None else likelihood.data(design)
     priors = layout.priors
     marginal = None
     if layout.integrate_out_effects:
@@ -343,6 +355,7 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
         y = design.response - (design.offset if design.offset is not None else 0.0)
         marginal = marginal_for(design.terms, xfull, y)
     vector = ParameterVector(layout, marginal)
+    vector.patterns = patterns
 
     def fixed_vector(v):
         return fixed_effects_vector(v, layout, jnp)
@@ -399,8 +412,7 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood):
             scales = [_term_scale(g, values, jnp) for g in layout.groups]
             return total + marginal.log_likelihood(fixed_vector(values), scales, values["sigma"])
         extra = {p: values[p] for p in layout.family_params}
-        response = likelihood.distribution(linear_predictor(values, terms), extra, data)
-        return total + jnp.sum(response.log_prob(data["y"]))
+        return total + likelihood.summed_log_likelihood(linear_predictor(values, terms), extra, data)
 
     # jitted on its own: NumPyro evaluates the model once outside any jit to find its sites, and
     # op by op that costs ~200 small compilations (3-6 s for a one-chain fit); inside NUTS the inner

@@ -22,6 +22,7 @@ def summarize_draws(values: np.ndarray) -> list[float]:
     """
     import arviz_stats
 
+    values = np.asarray(values, dtype=np.float64)  # float32 draws (brm's draws_dtype): float64 sums
     flat = values.reshape(-1)
     with np.errstate(divide="ignore", invalid="ignore"):  # constant draws: nan, as posterior gives NA
         rhat = float(arviz_stats.rhat(values)) if values.shape[0] > 1 else np.nan
@@ -280,10 +281,39 @@ class BrmFit(FormulaFit):
         return in_draw_order(self, values, ndraws, seed)
 
     def log_likelihood(self) -> np.ndarray:
-        """Pointwise log-likelihood, (chains, draws, observations)."""
-        from .predict import pointwise_log_likelihood
+        """Pointwise log-likelihood, (chains, draws, observations): one column per original row.
 
-        return pointwise_log_likelihood(self)
+        Computed in chunks of draws (:data:`LOG_LIK_CHUNK_ELEMENTS` numbers at a time), the linear
+        predictor once per distinct pattern of the rows' inputs where they repeat (the patterns the
+        likelihood was summed over while sampling, :func:`.likelihood.find_patterns`), so that at
+        1e5 rows only the result itself, not (draws, rows, terms) temporaries, is held in memory.
+        """
+        from .likelihood import find_patterns
+
+        first = next(iter(self.run.samples.values()))
+        chains, n_draws, n = first.shape[0], first.shape[1], self.nobs
+        patterns = find_patterns(self.design)
+        inputs = self._row_inputs(patterns.rows if patterns is not None else slice(None))
+        data = {k: np.asarray(v) for k, v in self.likelihood.data(self.design).items()}
+        extra = {p: self.run.samples[p].reshape(-1) for p in self.layout.family_params}
+        fixed = self.fixed_effect_draws().to_numpy()
+        effects = [r.reshape(-1, *r.shape[2:]) for r in self.group_effects()]
+        out = np.empty((chains * n_draws, n))
+        step = max(1, LOG_LIK_CHUNK_ELEMENTS // max(n, 1))
+        for start in range(0, chains * n_draws, step):
+            part = slice(start, min(start + step, chains * n_draws))
+            eta = _linear_predictor(inputs, fixed[part], [r[part] for r in effects])
+            if patterns is not None:
+                eta = eta[:, patterns.inverse]
+            dist = self.likelihood.distribution(eta, {k: v[part, None] for k, v in extra.items()}, data)
+            out[part] = np.asarray(dist.log_prob(data["y"]))
+        return out.reshape(chains, n_draws, n)
+
+    def _row_inputs(self, rows) -> tuple:
+        """The fixed-effects matrix, (codes, z) of each term and the offset, at ``rows``."""
+        d = self.design
+        return (d.fixed.matrix[rows], [(t.codes[rows], t.z[rows]) for t in d.terms],
+                d.offset[rows] if d.offset is not None else None)
 
     def to_arviz(self):
         """ArviZ 1.x data (an xarray ``DataTree``) with groups ``posterior`` (brms's names; ``r_<group>``
@@ -338,8 +368,24 @@ class BrmFit(FormulaFit):
                              "Q2.5": [np.quantile(r2, 0.025)], "Q97.5": [np.quantile(r2, 0.975)]}, index=["R2"])
 
 
+LOG_LIK_CHUNK_ELEMENTS = 1 << 22  # pointwise log-likelihood: ~4M numbers (32 MB) per (draws, rows) temporary
+
+
+def _linear_predictor(inputs, fixed: np.ndarray, effects: list[np.ndarray]) -> np.ndarray:
+    """(draws, rows) eta from :meth:`BrmFit._row_inputs`, fixed-effect draws (draws, k) in the
+    design's column order and group-level effects (draws, levels, p) per term."""
+    x, codes_z, offset = inputs
+    eta = fixed @ x.T
+    if offset is not None:
+        eta = eta + offset[None, :]
+    for (codes, z), r in zip(codes_z, effects):
+        eta = eta + np.einsum("dnp,np->dn", r[:, codes], z)
+    return eta
+
+
 def _level_table(values: np.ndarray, coef: str, levels, group: str) -> pd.DataFrame:
     """(draws, levels) -> Estimate, Est.Error, Q2.5, Q97.5 per level, columns under ``coef``."""
+    values = np.asarray(values, dtype=np.float64)
     frame = pd.DataFrame({"Estimate": values.mean(0), "Est.Error": values.std(0, ddof=1),
                           "Q2.5": np.quantile(values, 0.025, axis=0), "Q97.5": np.quantile(values, 0.975, axis=0)},
                          index=pd.Index(levels, name=group))

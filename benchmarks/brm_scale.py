@@ -1,0 +1,139 @@
+"""brm at 1e5 rows: a bernoulli model's time and ESS per second, a gaussian model's peak memory (issue 12).
+
+How to run (from the repository root)::
+
+    PYTHONPATH=src python benchmarks/brm_scale.py                  # both, n = 1e5, 4 chains x 1000 (1000 warm-up)
+    PYTHONPATH=src python benchmarks/brm_scale.py --only bernoulli --draws 200 --warmup 200   # quicker
+    PYTHONPATH=src python benchmarks/brm_scale.py --loo            # also the pointwise log-likelihood and LOO
+
+bernoulli: ``y ~ 1 + urban + (1 + urban | district)``, the bangladesh contraception model on data
+generated to n rows (60 districts, ``urban`` ~ Bernoulli(0.3); intercept -0.7, slope 0.7, sd 0.5
+and 0.6, correlation -0.6; fixed seed). Every row shares its linear predictor with the other rows
+of its district and urban value, so the likelihood runs on 120 patterns (see
+:mod:`multilevel.bayes.likelihood`). Printed: compilation, warm-up and sampling (NumPyro runs
+them in one compiled loop; the split is by iterations), the post-processing in ``brm`` after
+sampling (unpacking draws, summary, diagnostics), the smallest bulk ESS per second of sampling
+over the named parameters, the mean tree depth, and the peak resident memory of the process.
+Target: the whole ``brm`` call under 120 s.
+
+gaussian: ``y ~ x + (x | g)``, continuous x, 1,000 groups, as :mod:`brm_memory` (effects integrated
+out and drawn afterwards in chunks). Target: peak memory under 2 GB.
+
+Each fit runs in a fresh subprocess, so the peak memory (``resource.getrusage``: KiB on Linux,
+bytes on macOS) is that fit's, JAX's start included. The "before" numbers of issue 12 are those of
+the same script run on the tree before the change (``git archive`` of the parent commit, with
+``PYTHONPATH`` pointing at it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+TARGET_SECONDS = 120.0
+TARGET_MB = 2048.0
+
+CHILD = r"""
+import json, resource, sys, time
+import numpy as np, pandas as pd
+
+def peak_mb():
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1024**2 if sys.platform == "darwin" else rss / 1024
+
+kind, n, chains, draws, warmup, with_loo = sys.argv[1], *(int(a) for a in sys.argv[2:7])
+rng = np.random.default_rng(1)
+if kind == "bernoulli":
+    districts = 60
+    district = rng.integers(0, districts, n)
+    urban = (rng.random(n) < 0.3).astype(float)
+    cov = np.array([[0.25, -0.6 * 0.5 * 0.6], [-0.6 * 0.5 * 0.6, 0.36]])
+    r = rng.multivariate_normal([0.0, 0.0], cov, size=districts)
+    eta = -0.7 + r[district, 0] + (0.7 + r[district, 1]) * urban
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    data = pd.DataFrame({"y": y, "urban": urban, "district": pd.Categorical(district)})
+    formula, family = "y ~ 1 + urban + (1 + urban | district)", "bernoulli"
+else:
+    groups = 1000
+    g = np.repeat(np.arange(groups), -(-n // groups))[:n]
+    x = rng.standard_normal(n)
+    cov = np.array([[1.0, 0.3 * 0.3], [0.3 * 0.3, 0.09]])
+    r = rng.multivariate_normal([0.0, 0.0], cov, size=groups)
+    y = 1 + r[g, 0] + (0.5 + r[g, 1]) * x + rng.standard_normal(n)
+    data = pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g)})
+    formula, family = "y ~ x + (x | g)", "gaussian"
+import multilevel as ml
+import multilevel.bayes.fit  # noqa: F401  (JAX started before the clock)
+floor = peak_mb()
+start = time.perf_counter()
+fit = ml.brm(formula, data, family=family, chains=chains, draws=draws, warmup=warmup, seed=1, refresh=0)
+seconds = time.perf_counter() - start
+run = fit.run
+table = fit.parameter_summary()
+compile_s = float(run.settings.get("compile_seconds", 0.0))
+loop = max(run.seconds_total - compile_s, 0.0)
+out = {"seconds": seconds, "compile": compile_s, "warmup": loop - run.seconds_sampling,
+       "sampling": run.seconds_sampling, "post": seconds - run.seconds_total,
+       "min_bulk_ess": float(table["Bulk_ESS"].min()), "min_tail_ess": float(table["Tail_ESS"].min()),
+       "max_rhat": float(table["Rhat"].max()), "tree_depth": float(np.mean(run.stats["treedepth__"])),
+       "likelihood": str(run.settings.get("likelihood", "-")), "floor_mb": floor, "peak_mb": peak_mb(),
+       "estimates": {k: round(float(v), 3) for k, v in table["Estimate"].items()}}
+if with_loo:
+    start = time.perf_counter()
+    ll = fit.log_likelihood()
+    out["log_lik_s"] = time.perf_counter() - start
+    out["log_lik_shape"] = list(ll.shape)
+    del ll
+    start = time.perf_counter()
+    fit.loo()
+    out["loo_s"] = time.perf_counter() - start
+    out["peak_mb_after_loo"] = peak_mb()
+print(json.dumps(out))
+"""
+
+
+def measure(kind: str, n: int, chains: int, draws: int, warmup: int, loo: bool) -> dict:
+    args = [kind, n, chains, draws, warmup, int(loo)]
+    proc = subprocess.run([sys.executable, "-c", CHILD, *map(str, args)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child failed (rc={proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def report(kind: str, args, r: dict) -> None:
+    print(f"\nbrm {kind}, n={args.n:,}, {args.chains} chains x {args.draws} draws ({args.warmup} warm-up)")
+    print(f"  likelihood: {r['likelihood']}")
+    print(f"  wall time of brm    {r['seconds']:9.1f} s   (target {TARGET_SECONDS:.0f} s: "
+          f"ratio {r['seconds'] / TARGET_SECONDS:.2f})")
+    for label, key in [("compilation", "compile"), ("warm-up", "warmup"), ("sampling", "sampling"),
+                       ("post-processing", "post")]:
+        print(f"    {label:18}{r[key]:9.1f} s")
+    ess_s = r["min_bulk_ess"] / max(r["sampling"], 1e-9)
+    print(f"  min bulk ESS        {r['min_bulk_ess']:9.0f}     ({ess_s:.0f} per second of sampling); "
+          f"min tail ESS {r['min_tail_ess']:.0f}; max R-hat {r['max_rhat']:.3f}")
+    print(f"  mean tree depth     {r['tree_depth']:9.2f}")
+    print(f"  peak RSS            {r['peak_mb']:9.0f} MB  (after import {r['floor_mb']:.0f} MB; target "
+          f"{TARGET_MB:.0f} MB: ratio {r['peak_mb'] / TARGET_MB:.2f})")
+    if "log_lik_s" in r:
+        print(f"  log_likelihood()    {r['log_lik_s']:9.1f} s   shape {tuple(r['log_lik_shape'])}; loo() "
+              f"{r['loo_s']:.1f} s; peak RSS then {r['peak_mb_after_loo']:.0f} MB")
+    print(f"  estimates: {r['estimates']}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--only", choices=("bernoulli", "gaussian"))
+    parser.add_argument("--loo", action="store_true", help="also time log_likelihood() and loo()")
+    args = parser.parse_args(argv)
+    for kind in ("bernoulli", "gaussian"):
+        if args.only in (None, kind):
+            report(kind, args, measure(kind, args.n, args.chains, args.draws, args.warmup, args.loo))
+
+
+if __name__ == "__main__":
+    main()
