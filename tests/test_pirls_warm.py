@@ -124,6 +124,15 @@ def test_one_term_path_with_non_canonical_links(family, link):
     assert relative(fast, general) < 1e-10
 
 
+def test_one_term_path_without_fixed_effects():
+    for nagq in (0, 1):
+        fast = problem("y ~ 0 + (x | g)", nagq=nagq)
+        general = problem("y ~ 0 + (x | g)", nagq=nagq, general=True)
+        theta = np.array([0.8, 0.2, 0.3])
+        evaluate = (lambda prob: prob.theta_only_objective(theta)) if nagq == 0 else (lambda prob: prob.objective(theta))
+        assert relative(evaluate(fast), evaluate(general)) < 1e-10
+
+
 def test_adaptive_quadrature_on_the_one_term_path():
     frame = data()
     fast = problem("y ~ x + (1 | g)", frame, nagq=7)

@@ -102,7 +102,8 @@ class OneTermFactor:
         """The factor in :class:`BlockedCholesky`'s layout (``(0, 0)``; ``(1, 0)``, ``(1, 1)`` with beta)."""
         out = {(0, 0): BlockDiagonal(self.lower)}
         if self.fixed is not None:
-            out[1, 0] = self.cross.transpose(2, 0, 1).reshape(self.cross.shape[2], -1)
+            levels, p, px = self.cross.shape  # explicit sizes: no fixed effects gives (0, levels * p)
+            out[1, 0] = self.cross.transpose(2, 0, 1).reshape(px, levels * p)
             out[1, 1] = self.fixed
         return out
 
