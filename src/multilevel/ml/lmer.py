@@ -22,7 +22,7 @@ from .standardize import standardize
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 
 
-def lmer(formula: str, data, *, reml: bool = True, weights=None, na_action: str = "omit",
+def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=None, na_action: str = "omit",
          start=None, data_name: str | None = None, progress: bool | None = None, client=None) -> LmerFit:
     """Fit a linear mixed model by REML (default) or maximum likelihood, as lme4's ``lmer``.
 
