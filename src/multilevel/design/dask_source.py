@@ -311,9 +311,9 @@ def _scan_partition(part: pd.DataFrame, request: ScanRequest) -> Scan:
         if len(bar.group_vars) > 1:
             scan.tuples.setdefault(bar_index, []).append(used[list(bar.group_vars)].drop_duplicates())
     for part_name, text in request.texts:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            spec = model_matrix(text, used, context=FORMULA_CONTEXT, na_action="ignore").model_spec
+        # no warnings.catch_warnings here: partitions run on threads, and its save/restore of the global
+        # filters, interleaved across threads, can leave "ignore" in place for the rest of the process
+        spec = model_matrix(text, used, context=FORMULA_CONTEXT, na_action="ignore").model_spec
         scan.stateful |= set(spec.transform_state)
         for factor, (kind, state) in spec.encoder_state.items():
             if kind.value == "categorical":

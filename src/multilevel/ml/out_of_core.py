@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.linalg
 
 from ..design import Design, FixedDesign
@@ -37,6 +38,7 @@ from ..design.dask_source import PartitionReducer, dask_frame, order_statistics,
 from ..errors import DataError
 from ..linalg.crossprod import (ColumnBounds, add_block_digits, add_digits, blocks_from_digits, dense_cross_digits,
                                 digits_value, exact_bincount, gram_digits, gram_scale, power_of_two_above, system_block_digits)
+from ..options import choice, flag
 from ..results.lmerfit import LmerFit
 from ..results.protocol import Fit, MissingCapability
 from ..results.summary import LmerSummary
@@ -318,19 +320,41 @@ def _merge_blocks(a, b):
 
 # ---- pass 6: scaled residual quantiles (the summary's table) -------------------------------------
 @dataclass(frozen=True)
-class ScaledResiduals:
-    """Pearson residuals over sigma at the optimum, per row of a partition (as LmerFit.residuals)."""
+class RowValues:
+    """Fitted values or residuals at the optimum, per row of an encoded partition (as LmerFit computes
+    them): ``kind`` "fitted", "response" or "pearson" residuals, ``scaled`` Pearson residuals over sigma."""
 
     beta: np.ndarray
     b: tuple
     sigma: float
+    kind: str = "response"
+    scaled: bool = True
 
     def __call__(self, e) -> np.ndarray:
         total = np.zeros(len(e.y))
         for codes, z, b in zip(e.codes, e.z, self.b):
             total += np.einsum("np,np->n", z, b[codes])
-        res = e.y - (e.x @ self.beta + total)
-        return (res if e.weights is None else res * np.sqrt(e.weights)) / self.sigma
+        fitted = e.x @ self.beta + total
+        if self.kind == "fitted":
+            return fitted
+        res = e.y - fitted
+        if e.weights is not None and (self.scaled or self.kind == "pearson"):
+            res = res * np.sqrt(e.weights)
+        return res / self.sigma if self.scaled else res
+
+
+@dataclass(frozen=True)
+class _PartitionRows:
+    """``values(encoded partition)`` as a Series on the partition's complete rows (a map_partitions task)."""
+
+    plan: object
+    values: RowValues
+
+    def __call__(self, part: pd.DataFrame) -> pd.Series:
+        _, rows, _, _ = self.plan.complete_rows(part)
+        e = self.plan.encode(part)
+        values = np.zeros(0) if e is None else self.values(e)
+        return pd.Series(values, index=part.index[rows], dtype=float)
 
 
 def _quantiles(reducer, plan, function, n: int) -> np.ndarray:
@@ -413,7 +437,8 @@ def lmer_out_of_core(parsed, data, *, reml: bool, weights, na_action: str, start
                            progress=progress, constant_response=cols["y_min"] == cols["y_max"],
                            fit_class=OutOfCoreLmerFit, services=OutOfCoreServices, settings=settings)
         fit._search = search
-        fit._residual_quantiles = _quantiles(reducer, plan, ScaledResiduals(fit._beta, tuple(fit._b), fit.sigma), n)
+        fit._residual_quantiles = _quantiles(reducer, plan, RowValues(fit._beta, tuple(fit._b), fit.sigma), n)
+        fit._source = (frame, plan)
         fit.optimizer.settings["out_of_core"]["passes"] = reducer.passes
         return fit
     finally:
@@ -464,8 +489,9 @@ class OutOfCoreLmerFit(LmerFit):
 
     It answers what needs no per-row data: ``summary``, ``fixef``, ``ranef``, ``coef``, ``varcorr``,
     ``vcov``, ``sigma``, ``loglik``, ``aic``/``bic``, ``confint("wald")``, ``refit_ml``/``anova``,
-    ``predict(newdata)`` and the optimizer record. Per-row answers (fitted values, residuals,
-    predictions on the training rows, simulation, the bootstrap) raise
+    ``predict(newdata)`` and the optimizer record. ``fitted()`` and ``residuals()`` are lazy dask
+    Series, computed partition by partition. The other per-row answers (predictions on the training
+    rows, simulation, the bootstrap, the protocol's ``fitted_mean``/``observed``...) raise
     :class:`~multilevel.results.protocol.MissingCapability`.
     """
 
@@ -480,6 +506,7 @@ class OutOfCoreLmerFit(LmerFit):
 
     _search = None
     _residual_quantiles = None
+    _source = None  # (dask DataFrame, PartitionPlan): per-row answers as lazy dask Series
 
     def _missing(self, question: str, hint: str = ""):
         where = (f"the data were out of core ({self.design.n_partitions} partitions) and no rows were kept; "
@@ -491,10 +518,21 @@ class OutOfCoreLmerFit(LmerFit):
         return self.__dict__.copy()
 
     def fitted(self):
-        raise self._missing("fitted")
+        """Fitted values as a lazy dask Series, computed partition by partition when asked (``.compute()``);
+        rows dropped for missing values are left out, the others keep their index."""
+        return self._per_row(RowValues(self._beta, tuple(self._b), self.sigma, "fitted", False))
 
     def residuals(self, type: str = "response", scaled: bool = False):
-        raise self._missing("residuals")
+        """Residuals as a lazy dask Series (see :meth:`fitted`); types and scaling as :meth:`LmerFit.residuals`."""
+        type = choice("type", type, ["response", "working", "deviance", "pearson"])
+        kind = "pearson" if type == "pearson" else "response"
+        return self._per_row(RowValues(self._beta, tuple(self._b), self.sigma, kind, flag("scaled", scaled)))
+
+    def _per_row(self, values: RowValues):
+        if self._source is None:
+            raise self._missing("fitted", "the fit no longer holds its data source")
+        frame, plan = self._source
+        return frame.map_partitions(_PartitionRows(plan, values), meta=pd.Series(dtype=float))
 
     def simulate(self, nsim: int = 1, seed=None, use_u: bool = False):
         raise self._missing("simulate")
