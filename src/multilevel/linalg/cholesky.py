@@ -153,6 +153,11 @@ class BlockedCholesky:
         self.fill_strategy[i, j, k] = "sparse product"
         return None
 
+    def fill_in(self) -> dict:
+        """How each fill-in product is formed, for the record: ``{"1x1 via 0": "gram", ...}`` (terms
+        in fitting order: most levels first)."""
+        return {f"{i}x{j} via {k}": strategy for (i, j, k), strategy in sorted(self.fill_strategy.items())}
+
     def update_blocks(self, blocks: dict) -> None:
         """New values for the same patterns (new PIRLS weights); refresh the precomputed products."""
         self.A = blocks

@@ -9,8 +9,8 @@ level of term k. Listing those pairs costs about ``n**2 / levels_k`` entries (2.
 * :class:`ScaledColumnGram` - below a scalar first term (``(1|a) + (1|b)``, the common crossed
   case) ``L_i0 = lam_i A_i0 diag(lam_0 / d)`` and the product is ``sum_c s_c**2 A_i0[:, c] A_j0[:, c]'``
   with ``s = lam_0 / d``: one fixed sparse matrix G (target entries x levels of term 0) times
-  ``s**2`` per evaluation. G is stored as CSR with 32-bit indices, 12 bytes an entry, built in
-  chunks; it is kept only when it fits :data:`PRODUCT_MEMORY` (a quarter of the machine's memory
+  ``s**2`` per evaluation. G is stored as CSR with 32-bit indices and values of the smallest exact
+  type (5 bytes an entry for an unweighted model's counts, 12 with weights), built in chunks; it is kept only when it fits :data:`PRODUCT_MEMORY` (a quarter of the machine's memory
   unless MULTILEVEL_PRODUCT_MEMORY_MB says otherwise).
 * otherwise - a sparse-sparse product per evaluation (:func:`subtract_sparse_product`), the
   memory of the result only (it is what CHOLMOD's supernodal update computes too).
@@ -41,7 +41,7 @@ def _product_memory() -> int:
 
 PRODUCT_MEMORY = _product_memory()
 CHUNK_PAIRS = 500_000  # pairs enumerated at once while building G (bounds the temporaries: ~50 MB)
-GRAM_BYTES_PER_ENTRY = 12  # float64 value + int32 row index
+MATVEC_CHUNK = 2_000_000  # entries of G multiplied at once when its values are compact integers
 PAIR_BYTES_PER_ENTRY = 56  # PairProduct: three int64 index arrays, sort order and product temporaries
 
 
@@ -92,22 +92,52 @@ class ScaledColumnGram:
         np.cumsum(indptr, out=indptr)
         if indptr[-1] != total:
             raise AssertionError("fill-in pair count does not match the product's pattern")
-        indices = np.empty(total, dtype=index_type)
-        values = np.empty(total)
-        self._place(left_csc, right_csc, indptr, indices, values)
-        self.gram = sp.csr_matrix((values, indices, indptr), shape=(self.n_slots, self.n_cols))
+        self.indptr, self.indices = indptr, np.empty(total, dtype=index_type)
+        self.values = np.empty(total, dtype=value_type(left, right))
+        self._place(left_csc, right_csc, indptr, self.indices, self.values)
+        self._set_product()
 
     @staticmethod
     def memory(left: BlockSparse, right: BlockSparse, lower: bool) -> int:
-        return GRAM_BYTES_PER_ENTRY * pair_count(left, right, lower)
+        entry = 4 + np.dtype(value_type(left, right)).itemsize  # int32 column index + value
+        return entry * pair_count(left, right, lower)
 
     def refresh(self, left: BlockSparse, right: BlockSparse) -> None:
         """New values of the same blocks (new PIRLS weights): recompute G's values in place (the
         same enumeration and placement as when it was built, so the positions line up)."""
-        self._place(_csc(left), _csc(right), self.gram.indptr, None, self.gram.data)
+        wanted = value_type(left, right)
+        if np.dtype(wanted).itemsize > self.values.itemsize or np.dtype(wanted).kind != self.values.dtype.kind:
+            self.values = np.empty(len(self.values), dtype=np.float64)  # weights: counts no longer
+        self._place(_csc(left), _csc(right), self.indptr, None, self.values)
+        self._set_product()
+
+    def _set_product(self) -> None:
+        """scipy's compiled CSR product for float64 values; small-integer values (the counts of an
+        unweighted model: 1 or 5 bytes an entry instead of 8) go through :meth:`_times` in chunks."""
+        self._csr = None
+        if self.values.dtype == np.float64:
+            self._csr = sp.csr_matrix((self.values, self.indices, self.indptr), shape=(self.n_slots, self.n_cols))
+
+    def _times(self, weights: np.ndarray) -> np.ndarray:
+        """``G @ weights`` for compact integer values, a few million entries at a time."""
+        if self._csr is not None:
+            return self._csr @ weights
+        out = np.zeros(self.n_slots)
+        indptr = self.indptr
+        row = 0
+        while row < self.n_slots:
+            stop = int(np.searchsorted(indptr, indptr[row] + MATVEC_CHUNK, side="right")) - 1
+            stop = min(max(stop, row + 1), self.n_slots)
+            first, last = int(indptr[row]), int(indptr[stop])
+            if last > first:  # scipy's compiled product on this chunk, its values widened to float64
+                chunk = sp.csr_matrix((self.values[first:last].astype(np.float64), self.indices[first:last],
+                                       indptr[row:stop + 1] - indptr[row]), shape=(stop - row, self.n_cols))
+                out[row:stop] = chunk @ weights
+            row = stop
+        return out
 
     def subtract(self, target, coefficient: float, column_weights: np.ndarray) -> None:
-        sums = self.gram @ column_weights
+        sums = self._times(column_weights)
         sums *= coefficient
         if self.target_kind == "dense":
             target.reshape(-1)[:] -= sums
@@ -171,6 +201,22 @@ class ScaledColumnGram:
         if len(wanted) and (slots.max(initial=0) >= len(self.keys) or (self.keys[slots] != wanted).any()):
             raise AssertionError("target pattern misses a product block")
         return slots
+
+
+def value_type(left: BlockSparse, right: BlockSparse):
+    """The smallest type that holds every product of a left and a right value exactly: one byte for
+    the counts of an unweighted model (each at most 15), two bytes up to 255, else float64."""
+    largest = 1.0
+    for data in (left.data, right.data):
+        values = data.reshape(-1)
+        if len(values) and not (np.all(values >= 0) and np.all(values == np.round(values))):
+            return np.float64
+        largest *= float(values.max(initial=0.0))
+    if largest < 2**8:
+        return np.uint8
+    if largest < 2**16:
+        return np.uint16
+    return np.float64
 
 
 def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

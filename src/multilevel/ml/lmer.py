@@ -122,6 +122,8 @@ def fit_problems(design: Design, search: LMMProblem, problem: LMMProblem, standa
             counter.close()
         record.settings.update(blas.settings())
         record.settings.update(settings or {})
+        if search.cholesky.fill_strategy:  # crossed terms: how their fill-in was formed (linalg/fill.py)
+            record.settings["fill_in"] = search.cholesky.fill_in()
         theta_std = record.final
         solution = problem.solve(standardization.theta_to_original(theta_std))
         if search is not problem:

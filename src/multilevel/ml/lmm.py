@@ -103,7 +103,7 @@ class LMMProblem:
         blocks = exact_system_blocks([(t.codes, t.z, t.n_levels) for t in design.terms], xy, self.sqrt_weights, self.bounds)
         weighted_y = self.y if self.sqrt_weights is None else self.y * self.sqrt_weights
         self._setup(design.terms, blocks, n=n, y_shift=self.y_shift, log_weight_sum=log_weight_sum, reml=reml,
-                    response_norm=float(np.linalg.norm(weighted_y)))
+                    response_norm=float(np.linalg.norm(weighted_y)), like=like)
 
     @classmethod
     def from_blocks(cls, terms, blocks: dict, *, n: int, y_shift: np.ndarray, log_weight_sum: float, reml: bool,
