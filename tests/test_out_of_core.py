@@ -91,15 +91,24 @@ def test_crossed_factors_text_factor_and_slope_by_maximum_likelihood():
     assert ooc.messages == mem.messages
 
 
-def test_integer_weights_and_an_interaction_grouping_factor():
-    # integer weights: their mean (the standardization's weight scale) is exact in any order; for
-    # fractional weights in-memory np.mean's pairwise sum differs in the last bit, and the fits agree
-    # to the optimizer's tolerance only
-    data = crossed_data(400, seed=3)
+def test_fractional_weights_and_an_interaction_grouping_factor():
+    # the standardization divides the weights by their mean: np.mean's pairwise sum, which the
+    # partitions reproduce block by block (design/dask_source.py numpy_mean); a plain sum of the
+    # partitions' sums differs in the last bit here, and the fit would differ at 1e-8
+    data = crossed_data(3000, seed=3).assign(w=np.random.default_rng(5).uniform(0.5, 2, 3000))
+    frame = dd.from_pandas(data, npartitions=5)
+    pieces = [frame.get_partition(i).compute().w.to_numpy() for i in range(frame.npartitions)]
+    assert sum(p.sum() for p in pieces) / len(data) != data.w.mean()
     formula = "y ~ x + (1 | g) + (1 | g:h)"
-    mem = ml.lmer(formula, data, weights="w")
-    ooc = ml.lmer(formula, dd.from_pandas(data, npartitions=3), weights="w")
-    assert_same_fit(ooc, mem)
+    assert_same_fit(ml.lmer(formula, frame, weights="w"), ml.lmer(formula, data, weights="w"))
+
+
+def test_mean_absolute_deviation_when_most_values_tie():
+    # f:x without f: two thirds of each column are 0, so its MAD is 0 and the standardization takes the
+    # mean absolute deviation (numpy's mean, reproduced over partitions)
+    data = crossed_data(600, seed=2)
+    formula = "y ~ log(x) + f:x + (1 | g) + (1 | h)"
+    assert_same_fit(ml.lmer(formula, dd.from_pandas(data, npartitions=3)), ml.lmer(formula, data))
 
 
 def test_exact_medians_through_sampling_and_counting(monkeypatch):

@@ -51,7 +51,10 @@ def dask_frame(data):
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.exists():
-            raise DataError(f"no parquet file or directory at {str(path)!r}")
+            hint = (f"; a bundled data set is ml.datasets.load({str(data)!r})"
+                    if isinstance(data, str) and "/" not in data and "." not in data else "")
+            raise DataError(f"data must be a pandas or Dask DataFrame or a parquet path: there is no parquet "
+                            f"file or directory at {str(path)!r}{hint}")
         try:
             return dd.read_parquet(str(path))
         except ImportError as exc:
@@ -91,11 +94,13 @@ class PartitionReducer:
     def n_partitions(self) -> int:
         return len(self.parts)
 
-    def run(self, task, params, combine):
+    def run(self, task, params, combine, indexed: bool = False):
+        """``indexed``: the task is called as ``task(partition, params, index)`` (its place in the frame)."""
         import dask
 
         shared = dask.delayed(params, pure=False, traverse=False)
-        level = [dask.delayed(task, pure=False)(part, shared) for part in self.parts]
+        level = [dask.delayed(task, pure=False)(part, shared, *((i,) if indexed else ()))
+                 for i, part in enumerate(self.parts)]
         while len(level) > 1:
             level = [dask.delayed(_fold, pure=False)(combine, *level[i:i + self.FAN_IN])
                      for i in range(0, len(level), self.FAN_IN)]
@@ -588,3 +593,100 @@ def _narrow(state: _Target, less: np.ndarray, leq: np.ndarray) -> None:
         state.hi, hi_count = float(pivots[right[0]]), int(less[right[0]])
     state.below += lo_count
     state.inside = hi_count - lo_count
+
+
+# ---- numpy's mean, reproduced over partitions ----------------------------------------------------
+# np.mean of a float64 array is numpy's pairwise sum (blocks of at most 128 values, eight accumulators
+# each, halves rounded to multiples of 8) divided by n. Its rounding depends on where each value sits in
+# the whole array, so partitions sum the blocks that fall wholly inside them, send the values of the
+# blocks that straddle a boundary, and the client adds the blocks in numpy's order: the same bits.
+BLOCK = 128
+
+
+def _leaves(start: int, n: int, lo: int, hi: int, out: list) -> None:
+    """numpy's pairwise blocks of [start, start + n) that meet [lo, hi), in order."""
+    if start >= hi or start + n <= lo:
+        return
+    if n <= BLOCK:
+        out.append((start, n))
+        return
+    half = n // 2
+    half -= half % 8
+    _leaves(start, half, lo, hi, out)
+    _leaves(start + half, n - half, lo, hi, out)
+
+
+def block_sums(values: np.ndarray) -> np.ndarray:
+    """numpy's pairwise sum of each row of ``values`` (m, size), size <= 128: elementwise, the same bits."""
+    m, size = values.shape
+    if size < 8:
+        total = np.zeros(m)
+        for i in range(size):
+            total = total + values[:, i]
+        return total
+    r = values[:, :8].copy()
+    i = 8
+    while i < size - size % 8:
+        r = r + values[:, i:i + 8]
+        i += 8
+    total = ((r[:, 0] + r[:, 1]) + (r[:, 2] + r[:, 3])) + ((r[:, 4] + r[:, 5]) + (r[:, 6] + r[:, 7]))
+    for k in range(i, size):
+        total = total + values[:, k]
+    return total
+
+
+def _tree_sum(start: int, n: int, sums: dict) -> float:
+    if n <= BLOCK:
+        return sums[start]
+    half = n // 2
+    half -= half % 8
+    return _tree_sum(start, half, sums) + _tree_sum(start + half, n - half, sums)
+
+
+@dataclass(frozen=True)
+class _MeanRequest:
+    plan: PartitionPlan
+    function: object  # Encoded -> 1-d array (the values, in row order)
+    offsets: tuple  # global position of each partition's first value
+    n: int
+
+
+def _mean_partition(part, request: _MeanRequest, index: int):
+    encoded = request.plan.encode(part)
+    if encoded is None:
+        return None
+    values = np.asarray(request.function(encoded), dtype=float)
+    lo = request.offsets[index]
+    hi = lo + len(values)
+    leaves = []
+    _leaves(0, request.n, lo, hi, leaves)
+    sums, pieces = {}, []
+    inside = [(a, m) for a, m in leaves if a >= lo and a + m <= hi]
+    for size in {m for _, m in inside}:
+        starts = np.array([a for a, m in inside if m == size]) - lo
+        for a, total in zip(starts + lo, block_sums(values[starts[:, None] + np.arange(size)])):
+            sums[int(a)] = float(total)
+    for a, m in leaves:
+        if not (a >= lo and a + m <= hi):  # straddles a boundary: send this partition's part of it
+            first, last = max(a, lo), min(a + m, hi)
+            pieces.append((a, first, values[first - lo:last - lo]))
+    return sums, pieces
+
+
+def _merge_means(a, b):
+    return {**a[0], **b[0]}, a[1] + b[1]
+
+
+def numpy_mean(reducer: PartitionReducer, plan: PartitionPlan, function, counts: list[int]) -> float:
+    """``np.mean`` of the concatenated values ``function(encoded partition)`` (``counts[i]`` of them in
+    partition i), bit for bit, without gathering them."""
+    n = int(sum(counts))
+    offsets = tuple(int(v) for v in np.concatenate([[0], np.cumsum(counts)[:-1]]))
+    sums, pieces = reducer.run(_mean_partition, _MeanRequest(plan, function, offsets, n), _merge_means, indexed=True)
+    straddling: dict = {}
+    for start, first, values in pieces:
+        straddling.setdefault(start, []).append((first, values))
+    for start, parts in straddling.items():
+        values = np.concatenate([v for _, v in sorted(parts, key=lambda item: item[0])])
+        sums[start] = float(block_sums(values[None, :])[0])
+    return _tree_sum(0, n, sums) / n

@@ -34,7 +34,7 @@ import pandas as pd
 import scipy.linalg
 
 from ..design import Design, FixedDesign
-from ..design.dask_source import PartitionReducer, dask_frame, order_statistics, plan_partitions
+from ..design.dask_source import PartitionReducer, dask_frame, numpy_mean, order_statistics, plan_partitions
 from ..errors import DataError
 from ..linalg.crossprod import (ColumnBounds, add_block_digits, add_digits, blocks_from_digits, dense_cross_digits,
                                 digits_value, exact_bincount, gram_digits, gram_scale, power_of_two_above, system_block_digits)
@@ -82,18 +82,19 @@ def _standardized_sizes(facts: dict, columns: list) -> np.ndarray:
     return size
 
 
-def _columns_partition(part, plan):
+def _columns_partition(part, plan, index: int):
     e = plan.encode(part)
     if e is None:
         return None
-    out = {"n": len(e.y), "y_min": float(e.y.min()), "y_max": float(e.y.max()),
+    out = {"n": len(e.y), "counts": {index: len(e.y)}, "y_min": float(e.y.min()), "y_max": float(e.y.max()),
            "y_size": float(np.max(np.abs(e.y))), "x": _column_facts(e.x), "z": [_column_facts(z) for z in e.z],
            "r": scipy.linalg.qr(e.x, mode="r")[0] if e.x.shape[1] else np.zeros((0, 0))}
     if e.weights is not None:
         w = e.weights
         positive = w[w > 0]
+        out["positive_counts"] = {index: len(positive)}
         out["w"] = {"min": float(w.min()), "negative": int((w < 0).sum()), "positive": len(positive),
-                    "sum": float(positive.sum()), "size": float(np.max(np.abs(w))),
+                    "size": float(np.max(np.abs(w))),
                     "min_positive": float(positive.min()) if len(positive) else np.inf}
     return out
 
@@ -105,13 +106,14 @@ def _stack_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _merge_columns(a: dict, b: dict) -> dict:
-    out = {"n": a["n"] + b["n"], "y_min": min(a["y_min"], b["y_min"]), "y_max": max(a["y_max"], b["y_max"]),
+    out = {"n": a["n"] + b["n"], "counts": {**a["counts"], **b["counts"]}, "y_min": min(a["y_min"], b["y_min"]), "y_max": max(a["y_max"], b["y_max"]),
            "y_size": max(a["y_size"], b["y_size"]), "x": _merge_facts(a["x"], b["x"]),
            "z": [_merge_facts(x, y) for x, y in zip(a["z"], b["z"])], "r": _stack_r(a["r"], b["r"])}
     if "w" in a:
+        out["positive_counts"] = {**a["positive_counts"], **b["positive_counts"]}
         wa, wb = a["w"], b["w"]
         out["w"] = {"min": min(wa["min"], wb["min"]), "negative": wa["negative"] + wb["negative"],
-                    "positive": wa["positive"] + wb["positive"], "sum": wa["sum"] + wb["sum"],
+                    "positive": wa["positive"] + wb["positive"],
                     "size": max(wa["size"], wb["size"]), "min_positive": min(wa["min_positive"], wb["min_positive"])}
     return out
 
@@ -154,14 +156,21 @@ def _median(reducer, plan, functions, n) -> list[float]:
     return [float(np.mean(np.array(values[i * k:(i + 1) * k]))) for i in range(len(functions))]
 
 
-def _sum_partition(part, request):
-    plan, functions = request
-    e = plan.encode(part)
-    return None if e is None else np.array([float(f(e).sum()) for f in functions])
+@dataclass(frozen=True)
+class PositiveWeights:
+    """The positive weights of a partition, in row order (standardize.py's weight scale is their mean)."""
+
+    def __call__(self, e) -> np.ndarray:
+        return e.weights[e.weights > 0]
 
 
-def _transforms(reducer, plan, facts: list[dict], n: int) -> list[tuple[np.ndarray, list]]:
+def _in_order(counts: dict, n_partitions: int) -> list[int]:
+    return [counts.get(i, 0) for i in range(n_partitions)]
+
+
+def _transforms(reducer, plan, facts: list[dict], counts: list[int]) -> list[tuple[np.ndarray, list]]:
     """standardizing_transform of every matrix (fixed part first, then each term's z), from reduced facts."""
+    n = sum(counts)
     jobs = []  # (matrix, column, size, center)
     intercepts = []
     for m, fact in enumerate(facts):
@@ -177,11 +186,9 @@ def _transforms(reducer, plan, facts: list[dict], n: int) -> list[tuple[np.ndarr
     locations = [next(medians) if center else 0.0 for *_, center in jobs]
     deviations = [ColumnValues(m - 1, j, size, loc) for (m, j, size, _), loc in zip(jobs, locations)]
     mads = [1.4826 * v for v in _median(reducer, plan, deviations, n)]
-    flat = [i for i, s in enumerate(mads) if s == 0.0]
-    if flat:  # more than half the values equal: the mean absolute deviation, as robust_location_scale
-        sums = reducer.run(_sum_partition, (plan, tuple(deviations[i] for i in flat)), np.add)
-        for i, total in zip(flat, sums):
-            mads[i] = 1.2533 * float(total / n)
+    for i, mad in enumerate(mads):
+        if mad == 0.0:  # more than half the values equal: the mean absolute deviation, as robust_location_scale
+            mads[i] = 1.2533 * numpy_mean(reducer, plan, deviations[i], counts)
     out = [(np.eye(len(f["size"])), []) for f in facts]
     for (m, j, size, _), loc, scale in zip(jobs, locations, mads):
         center, scale = loc * size, scale * size
@@ -379,7 +386,7 @@ def lmer_out_of_core(parsed, data, *, reml: bool, weights, na_action: str, start
     try:
         planned = plan_partitions(parsed, frame, reducer, weights=weights, na_action=na_action)
         plan = planned.plan
-        cols = reducer.run(_columns_partition, plan, _merge_columns)
+        cols = reducer.run(_columns_partition, plan, _merge_columns, indexed=True)
         if cols is None:
             raise DataError("no rows are left after dropping rows with missing values")
         _check_weights(cols)
@@ -393,10 +400,12 @@ def lmer_out_of_core(parsed, data, *, reml: bool, weights, na_action: str, start
         x_facts = {k: v[keep] for k, v in cols["x"].items()}
         _check_magnitudes(planned, cols, x_facts, names)
         n = cols["n"]
-        # standardize.py's np.mean of the positive weights: a pairwise sum, which partitions cannot
-        # reproduce; weighted fits agree with in-memory ones to the optimizer's tolerance, not to rounding
-        weight_scale = cols["w"]["sum"] / cols["w"]["positive"] if "w" in cols else 1.0
-        transforms = _transforms(reducer, plan, [x_facts] + cols["z"], n)
+        counts = _in_order(cols["counts"], reducer.n_partitions)
+        weight_scale = 1.0  # standardize.py: the mean of the positive weights, numpy's bits
+        if "w" in cols:
+            weight_scale = numpy_mean(reducer, plan, PositiveWeights(),
+                                      _in_order(cols["positive_counts"], reducer.n_partitions))
+        transforms = _transforms(reducer, plan, [x_facts] + cols["z"], counts)
         standardization = Standardization(transforms[0][0], tuple(t for t, _ in transforms[1:]),
                                           tuple(t.covariance for t in planned.terms), weight_scale)
         standardize = not standardization.is_identity
