@@ -1,6 +1,8 @@
 """``brm``: formula -> shared design -> NumPyro model -> NUTS -> :class:`BrmFit`."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -73,6 +75,7 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
     >>> import multilevel as ml
     >>> fit = ml.brm("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"), seed=1)  # doctest: +SKIP
     """
+    started = time.perf_counter()
     settings = options.sampler_settings(
         chains=chains, iter=iter, warmup=warmup, draws=draws, thin=thin, seed=seed, cores=cores, control=control,
         refresh=refresh, target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress,
@@ -95,7 +98,8 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
                              f"{', '.join(improper)}; give them priors, e.g. ml.prior('normal(0, 5)', class_='b')")
     prepare_devices(settings.chains, settings.cores)
     sampling_layout = layout.for_prior_only() if sample_prior == "only" else layout
-    run = _sample(design, sampling_layout, likelihood, settings, prior_only=sample_prior == "only", dtype=dtype)
+    run = _sample(design, sampling_layout, likelihood, settings, prior_only=sample_prior == "only", dtype=dtype,
+                  started=started)
     fit = BrmFit(design, likelihood, sampling_layout, run, priors, data_name=data_name or "data",
                  sample_prior=sample_prior)
     if sample_prior == "yes":
@@ -123,11 +127,13 @@ def _check_options(*, sample_prior, data_name, priors) -> list:
     return list(priors)
 
 
-def _sample(design, layout, likelihood, settings, *, prior_only: bool, dtype: str = "float64"):
+def _sample(design, layout, likelihood, settings, *, prior_only: bool, dtype: str = "float64", started=None):
     """NUTS on the model the layout describes; draws unpacked to constrained values and effects r,
-    stored as ``dtype``."""
+    stored as ``dtype``. ``run.settings["setup_seconds"]``: from ``started`` (brm's start) to NUTS."""
     model, vector = make_model(design, layout, likelihood)
+    setup = time.perf_counter() - (started if started is not None else time.perf_counter())
     run = run_nuts(model, settings, model_kwargs={"prior_only": prior_only})
+    run.settings["setup_seconds"] = setup
     run.samples = vector.unpack_draws(run.samples["params"], seed=settings.seed, dtype=dtype)
     run.settings["draws_dtype"] = dtype
     run.settings["parameterization"] = layout.parameterization
