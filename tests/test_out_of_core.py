@@ -196,5 +196,8 @@ def test_on_a_local_cluster_of_two_processes():
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         ooc = ml.lmer("Reaction ~ Days + (1 | Subject)", dd.from_pandas(sleep, npartitions=4), client=client)
+        by_address = ml.lmer("Reaction ~ Days + (1 | Subject)", dd.from_pandas(sleep, npartitions=3),
+                             client=cluster.scheduler_address)
     assert_same_fit(ooc, mem)
+    assert_same_fit(by_address, mem)
     assert "cluster" in ooc.optimizer.settings["out_of_core"]["scheduler"]

@@ -294,8 +294,8 @@ def _blocks_partition(part, request):
         terms = [(codes, z, n) for codes, z, n in zip(e.codes, zs, levels)]
         sw = None if w is None else np.sqrt(w)
         bounds = variant.block_bounds()
-        if first is not None and _same_terms(first[0], variant):  # Z'Z of both designs: one computation
-            out[name] = _xy_digits(terms, xy, sw, bounds, out[first[1]])
+        if first is not None and _same_terms(first[0], variant):  # Z'Z of both designs: computed and sent once
+            out[name] = _xy_digits(terms, xy, sw, bounds)
         else:
             out[name] = system_block_digits(terms, xy, sw, bounds)
             first = (variant, name)
@@ -308,13 +308,12 @@ def _same_terms(a: Variant, b: Variant) -> bool:
             and a.weight_bound == b.weight_bound and all(np.array_equal(x, y) for x, y in zip(a.z_bounds, b.z_bounds)))
 
 
-def _xy_digits(terms, xy, sw, bounds: ColumnBounds, like: dict) -> dict:
-    """The blocks that involve [X y] (rows K), the others taken from ``like``."""
+def _xy_digits(terms, xy, sw, bounds: ColumnBounds) -> dict:
+    """Only the blocks that involve [X y] (rows K): the others are another design's (see :func:`_with_terms`)."""
     if sw is not None:
         xy = xy * sw[:, None]
         terms = [(codes, z * sw[:, None], n) for codes, z, n in terms]
-    K = len(terms)
-    out = {key: value for key, value in like.items() if key[0] < K}
+    K, out = len(terms), {}
     for j, (codes, z, n) in enumerate(terms):
         out[K, j] = dense_cross_digits(codes, z, n, xy, bounds.z[j], bounds.xy, bounds.weight**2)
     out[K, K] = ("dense", gram_digits(xy, bounds.xy, bounds.weight), gram_scale(bounds.xy, bounds.weight))
@@ -323,6 +322,11 @@ def _xy_digits(terms, xy, sw, bounds: ColumnBounds, like: dict) -> dict:
 
 def _merge_blocks(a, b):
     return {name: add_block_digits(a[name], b[name]) for name in a}
+
+
+def _with_terms(digits: dict, like: dict) -> dict:
+    """A design's summed digits completed with the random-effects blocks of ``like`` where it has none."""
+    return {**{key: value for key, value in like.items() if key not in digits}, **digits}
 
 
 # ---- pass 6: scaled residual quantiles (the summary's table) -------------------------------------
@@ -430,7 +434,8 @@ def lmer_out_of_core(parsed, data, *, reml: bool, weights, na_action: str, start
         def problem_of(name, terms):
             reduced = centering[name]
             log_w = 0.0 if "log_w" not in reduced else float(digits_value(reduced["log_w"])[0] * variants[name].log_bound)
-            return LMMProblem.from_blocks(terms, blocks_from_digits(digits[name], levels), n=reduced["n"],
+            summed = _with_terms(digits[name], digits["original"])
+            return LMMProblem.from_blocks(terms, blocks_from_digits(summed, levels), n=reduced["n"],
                                           y_shift=variants[name].shift, log_weight_sum=log_w, reml=reml,
                                           response_norm=float(np.sqrt(reduced["y_norm2"])),
                                           design=design if name == "original" else None)
