@@ -7,6 +7,7 @@ the numbers are identical).
 """
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -177,7 +178,7 @@ def test_per_row_questions_raise_our_error_and_the_rest_answer():
     assert ml.anova(ooc.refit_ml(), mem.refit_ml()) is not None
 
 
-def test_clear_errors():
+def test_clear_errors(monkeypatch, tmp_path):
     sleep = dd.from_pandas(ml.datasets.load("sleepstudy"), npartitions=2)
     with pytest.raises(DataError, match="'Dayz' is not in the data"):
         ml.lmer("Reaction ~ Dayz + (1 | Subject)", sleep)
@@ -187,6 +188,9 @@ def test_clear_errors():
         ml.lmer("Reaction ~ Days + (1 | Subject)", sleep, weights=np.ones(180))
     with pytest.raises(ArgumentError, match="client= is for out-of-core data"):
         ml.lmer("Reaction ~ Days + (1 | Subject)", ml.datasets.load("sleepstudy"), client="tcp://nowhere:1")
+    monkeypatch.setitem(sys.modules, "dask.dataframe", None)  # as if pyarrow / dask's dataframe were missing
+    with pytest.raises(ModelError, match=r"multilevel\[parquet\]"):
+        ml.lmer("Reaction ~ Days + (1 | Subject)", tmp_path)
 
 
 def test_on_a_local_cluster_of_two_processes():
