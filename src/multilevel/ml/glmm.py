@@ -12,21 +12,20 @@ where for AGQ (one scalar term) ``d_g`` sums the deviance residuals of group g a
 PIRLS; ``nagq>=1`` optimizes (theta, beta).
 
 Each PIRLS run starts from the previous run's modes. A model with one random-effects term runs on
-:class:`OneTermSystem` (a block-diagonal system, Newton/Fisher-scoring steps); models with more
-terms on the general blocked Cholesky, by a chord method.
+:class:`multilevel.ml.pirls_one_term.OneTermSystem` (a block-diagonal system, Newton/Fisher-scoring
+steps); models with more terms on the general blocked Cholesky here, by a chord method.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.linalg import solve_triangular
 
 from ..design import Design
 from ..errors import ArgumentError
 from ..linalg import BlockedCholesky, NotPositiveDefinite, logdet_lower
-from ..linalg.blocks import BlockDiagonal, solve_upper_block, transpose_times_block
+from ..linalg.blocks import solve_upper_block, transpose_times_block
 from ..linalg.cholesky import solve_blocked
 from ..linalg.crossprod import CrossProducts
 
@@ -59,160 +58,6 @@ def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, weights / np.sqrt(2 * np.pi)
 
 
-# ---- one grouping factor: a block-diagonal system --------------------------------------------
-def _chol_levels(m: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor of every block of ``m`` (levels, p, p), by columns over all levels at once."""
-    p = m.shape[1]
-    out = np.zeros_like(m)
-    for j in range(p):
-        d = m[:, j, j] - np.einsum("lk,lk->l", out[:, j, :j], out[:, j, :j]) if j else m[:, j, j].copy()
-        if not np.all(d > 0):
-            raise NotPositiveDefinite("a random-effects block is not positive definite")
-        out[:, j, j] = np.sqrt(d)
-        for i in range(j + 1, p):
-            s = m[:, i, j] - (np.einsum("lk,lk->l", out[:, i, :j], out[:, j, :j]) if j else 0.0)
-            out[:, i, j] = s / out[:, j, j]
-    return out
-
-
-def _solve_levels(factor: np.ndarray, rhs: np.ndarray, upper: bool) -> np.ndarray:
-    """``factor_l x_l = rhs_l`` (or ``factor_l' x_l = rhs_l``) for every level; rhs (levels, p) or (levels, p, m)."""
-    p = factor.shape[1]
-    x = np.array(rhs, dtype=float, copy=True)
-    extra = (slice(None),) + (None,) * (x.ndim - 2)  # broadcast factor entries over rhs columns
-    for j in (reversed(range(p)) if upper else range(p)):
-        for k in (range(j + 1, p) if upper else range(j)):
-            x[:, j] -= (factor[:, k, j] if upper else factor[:, j, k])[extra] * x[:, k]
-        x[:, j] /= factor[:, j, j][extra]
-    return x
-
-
-@dataclass
-class OneTermFactor:
-    """The blocked factor for one term, at one point: per-level L (levels, p, p); with beta in the
-    system also C_l = L_l^-1 Lambda' Z_l'W X_l (levels, p, px) and R_X (lower), as lme4's RZX and RX."""
-
-    lower: np.ndarray
-    cross: np.ndarray | None
-    fixed: np.ndarray | None
-    score: np.ndarray  # (levels, p): Lambda' Z' r, with r the working residual at this point
-    fixed_score: np.ndarray | None  # X' r
-
-    def as_blocks(self) -> dict:
-        """The factor in :class:`BlockedCholesky`'s layout (``(0, 0)``; ``(1, 0)``, ``(1, 1)`` with beta)."""
-        out = {(0, 0): BlockDiagonal(self.lower)}
-        if self.fixed is not None:
-            levels, p, px = self.cross.shape  # explicit sizes: no fixed effects gives (0, levels * p)
-            out[1, 0] = self.cross.transpose(2, 0, 1).reshape(px, levels * p)
-            out[1, 1] = self.fixed
-        return out
-
-
-class OneTermSystem:
-    """PIRLS pieces for a model with one random-effects term.
-
-    ``Lambda'Z'WZ Lambda + I`` is then block-diagonal, one p x p block per level, so no general
-    blocked machinery is needed: rows are sorted by level once, every per-level sum of an
-    iteration is one sparse (levels x n) product, and the blocks are factored all at once.
-    Vectors over observations (``eta``, ``mu``) are kept in the sorted order here.
-    """
-
-    def __init__(self, problem: GLMMProblem):
-        term = problem.terms[0]
-        self.order = np.argsort(term.codes, kind="stable")
-        self.unsort = np.empty_like(self.order)
-        self.unsort[self.order] = np.arange(len(self.order))
-        self.family, self.canonical = problem.family, problem.canonical
-        self.levels, self.p = term.n_levels, term.dim
-        self.codes = term.codes[self.order]
-        self.z = np.ascontiguousarray(term.z[self.order], dtype=float)
-        self.x = np.ascontiguousarray(problem.x[self.order], dtype=float)
-        self.y = problem.y[self.order]
-        self.prior = problem.prior_weights[self.order]
-        self.offset = problem.offset[self.order]
-        p, px = self.p, self.x.shape[1]
-        self.counts = np.bincount(self.codes, minlength=self.levels)
-        self.pairs = [(a, b) for a in range(p) for b in range(a, p)]
-        # per-level sums of weighted per-row products as one sparse matrix-vector product each:
-        # rows (pair, level) of Z'WZ, (a, c, level) of Z'WX, (a, level) of Z'r
-        self.zwz_rows = self._level_sums([self.z[:, a] * self.z[:, b] for a, b in self.pairs])
-        self.zwx_rows = self._level_sums([self.z[:, a] * self.x[:, c] for a in range(p) for c in range(px)])
-        self.zr_rows = self._level_sums([self.z[:, a] for a in range(p)])
-        self.x_t = np.ascontiguousarray(self.x.T)
-
-    def _level_sums(self, columns: list) -> sp.csr_matrix:
-        """Sparse (len(columns) * levels, n): row (k, level) holds columns[k] on that level's rows."""
-        n, k = len(self.codes), len(columns)
-        indptr = np.concatenate([[0], np.cumsum(np.tile(self.counts, k))])
-        data = np.concatenate(columns) if k else np.zeros(0)
-        return sp.csr_matrix((data, np.tile(np.arange(n), k), indptr), shape=(k * self.levels, n))
-
-    def linear_predictor(self, beta: np.ndarray, u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-        return self.offset + self.x @ beta + self.random_part(u, lam)
-
-    def random_part(self, u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-        rows = np.repeat(u.reshape(self.levels, self.p) @ lam.T, self.counts, axis=0)  # rows sorted by level
-        total = self.z[:, 0] * rows[:, 0]
-        for a in range(1, self.p):
-            total += self.z[:, a] * rows[:, a]
-        return total
-
-    def working(self, eta: np.ndarray, mu: np.ndarray):
-        """Weights and working residual (prior * (y - mu) * mu_eta / V) at ``eta``."""
-        var = self.family.variance(mu)
-        if self.canonical:  # mu_eta = V(mu)
-            return self.prior * var, self.prior * (self.y - mu)
-        mu_eta = self.family.link.mu_eta(eta)
-        return self.prior * mu_eta**2 / var, self.prior * (self.y - mu) * mu_eta / var
-
-    def factor(self, eta: np.ndarray, mu: np.ndarray, lam: np.ndarray, joint: bool,
-               unexplained: np.ndarray | None = None) -> OneTermFactor:
-        """Factor and score at ``eta``. ``unexplained``: the part of ``eta - offset`` that the current
-        (beta, u) do not give (a start from the family's initial means); its weighted cross-products
-        join the score so that the step lands on the weighted least-squares solution, as lme4's first
-        iteration does."""
-        w, r = self.working(eta, mu)
-        if unexplained is not None:
-            r = r + w * unexplained
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(r))):
-            raise PirlsFailure("non-finite working weights")
-        levels, p = self.levels, self.p
-        sums = (self.zwz_rows @ w).reshape(-1, levels)
-        zwz = np.empty((levels, p, p))
-        for index, (a, b) in enumerate(self.pairs):
-            zwz[:, a, b] = zwz[:, b, a] = sums[index]
-        # Lambda' S Lambda for every level as two (levels * p, p) @ (p, p) products (S symmetric)
-        half = (zwz.reshape(-1, p) @ lam).reshape(levels, p, p)
-        m = (half.transpose(0, 2, 1).reshape(-1, p) @ lam).reshape(levels, p, p)
-        m[:, np.arange(p), np.arange(p)] += 1.0
-        lower = _chol_levels(m)
-        score = (self.zr_rows @ r).reshape(p, levels).T @ lam
-        if not joint:
-            return OneTermFactor(lower, None, None, score, None)
-        px = self.x.shape[1]
-        zwx = (self.zwx_rows @ w).reshape(p, px, levels).transpose(2, 0, 1)
-        cross = _solve_levels(lower, np.einsum("ca,lcx->lax", lam, zwx), upper=False)
-        xwx = (self.x_t * w) @ self.x - np.einsum("lax,lay->xy", cross, cross)
-        try:
-            fixed = np.linalg.cholesky(xwx) if px else np.zeros((0, 0))
-        except np.linalg.LinAlgError as exc:
-            raise NotPositiveDefinite("the fixed-effects block is not positive definite") from exc
-        return OneTermFactor(lower, cross, fixed, score, self.x_t @ r)
-
-    def newton_step(self, factor: OneTermFactor, u: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-        """The Fisher-scoring step in (u, beta) from the factor's point; beta's is None when fixed."""
-        y_u = _solve_levels(factor.lower, factor.score - u.reshape(self.levels, self.p), upper=False)
-        if factor.fixed is None:
-            return None, _solve_levels(factor.lower, y_u, upper=True).reshape(-1)
-        rhs = factor.fixed_score - np.einsum("lax,la->x", factor.cross, y_u)
-        d_beta = solve_triangular(factor.fixed, solve_triangular(factor.fixed, rhs, lower=True), lower=True, trans="T")
-        y_u -= np.einsum("lax,x->la", factor.cross, d_beta)
-        return d_beta, _solve_levels(factor.lower, y_u, upper=True).reshape(-1)
-
-    def penalized_deviance(self, mu: np.ndarray, u: np.ndarray) -> float:
-        return float(np.sum(self.family.deviance_residuals(self.y, mu, self.prior))) + float(u @ u)
-
-
 class GLMMProblem:
     """Cross-product structure, PIRLS and the Laplace/AGQ objectives for one GLMM design."""
 
@@ -241,6 +86,9 @@ class GLMMProblem:
         self.n_evaluations = 0
         self.n_pirls_runs = 0  # PIRLS calls and their iterations, for fit.optimizer.settings
         self.n_pirls_iterations = 0
+        # imported here: that module builds on this one's PirlsState and PirlsFailure
+        from .pirls_one_term import OneTermSystem
+
         self.one_term = OneTermSystem(self) if len(self.terms) == 1 else None
 
     def set_nagq(self, nagq: int) -> None:
@@ -295,8 +143,8 @@ class GLMMProblem:
         """
         self.n_pirls_runs += 1
         if self.one_term is not None:
-            return self._pirls_one_term(np.asarray(theta, dtype=float), None if beta is None else
-                                        np.asarray(beta, dtype=float))
+            return self.one_term.pirls(self, np.asarray(theta, dtype=float), None if beta is None else
+                                       np.asarray(beta, dtype=float))
         if beta is not None:
             return self._pirls_chord(np.asarray(theta, dtype=float), np.asarray(beta, dtype=float))
         if self.beta_start is not None:  # warm: the joint modes by the same chord method
@@ -366,81 +214,6 @@ class GLMMProblem:
             self.beta_start = beta.copy()
         self.n_pirls_iterations += iteration
         return PirlsState(theta, beta, u, eta, mu, factor, iteration)
-
-    def _pirls_one_term(self, theta: np.ndarray, beta: np.ndarray | None) -> PirlsState:
-        """PIRLS for one random-effects term (:class:`OneTermSystem`): Fisher scoring (Newton's method
-        for canonical links) in u, and beta too when ``beta is None``, from the previous evaluation's
-        modes, with lme4's step halving; each step refactors, which costs a few vector operations."""
-        system, joint = self.one_term, beta is None
-        lam = self.lambdas(theta)[0]
-        u = self._start_u(lam)
-        first = 1
-        if joint and self.beta_start is None:  # first joint call: one weighted least-squares step from
-            eta = self.family.link.link(system.family.initial_mu(system.y, system.prior))  # glm's start
-            beta, u = np.zeros(self.p), np.zeros_like(u)
-            factor = system.factor(eta, self.family.link.inverse(eta), lam, True, unexplained=eta - system.offset)
-            beta, u = system.newton_step(factor, u)
-            first = 2
-        elif joint:
-            beta = self.beta_start.copy()
-        eta = system.linear_predictor(beta, u, lam)
-        mu = self.family.link.inverse(eta)
-        factor = system.factor(eta, mu, lam, joint)
-        old = None  # the penalized deviance at (u, beta), computed only when a step needs checking
-        tol = self.step_tol if joint else PIRLS_STEP_TOL["other"]
-        previous_move = np.inf
-        iterations = first - 1
-        for iterations in range(first, 4 * PIRLS_MAX_ITER):
-            d_beta, d_u = system.newton_step(factor, u)
-            move = max(float(np.max(np.abs(d_u), initial=0.0)), float(np.max(np.abs(d_beta), initial=0.0))
-                       if joint else 0.0)
-            scale = 1.0 + float(np.max(np.abs(u), initial=0.0))
-            d_eta = system.random_part(d_u, lam)
-            if joint:
-                d_eta += system.x @ d_beta
-            # step halving on the penalized deviance, as lme4's stepFac; a step already tiny relative
-            # to u (Newton's final steps) cannot overshoot, so it skips the check
-            tiny = move < 1e-4 * scale
-            if not tiny and old is None:
-                old = system.penalized_deviance(mu, u)
-            for halving in range(12):
-                step = 0.5**halving
-                cand_eta = eta + step * d_eta
-                cand_mu = self.family.link.inverse(cand_eta)
-                if tiny:
-                    pdev = None
-                    break
-                pdev = system.penalized_deviance(cand_mu, u + step * d_u)
-                if np.isfinite(pdev) and pdev <= old * (1 + 1e-15) + 1e-12:
-                    break
-            else:
-                break  # no decrease possible: at the mode within rounding
-            u, eta, mu, old = u + step * d_u, cand_eta, cand_mu, pdev
-            if joint:
-                beta = beta + step * d_beta
-            factor = system.factor(eta, mu, lam, joint)
-            # converged when this step is negligible, or when the steps shrink superlinearly (Newton's
-            # method, canonical links) and the next one, at most move^2 / previous_move, would be
-            if move < tol * scale or (step == 1 and np.isfinite(previous_move) and move < 0.01 * previous_move
-                                      and move * move < tol * scale * previous_move):
-                break
-            previous_move = move if step == 1 else np.inf
-        self.n_pirls_iterations += iterations
-        self.u_start = [u.copy()]
-        self.lambda_start = lam
-        if joint:
-            self.beta_start = beta.copy()
-        return PirlsState(theta, beta, [u], eta[system.unsort], mu[system.unsort], factor.as_blocks(), iterations)
-
-    def _start_u(self, lam: np.ndarray) -> np.ndarray:
-        """The previous mode as the start, moved so that b = Lambda u stays put: where a level's data
-        pin b down, its mode in b changes little with theta (a singular new Lambda keeps u)."""
-        u = self.u_start[0].copy()
-        previous = self.lambda_start
-        if previous is None or not np.all(np.abs(np.diag(lam)) > 1e-8 * np.max(np.abs(lam), initial=0.0)):
-            return u
-        b = u.reshape(-1, lam.shape[0]) @ previous.T
-        return solve_triangular(lam, b.T, lower=True).T.reshape(-1)
 
     def _working_residual(self, mu, mu_eta) -> np.ndarray:
         """prior * (y - mu) * mu_eta / V(mu): the score of the linear predictor."""
@@ -531,9 +304,7 @@ class GLMMProblem:
     def fixed_effects_factor(self, state: PirlsState) -> np.ndarray:
         """R_X (lower) at the mode's weights: the fixed-effects block of the joint system."""
         if self.one_term is not None:
-            system = self.one_term
-            eta = state.eta[system.order]
-            return system.factor(eta, self.family.link.inverse(eta), self.lambdas(state.theta)[0], True).fixed
+            return self.one_term.fixed_effects_factor(state.eta, self.lambdas(state.theta)[0])
         mu, mu_eta, w = self._weights(state.eta)
         self.cholesky.update_blocks(self.cross.compute(w, self.x))
         factor = self.cholesky.factor(self.lambdas(state.theta))
