@@ -30,6 +30,9 @@ def _criteria(fit) -> tuple[list[str], list[str]]:
     return header, values
 
 
+NO_FIXED = "No fixed effect coefficients"  # lme4's line for y ~ 0 + (...)
+
+
 def fixed_effects_rows(fit):
     table = fit.coef_table()
     decimals = coefficient_decimals(table["Estimate"], table["Std. Error"])
@@ -60,8 +63,11 @@ class GlmerSummary:
         lines += ["", "Random effects:"] + text_table(header, rows, align=["l"] * 12, indent=" ").splitlines()
         lines += [_groups_line(fit), ""]
         header, rows = fixed_effects_rows(fit)
-        lines += ["Fixed effects:"] + text_table(header, rows, align=["l"] + ["r"] * 4 + ["l"]).splitlines()
-        lines += ["---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
+        if rows:
+            lines += ["Fixed effects:"] + text_table(header, rows, align=["l"] + ["r"] * 4 + ["l"]).splitlines()
+            lines += ["---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
+        else:
+            lines += [NO_FIXED]
         corr = _correlation_block(fit)
         if corr:
             lines += [""] + corr
@@ -81,7 +87,7 @@ class GlmerSummary:
         header, rows = random_effects_rows(fit)
         parts.append(html_table(header, rows, caption="Random effects"))
         header, rows = fixed_effects_rows(fit)
-        parts.append(html_table(["Term"] + header[1:], rows, caption="Fixed effects"))
+        parts.append(html_table(["Term"] + header[1:], rows, caption="Fixed effects") if rows else f"<p>{NO_FIXED}</p>")
         parts += html_messages(fit.messages)
         return "<div class='multilevel-summary'>" + "".join(parts) + "</div>"
 
@@ -92,9 +98,13 @@ def short_text(fit) -> str:
     lines += text_table(header, [values], align=["r"] * 5).splitlines()
     header, rows = random_effects_rows(fit, with_variance=False)
     lines += ["Random effects:"] + text_table(header, rows, align=["l"] * 12, indent=" ").splitlines()
-    lines += [_groups_line(fit), "Fixed Effects:"]
+    lines.append(_groups_line(fit))
     beta = fit.fixef()
-    values = format_column(beta.to_numpy(), 4)
-    lines += text_table(list(beta.index), [values], align=["r"] * len(values), gap="  ").splitlines()
+    if beta.empty:
+        lines.append(NO_FIXED)
+    else:
+        values = format_column(beta.to_numpy(), 4)
+        lines += ["Fixed Effects:"] + text_table(list(beta.index), [values], align=["r"] * len(values),
+                                                 gap="  ").splitlines()
     lines += fit.messages
     return "\n".join(lines)

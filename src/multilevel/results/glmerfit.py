@@ -44,6 +44,8 @@ class GlmerFit(LmerFit):
     def _covariance(self, hessian, problem, state) -> np.ndarray:
         """lme4's default: from the Hessian of the deviance in (theta, beta); else from PIRLS's R_X."""
         p = len(self._beta)
+        if p == 0:  # y ~ 0 + (...): nothing to cover (lme4's vcov is 0 x 0); [-0:, -0:] would be all of theta's
+            return np.zeros((0, 0))
         if hessian is not None:
             try:
                 cov = 2.0 * np.linalg.inv((hessian + hessian.T) / 2)[-p:, -p:]
