@@ -431,18 +431,20 @@ def lmer_out_of_core(parsed, data, *, reml: bool, weights, na_action: str, start
             planned.terms, None if weights is None else np.zeros(0), planned.n_dropped, planned.dropped_by_column,
             n_rows=n, n_partitions=reducer.n_partitions)
 
-        def problem_of(name, terms):
+        def problem_of(name, terms, like=None):
             reduced = centering[name]
             log_w = 0.0 if "log_w" not in reduced else float(digits_value(reduced["log_w"])[0] * variants[name].log_bound)
             summed = _with_terms(digits[name], digits["original"])
             return LMMProblem.from_blocks(terms, blocks_from_digits(summed, levels), n=reduced["n"],
                                           y_shift=variants[name].shift, log_weight_sum=log_w, reml=reml,
                                           response_norm=float(np.sqrt(reduced["y_norm2"])),
-                                          design=design if name == "original" else None)
+                                          design=design if name == "original" else None, like=like)
 
-        search = problem = problem_of("original", planned.terms)
-        if standardize:
+        if standardize:  # as fit_design: the original problem shares the standardized one's symbolic stage
             search = problem_of("standardized", [dataclasses.replace(t, z=np.zeros((0, t.dim))) for t in planned.terms])
+            problem = problem_of("original", planned.terms, like=search)
+        else:
+            search = problem = problem_of("original", planned.terms)
         passes = reducer.passes
         settings = {"out_of_core": {"partitions": reducer.n_partitions, "passes": passes, "rows": n,
                                     "scheduler": reducer.description,
