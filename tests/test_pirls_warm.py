@@ -2,7 +2,7 @@
 
 Every deviance evaluation starts PIRLS from the previous evaluation's modes (as lme4 keeps ``u0``)
 and a model with one random-effects term runs on a block-diagonal system of its own
-(``multilevel.ml.glmm.OneTermSystem``). Neither may change a value: the deviance at given
+(``multilevel.ml.pirls_one_term.OneTermSystem``). Neither may change a value: the deviance at given
 parameters is the same from a warm or a cold start, and on the one-term or the general blocked
 path, to 1e-10 relative (both iterate to the mode within rounding).
 
