@@ -95,7 +95,6 @@ class ScaledColumnGram:
         self.indptr, self.indices = indptr, np.empty(total, dtype=index_type)
         self.values = np.empty(total, dtype=value_type(left, right))
         self._place(left_csc, right_csc, indptr, self.indices, self.values)
-        self._set_product()
 
     @staticmethod
     def memory(left: BlockSparse, right: BlockSparse, lower: bool) -> int:
@@ -109,40 +108,28 @@ class ScaledColumnGram:
         if np.dtype(wanted).itemsize > self.values.itemsize or np.dtype(wanted).kind != self.values.dtype.kind:
             self.values = np.empty(len(self.values), dtype=np.float64)  # weights: counts no longer
         self._place(_csc(left), _csc(right), self.indptr, None, self.values)
-        self._set_product()
 
-    def _set_product(self) -> None:
-        """scipy's compiled CSR product for float64 values; small-integer values (the counts of an
-        unweighted model: 1 or 5 bytes an entry instead of 8) go through :meth:`_times` in chunks."""
-        self._csr = None
-        if self.values.dtype == np.float64:
-            self._csr = sp.csr_matrix((self.values, self.indices, self.indptr), shape=(self.n_slots, self.n_cols))
-
-    def _times(self, weights: np.ndarray) -> np.ndarray:
-        """``G @ weights`` for compact integer values, a few million entries at a time."""
-        if self._csr is not None:
-            return self._csr @ weights
-        out = np.zeros(self.n_slots)
-        indptr = self.indptr
-        row = 0
+    def subtract(self, target, coefficient: float, column_weights: np.ndarray) -> None:
+        """``target -= coefficient * G @ column_weights``, a few million entries of G at a time: each
+        chunk of rows is multiplied by scipy's compiled CSR product (compact integer values widened
+        to float64 for the chunk only) and subtracted where it belongs, so no vector of the target's
+        size is allocated per evaluation (200 MB for a 5,000-level fill block)."""
+        flat = target.reshape(-1) if self.target_kind == "dense" else target.data[:, 0, 0]
+        if not np.may_share_memory(flat, target if self.target_kind == "dense" else target.data):
+            raise AssertionError("the fill-in target must be updated in place")
+        indptr, row = self.indptr, 0
         while row < self.n_slots:
             stop = int(np.searchsorted(indptr, indptr[row] + MATVEC_CHUNK, side="right")) - 1
             stop = min(max(stop, row + 1), self.n_slots)
             first, last = int(indptr[row]), int(indptr[stop])
-            if last > first:  # scipy's compiled product on this chunk, its values widened to float64
-                chunk = sp.csr_matrix((self.values[first:last].astype(np.float64), self.indices[first:last],
-                                       indptr[row:stop + 1] - indptr[row]), shape=(stop - row, self.n_cols))
-                out[row:stop] = chunk @ weights
+            if last > first:
+                chunk = sp.csr_matrix((self.values[first:last].astype(np.float64, copy=False),
+                                       self.indices[first:last], indptr[row:stop + 1] - indptr[row]),
+                                      shape=(stop - row, self.n_cols))
+                part = chunk @ column_weights
+                part *= coefficient
+                flat[row:stop] -= part
             row = stop
-        return out
-
-    def subtract(self, target, coefficient: float, column_weights: np.ndarray) -> None:
-        sums = self._times(column_weights)
-        sums *= coefficient
-        if self.target_kind == "dense":
-            target.reshape(-1)[:] -= sums
-        else:  # "diagonal" or a sparse pattern: scalar blocks in target.data
-            target.data[:, 0, 0] -= sums
 
     def _place(self, left_csc, right_csc, indptr, indices, values) -> None:
         """Write each pair's column (when ``indices`` is given) and value at its place in its row."""
