@@ -5,6 +5,7 @@ How to run (from the repository root)::
     PYTHONPATH=src python benchmarks/brm_scale.py                  # both, n = 1e5, 4 chains x 1000 (1000 warm-up)
     PYTHONPATH=src python benchmarks/brm_scale.py --only bernoulli --draws 200 --warmup 200   # quicker
     PYTHONPATH=src python benchmarks/brm_scale.py --loo            # also the pointwise log-likelihood and LOO
+    PYTHONPATH=src python benchmarks/brm_scale.py --draws-dtype float32   # draws stored as float32
 
 bernoulli: ``y ~ 1 + urban + (1 + urban | district)``, the bangladesh contraception model on data
 generated to n rows (60 districts, ``urban`` ~ Bernoulli(0.3); intercept -0.7, slope 0.7, sd 0.5
@@ -45,6 +46,7 @@ def peak_mb():
     return rss / 1024**2 if sys.platform == "darwin" else rss / 1024
 
 kind, n, chains, draws, warmup, with_loo = sys.argv[1], *(int(a) for a in sys.argv[2:7])
+dtype_option = {} if sys.argv[7] == "float64" else {"draws_dtype": sys.argv[7]}
 rng = np.random.default_rng(1)
 if kind == "bernoulli":
     districts = 60
@@ -69,7 +71,8 @@ import multilevel as ml
 import multilevel.bayes.fit  # noqa: F401  (JAX started before the clock)
 floor = peak_mb()
 start = time.perf_counter()
-fit = ml.brm(formula, data, family=family, chains=chains, draws=draws, warmup=warmup, seed=1, refresh=0)
+fit = ml.brm(formula, data, family=family, chains=chains, draws=draws, warmup=warmup, seed=1, refresh=0,
+             **dtype_option)
 seconds = time.perf_counter() - start
 run = fit.run
 table = fit.parameter_summary()
@@ -96,8 +99,8 @@ print(json.dumps(out))
 """
 
 
-def measure(kind: str, n: int, chains: int, draws: int, warmup: int, loo: bool) -> dict:
-    args = [kind, n, chains, draws, warmup, int(loo)]
+def measure(kind: str, n: int, chains: int, draws: int, warmup: int, loo: bool, dtype: str = "float64") -> dict:
+    args = [kind, n, chains, draws, warmup, int(loo), dtype]
     proc = subprocess.run([sys.executable, "-c", CHILD, *map(str, args)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"child failed (rc={proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -105,7 +108,8 @@ def measure(kind: str, n: int, chains: int, draws: int, warmup: int, loo: bool) 
 
 
 def report(kind: str, args, r: dict) -> None:
-    print(f"\nbrm {kind}, n={args.n:,}, {args.chains} chains x {args.draws} draws ({args.warmup} warm-up)")
+    print(f"\nbrm {kind}, n={args.n:,}, {args.chains} chains x {args.draws} draws ({args.warmup} warm-up), "
+          f"draws stored as {args.draws_dtype}")
     print(f"  likelihood: {r['likelihood']}")
     print(f"  wall time of brm    {r['seconds']:9.1f} s   (target {TARGET_SECONDS:.0f} s: "
           f"ratio {r['seconds'] / TARGET_SECONDS:.2f})")
@@ -132,10 +136,12 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--only", choices=("bernoulli", "gaussian"))
     parser.add_argument("--loo", action="store_true", help="also time log_likelihood() and loo()")
+    parser.add_argument("--draws-dtype", default="float64", choices=("float64", "float32"),
+                        help="brm's draws_dtype (float32: half the memory for the stored draws)")
     args = parser.parse_args(argv)
     for kind in ("bernoulli", "gaussian"):
         if args.only in (None, kind):
-            report(kind, args, measure(kind, args.n, args.chains, args.draws, args.warmup, args.loo))
+            report(kind, args, measure(kind, args.n, args.chains, args.draws, args.warmup, args.loo, args.draws_dtype))
 
 
 if __name__ == "__main__":

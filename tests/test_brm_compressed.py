@@ -253,3 +253,25 @@ def test_unrolled_effect_draws_equal_batched_linear_algebra(p, monkeypatch):
     batched = m.draw_effects(beta, scales, sigma, np.random.default_rng(1), chunk=4)[0]
     assert unrolled.shape == (2, 9, levels, p)
     np.testing.assert_allclose(unrolled, batched, rtol=1e-10, atol=1e-12)
+
+
+def test_pointwise_log_lik_without_patterns():
+    """Continuous covariate: no patterns, every row computed (in chunks) as it stands."""
+    from scipy import stats
+
+    from multilevel.bayes import posterior
+
+    data = _data(n=90)
+    data["x"] = np.random.default_rng(1).standard_normal(len(data))
+    design, layout, likelihood = _models("bernoulli", "y ~ x + (1 | g)", None, data)
+    assert layout.patterns is None
+    _, vector = make_model(design, layout, likelihood)
+    fit = _fake_fit(design, layout, likelihood, np.random.default_rng(6).normal(0.0, 0.5, (2, 5, vector.size)))
+    old = posterior.LOG_LIK_CHUNK_ELEMENTS
+    posterior.LOG_LIK_CHUNK_ELEMENTS = 4 * design.nobs
+    try:
+        ll = fit.log_likelihood()
+    finally:
+        posterior.LOG_LIK_CHUNK_ELEMENTS = old
+    p = 1 / (1 + np.exp(-fit.posterior_linpred()))
+    np.testing.assert_allclose(ll.reshape(10, -1), stats.bernoulli.logpmf(data["y"].to_numpy(), p), rtol=1e-9)

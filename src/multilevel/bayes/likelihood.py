@@ -212,6 +212,15 @@ def find_patterns(design, max_share: float = MAX_PATTERN_SHARE) -> Patterns | No
         columns += [np.asarray(t.codes)] + list(np.asarray(t.z, dtype=float).reshape(n, -1).T)
     if design.offset is not None:
         columns.append(np.asarray(design.offset, dtype=float))
+    found = distinct_rows(columns, limit)
+    return Patterns(*found) if found is not None else None
+
+
+def distinct_rows(columns, limit: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows (one per distinct combination of the columns' values) and each row's combination,
+    ``(rows, inverse)``; None as soon as there are more than ``limit`` combinations."""
+    n = len(columns[0])
+    limit = n if limit is None else limit
     key = np.zeros(n, dtype=np.int64)
     for column in columns:
         values, codes = np.unique(column, return_inverse=True)  # -0.0 and 0.0 are one value
@@ -222,7 +231,7 @@ def find_patterns(design, max_share: float = MAX_PATTERN_SHARE) -> Patterns | No
             if key.max() >= limit:
                 return None
     _, rows, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return Patterns(rows.astype(np.int64), inverse.reshape(-1).astype(np.int64))
+    return rows.astype(np.int64), inverse.reshape(-1).astype(np.int64)
 
 
 def make_likelihood(family, link: str | None = None) -> Likelihood:

@@ -283,18 +283,25 @@ class BrmFit(FormulaFit):
     def log_likelihood(self) -> np.ndarray:
         """Pointwise log-likelihood, (chains, draws, observations): one column per original row.
 
-        Computed in chunks of draws (:data:`LOG_LIK_CHUNK_ELEMENTS` numbers at a time), the linear
-        predictor once per distinct pattern of the rows' inputs where they repeat (the patterns the
-        likelihood was summed over while sampling, :func:`.likelihood.find_patterns`), so that at
-        1e5 rows only the result itself, not (draws, rows, terms) temporaries, is held in memory.
+        Computed in chunks of draws (:data:`LOG_LIK_CHUNK_ELEMENTS` numbers at a time), and once per
+        distinct row where rows repeat: rows with the same linear-predictor inputs (the patterns the
+        likelihood was summed over while sampling, :func:`.likelihood.find_patterns`) and the same
+        response (and trials) have the same log-likelihood, so at 1e5 bernoulli rows over 120
+        patterns it is evaluated for at most 240 columns and copied out to the rows; only the result
+        itself, not (draws, rows, terms) temporaries, is held in memory.
         """
-        from .likelihood import find_patterns
+        from .likelihood import distinct_rows, find_patterns
 
         first = next(iter(self.run.samples.values()))
         chains, n_draws, n = first.shape[0], first.shape[1], self.nobs
-        patterns = find_patterns(self.design)
-        inputs = self._row_inputs(patterns.rows if patterns is not None else slice(None))
         data = {k: np.asarray(v) for k, v in self.likelihood.data(self.design).items()}
+        patterns = find_patterns(self.design)
+        if patterns is not None:
+            rows, inverse = distinct_rows([patterns.inverse, *data.values()])
+        else:
+            rows, inverse = np.arange(n), None
+        inputs = self._row_inputs(rows)
+        data = {k: v[rows] for k, v in data.items()}
         extra = {p: self.run.samples[p].reshape(-1) for p in self.layout.family_params}
         fixed = self.fixed_effect_draws().to_numpy()
         effects = [r.reshape(-1, *r.shape[2:]) for r in self.group_effects()]
@@ -303,10 +310,9 @@ class BrmFit(FormulaFit):
         for start in range(0, chains * n_draws, step):
             part = slice(start, min(start + step, chains * n_draws))
             eta = _linear_predictor(inputs, fixed[part], [r[part] for r in effects])
-            if patterns is not None:
-                eta = eta[:, patterns.inverse]
             dist = self.likelihood.distribution(eta, {k: v[part, None] for k, v in extra.items()}, data)
-            out[part] = np.asarray(dist.log_prob(data["y"]))
+            values = np.asarray(dist.log_prob(data["y"]))
+            out[part] = values if inverse is None else values[:, inverse]
         return out.reshape(chains, n_draws, n)
 
     def _row_inputs(self, rows) -> tuple:
