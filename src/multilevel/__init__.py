@@ -49,6 +49,13 @@ def brm(*args, **kwargs):
     return _brm(*args, **kwargs)
 
 
+def sbc(*args, **kwargs):
+    """Simulation-based calibration of a brm model: see :func:`multilevel.bayes.sbc.sbc`."""
+    from .bayes.sbc import sbc as _sbc
+
+    return _sbc(*args, **kwargs)
+
+
 def ulam(*args, **kwargs):
     """A model in rethinking's notation, sampled with NUTS: see :func:`multilevel.rethinking.fit.ulam`."""
     from .rethinking.fit import ulam as _ulam
@@ -97,4 +104,4 @@ __all__ = ["spread_draws", "gather_draws", "get_variables", "add_epred_draws", "
            "extract_samples", "link", "sim", "traceplot", "trankplot", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]
-__all__ += ["lm", "glm", "LmFit", "GlmFit", "capabilities", "MissingCapability", "power"]
+__all__ += ["lm", "glm", "LmFit", "GlmFit", "capabilities", "MissingCapability", "power", "sbc"]
