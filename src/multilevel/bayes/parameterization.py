@@ -17,8 +17,10 @@ Only scalar terms (``(1 | g)``, ``(0 + x | g)``, each piece of ``||``) are parti
 only when their column has a population-level twin (``Intercept`` for ``(1 | g)``, ``b_x`` for a
 slope of ``x``) and no other term has that column: with crossed or nested intercepts, centering one
 factor leaves the others' ridge with the intercept and mixes worse than brms's form (penicillin,
-pastes). Correlated terms stay non-centered: centering them puts a funnel at correlations near +-1
-that NUTS cannot cross (divergences on sleepstudy).
+pastes). Correlated terms stay non-centered unless the data pin every level down (the pilot fit's
+conditional variances all under 10% of the prior's, |cor| < 0.95: bangladesh at 1e5 rows; see
+bayes/model.py): with less data centering puts a funnel at correlations near +-1 that NUTS cannot
+cross (divergences on sleepstudy).
 """
 from __future__ import annotations
 
