@@ -114,8 +114,9 @@ def main() -> None:
     settings = fit.optimizer.settings["out_of_core"]
     print(f"fit: {elapsed:.1f} s wall, {settings['passes']} passes over {settings['partitions']} partitions, "
           f"{fit.optimizer.n_evaluations} objective evaluations")
-    for address, peak in peaks.items():
-        print(f"  worker {address}: peak RSS {peak:.0f} MB (after import {before[address]:.0f} MB)")
+    for address, peak in peaks.items():  # a worker restarted by the nanny has a new address, no "before"
+        floor = f"{before[address]:.0f} MB" if address in before else "- (restarted during the fit)"
+        print(f"  worker {address}: peak RSS {peak:.0f} MB (after import {floor})")
     print(f"  client (this process): peak RSS {peak_mb():.0f} MB")
     print(f"  total peak over processes: {sum(peaks.values()) + peak_mb():.0f} MB")
     print(f"theta {np.round(fit.theta, 5).tolist()}, sigma {fit.sigma:.5f}")
