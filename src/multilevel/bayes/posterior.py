@@ -288,7 +288,21 @@ class BrmFit(FormulaFit):
         likelihood was summed over while sampling, :func:`.likelihood.find_patterns`) and the same
         response (and trials) have the same log-likelihood, so at 1e5 bernoulli rows over 120
         patterns it is evaluated for at most 240 columns and copied out to the rows; only the result
-        itself, not (draws, rows, terms) temporaries, is held in memory.
+        itself, not (draws, rows, terms) temporaries, is held in memory. The distinct columns
+        themselves: :meth:`log_likelihood_distinct`.
+        """
+        values, inverse = self.log_likelihood_distinct()
+        if values.shape[-1] == len(inverse) and np.array_equal(inverse, np.arange(len(inverse))):
+            return values
+        return np.take(values, inverse, axis=-1)
+
+    def log_likelihood_distinct(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct columns of :meth:`log_likelihood`: ``(values, inverse)`` with ``values``
+        (chains, draws, K) and ``inverse`` (observations,) the column of every row, so
+        ``log_likelihood() == values[..., inverse]``. K is the number of distinct (pattern, response,
+        trials) rows where the rows compress into patterns (at most a few hundred for binary
+        covariates), else the number of rows (``inverse`` is then ``arange(n)``). PSIS-LOO and WAIC
+        (:mod:`.criteria`) run on these columns and copy the pointwise results out to the rows.
         """
         from .likelihood import distinct_rows, find_patterns
 
@@ -299,21 +313,20 @@ class BrmFit(FormulaFit):
         if patterns is not None:
             rows, inverse = distinct_rows([patterns.inverse, *data.values()])
         else:
-            rows, inverse = np.arange(n), None
+            rows, inverse = np.arange(n), np.arange(n)
         inputs = self._row_inputs(rows)
         data = {k: v[rows] for k, v in data.items()}
         extra = {p: self.run.samples[p].reshape(-1) for p in self.layout.family_params}
         fixed = self.fixed_effect_draws().to_numpy()
         effects = [r.reshape(-1, *r.shape[2:]) for r in self.group_effects()]
-        out = np.empty((chains * n_draws, n))
-        step = max(1, LOG_LIK_CHUNK_ELEMENTS // max(n, 1))
+        out = np.empty((chains * n_draws, len(rows)))
+        step = max(1, LOG_LIK_CHUNK_ELEMENTS // max(len(rows), 1))
         for start in range(0, chains * n_draws, step):
             part = slice(start, min(start + step, chains * n_draws))
             eta = _linear_predictor(inputs, fixed[part], [r[part] for r in effects])
             dist = self.likelihood.distribution(eta, {k: v[part, None] for k, v in extra.items()}, data)
-            values = np.asarray(dist.log_prob(data["y"]))
-            out[part] = values if inverse is None else values[:, inverse]
-        return out.reshape(chains, n_draws, n)
+            out[part] = np.asarray(dist.log_prob(data["y"]))
+        return out.reshape(chains, n_draws, len(rows)), inverse
 
     def _row_inputs(self, rows) -> tuple:
         """The fixed-effects matrix, (codes, z) of each term and the offset, at ``rows``."""
