@@ -66,6 +66,22 @@ def test_default_variables_are_population_and_hyper_parameters(data):
     assert names[4:] == [f"r_g[g{i},Intercept]" for i in range(N_GROUPS)]
 
 
+def test_binomial_counts_keep_the_trials_and_correlations_are_drawn():
+    from multilevel.bayes.sbc import Simulator
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"y": rng.integers(0, 4, 40), "n": np.tile([3, 5], 20), "x": rng.normal(size=40),
+                          "g": np.repeat(np.arange(10), 4)})
+    priors = [ml.prior("normal(0, 1)", class_="Intercept"), ml.prior("normal(0, 1)", class_="b"),
+              ml.prior("student_t(3, 0, 1)", class_="sd"), ml.prior("lkj(2)", class_="cor")]
+    simulator = Simulator.of("y | trials(n) ~ x + (1 + x | g)", frame, "binomial", priors)
+    truth, y = simulator.draw(np.random.default_rng(5))
+    assert np.all((y >= 0) & (y <= frame["n"].to_numpy())) and np.all(y == np.round(y))
+    assert -1 < truth["cor_g__Intercept__x"] < 1 and truth["sd_g__x"] > 0
+    again, y_again = simulator.draw(np.random.default_rng(5))
+    assert again == truth and np.array_equal(y, y_again)
+
+
 def test_summary_against_scipy():
     # ranks 0..9 (thin_to=9), 20 replicates: counts over 2 bins of 5 rank values each
     ranks = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9] * 2, dtype=float)

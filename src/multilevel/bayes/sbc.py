@@ -259,7 +259,8 @@ class Simulator:
         for g in layout.groups:
             term = design.terms[g.index]
             eta = eta + np.sum(term.z * effects[g.index][term.codes], axis=1)
-        data = likelihood.data(design)
+        # counts (binomial trials) as integers: NumPyro's samplers index tables with them
+        data = {k: v.astype(int) if k == "trials" else v for k, v in likelihood.data(design).items()}
         distribution = likelihood.distribution(jnp.asarray(eta), {p: jnp.asarray(v) for p, v in extra.items()}, data)
         return np.asarray(distribution.sample(key))
 
