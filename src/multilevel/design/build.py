@@ -355,7 +355,11 @@ def build_design(
     if na_action not in {"omit", "raise"}:
         raise ArgumentError(f"na_action must be 'omit' or 'raise', not {na_action!r}")
     if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+        package = type(data).__module__.split(".")[0]
+        kind = type(data).__name__ if package == "builtins" else f"{package}.{type(data).__name__}"
+        hint = (": out-of-core data (a Dask DataFrame or a parquet path) are fitted by ml.lmer only; "
+                "compute() a sample into pandas for this engine") if kind.startswith("dask.") else ""
+        raise DataError(f"data must be a pandas DataFrame, not {kind}{hint}")
     if len(data) == 0:
         raise DataError("the data have no rows")
     _check_columns(parsed, data)
