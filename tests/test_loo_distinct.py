@@ -14,27 +14,10 @@ import pytest
 
 import multilevel as ml
 from multilevel.bayes import criteria
-from multilevel.results.protocol import Fit
+from test_criteria import Pointwise  # a fit that is nothing but its pointwise log-likelihood array
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*have Pareto k:UserWarning")
 TOL = {"rtol": 1e-10, "atol": 1e-10}
-
-
-class Pointwise(Fit):
-    """A Bayesian fit that is nothing but its full pointwise log-likelihood array."""
-
-    engine = "synthetic"
-    bayesian = True
-
-    def __init__(self, log_lik):
-        self._log_lik = np.asarray(log_lik)
-
-    def log_likelihood(self):
-        return self._log_lik
-
-    @property
-    def nobs(self):
-        return self._log_lik.shape[-1]
 
 
 class Distinct(Pointwise):
