@@ -94,7 +94,7 @@ def test_crossed_factors_text_factor_and_slope_by_maximum_likelihood():
 
 def test_fractional_weights_and_an_interaction_grouping_factor():
     # the standardization divides the weights by their mean: np.mean's pairwise sum, which the
-    # partitions reproduce block by block (design/dask_source.py numpy_mean); a plain sum of the
+    # partitions reproduce block by block (design/exact_statistics.py numpy_mean); a plain sum of the
     # partitions' sums differs in the last bit here, and the fit would differ at 1e-8
     data = crossed_data(3000, seed=3).assign(w=np.random.default_rng(5).uniform(0.5, 2, 3000))
     frame = dd.from_pandas(data, npartitions=5)
