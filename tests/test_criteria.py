@@ -291,6 +291,9 @@ def test_to_arviz_datatree(brm_fit):
     assert np.all((sample_stats["acceptance_rate"] >= 0) & (sample_stats["acceptance_rate"] <= 1))
 
 
+# slow: a fresh Python process imports JAX, NumPyro and ArviZ and fits (~13 s on 2 cores); the
+# in-process criteria tests above cover the same code
+@pytest.mark.slow
 def test_no_arviz_warnings_in_a_fresh_process():
     # ArviZ 0.x printed a FutureWarning on the first Bayesian fit; ArviZ 1.x (arviz-base/stats) must not
     code = ("import multilevel as ml\n"

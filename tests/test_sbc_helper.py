@@ -66,6 +66,8 @@ def test_default_variables_are_population_and_hyper_parameters(data):
     assert names[4:] == [f"r_g[g{i},Intercept]" for i in range(N_GROUPS)]
 
 
+# slow: compiles a second (binomial, correlated) model (~5-11 s); the gaussian replicates above run in CI
+@pytest.mark.slow
 def test_binomial_counts_keep_the_trials_and_correlations_are_drawn():
     from multilevel.bayes.sbc import Simulator
 
