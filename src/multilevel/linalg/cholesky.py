@@ -144,7 +144,8 @@ class BlockedCholesky:
         (``None``: see :meth:`_subtract`)."""
         left, right, lower = self.templates[i, k], self.templates[j, k], i == j
         scalar = k == 0 and self.dims[0][1] == self.dims[i][1] == self.dims[j][1] == 1
-        if scalar and ScaledColumnGram.memory(left, right, lower) <= PRODUCT_MEMORY:
+        # sized from the values (the templates hold zeros, which would always fit in one byte)
+        if scalar and ScaledColumnGram.memory(self.A[i, 0], self.A[j, 0], lower) <= PRODUCT_MEMORY:
             self.fill_strategy[i, j, k] = "gram"
             return ScaledColumnGram(self.A[i, 0], self.A[j, 0], target, lower)
         if target != "dense" or PAIR_BYTES_PER_ENTRY * pair_count(left, right, lower) <= PRODUCT_MEMORY:
