@@ -19,8 +19,8 @@ diagnostics), the smallest bulk ESS per second of sampling
 over the named parameters, the mean tree depth, and the peak resident memory of the process.
 Target: the whole ``brm`` call under 120 s.
 
-gaussian: ``y ~ x + (x | g)``, continuous x, 1,000 groups, as :mod:`brm_memory` (effects integrated
-out and drawn afterwards in chunks). Target: peak memory under 2 GB.
+gaussian: ``y ~ x + (x | g)``, continuous x, 1,000 groups (effects integrated out and drawn
+afterwards in chunks; this replaces the earlier benchmarks/brm_memory.py). Target: peak memory under 2 GB.
 
 Measured on the shared 2-core dev machine (30 Nov 2026; load 2-13 from other work, so times vary
 by 2-3x), n = 1e5, 4 x 1000:
