@@ -72,7 +72,8 @@ class BlockedCholesky:
         A factor of another design whose random-effects blocks are the same (the standardized and
         the original design of one fit differ in the fixed columns only): its symbolic stage - block
         kinds, patterns, fill-in products, the largest part of the set-up for crossed factors - is
-        shared instead of recomputed.
+        shared instead of recomputed. For fixed weights only: :meth:`update_blocks` on either factor
+        would refresh the products both share.
     """
 
     def __init__(self, blocks: dict, dims: list[tuple[int, int]], like: "BlockedCholesky | None" = None):

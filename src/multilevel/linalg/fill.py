@@ -41,7 +41,7 @@ def _product_memory() -> int:
 
 PRODUCT_MEMORY = _product_memory()
 CHUNK_PAIRS = 500_000  # pairs enumerated at once while building G (bounds the temporaries: ~50 MB)
-MATVEC_CHUNK = 2_000_000  # entries of G multiplied at once when its values are compact integers
+MATVEC_CHUNK = 2_000_000  # entries of G multiplied at once (compact values widened per chunk only)
 PAIR_BYTES_PER_ENTRY = 56  # PairProduct: three int64 index arrays, sort order and product temporaries
 
 
@@ -82,7 +82,7 @@ class ScaledColumnGram:
             self.key_cols = target.n_block_cols
             self.n_slots = len(self.keys)
         self.n_cols = left.n_block_cols
-        left_csc, right_csc = _csc(left), _csc(right)
+        left_csc, right_csc = _csc_pair(left, right)
         total = pair_count(left, right, lower) if target != "diagonal" else left_csc.nnz
         index_type = np.int32 if max(self.n_slots, self.n_cols, total) < 2**31 - 1 else np.int64
         indptr = np.zeros(self.n_slots + 1, dtype=index_type)
@@ -107,7 +107,7 @@ class ScaledColumnGram:
         wanted = value_type(left, right)
         if np.dtype(wanted).itemsize > self.values.itemsize or np.dtype(wanted).kind != self.values.dtype.kind:
             self.values = np.empty(len(self.values), dtype=np.float64)  # weights: counts no longer
-        self._place(_csc(left), _csc(right), self.indptr, None, self.values)
+        self._place(*_csc_pair(left, right), self.indptr, None, self.values)
 
     def subtract(self, target, coefficient: float, column_weights: np.ndarray) -> None:
         """``target -= coefficient * G @ column_weights``, a few million entries of G at a time: each
@@ -213,6 +213,12 @@ def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     edges = np.flatnonzero(np.diff(sorted_values)) + 1
     starts = np.concatenate([[0], edges])
     return sorted_values[starts], np.diff(np.concatenate([starts, [len(sorted_values)]]))
+
+
+def _csc_pair(left: BlockSparse, right: BlockSparse) -> tuple[sp.csc_matrix, sp.csc_matrix]:
+    """Both blocks as CSC, converted once when they are the same block (a term's fill-in with itself)."""
+    left_csc = _csc(left)
+    return left_csc, left_csc if right is left else _csc(right)
 
 
 def _csc(block: BlockSparse) -> sp.csc_matrix:
