@@ -161,3 +161,18 @@ def test_shared_structure_and_reused_fill_buffers_give_the_same_factor():
         assert np.array_equal(assemble(shared.factor(lam, scratch=True), sizes), expected)
     weighted = [(codes, z * 2.0, levels) for codes, z, levels in terms]
     assert BlockedCholesky(system_blocks(weighted, xy), dims, like=first).pairs is not first.pairs
+
+
+def test_product_memory_setting_is_read_per_fit_and_checked(monkeypatch):
+    """MULTILEVEL_PRODUCT_MEMORY_MB overrides the budget at set-up (0: no precomputed product);
+    a value that is not a number of megabytes is our error naming the variable."""
+    from multilevel.errors import ArgumentError
+
+    terms, xy, _ = _crossed_case([(200, 1), (60, 1)])
+    monkeypatch.setenv("MULTILEVEL_PRODUCT_MEMORY_MB", "0")
+    assert set(BlockedCholesky(system_blocks(terms, xy), [(200, 1), (60, 1)]).fill_strategy.values()) == {
+        "sparse product"}
+    for bad in ("lots", "-5", "nan"):
+        monkeypatch.setenv("MULTILEVEL_PRODUCT_MEMORY_MB", bad)
+        with pytest.raises(ArgumentError, match="MULTILEVEL_PRODUCT_MEMORY_MB must be a number"):
+            BlockedCholesky(system_blocks(terms, xy), [(200, 1), (60, 1)])

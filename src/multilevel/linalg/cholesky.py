@@ -22,7 +22,8 @@ from .blocks import (
     chol_block_diagonal,
     right_solve_transpose,
 )
-from .fill import PAIR_BYTES_PER_ENTRY, PRODUCT_MEMORY, ScaledColumnGram, pair_count, subtract_sparse_product
+from .fill import (PAIR_BYTES_PER_ENTRY, PRODUCT_MEMORY, ScaledColumnGram, pair_count, product_memory,
+                   subtract_sparse_product)
 
 DENSE_FRACTION = 0.2  # a sparse pattern denser than this is stored dense
 SCRATCH_ENTRIES = 250_000  # dense fill blocks this large are reused between objective evaluations
@@ -144,12 +145,13 @@ class BlockedCholesky:
         :data:`~multilevel.linalg.fill.PRODUCT_MEMORY` - a sparse product formed per evaluation
         (``None``: see :meth:`_subtract`)."""
         left, right, lower = self.templates[i, k], self.templates[j, k], i == j
+        budget = product_memory(PRODUCT_MEMORY)
         scalar = k == 0 and self.dims[0][1] == self.dims[i][1] == self.dims[j][1] == 1
         # sized from the values (the templates hold zeros, which would always fit in one byte)
-        if scalar and ScaledColumnGram.memory(self.A[i, 0], self.A[j, 0], lower) <= PRODUCT_MEMORY:
+        if scalar and ScaledColumnGram.memory(self.A[i, 0], self.A[j, 0], lower) <= budget:
             self.fill_strategy[i, j, k] = "gram"
             return ScaledColumnGram(self.A[i, 0], self.A[j, 0], target, lower)
-        if target != "dense" or PAIR_BYTES_PER_ENTRY * pair_count(left, right, lower) <= PRODUCT_MEMORY:
+        if target != "dense" or PAIR_BYTES_PER_ENTRY * pair_count(left, right, lower) <= budget:
             self.fill_strategy[i, j, k] = "pairs"
             return PairProduct(left, right, target, lower=lower)
         self.fill_strategy[i, j, k] = "sparse product"

@@ -22,24 +22,39 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import ArgumentError
 from .blocks import BlockSparse
 
 
 
-def _product_memory() -> int:
-    """Bytes a precomputed fill-in product may hold: MULTILEVEL_PRODUCT_MEMORY_MB, or a quarter of
-    the machine's memory (memory traded for speed, within what the machine has: the Gram matrix
-    makes an evaluation ~10x faster than a sparse product formed anew)."""
-    given = os.environ.get("MULTILEVEL_PRODUCT_MEMORY_MB")
-    if given:
-        return int(float(given) * 2**20)
+ENV_VAR = "MULTILEVEL_PRODUCT_MEMORY_MB"
+
+
+def _machine_quarter() -> int:
+    """A quarter of the machine's memory (memory traded for speed, within what the machine has: the
+    Gram matrix makes an evaluation ~10x faster than a sparse product formed anew)."""
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
     except (ValueError, OSError, AttributeError):  # no sysconf (Windows): a fixed 2 GiB
         return 2 * 2**30
 
 
-PRODUCT_MEMORY = _product_memory()
+PRODUCT_MEMORY = _machine_quarter()  # the default budget of a precomputed fill-in product, in bytes
+
+
+def product_memory(default: int) -> int:
+    """Bytes a precomputed fill-in product may hold: MULTILEVEL_PRODUCT_MEMORY_MB (read at each fit,
+    as MULTILEVEL_BLAS_THREADS) or ``default``."""
+    given = os.environ.get(ENV_VAR, "").strip()
+    if not given:
+        return default
+    try:
+        megabytes = float(given)
+    except ValueError:
+        megabytes = -1.0
+    if not np.isfinite(megabytes) or megabytes < 0:
+        raise ArgumentError(f"{ENV_VAR} must be a number of megabytes of at least 0, not {given!r}")
+    return int(megabytes * 2**20)
 CHUNK_PAIRS = 500_000  # pairs enumerated at once while building G (bounds the temporaries: ~50 MB)
 MATVEC_CHUNK = 2_000_000  # entries of G multiplied at once (compact values widened per chunk only)
 PAIR_BYTES_PER_ENTRY = 56  # PairProduct: three int64 index arrays, sort order and product temporaries
