@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from .errors import DataError, MultilevelError
 
@@ -60,14 +60,14 @@ class ProbitLink(Link):
     name = "probit"
 
     def link(self, mu):
-        return stats.norm.ppf(mu)
+        return special.ndtri(mu)  # the standard normal quantile (scipy.stats.norm.ppf)
 
     def inverse(self, eta):
-        threshold = -stats.norm.ppf(EPS)
-        return stats.norm.cdf(np.clip(eta, -threshold, threshold))
+        threshold = -special.ndtri(EPS)
+        return special.ndtr(np.clip(eta, -threshold, threshold))
 
     def mu_eta(self, eta):
-        return np.maximum(stats.norm.pdf(eta), EPS)
+        return np.maximum(np.exp(-0.5 * np.square(eta)) / np.sqrt(2 * np.pi), EPS)
 
 
 class CloglogLink(Link):
@@ -393,6 +393,8 @@ class Gamma(_PositiveWithDispersion):
         return -2 * weights * (np.log(np.where(y == 0, 1.0, y / mu)) - (y - mu) / mu)
 
     def aic(self, y, mu, weights, deviance: float) -> float:
+        from scipy import stats
+
         disp = deviance / np.sum(weights)  # R's Gamma()$aic: the dispersion as deviance / n
         return float(-2 * np.sum(stats.gamma.logpdf(y, 1 / disp, scale=mu * disp) * weights) + 2)
 

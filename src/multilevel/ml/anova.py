@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ArgumentError, MultilevelError
 
@@ -44,6 +43,8 @@ def anova(*fits, names: list[str] | None = None, test: str | None = None):
     - glm fits only: R's analysis of deviance ``anova(glm1, glm2, ..., test="Chisq")``.
     - one lm or glm fit: its sequential table (``fit.anova()``).
     """
+    from scipy import stats
+
     from ..results import LmerFit  # GlmerFit is one too
     from ..results.glmfit import GlmFit
     from ..results.lmfit import LmFit

@@ -9,7 +9,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..threads import blas_threads_for
 from .inference import _labels, _minimize_others, _param_names, _profile_limit
@@ -68,6 +67,8 @@ class SdCorDeviance:
 
 def profile_intervals(fit, level: float = 0.95, parm=None) -> pd.DataFrame:
     """Likelihood-profile intervals of every parameter, re-optimizing the others (PIRLS inside)."""
+    from scipy import stats
+
     z = stats.norm.ppf(1 - (1 - level) / 2)
     deviance = SdCorDeviance(fit)
     beta = fit.fixef()

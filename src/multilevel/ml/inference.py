@@ -13,7 +13,6 @@ import dataclasses
 import nlopt
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from ..threads import blas_threads_for
 from .lmm import LOG_2PI, LMMProblem
@@ -34,6 +33,8 @@ def _param_names(fit) -> list[str]:
 
 def wald_intervals(fit, level: float = 0.95) -> pd.DataFrame:
     """Fixed effects +- z * SE (t-free, as lme4); variance parameters are NaN, as lme4 returns them."""
+    from scipy import stats
+
     z = stats.norm.ppf(1 - (1 - level) / 2)
     beta = fit.fixef()
     se = np.sqrt(np.diag(fit.vcov().to_numpy()))
@@ -142,6 +143,8 @@ def _minimize_others(fn, x0, fixed_index, value, lower, upper):
 
 def _profile_limit(zeta, estimate, step, target, bound):
     """Where zeta crosses ``target`` (signed) moving away from the estimate, or the bound."""
+    from scipy import optimize
+
     direction = np.sign(target)
     previous, x = estimate, estimate
     for _ in range(60):
@@ -160,6 +163,8 @@ def _profile_limit(zeta, estimate, step, target, bound):
 
 def profile_intervals(fit, level: float = 0.95, parm=None) -> pd.DataFrame:
     """Likelihood-profile intervals for every parameter (or the names in ``parm``)."""
+    from scipy import stats
+
     z = stats.norm.ppf(1 - (1 - level) / 2)
     ml_fit = fit.refit_ml()
     deviance = VarianceScaleDeviance(ml_fit.problem, reml=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ArgumentError, MultilevelError
 from ..options import choice
@@ -29,6 +28,8 @@ def term_columns(fit) -> list[tuple[str, list[int]]]:
 
 def anova_lm(fit) -> RTable:
     """Sequential sums of squares from the QR effects (R's ``anova(lm)``)."""
+    from scipy import stats
+
     effects = fit.solution.effects[: fit.rank]
     rss, dfr = fit.deviance, fit.df_residual
     rows, names = [], []
@@ -53,6 +54,8 @@ def anova_lm(fit) -> RTable:
 
 def _stat_anova(table: pd.DataFrame, test: str | None, scale: float, df_scale: float, dev_col: str) -> pd.DataFrame:
     """R's ``stat.anova`` for ``"Chisq"`` (alias ``"LRT"``) and ``"F"``."""
+    from scipy import stats
+
     if test is None:
         return table
     dfs = table["Df"].to_numpy(dtype=float)

@@ -21,7 +21,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..design import build_design
 from ..errors import ArgumentError, DataError, MultilevelError
@@ -106,6 +105,8 @@ def power(fit, test: str | None = None, nsim: int = 100, *, method: str = "lr", 
 
 def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
     """The exact binomial interval simr prints (binom.test's)."""
+    from scipy import stats
+
     if trials == 0:
         return np.nan, np.nan
     ci = stats.binomtest(successes, trials).proportion_ci(level, method="exact")
@@ -235,6 +236,8 @@ class PowerReplicate:
         return out
 
     def test(self, design):
+        from scipy import stats
+
         names = list(design.fixed.column_names)
         missing = [c for c in self.columns if c not in names]
         if missing:

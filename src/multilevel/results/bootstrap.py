@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ArgumentError
 from ..options import choice, open_probability
@@ -20,6 +19,8 @@ OK, NONCONVERGED, FAILED = "ok", "nonconverged", "failed"
 
 def norm_inter(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """boot's ``norm.inter``: quantiles of ``t`` at ``alpha``, interpolated on the normal scale."""
+    from scipy import stats
+
     t = np.sort(t[np.isfinite(t)])
     n = len(t)
     if n == 0:
@@ -42,6 +43,8 @@ def norm_inter(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def boot_interval(t0: float, t: np.ndarray, level: float, type: str) -> tuple[float, float]:
     """One row of ``boot.ci(..., type=type)``: (lower, upper)."""
+    from scipy import stats
+
     if type == "perc":
         lo, hi = norm_inter(t, np.array([(1 - level) / 2, (1 + level) / 2]))
         return lo, hi

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..design import encode_offset
 from ..errors import ConvergenceWarning, ModelError
@@ -80,6 +79,8 @@ class GlmerFit(LmerFit):
         return pd.DataFrame(self._vcov, index=names, columns=names)
 
     def coef_table(self) -> pd.DataFrame:
+        from scipy import stats
+
         se = np.sqrt(np.diag(self._vcov))
         z = self._beta / se
         return pd.DataFrame({"Estimate": self._beta, "Std. Error": se, "z value": z,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ArgumentError
 from ..options import choice, flag, whole_number
@@ -103,6 +102,8 @@ class GlmFit(_FixedEffectsFit):
 
     def coef_table(self) -> pd.DataFrame:
         """Estimate, Std. Error, z (or t) value and p-value, as R's ``summary(glm)$coefficients``."""
+        from scipy import stats
+
         se = self._std_errors()
         stat = self._beta / se
         if self.uses_t:
@@ -115,6 +116,8 @@ class GlmFit(_FixedEffectsFit):
                             index=list(self.design.fixed.column_names))
 
     def _interval_quantile(self, level: float) -> float:
+        from scipy import stats
+
         return float(stats.norm.ppf(1 - (1 - level) / 2))
 
     # ---- fitted values, residuals, prediction --------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..design import encode_fixed, encode_offset, newdata_frame, r_names
 from ..errors import ArgumentError, DataError
@@ -251,12 +250,16 @@ class LmFit(_FixedEffectsFit):
         return float(value), numdf, self.df_residual
 
     def f_pvalue(self) -> float:
+        from scipy import stats
+
         f = self.fstatistic()
         return float("nan") if f is None else float(stats.f.sf(*f))
 
     # ---- tables and inference ------------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:
         """Estimate, Std. Error, t value, Pr(>|t|), as R's ``summary(lm)$coefficients``."""
+        from scipy import stats
+
         se = self._std_errors()
         t = self._beta / se
         return pd.DataFrame({"Estimate": self._beta, "Std. Error": se, "t value": t,
@@ -264,6 +267,8 @@ class LmFit(_FixedEffectsFit):
                             index=list(self.design.fixed.column_names))
 
     def _interval_quantile(self, level: float) -> float:
+        from scipy import stats
+
         return float(stats.t.ppf(1 - (1 - level) / 2, self.df_residual))
 
     # ---- fitted values, residuals, prediction --------------------------------------------------

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ArgumentError
 from ..options import open_probability, whole_number
@@ -86,6 +85,8 @@ class SBCResult:
     def summary(self, bins: int | None = None) -> pd.DataFrame:
         """Per variable: fits with a rank (``n``), ``bins``, the chi-square statistic of the bin counts
         against uniform ranks, its ``df`` and ``p_value``, and ``max_ecdf_diff`` (see the module)."""
+        from scipy import stats
+
         if bins is not None:
             bins = whole_number("bins", bins, 2, self.thin_to + 1)
         rows = []
@@ -132,6 +133,8 @@ class SBCResult:
         """Rank histograms, one panel per variable, over the ``band`` (default 99%) range of each bin's
         count under uniform ranks (binomial quantiles): the SBC package's ``plot_rank_hist``.
         Returns the matplotlib Figure."""
+        from scipy import stats
+
         import matplotlib.pyplot as plt
 
         band = open_probability("band", band)
