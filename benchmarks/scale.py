@@ -13,8 +13,8 @@ at 1e6 rows each level of ``a`` meets ~50 levels of ``b`` and the ``b`` block fi
 Targets (issue 12): at 1e6 rows 2,000 x 20,000 levels, peak memory <= lme4's and >= 5x lme4's
 speed; at 1e7 rows with 5,000 x 100,000 levels, under 8 GB and 15 minutes; a busy process slows a
 fit by less than 1.3x. ``--others`` runs benchmarks/contention.py (thread policy), glmer_vs_lme4.py,
-brm_scale.py (Bayesian memory and bernoulli speed), latency.py and out_of_core.py (Dask), whichever
-exist, each printing its own ratios.
+brm_scale.py (Bayesian memory and bernoulli speed), latency.py, out_of_core.py (Dask) and gpu.py
+(ESS/s on the CPU and on a GPU where JAX has one), whichever exist, each printing its own ratios.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from contention import Busy
 
 R_SCRIPT = REPO / "benchmarks" / "r" / "scale_bench.R"
 FORMULA = "y ~ x + (1|a) + (1|b)"
-OTHERS = ["contention.py", "glmer_vs_lme4.py", "brm_scale.py", "latency.py", "out_of_core.py"]
+OTHERS = ["contention.py", "glmer_vs_lme4.py", "brm_scale.py", "latency.py", "out_of_core.py", "gpu.py"]
 
 # The child that fits one data set with multilevel and reports what the parent tabulates.
 OURS = f"""
