@@ -84,6 +84,15 @@ class PartitionReducer:
                                     f"not {type(client).__name__}")
         self.client = client
 
+    def with_parts(self, parts: list, on_close=None) -> "PartitionReducer":
+        """A reducer on the same scheduler over other per-partition objects (e.g. encoded partitions
+        persisted on the workers); it counts its own passes and never closes the client;
+        ``on_close()`` runs at :meth:`close` (e.g. to remove spilled files)."""
+        other = object.__new__(PartitionReducer)
+        other.parts, other.scheduler, other.client, other.passes = list(parts), self.scheduler, self.client, 0
+        other.own_client, other.on_close = False, on_close
+        return other
+
     @property
     def n_partitions(self) -> int:
         return len(self.parts)
@@ -108,7 +117,12 @@ class PartitionReducer:
         where = "a dask.distributed cluster" if self.client is not None else f"dask's local {self.scheduler!r} scheduler"
         return where
 
+    on_close = None
+
     def close(self) -> None:
+        if self.on_close is not None:
+            self.on_close()
+            self.on_close = None
         if self.own_client and self.client is not None:
             self.client.close()
 

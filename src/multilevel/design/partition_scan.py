@@ -128,15 +128,17 @@ class PlannedDesign:
 
 
 def plan_partitions(parsed: ParsedFormula, frame, reducer: PartitionReducer, *, weights=None,
-                    na_action: str = "omit") -> PlannedDesign:
+                    na_action: str = "omit", family=None) -> PlannedDesign:
     """One pass over the partitions -> the :class:`PartitionPlan` that encodes each of them exactly
-    as ``build_design`` encodes the whole frame (same rows, levels, columns and names)."""
+    as ``build_design`` encodes the whole frame (same rows, levels, columns and names). With a
+    ``family`` (glmer) the response is a GLM response (``cbind``, ``trials()``, ``weights()``), read
+    per row, and ``offset()`` terms are allowed (per-row expressions); observation-level terms too."""
     if na_action not in {"omit", "raise"}:
         raise ArgumentError(f"na_action must be 'omit' or 'raise', not {na_action!r}")
     if weights is not None and not isinstance(weights, str):
         raise ArgumentError("out-of-core weights= must name a column of the data (per-row values cannot "
                             f"travel with the partitions), not {type(weights).__name__}")
-    if parsed.offsets:
+    if parsed.offsets and family is None:
         raise ModelError(f"offset() terms are not supported out of core (formula {parsed.text!r})")
     meta = frame._meta
     _check_columns(parsed, meta)
@@ -144,12 +146,12 @@ def plan_partitions(parsed: ParsedFormula, frame, reducer: PartitionReducer, *, 
         raise DataError(f"weights column {weights!r} is not in the data")
     if weights is not None and not pd.api.types.is_numeric_dtype(meta[weights].dtype):
         raise DataError(f"weights column {weights!r} must be numeric, not dtype {meta[weights].dtype}")
-    if parsed.response_additions:
+    if parsed.response_additions and family is None:
         raise DataError("response additions such as trials() need a family (glmer or brm)")
     fixed_text = _poly_for_ordered(parsed.fixed, meta)
     lhs_texts = [_poly_for_ordered(bar.lhs, meta) for bar in parsed.bars]
     texts = [("fixed", _r_factor_calls(fixed_text)[0])] + [(f"bar{i}", _r_factor_calls(t)[0]) for i, t in enumerate(lhs_texts)]
-    if parsed.response and parsed.response not in meta.columns:
+    if parsed.response and parsed.response not in meta.columns and family is None:
         texts.append(("response", f"{parsed.response} ~ 0"))
     scan = reducer.run(_scan_partition, ScanRequest(parsed, weights, tuple(texts)), _merge_scans)
     _report_missing(scan, parsed, na_action)
@@ -187,7 +189,7 @@ def plan_partitions(parsed: ParsedFormula, frame, reducer: PartitionReducer, *, 
         z_specs.append(z_spec)
         terms.append(RandomTerm(bar.group_name, bar.group_vars, np.zeros(0, dtype=np.int64), levels,
                                 np.zeros((0, len(z_names))), Unstructured(z_names), z_spec, bar.lhs, level_values))
-    _check_levels(terms, n_used)
+    _check_levels(terms, n_used, observation_level_ok=family is not None)
     order = lme4_term_order([t.n_levels for t in terms])
     plan = PartitionPlan(parsed, weights, fixed_spec, None, tuple(groups[i] for i in order),
                          tuple(z_specs[i] for i in order),

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from ..design import Design, build_design
+from ..design.dask_source import is_out_of_core
 from ..errors import ArgumentError, ConvergenceWarning, DataError, ModelError, SingularFitWarning
 from ..options import flag, whole_number
 from ..families import DISPERSION_FAMILIES, get_family, negative_binomial
@@ -38,7 +39,7 @@ class SeparationWarning(UserWarning):
 
 def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | None = None, nagq: int = 1,
           weights=None, offset=None, na_action: str = "omit", start=None, data_name: str | None = None,
-          progress: bool | None = None) -> GlmerFit:
+          progress: bool | None = None, client=None) -> GlmerFit:
     """Fit a generalized linear mixed model by Laplace (``nagq=1``) or adaptive Gauss-Hermite.
 
     Parameters
@@ -53,6 +54,10 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
     nagq : int
         0 (theta only, beta from PIRLS: fast), 1 (Laplace) or 2..25 (adaptive Gauss-Hermite with
         that many nodes; a single scalar random-effects term only).
+    data : pandas.DataFrame, dask.dataframe.DataFrame or str or Path
+        A Dask DataFrame or a parquet file or directory is fitted out of core: each PIRLS step is one
+        map-reduce over the partitions (:mod:`multilevel.ml.out_of_core_glmm`), on ``client`` (a
+        ``dask.distributed.Client`` or a scheduler address) or Dask's local scheduler.
 
     Examples
     --------
@@ -71,8 +76,17 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
     if fam.name in DISPERSION_FAMILIES:
         raise ModelError(f"glmer does not fit the {fam.name} family (its dispersion is not estimated by the "
                          "GLMM engine); ml.glm fits it without random effects, ml.brm(family='gamma') with them")
-    design = build_design(require_grouping(parse_formula(formula), "glmer"), data, weights=weights, offset=offset,
-                          family=fam, na_action=na_action)
+    parsed = require_grouping(parse_formula(formula), "glmer")
+    if is_out_of_core(data):  # a Dask DataFrame or a parquet path: PIRLS passes map-reduced over partitions
+        from .out_of_core_glmm import glmer_out_of_core
+
+        return glmer_out_of_core(parsed, data, family=fam, nagq=int(nagq), weights=weights, offset=offset,
+                                 na_action=na_action, start=start, data_name=data_name, progress=progress,
+                                 client=client)
+    if client is not None:
+        raise ArgumentError("client= is for out-of-core data (a Dask DataFrame or a parquet path); "
+                            "in-memory data are fitted in this process")
+    design = build_design(parsed, data, weights=weights, offset=offset, family=fam, na_action=na_action)
     return fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data", progress=progress)
 
 
@@ -88,6 +102,18 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
     standardized, standardization = standardize(design)
     search = GLMMProblem(standardized, nagq=nagq)  # checks that nagq suits the model
     problem = search if standardized is design else GLMMProblem(design, nagq=nagq)
+    return fit_glmm_problems(design, search, problem, standardization, nagq=nagq, start=start, data_name=data_name,
+                             progress=progress)
+
+
+def fit_glmm_problems(design: Design, search: GLMMProblem, problem: GLMMProblem, standardization, *, nagq: int,
+                      start=None, data_name: str = "data", progress: bool | None = False, fit_class=GlmerFit,
+                      services=GeneralizedMixedServices, count_extreme=None) -> GlmerFit:
+    """The two stages on prepared problems: ``search`` on the standardized design, ``problem`` on the
+    design as given (the same object where standardizing changes nothing). Out-of-core fits hand in
+    problems whose row work is map-reduced (:mod:`multilevel.ml.out_of_core_glmm`), their own
+    ``fit_class`` and ``services``, and ``count_extreme(fit, tol)`` (fitted probabilities within tol
+    of 0 or 1, for the separation check) where the fitted values are not at hand."""
     search.set_nagq(0)
     if start is None:
         theta0 = search.initial_theta()
@@ -129,9 +155,9 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
         state = problem.pirls(standardization.theta_to_original(theta_std), beta)  # also leaves the modes here
         record.settings.update(blas.settings())
         _record_pirls_counts(record, search, problem, stage1_pirls)
-    fit = GlmerFit(design, problem, state, record, nagq, hessian, services=GeneralizedMixedServices,
-                   data_name=data_name, standardization=standardization)
-    _check_glmm(fit, problem, record, hessian)
+    fit = fit_class(design, problem, state, record, nagq, hessian, services=services,
+                    data_name=data_name, standardization=standardization)
+    _check_glmm(fit, problem, record, hessian, count_extreme)
     standardization.record_in_original(record, n_theta=search.n_theta)
     return fit
 
@@ -167,27 +193,27 @@ def _rx_standard_errors(state, problem: GLMMProblem) -> np.ndarray:
     return np.sqrt(np.diag(inv.T @ inv))
 
 
-def _check_glmm(fit: GlmerFit, problem: GLMMProblem, record, hessian) -> None:
+def _check_glmm(fit: GlmerFit, problem: GLMMProblem, record, hessian, count_extreme=None) -> None:
     if fit.is_singular():
         message = "boundary (singular) fit: see help('isSingular')"
         fit.messages.append(message)
-        warnings.warn(message, SingularFitWarning, stacklevel=4)
+        warnings.warn(message, SingularFitWarning, stacklevel=5)
     if problem.family.name == "binomial":
-        _check_separation(fit)
+        _check_separation(fit, count_extreme)
     if record.return_code < 0 or record.return_code == 5:
         message = f"Model failed to converge: optimizer {record.return_message}"
         fit.messages.append(message)
-        warnings.warn(message, ConvergenceWarning, stacklevel=4)
+        warnings.warn(message, ConvergenceWarning, stacklevel=5)
     elif hessian is not None and not fit.is_singular():
         try:
             np.linalg.cholesky(hessian)
         except np.linalg.LinAlgError:
             message = "Model is nearly unidentifiable: the Hessian of the deviance is not positive definite"
             fit.messages.append(message)
-            warnings.warn(message, ConvergenceWarning, stacklevel=4)
+            warnings.warn(message, ConvergenceWarning, stacklevel=5)
 
 
-def _check_separation(fit: GlmerFit) -> None:
+def _check_separation(fit: GlmerFit, count_extreme=None) -> None:
     """Perfect separation: probabilities that reach 0 or 1 and fixed effects that run away."""
     beta = fit.fixef()
     if fit.standardization is not None:  # judged per standard deviation of the predictor, not per unit
@@ -195,13 +221,16 @@ def _check_separation(fit: GlmerFit) -> None:
     runaway = [name for name, value in beta.items() if abs(value) > 10]
     if not runaway:
         return
-    mu = fit.fitted()
-    extreme = int((np.minimum(mu, 1 - mu) < 1e-6).sum())
+    if count_extreme is None:
+        mu = fit.fitted()
+        extreme = int((np.minimum(mu, 1 - mu) < 1e-6).sum())
+    else:
+        extreme = int(count_extreme(fit, 1e-6))
     message = (f"perfect separation: the estimates of {', '.join(runaway)} grow without bound (|estimate| > 10 "
                f"on the link scale) and {extreme} fitted probabilities are within 1e-6 of 0 or 1; "
                "these fixed effects are not identified")
     fit.messages.append(message)
-    warnings.warn(message, SeparationWarning, stacklevel=5)
+    warnings.warn(message, SeparationWarning, stacklevel=6)
 
 
 def glmer_nb(formula: str, data: pd.DataFrame, *, nagq: int = 1, weights=None, offset=None,

@@ -63,19 +63,28 @@ class GLMMProblem:
 
     def __init__(self, design: Design, nagq: int = 1):
         self.design = design
-        self.family = design.family
-        self.terms = design.terms
         self.x = design.fixed.matrix
         self.y = design.response
         self.n, self.p = self.x.shape
         self.prior_weights = design.weights if design.weights is not None else np.ones(self.n)
         self.offset = design.offset if design.offset is not None else np.zeros(self.n)
-        self.set_nagq(nagq)
-        self.canonical = (self.family.name, self.family.link.name) in CANONICAL
-        self.step_tol = PIRLS_STEP_TOL["canonical" if self.canonical else "other"]
+        self._set_up(design.terms, design.family, nagq)
         self.cross = CrossProducts([(t.codes, t.z, t.n_levels) for t in self.terms])
         start = self.cross.compute(np.ones(self.n), np.zeros((self.n, 1)))
         self.cholesky = BlockedCholesky(start, [(t.n_levels, t.dim) for t in self.terms])
+        # imported here: that module builds on this one's PirlsState and PirlsFailure
+        from .pirls_one_term import OneTermSystem
+
+        self.one_term = OneTermSystem(self) if len(self.terms) == 1 else None
+
+    def _set_up(self, terms, family, nagq: int) -> None:
+        """What every GLMM problem holds, whoever does its row work (here: arrays in memory; out of
+        core: map-reduces, :mod:`multilevel.ml.out_of_core_glmm`): parameters, warm starts, counts."""
+        self.family = family
+        self.terms = terms
+        self.set_nagq(nagq)
+        self.canonical = (self.family.name, self.family.link.name) in CANONICAL
+        self.step_tol = PIRLS_STEP_TOL["canonical" if self.canonical else "other"]
         sizes = [t.covariance.n_theta for t in self.terms]
         edges = np.concatenate([[0], np.cumsum(sizes)])
         self.theta_slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
@@ -86,10 +95,6 @@ class GLMMProblem:
         self.n_evaluations = 0
         self.n_pirls_runs = 0  # PIRLS calls and their iterations, for fit.optimizer.settings
         self.n_pirls_iterations = 0
-        # imported here: that module builds on this one's PirlsState and PirlsFailure
-        from .pirls_one_term import OneTermSystem
-
-        self.one_term = OneTermSystem(self) if len(self.terms) == 1 else None
 
     def set_nagq(self, nagq: int) -> None:
         """Choose the objective: 0 (theta only), 1 (Laplace) or the number of quadrature nodes."""
