@@ -10,7 +10,7 @@ from .. import options
 from ..design import build_design
 from ..errors import ArgumentError, DataError
 from ..formula import parse_formula
-from .likelihood import make_likelihood
+from .likelihood import ADDITIONS, make_likelihood, with_additions
 from .model import build_layout, has_improper_prior, make_model
 from .posterior import BrmFit
 from .priors import Prior, PriorError
@@ -82,13 +82,7 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
         default_adapt_delta=0.8, target_accept_label="target_accept (brms's adapt_delta)")
     priors = _check_options(sample_prior=sample_prior, data_name=data_name, priors=priors)
     dtype = options.draws_dtype(draws_dtype)
-    likelihood = make_likelihood(family)
-    parsed = parse_formula(formula)
-    from ..families import get_family
-
-    design_family = _DESIGN_FAMILY.get(likelihood.name)
-    design = build_design(parsed, data, family=get_family(design_family) if design_family else None,
-                          na_action=na_action)
+    design, likelihood = design_and_likelihood(formula, data, family, na_action)
     _check_response(design, likelihood)
     layout = build_layout(design, likelihood, priors)
     if sample_prior in ("only", "yes"):
@@ -109,6 +103,20 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
     table = fit.parameter_summary()
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["Bulk_ESS"].to_dict(), table["Tail_ESS"].to_dict())
     return fit
+
+
+def design_and_likelihood(formula: str, data: pd.DataFrame, family, na_action: str = "omit"):
+    """The shared design and the response distribution of a brm model (brm and sbc): the response
+    additions ``se()`` and ``weights()`` read into ``design.additions``, the rest as glmer reads them."""
+    from ..families import get_family
+
+    parsed = parse_formula(formula)
+    likelihood = with_additions(make_likelihood(family), parsed)
+    design_family = _DESIGN_FAMILY.get(likelihood.name)
+    # brms puts no bound on the levels of a grouping factor (eight schools: one level a row, with se())
+    design = build_design(parsed, data, family=get_family(design_family) if design_family else None,
+                          na_action=na_action, additions=ADDITIONS, observation_level_ok=True)
+    return design, likelihood
 
 
 def _check_options(*, sample_prior, data_name, priors) -> list:

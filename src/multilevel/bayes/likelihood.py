@@ -46,13 +46,23 @@ class Likelihood:
         return self.family.link.name
 
     def data(self, design) -> dict:
+        """The response (binomial: successes and ``trials``) and the response additions brm reads:
+        ``se`` (known standard errors, gaussian and student) and ``weights`` (each row's
+        log-likelihood multiplied by its weight, as brms)."""
         import jax.numpy as jnp
 
         y = design.response
         if self.name == "binomial":
             trials = design.weights if design.weights is not None else np.ones_like(y)
-            return {"y": jnp.asarray(np.round(y * trials)), "trials": jnp.asarray(np.round(trials))}
-        return {"y": jnp.asarray(y)}
+            out = {"y": jnp.asarray(np.round(y * trials)), "trials": jnp.asarray(np.round(trials))}
+        else:
+            out = {"y": jnp.asarray(y)}
+        return out | {k: jnp.asarray(v) for k, v in design.additions.items() if k in ("se", "weights")}
+
+    def log_prob(self, eta, extra: dict, data: dict):
+        """log p(y_i | eta_i) row by row, times the row's weight where the model has ``weights()``."""
+        values = self.distribution(eta, extra, data).log_prob(data["y"])
+        return values * data["weights"] if "weights" in data else values
 
     @property
     def compressible(self) -> bool:
@@ -85,7 +95,7 @@ class Likelihood:
         import jax.numpy as jnp
 
         if "constant" not in data:
-            return jnp.sum(self.distribution(eta, extra, data).log_prob(data["y"]))
+            return jnp.sum(self.log_prob(eta, extra, data))
         from jax.scipy.special import xlog1py, xlogy
         from numpyro.distributions.util import clamp_probs
 
@@ -141,9 +151,9 @@ class Likelihood:
 
         mu = self.inverse_link(eta)
         if self.name == "gaussian":
-            return dist.Normal(mu, extra["sigma"])
+            return dist.Normal(mu, self.scale(extra, data))
         if self.name == "student":
-            return dist.StudentT(extra["nu"], mu, extra["sigma"])
+            return dist.StudentT(extra["nu"], mu, self.scale(extra, data))
         if self.name == "bernoulli":
             return dist.Bernoulli(logits=eta) if self.link_name == "logit" else dist.Bernoulli(probs=mu)
         if self.name == "binomial":
@@ -159,6 +169,19 @@ class Likelihood:
         if self.name == "lognormal":
             return dist.LogNormal(eta, extra["sigma"])
         raise ValueError(self.name)  # pragma: no cover - guarded by make_likelihood
+
+    @staticmethod
+    def scale(extra: dict, data: dict):
+        """gaussian/student scale: sigma; with known standard errors ``se(s)`` only ``s`` (brms's
+        default ``sigma = FALSE``: the model has no sigma), or ``sqrt(sigma^2 + s^2)`` with
+        ``se(s, sigma = TRUE)``."""
+        import jax.numpy as jnp
+
+        if "se" not in data:
+            return extra["sigma"]
+        if "sigma" not in extra:
+            return data["se"]
+        return jnp.sqrt(extra["sigma"] ** 2 + data["se"] ** 2)
 
     def mean(self, eta, extra: dict, data: dict):
         """E[y | eta] on the response scale (brms's posterior_epred; binomial: successes)."""
@@ -258,3 +281,25 @@ def make_likelihood(family, link: str | None = None) -> Likelihood:
     params = {"gaussian": ("sigma",), "student": ("sigma", "nu"), "negbinomial": ("shape",),
               "gamma": ("shape",), "lognormal": ("sigma",)}.get(name, ())
     return Likelihood(name, fam, params)
+
+
+ADDITIONS = ("se", "weights")  # the response additions brm reads itself (``Design.additions``)
+SE_FAMILIES = ("gaussian", "student")
+
+
+def with_additions(likelihood: Likelihood, parsed) -> Likelihood:
+    """The likelihood for a formula's response additions: ``se(s)`` only for gaussian and student
+    (as brms), and without ``sigma`` unless ``se(s, sigma = TRUE)``."""
+    import dataclasses
+
+    from ..errors import ArgumentError
+
+    given = dict(parsed.response_additions)
+    if "se" not in given:
+        return likelihood
+    if likelihood.name not in SE_FAMILIES:
+        raise ArgumentError(f"se() in the response is for the {' and '.join(SE_FAMILIES)} families "
+                            f"(known standard errors of the response), not {likelihood.name}")
+    if given.get("se.sigma", "FALSE") == "TRUE":
+        return likelihood
+    return dataclasses.replace(likelihood, parameters=tuple(p for p in likelihood.parameters if p != "sigma"))

@@ -142,10 +142,14 @@ def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLa
     x = design.fixed.matrix[:, [names.index(n) for n in b_names]] if b_names else np.zeros((design.nobs, 0))
     x_means = x.mean(axis=0) if intercept else np.zeros(len(b_names))
     integrate_out = can_integrate_out_effects(design, likelihood)
-    patterns = find_patterns(design) if likelihood.compressible and not integrate_out else None
+    # weighted rows are not summed into patterns (the sums would need the weights in them)
+    compress = likelihood.compressible and not integrate_out and "weights" not in design.additions
+    patterns = find_patterns(design) if compress else None
     # the pilot fit behind the centering runs on the patterns too (same estimates, ~1000x fewer rows at 1e5)
     pilot_design = likelihood.pattern_design(design, patterns) if patterns is not None else design
-    groups = _group_blocks(pilot_design, likelihood, intercept, b_names, x_means, with_centering=not integrate_out)
+    # the pilot lmer fit knows no se(): with known standard errors brms's non-centered form is kept
+    center = not integrate_out and "se" not in design.additions
+    groups = _group_blocks(pilot_design, likelihood, intercept, b_names, x_means, with_centering=center)
     layout = ModelLayout(intercept, tuple(_brms_coef(n) for n in b_names), x_means, groups,
                          family_params=likelihood.parameters, integrate_out_effects=integrate_out,
                          patterns=patterns)
@@ -154,10 +158,11 @@ def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLa
 
 
 def can_integrate_out_effects(design: Design, likelihood: Likelihood) -> bool:
-    """Gaussian, unweighted, one factor or crossed/nested ones with few effects: see :mod:`.marginal`."""
+    """Gaussian, unweighted, one factor or crossed/nested ones with few effects: see :mod:`.marginal`.
+    Not with ``se()`` or ``weights()`` (rows of unequal variance or weight): the effects are sampled."""
     from .marginal import can_integrate_out
 
-    return (likelihood.name == "gaussian" and bool(design.terms)
+    return (likelihood.name == "gaussian" and bool(design.terms) and not design.additions
             and (design.weights is None or bool(np.all(design.weights == 1)))
             and can_integrate_out(design.terms))
 

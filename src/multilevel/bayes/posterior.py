@@ -324,8 +324,7 @@ class BrmFit(FormulaFit):
         for start in range(0, chains * n_draws, step):
             part = slice(start, min(start + step, chains * n_draws))
             eta = _linear_predictor(inputs, fixed[part], [r[part] for r in effects])
-            dist = self.likelihood.distribution(eta, {k: v[part, None] for k, v in extra.items()}, data)
-            out[part] = np.asarray(dist.log_prob(data["y"]))
+            out[part] = np.asarray(self.likelihood.log_prob(eta, {k: v[part, None] for k, v in extra.items()}, data))
         return out.reshape(chains, n_draws, len(rows)), inverse
 
     def _row_inputs(self, rows) -> tuple:

@@ -130,14 +130,25 @@ def _extra_for(fit, ndraws, seed) -> dict:
 
 
 def _data_for(fit, newdata) -> dict:
-    if newdata is None or fit.likelihood.name != "binomial":
-        return fit.likelihood.data(fit.design) if newdata is None else {"y": None}
-    additions = dict(fit.design.formula.response_additions)
-    if "trials" not in additions:
-        raise DataError("newdata for a binomial model needs the trials of each row")
+    """What the response distribution needs besides the linear predictor: binomial trials, known
+    standard errors ``se()`` (predictions use them, as brms's); weights do not change predictions."""
+    if newdata is None:
+        return fit.likelihood.data(fit.design)
     from ..design.build import _expression
 
-    return {"y": None, "trials": _expression(additions["trials"], newdata, "trials")}
+    additions = dict(fit.design.formula.response_additions)
+    data = {"y": None}
+    if fit.likelihood.name == "binomial":
+        if "trials" not in additions:
+            raise DataError("newdata for a binomial model needs the trials of each row")
+        data["trials"] = _expression(additions["trials"], newdata, "trials")
+    if "se" in additions:
+        try:
+            data["se"] = _expression(additions["se"], newdata, "se()")
+        except Exception as error:  # noqa: BLE001 - reported as ours, naming the addition
+            raise DataError(f"newdata needs the known standard errors se({additions['se']}) of each row "
+                            f"for this model: {error}") from None
+    return data
 
 
 def pointwise_log_likelihood(fit) -> np.ndarray:
@@ -145,7 +156,6 @@ def pointwise_log_likelihood(fit) -> np.ndarray:
     eta = linear_predictor(fit)
     extra = {p: fit.run.samples[p].reshape(-1)[:, None] for p in fit.layout.family_params}
     data = fit.likelihood.data(fit.design)
-    dist = fit.likelihood.distribution(eta, extra, data)
-    values = np.asarray(dist.log_prob(data["y"]))
+    values = np.asarray(fit.likelihood.log_prob(eta, extra, data))
     chains, n = fit.run.samples[next(iter(fit.run.samples))].shape[:2]
     return values.reshape(chains, n, -1)

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from .. import options
-from ..design import build_design
 from ..errors import ArgumentError, DataError, MultilevelError
 from ..formula import parse_formula, tokenize
 from ..parallel import map_seeds
@@ -188,15 +187,10 @@ class Simulator:
         return self._built
 
     def _build(self, priors):
-        from ..families import get_family
-        from .fit import _DESIGN_FAMILY
-        from .likelihood import make_likelihood
+        from .fit import design_and_likelihood
         from .model import build_layout
 
-        likelihood = make_likelihood(self.family)
-        design_family = _DESIGN_FAMILY.get(likelihood.name)
-        design = build_design(parse_formula(self.formula), self.data,
-                              family=get_family(design_family) if design_family else None)
+        design, likelihood = design_and_likelihood(self.formula, self.data, self.family)
         self._built = design, likelihood, build_layout(design, likelihood, priors)
         return self._built
 

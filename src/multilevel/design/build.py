@@ -7,6 +7,7 @@ structure (:class:`RandomTerm`); no dense Z is ever formed.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import warnings
@@ -83,6 +84,8 @@ class Design:
     row_index: np.ndarray | None = None  # rows of the original data that were used
     offset: np.ndarray | None = None  # known part of the linear predictor
     family: object = None  # a multilevel.families.Family for GLMMs, None for LMMs
+    # response additions the engine reads itself (brm: se(), weights()), name -> values at the rows used
+    additions: dict = field(default_factory=dict)
 
     @property
     def nobs(self) -> int:
@@ -343,13 +346,18 @@ def build_design(
     offset=None,
     family=None,
     na_action: str = "omit",
+    additions: tuple[str, ...] = (),
+    observation_level_ok: bool | None = None,
 ) -> Design:
     """Build the shared design from formula text (or a parsed formula) and a DataFrame.
 
     Rows with a missing value in any variable the formula names are dropped and counted
     (``na_action="omit"``), or raise (``na_action="raise"``). With a ``family`` the response is
     read as a GLM response (``cbind(successes, failures)``, a two-level factor, or numbers) and
-    observation-level random effects are allowed.
+    observation-level random effects are allowed (``observation_level_ok`` overrides: brm allows
+    them for every family). ``additions`` names the response additions (``y | se(s)``) the engine
+    reads itself: their values at the rows used land in ``design.additions``, checked finite and
+    not negative; the others (``trials()``, glmer's ``weights()``) shape the GLM response.
     """
     parsed = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
     if na_action not in {"omit", "raise"}:
@@ -384,13 +392,14 @@ def build_design(
             raise DataError(f"weights must be non-negative ({int((weights < 0).sum())} are negative, "
                             f"minimum {np.min(weights):g})")
 
+    engine_additions, response_parsed = _engine_additions(parsed, used, additions, finite)
     if family is None:
-        if parsed.response_additions:
+        if response_parsed.response_additions:
             raise DataError("response additions such as trials() need a family (glmer or brm)")
         y = _response(parsed, used)
         finite(y, parsed.response, "the response")
     else:
-        y, weights = _glm_response(parsed, used, family, weights, finite)
+        y, weights = _glm_response(response_parsed, used, family, weights, finite)
     if weights is not None and not np.any(weights > 0):
         raise DataError(f"all {len(weights)} weights are zero: no observation would count in the fit")
     offset_total = None if offset is None else offset[keep]
@@ -423,11 +432,29 @@ def build_design(
             raise DataError(f"random-effects term ({bar.lhs} | {bar.group_name}) has no columns")
         terms.append(RandomTerm(bar.group_name, bar.group_vars, codes, levels, z,
                                 Unstructured(z_names), z_spec, bar.lhs, level_values))
-    _check_levels(terms, len(y), observation_level_ok=family is not None)
+    _check_levels(terms, len(y), observation_level_ok=family is not None if observation_level_ok is None
+                  else observation_level_ok)
     order = lme4_term_order([t.n_levels for t in terms])
     terms = [terms[i] for i in order]
     return Design(parsed, y, parsed.response, fixed, tuple(terms), weights,
-                  int((~keep).sum()), dropped_counts, np.flatnonzero(keep), offset_total, family)
+                  int((~keep).sum()), dropped_counts, np.flatnonzero(keep), offset_total, family,
+                  engine_additions)
+
+
+def _engine_additions(parsed: ParsedFormula, used: pd.DataFrame, names: tuple[str, ...], finite):
+    """The response additions in ``names`` evaluated at the rows used (finite, not negative), and the
+    parsed formula without them (and without their options, ``se.sigma``) for the GLM response."""
+    values, rest = {}, []
+    for name, text in parsed.response_additions:
+        if name.split(".")[0] not in names:
+            rest.append((name, text))
+        elif "." not in name:
+            column = _expression(text, used, f"{name}()")
+            finite(column, text, f"{name}({text})")
+            if np.any(column < 0):
+                raise DataError(f"{name}({text}) must not be negative (minimum {np.min(column):g})")
+            values[name] = column
+    return values, dataclasses.replace(parsed, response_additions=tuple(rest))
 
 
 def _check_levels(terms: list[RandomTerm], nobs: int, observation_level_ok: bool = False) -> None:

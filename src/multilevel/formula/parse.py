@@ -445,11 +445,14 @@ def _offset_argument(piece: list[Token], text: str, variables: list[str]) -> str
     return _join(inner)
 
 
-RESPONSE_ADDITIONS = ("trials", "weights")
+RESPONSE_ADDITIONS = ("trials", "weights", "se")
+# additions with named options after the expression: se(sei, sigma = TRUE) -> ("se", "sei"), ("se.sigma", "TRUE")
+ADDITION_OPTIONS = {"se": {"sigma": ("TRUE", "FALSE", "T", "F")}}
 
 
 def _response_additions(lhs: list[Token], text: str, variables: list[str]):
-    """brms's ``y | trials(n)``: split the response from its addition terms."""
+    """brms's ``y | trials(n)``, ``y | weights(w)``, ``y | se(sei, sigma = TRUE)``: split the response
+    from its addition terms, each ``(name, expression text)``; options as ``(name.option, value)``."""
     bars = [t for t in _top_level(lhs) if t.text == "|"]
     if not bars:
         return lhs, []
@@ -465,10 +468,33 @@ def _response_additions(lhs: list[Token], text: str, variables: list[str]):
         if part[0].text not in RESPONSE_ADDITIONS:
             raise FormulaError(f"unknown response addition {part[0].text!r}; supported: "
                                f"{', '.join(RESPONSE_ADDITIONS)}", text, part[0].pos)
-        inner = part[2:-1]
-        _check_expression(inner, text, variables)
-        additions.append((part[0].text, _join(inner)))
+        name, inner = part[0].text, part[2:-1]
+        if any(n == name for n, _ in additions):
+            raise FormulaError(f"the response addition {name}() is given twice", text, part[0].pos)
+        args = _split_top(inner, {","})
+        allowed = ADDITION_OPTIONS.get(name, {})
+        if not inner or (len(args) > 1 and not allowed):
+            raise FormulaError(f"{name}() takes one expression, e.g. {name}(n)", text, part[0].pos)
+        expression = args[0][1]
+        if not expression:
+            raise FormulaError(f"{name}() needs an expression before its options", text, part[0].pos)
+        _check_expression(expression, text, variables)
+        additions.append((name, _join(expression)))
+        for comma, option in args[1:]:
+            additions.append(_addition_option(name, option, allowed, text, comma))
     return response, additions
+
+
+def _addition_option(name: str, option: list[Token], allowed: dict, text: str, comma: Token):
+    """``sigma = TRUE`` inside ``se(...)`` -> ``("se.sigma", "TRUE")``; anything else a FormulaError."""
+    where = option[0].pos if option else comma.pos
+    choices = ", ".join(f"{k} = {'/'.join(v[:2])}" for k, v in allowed.items())
+    if len(option) != 3 or option[0].kind != "name" or option[1].text != "=" or option[0].text not in allowed:
+        raise FormulaError(f"{name}() takes an expression and then only {choices}", text, where)
+    if option[2].text not in allowed[option[0].text]:
+        raise FormulaError(f"{name}(..., {option[0].text} = ...) must be TRUE or FALSE, not {option[2].text!r}",
+                           text, option[2].pos)
+    return f"{name}.{option[0].text}", "TRUE" if option[2].text in ("TRUE", "T") else "FALSE"
 
 
 def _closing_paren(tokens: list[Token], open_index: int) -> int:
