@@ -109,3 +109,23 @@ def test_addition_errors_are_ours():
         ml.brm("y | weights(g) ~ x", data)
     with pytest.raises(DataError, match="trials"):  # lmer reads no brms additions
         ml.lmer("y | se(s) ~ x + (1 | g)", data)
+
+
+def test_zero_plus_intercept_is_an_uncentered_coefficient():
+    """brms's ``0 + Intercept``: the intercept as a class-b coefficient (b_Intercept), predictors
+    uncentered, so a prior on it is a prior on the value at x = 0 (brms's ``coef = Intercept``)."""
+    d = ml.datasets.load("sleepstudy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ml.brm("Reaction ~ 0 + Intercept + Days", d, **SHORT,
+                     priors=[ml.prior("normal(250, 50)", class_="b", coef="Intercept")])
+    assert not fit.layout.intercept and fit.layout.b_names == ("Intercept", "Days")
+    assert np.all(fit.layout.x_means == 0)
+    table = fit.prior_summary()
+    row = table[(table["class"] == "b") & (table["coef"] == "Intercept")]
+    assert row["prior"].tolist() == ["normal(250, 50)"] and "Intercept" not in set(table["class"])
+    assert 240 < fit.fixef().loc["Intercept", "Estimate"] < 265  # lm: 251.4
+    # new data need no Intercept column: it is added, as at fit time
+    assert np.allclose(fit.posterior_epred(newdata=d.head(3)), fit.posterior_epred()[:, :3])
+    with pytest.raises(ArgumentError, match="0 \\+ Intercept"):
+        ml.brm("Reaction ~ Intercept + Days", d, **SHORT)

@@ -112,11 +112,43 @@ def design_and_likelihood(formula: str, data: pd.DataFrame, family, na_action: s
 
     parsed = parse_formula(formula)
     likelihood = with_additions(make_likelihood(family), parsed)
+    data = with_intercept_column(parsed, data)
     design_family = _DESIGN_FAMILY.get(likelihood.name)
     # brms puts no bound on the levels of a grouping factor (eight schools: one level a row, with se())
     design = build_design(parsed, data, family=get_family(design_family) if design_family else None,
                           na_action=na_action, additions=ADDITIONS, observation_level_ok=True)
-    return design, likelihood
+    return _uncentered_intercept(design), likelihood
+
+
+INTERCEPT_COLUMN = "Intercept"
+
+
+def with_intercept_column(parsed, data: pd.DataFrame) -> pd.DataFrame:
+    """brms's ``y ~ 0 + Intercept + x``: ``Intercept`` is a column of ones, an ordinary coefficient
+    (``b_Intercept``, class b priors) with the predictors left uncentered. Added where the formula
+    names it and the data have no such column (newdata too: :mod:`.predict`)."""
+    if INTERCEPT_COLUMN in parsed.variables and isinstance(data, pd.DataFrame) and INTERCEPT_COLUMN not in data:
+        return data.assign(**{INTERCEPT_COLUMN: 1.0})
+    return data
+
+
+def _uncentered_intercept(design):
+    """With ``0 + Intercept`` the column of ones is the coefficient ``Intercept`` (class b), not the
+    model's own intercept (``(Intercept)``, class Intercept, sampled for centered predictors)."""
+    import dataclasses
+
+    from ..formula import tokenize
+
+    if INTERCEPT_COLUMN not in design.formula.variables:
+        return design
+    tokens = [t.text for t in tokenize(design.formula.fixed)]
+    removed = any(t == "0" and (i == 0 or tokens[i - 1] == "+") for i, t in enumerate(tokens)) or any(
+        a == "-" and b == "1" for a, b in zip(tokens, tokens[1:]))
+    if not removed:
+        raise ArgumentError("Intercept in the formula is brms's uncentered intercept: remove the implicit one, "
+                            f"as in '{design.formula.response} ~ 0 + Intercept + ...'")
+    names = tuple(INTERCEPT_COLUMN if n == "(Intercept)" else n for n in design.fixed.column_names)
+    return dataclasses.replace(design, fixed=dataclasses.replace(design.fixed, column_names=names))
 
 
 def _check_options(*, sample_prior, data_name, priors) -> list:

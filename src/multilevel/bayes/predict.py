@@ -40,7 +40,9 @@ def linear_predictor(fit, newdata=None, re_formula=None, allow_new_levels=False,
         x, codes_z = fit.design.fixed.matrix, [(t.codes, t.z) for t in fit.design.terms]
         offset = fit.design.offset
     else:
-        newdata = newdata_frame(newdata)
+        from .fit import with_intercept_column
+
+        newdata = with_intercept_column(fit.design.formula, newdata_frame(newdata))
         _check_newdata(fit, newdata, used)
         x = encode_fixed(fit.design, newdata)
         codes_z = [encode_term(t, newdata, allow_new_levels=allow_new_levels) if k in used else (None, None)

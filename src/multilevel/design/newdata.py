@@ -147,6 +147,8 @@ def encode_fixed(design, newdata: pd.DataFrame) -> np.ndarray:
     fixed = design.fixed
     matrix, names = _encode(fixed.spec, newdata, fixed.formula_text, design.formula.variables, "fixed effects")
     names = r_column_names(names, _r_factor_calls(fixed.formula_text)[1])
+    if "(Intercept)" not in fixed.column_names:  # brm's 0 + Intercept: the column of ones keeps brms's name
+        names = ["Intercept" if n == "(Intercept)" else n for n in names]
     frame = pd.DataFrame(matrix, columns=names)
     return frame[list(fixed.column_names)].to_numpy()
 
