@@ -5,6 +5,11 @@ How to run (from the repository root, with ``pip install -e '.[parquet,cluster]'
     python benchmarks/out_of_core.py                    # 5e7 rows, y ~ x + (1 | g) + (1 | h)
     python benchmarks/out_of_core.py --rows 1e7         # quicker
     python benchmarks/out_of_core.py --rows 5e7 --setup-only   # write the data, read its layout, no fit
+    python benchmarks/out_of_core.py --glmer            # glmer: 2e6 rows, binomial y ~ x + (1 | g)
+
+With ``--glmer`` the data are a 0/1 response, P(y = 1) = logit^-1(-0.5 + 0.8 x + effect of g (sd 1)),
+in files of 2.5e5 rows by default, and the fit is ``ml.glmer(..., family="binomial")``: each PIRLS
+step is one map-reduce over the partitions, so "passes" counts them all.
 
 The data are written under ``--dir`` (default /tmp/multilevel_out_of_core) in files of ``--chunk`` rows
 (one Dask partition each), generated chunk by chunk with fixed seeds: g has ``--g-levels`` levels
@@ -56,6 +61,22 @@ def write_data(directory: Path, rows: int, chunk: int, g_levels: int, h_levels: 
     return files
 
 
+def write_binomial_data(directory: Path, rows: int, chunk: int, g_levels: int) -> int:
+    """--glmer: chunk files of y (0/1), x, g; returns the number of files."""
+    effect_g = np.random.default_rng(13).standard_normal(g_levels)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = 0
+    for start in range(0, rows, chunk):
+        m = min(chunk, rows - start)
+        r = np.random.default_rng([13, start])
+        g = r.integers(0, g_levels, m).astype(np.int32)
+        x = r.standard_normal(m)
+        y = (r.random(m) < 1 / (1 + np.exp(-(-0.5 + 0.8 * x + effect_g[g])))).astype(np.float64)
+        pd.DataFrame({"y": y, "x": x, "g": g}).to_parquet(directory / f"part-{files:05d}.parquet", index=False)
+        files += 1
+    return files
+
+
 def worker_peak_mb() -> float:
     import resource
     import sys
@@ -66,18 +87,27 @@ def worker_peak_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=float, default=5e7)
-    parser.add_argument("--chunk", type=float, default=1e6, help="rows per file (= per partition)")
-    parser.add_argument("--formula", default="y ~ x + (1 | g) + (1 | h)")
-    parser.add_argument("--g-levels", type=int, default=10_000)
+    parser.add_argument("--glmer", action="store_true", help="a binomial glmer instead of lmer")
+    parser.add_argument("--rows", type=float, default=None, help="default 5e7 (lmer), 2e6 (--glmer)")
+    parser.add_argument("--chunk", type=float, default=None, help="rows per file (= per partition); "
+                        "default 1e6 (lmer), 2.5e5 (--glmer)")
+    parser.add_argument("--formula", default=None, help="default y ~ x + (1 | g) + (1 | h) (lmer), y ~ x + (1 | g) (--glmer)")
+    parser.add_argument("--nagq", type=int, default=1, help="--glmer: 0 or 1 (Laplace)")
+    parser.add_argument("--g-levels", type=int, default=None, help="default 10000 (lmer), 1000 (--glmer)")
     parser.add_argument("--h-levels", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dir", default="/tmp/multilevel_out_of_core")
     parser.add_argument("--setup-only", action="store_true", help="write the data and read its layout; no fit")
     parser.add_argument("--keep", action="store_true", help="keep the data directory afterwards")
     args = parser.parse_args()
+    defaults = ({"rows": 2e6, "chunk": 2.5e5, "formula": "y ~ x + (1 | g)", "g_levels": 1000} if args.glmer else
+                {"rows": 5e7, "chunk": 1e6, "formula": "y ~ x + (1 | g) + (1 | h)", "g_levels": 10_000})
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     rows, chunk = int(args.rows), int(args.chunk)
-    directory = Path(args.dir) / f"rows{rows}_g{args.g_levels}_h{args.h_levels}"
+    kind = "binomial_" if args.glmer else ""
+    directory = Path(args.dir) / f"{kind}rows{rows}_g{args.g_levels}_h{args.h_levels}"
 
     free = shutil.disk_usage(Path(args.dir).parent if not Path(args.dir).exists() else args.dir).free
     need = rows * BYTES_PER_ROW
@@ -94,7 +124,10 @@ def main() -> None:
         print(f"data: reusing {directory}")
     else:
         start = time.perf_counter()
-        files = write_data(directory, rows, chunk, args.g_levels, args.h_levels, "x|" in args.formula.replace(" ", ""))
+        if args.glmer:
+            files = write_binomial_data(directory, rows, chunk, args.g_levels)
+        else:
+            files = write_data(directory, rows, chunk, args.g_levels, args.h_levels, "x|" in args.formula.replace(" ", ""))
         print(f"data: wrote {files} files in {time.perf_counter() - start:.1f} s "
               f"({sum(f.stat().st_size for f in directory.iterdir()) / 1e9:.2f} GB)")
     frame = dd.read_parquet(str(directory))
@@ -108,7 +141,10 @@ def main() -> None:
         client.run(lambda: __import__("multilevel"))  # import in the workers before the clock starts
         before = client.run(worker_peak_mb)
         start = time.perf_counter()
-        fit = ml.lmer(args.formula, str(directory), client=client)
+        if args.glmer:
+            fit = ml.glmer(args.formula, str(directory), family="binomial", nagq=args.nagq, client=client)
+        else:
+            fit = ml.lmer(args.formula, str(directory), client=client)
         elapsed = time.perf_counter() - start
         peaks = client.run(worker_peak_mb)
     settings = fit.optimizer.settings["out_of_core"]
@@ -119,7 +155,13 @@ def main() -> None:
         print(f"  worker {address}: peak RSS {peak:.0f} MB (after import {floor})")
     print(f"  client (this process): peak RSS {peak_mb():.0f} MB")
     print(f"  total peak over processes: {sum(peaks.values()) + peak_mb():.0f} MB")
-    print(f"theta {np.round(fit.theta, 5).tolist()}, sigma {fit.sigma:.5f}")
+    if args.glmer:
+        record = fit.optimizer.settings
+        print(f"  PIRLS: {record['pirls_runs']} runs, {record['pirls_iterations']} iterations; "
+              f"{record['deviance_evaluations']} deviance evaluations")
+        print(f"theta {np.round(fit.theta, 5).tolist()}, logLik {fit.loglik:.4f}")
+    else:
+        print(f"theta {np.round(fit.theta, 5).tolist()}, sigma {fit.sigma:.5f}")
     print(fit.fixef().round(5).to_string())
     if not args.keep:
         shutil.rmtree(directory)
