@@ -92,6 +92,15 @@ def psis(fit, pointwise: bool = False):
     return rethinking_psis(fit, pointwise=pointwise)
 
 
+def hypothesis(fit, hypothesis, class_: str = "b", group: str = "", alpha: float = 0.05, robust: bool = False,
+               seed=None):
+    """brms's hypothesis tests on a brm fit (or a data frame of draws with ``class_=""``):
+    see :func:`multilevel.bayes.hypothesis.hypothesis`."""
+    from .bayes.hypothesis import hypothesis as _hypothesis
+
+    return _hypothesis(fit, hypothesis, class_=class_, group=group, alpha=alpha, robust=robust, seed=seed)
+
+
 def loo_compare(*fits, names=None):
     """Compare Bayesian fits (brm, ulam) by PSIS-LOO as R's loo_compare: see :func:`multilevel.bayes.criteria.loo_compare`."""
     from .bayes.criteria import loo_compare as _loo_compare
@@ -104,4 +113,4 @@ __all__ = ["spread_draws", "gather_draws", "get_variables", "add_epred_draws", "
            "extract_samples", "link", "sim", "traceplot", "trankplot", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]
-__all__ += ["lm", "glm", "LmFit", "GlmFit", "capabilities", "MissingCapability", "power", "sbc"]
+__all__ += ["lm", "glm", "LmFit", "GlmFit", "capabilities", "MissingCapability", "power", "sbc", "hypothesis"]

@@ -164,6 +164,13 @@ class BrmFit(FormulaFit):
 
         return PriorSummary(prior_rows(self.layout, self.priors_used), columns=COLUMNS)
 
+    def hypothesis(self, hypothesis, class_: str = "b", group: str = "", alpha: float = 0.05, robust: bool = False,
+                   seed=None):
+        """brms's ``hypothesis(fit, "Days > 0")``: see :func:`multilevel.bayes.hypothesis.hypothesis`."""
+        from .hypothesis import hypothesis as _hypothesis
+
+        return _hypothesis(self, hypothesis, class_=class_, group=group, alpha=alpha, robust=robust, seed=seed)
+
     def summary(self):
         from .summary_text import BrmSummary
 

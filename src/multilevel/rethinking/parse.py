@@ -160,6 +160,16 @@ def _expression(toks: _Tokens, min_prec: int = 1):
         left = BinOp("^" if op == "**" else op, left, right)
 
 
+def parse_expression(text: str):
+    """One expression (numbers, names, ``+ - * / ^``, calls, ``name[i, j]``) -> its tree; used by
+    brm's ``hypothesis()`` too. Anything after the expression is an UlamSyntaxError."""
+    toks = _Tokens(text, 0)
+    node = _expression(toks)
+    if toks.peek()[1] is not None:
+        toks.error(f"unexpected {toks.peek()[1]!r} after the expression")
+    return node
+
+
 def _unary(toks: _Tokens):
     toks.depth += 1
     if toks.depth > MAX_DEPTH:
