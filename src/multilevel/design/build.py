@@ -365,7 +365,7 @@ def build_design(
     if not isinstance(data, pd.DataFrame):
         package = type(data).__module__.split(".")[0]
         kind = type(data).__name__ if package == "builtins" else f"{package}.{type(data).__name__}"
-        hint = (": out-of-core data (a Dask DataFrame or a parquet path) are fitted by ml.lmer only; "
+        hint = (": out-of-core data (a Dask DataFrame or a parquet path) are fitted by ml.lmer and ml.glmer only; "
                 "compute() a sample into pandas for this engine") if kind.startswith("dask.") else ""
         raise DataError(f"data must be a pandas DataFrame, not {kind}{hint}")
     if len(data) == 0:
