@@ -10,6 +10,7 @@ from .. import options
 from ..design import build_design
 from ..errors import ArgumentError, DataError
 from ..formula import parse_formula
+from .distributions import NEW_FAMILIES, check_response
 from .likelihood import ADDITIONS, make_likelihood, with_additions
 from .model import build_layout, has_improper_prior, make_model
 from .posterior import BrmFit
@@ -27,7 +28,7 @@ _DESIGN_FAMILY = {"bernoulli": "binomial", "binomial": "binomial", "poisson": "p
                   "negbinomial": "negative.binomial"}
 
 
-def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, chains: int = 4,
+def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None = None, priors=None, chains: int = 4,
         iter=options.NOT_GIVEN, warmup=options.NOT_GIVEN, draws=options.NOT_GIVEN, thin: int = 1,
         seed: int | None = None, cores: int | None = None, control: dict | None = None, refresh: int | None = None,
         target_accept=options.NOT_GIVEN, sample_prior: str = "no", max_tree_depth=options.NOT_GIVEN,
@@ -41,7 +42,26 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
         ``"Reaction ~ Days + (Days | Subject)"``; binomial responses as ``successes | trials(n)``
         or ``cbind(successes, failures)``.
     family : str
-        gaussian, student, bernoulli, binomial, poisson, negbinomial, gamma, lognormal.
+        brms's family names and parameterizations (brms 2.18; extra parameters in brackets, as
+        brms names them in draws, summaries and priors):
+
+        - gaussian (sigma), student (sigma, nu), lognormal (sigma), gamma (shape), exponential,
+          weibull (shape; scale ``mu / gamma(1 + 1 / shape)``, so mu is the mean);
+        - bernoulli, binomial; poisson, negbinomial (shape);
+        - zero_inflated_poisson (zi), zero_inflated_negbinomial (shape, zi): a zero with
+          probability zi, else the count distribution; hurdle_poisson (hu), hurdle_negbinomial
+          (shape, hu), hurdle_lognormal (sigma, hu): zero with probability hu, else the
+          zero-truncated (positive) distribution;
+        - beta (phi): ``beta(mu phi, (1 - mu) phi)`` for responses in (0, 1);
+        - shifted_lognormal (sigma, ndt): ``ndt + lognormal(mu, sigma)``, ``0 < ndt < min(y)``;
+        - exgaussian (sigma, beta): normal plus exponential of mean beta, mu the mean;
+        - skew_normal (sigma, alpha): mu the mean, sigma the sd, alpha the skewness.
+
+        Densities, means and default priors: :mod:`multilevel.bayes.distributions`.
+    link : str, optional
+        brms's link of mu; default the family's (logit for bernoulli, binomial and beta; log for
+        the count families, gamma, exponential and weibull; identity otherwise). bernoulli,
+        binomial and beta also take ``"probit"`` and ``"cloglog"``.
     priors : list of ml.prior(...), optional
         Unlisted parameters get brms's default priors (see ``fit.prior_summary()``).
     chains, iter, warmup, thin, seed, cores : int
@@ -82,7 +102,7 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
         default_adapt_delta=0.8, target_accept_label="target_accept (brms's adapt_delta)")
     priors = _check_options(sample_prior=sample_prior, data_name=data_name, priors=priors)
     dtype = options.draws_dtype(draws_dtype)
-    design, likelihood = design_and_likelihood(formula, data, family, na_action)
+    design, likelihood = design_and_likelihood(formula, data, family, na_action, link=link)
     _check_response(design, likelihood)
     layout = build_layout(design, likelihood, priors)
     if sample_prior in ("only", "yes"):
@@ -105,13 +125,13 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, cha
     return fit
 
 
-def design_and_likelihood(formula: str, data: pd.DataFrame, family, na_action: str = "omit"):
+def design_and_likelihood(formula: str, data: pd.DataFrame, family, na_action: str = "omit", link=None):
     """The shared design and the response distribution of a brm model (brm and sbc): the response
     additions ``se()`` and ``weights()`` read into ``design.additions``, the rest as glmer reads them."""
     from ..families import get_family
 
     parsed = parse_formula(formula)
-    likelihood = with_additions(make_likelihood(family), parsed)
+    likelihood = with_additions(make_likelihood(family, link), parsed)
     data = with_intercept_column(parsed, data)
     design_family = _DESIGN_FAMILY.get(likelihood.name)
     # brms puts no bound on the levels of a grouping factor (eight schools: one level a row, with se())
@@ -192,6 +212,8 @@ def _check_response(design, likelihood) -> None:
                             "use family='binomial' with trials() for counts")
     if likelihood.name in ("gamma", "lognormal") and np.any(y <= 0):
         raise DataError(f"{likelihood.name} response {name!r} must be positive (minimum {np.min(y):g})")
+    if likelihood.name in NEW_FAMILIES:
+        check_response(likelihood.spec, y, name)
 
 
 

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..families import Family, get_family
+from . import distributions
+from .distributions import FAMILIES, NEW_FAMILIES
 
 # families whose summed log-likelihood depends on the rows of a pattern only through sums (no extra parameter)
 COMPRESSIBLE_FAMILIES = ("bernoulli", "binomial", "poisson")
 # compress only where it pays: at most this share of distinct patterns per row (else nothing changes)
 MAX_PATTERN_SHARE = 0.5
 
-BAYES_FAMILIES = ("gaussian", "student", "bernoulli", "binomial", "poisson", "negbinomial", "gamma", "lognormal")
+BAYES_FAMILIES = tuple(FAMILIES)  # brms's names; see .distributions for the families after lognormal
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class Likelihood:
     @property
     def link_name(self) -> str:
         return self.family.link.name
+
+    @property
+    def spec(self) -> distributions.FamilySpec:
+        """The family's links, parameters, response support and prior rules (:mod:`.distributions`)."""
+        return FAMILIES[self.name]
 
     def data(self, design) -> dict:
         """The response (binomial: successes and ``trials``) and the response additions brm reads:
@@ -96,8 +103,7 @@ class Likelihood:
 
         if "constant" not in data:
             return jnp.sum(self.log_prob(eta, extra, data))
-        from jax.scipy.special import xlog1py, xlogy
-        from numpyro.distributions.util import clamp_probs
+        from jax.scipy.special import xlogy
 
         y = data["y"]
         if self.name == "poisson":
@@ -107,8 +113,9 @@ class Likelihood:
         if self.link_name == "logit":  # K eta - M log(1 + e^eta), as numpyro's Binomial(logits)
             softplus = jnp.clip(eta, 0) + jnp.log1p(jnp.exp(-jnp.abs(eta)))
             return jnp.sum(y * eta - trials * softplus) + data["constant"]
-        p = clamp_probs(self.inverse_link(eta))
-        return jnp.sum(xlogy(y, p) + xlog1py(trials - y, -p)) + data["constant"]
+        log_p, log_q = distributions.log_probabilities(eta, self.link_name)  # probit, cloglog: exact tails
+        return jnp.sum(jnp.where(y > 0, y * log_p, 0.0) + jnp.where(trials > y, (trials - y) * log_q, 0.0)) \
+            + data["constant"]
 
     def pattern_design(self, design, patterns: Patterns):
         """The design with one row per pattern and the same likelihood up to a constant, for the
@@ -131,14 +138,6 @@ class Likelihood:
         return dataclasses.replace(design, response=response, fixed=fixed, terms=terms, weights=weights,
                                    offset=offset, row_index=None)
 
-    def response_for_defaults(self, design) -> np.ndarray:
-        return design.response
-
-    def link_of_median(self, design) -> float:
-        median = float(np.median(design.response))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return float(self.family.link.link(np.asarray(median)))
-
     def inverse_link(self, eta):
         import jax.numpy as jnp
         import jax.scipy.special as jsp
@@ -150,16 +149,18 @@ class Likelihood:
         import numpyro.distributions as dist
 
         mu = self.inverse_link(eta)
+        if self.name in NEW_FAMILIES:
+            return distributions.distribution(self.name, eta, mu, extra, data, self.link_name)
+        if self.name in ("bernoulli", "binomial") and self.link_name != "logit":
+            return distributions.distribution("binomial_link", eta, mu, extra, data, self.link_name)
         if self.name == "gaussian":
             return dist.Normal(mu, self.scale(extra, data))
         if self.name == "student":
             return dist.StudentT(extra["nu"], mu, self.scale(extra, data))
         if self.name == "bernoulli":
-            return dist.Bernoulli(logits=eta) if self.link_name == "logit" else dist.Bernoulli(probs=mu)
+            return dist.Bernoulli(logits=eta)
         if self.name == "binomial":
-            if self.link_name == "logit":
-                return dist.Binomial(total_count=data["trials"], logits=eta)
-            return dist.Binomial(total_count=data["trials"], probs=mu)
+            return dist.Binomial(total_count=data["trials"], logits=eta)
         if self.name == "poisson":
             return dist.Poisson(mu)
         if self.name == "negbinomial":
@@ -188,6 +189,8 @@ class Likelihood:
         import jax.numpy as jnp
 
         mu = self.inverse_link(eta)
+        if self.name in NEW_FAMILIES:
+            return distributions.mean(self.name, eta, mu, extra, jnp)
         if self.name == "binomial":
             return mu * data["trials"]
         if self.name == "lognormal":
@@ -258,7 +261,12 @@ def distinct_rows(columns, limit: int | None = None) -> tuple[np.ndarray, np.nda
 
 
 def make_likelihood(family, link: str | None = None) -> Likelihood:
-    """brms family name (or an ``ml.families`` object) -> Likelihood."""
+    """brms family name (or an ``ml.families`` object) and brms's link -> Likelihood.
+
+    ``link`` is brms's link of mu (``family="bernoulli", link="probit"``); None is the family's
+    default (the object's own link for an ``ml.families`` object). Unknown names and links are our
+    ArgumentError listing the valid ones.
+    """
     import difflib
 
     from ..errors import ArgumentError
@@ -266,6 +274,8 @@ def make_likelihood(family, link: str | None = None) -> Likelihood:
     if not isinstance(family, (str, Family)):
         raise ArgumentError(f"family must be a family name such as 'gaussian' (or an ml.families object), "
                             f"not {type(family).__name__} {family!r}")
+    if link is not None and not isinstance(link, str):
+        raise ArgumentError(f"link must be a link name such as 'probit', not {type(link).__name__} {link!r}")
     name = family.name if isinstance(family, Family) else family
     aliases = {"negative.binomial": "negbinomial", "negative_binomial": "negbinomial"}
     name = aliases.get(name, name)
@@ -273,14 +283,19 @@ def make_likelihood(family, link: str | None = None) -> Likelihood:
         close = difflib.get_close_matches(name, list(BAYES_FAMILIES), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ArgumentError(f"unknown family {name!r} for brm;{hint} valid families: {', '.join(BAYES_FAMILIES)}")
-    default_links = {"gaussian": "identity", "student": "identity", "bernoulli": "logit", "binomial": "logit",
-                     "poisson": "log", "negbinomial": "log", "gamma": "log", "lognormal": "identity"}
-    shared = {"bernoulli": "binomial", "negbinomial": "negative.binomial", "student": "gaussian",
-              "lognormal": "gaussian", "gamma": "poisson"}.get(name, name)
-    fam = family if isinstance(family, Family) else get_family(shared, link or default_links[name])
-    params = {"gaussian": ("sigma",), "student": ("sigma", "nu"), "negbinomial": ("shape",),
-              "gamma": ("shape",), "lognormal": ("sigma",)}.get(name, ())
-    return Likelihood(name, fam, params)
+    spec = FAMILIES[name]
+    if isinstance(family, Family):
+        if link is not None and link != family.link.name:
+            raise ArgumentError(f"link={link!r} contradicts the {family.link.name!r} link of the family object; "
+                                "give the link once")
+        link = family.link.name
+    link = spec.links[0] if link is None else link
+    if link not in spec.links:
+        raise ArgumentError(f"unknown link {link!r} for the {name} family in brm; valid links: {', '.join(spec.links)}")
+    # the shared ml.families object carries the link (its inverse, its name) for the summaries
+    shared = {"identity": "gaussian", "log": "poisson"}.get(link, "binomial")
+    fam = family if isinstance(family, Family) else get_family(shared, link)
+    return Likelihood(name, fam, spec.parameters)
 
 
 ADDITIONS = ("se", "weights")  # the response additions brm reads itself (``Design.additions``)

@@ -81,6 +81,7 @@ class ModelLayout:
     family_params: tuple[str, ...] = ()
     integrate_out_effects: bool = False  # gaussian: see .marginal
     patterns: object = None  # .likelihood.Patterns: rows summed for the likelihood (bernoulli, binomial, poisson)
+    family_bounds: dict = field(default_factory=dict)  # "interval" parameters -> (lower, upper): ndt
 
     def for_prior_only(self) -> "ModelLayout":
         """The same model in brms's non-centered form: without data, centering would only add funnels."""
@@ -114,25 +115,48 @@ def _mad(values: np.ndarray) -> float:
 
 
 def default_priors(design: Design, likelihood: Likelihood) -> dict:
-    """brms's defaults: student_t(3, location, max(2.5, mad)) for Intercept, sd and sigma."""
-    y = likelihood.response_for_defaults(design)
-    if likelihood.identity_link:
-        location, scale = round(float(np.median(y)), 1), max(2.5, round(_mad(y), 1))
-    else:
-        link_median = likelihood.link_of_median(design)
-        location = round(link_median, 1) if np.isfinite(link_median) else 0.0
-        scale = 2.5
-    fmt = lambda v: f"{v:g}"  # noqa: E731
+    """brms's default priors (``R/priors.R``, ``def_scale_prior`` and ``def_dprior``), class -> text.
+
+    Intercept ``student_t(3, location, scale)``, sd and sigma ``student_t(3, 0, scale)``: where mu's
+    link is identity or log (log for the lognormal families, brms's ``has_logscale``), from the
+    response on that scale (zeros as 0.1 before the log): ``location = round(median, 1)`` less the
+    mean offset, ``scale = max(2.5, round(mad, 1))``; location 0 and scale 2.5 otherwise (logit,
+    probit, cloglog). The other family parameters have brms's fixed defaults
+    (:data:`.distributions.DPARS`); ndt's ``uniform(0, min_Y)`` is written with the smallest response.
+    """
+    from .distributions import DPARS
+
+    link = "log" if likelihood.spec.log_scale else likelihood.link_name
+    location, scale = 0.0, 2.5
+    if link in ("identity", "log"):
+        y = np.asarray(design.response, dtype=float)
+        if link == "log":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = np.log(np.where(y == 0, y + 0.1, y))
+        spread = round(_mad(y), 1)
+        if np.isfinite(spread):
+            scale = max(scale, spread)
+        median = round(float(np.median(y)), 1)
+        if np.isfinite(median):
+            location = median - (float(np.mean(design.offset)) if design.offset is not None else 0.0)
+    fmt = lambda v: f"{v + 0.0:.15g}"  # noqa: E731 - as R prints a number (15 digits, no negative zero)
     defaults = {
         "Intercept": f"student_t(3, {fmt(location)}, {fmt(scale)})",
         "sd": f"student_t(3, 0, {fmt(scale)})",
-        "sigma": f"student_t(3, 0, {fmt(scale)})",
         "cor": "lkj_corr_cholesky(1)",
-        "shape": "gamma(0.01, 0.01)",
-        "nu": "gamma(2, 0.1)",
         "b": "",
     }
+    for name in likelihood.parameters:
+        text = DPARS[name].prior
+        if name == "ndt":
+            text = f"uniform(0, {float(np.min(design.response))!r})"
+        defaults[name] = text if text is not None else defaults["sd"]
     return defaults
+
+
+def family_bounds(design: Design, likelihood: Likelihood) -> dict:
+    """The bounds of "interval" parameters: ndt in (0, min(y)), as brms's ``real<lower=0, upper=min_Y>``."""
+    return {"ndt": (0.0, float(np.min(design.response)))} if "ndt" in likelihood.parameters else {}
 
 
 def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLayout:
@@ -152,7 +176,7 @@ def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLa
     groups = _group_blocks(pilot_design, likelihood, intercept, b_names, x_means, with_centering=center)
     layout = ModelLayout(intercept, tuple(_brms_coef(n) for n in b_names), x_means, groups,
                          family_params=likelihood.parameters, integrate_out_effects=integrate_out,
-                         patterns=patterns)
+                         patterns=patterns, family_bounds=family_bounds(design, likelihood))
     layout.priors = resolve_priors(layout, default_priors(design, likelihood), user_priors or [])
     return layout
 
@@ -287,15 +311,24 @@ def prior_log_density(prior: Prior, value):
     """
     if not prior.text:
         return 0.0
-    return numpyro_distribution(prior.text).log_prob(value)
+    distribution = numpyro_distribution(prior.text)
+    if parse_prior_text(prior.text)[0] == "uniform":  # -inf outside its bounds, as Stan's uniform_lpdf
+        import jax.numpy as jnp
+
+        inside = (value >= distribution.low) & (value <= distribution.high)
+        return jnp.where(inside, distribution.log_prob(value), -jnp.inf)
+    return distribution.log_prob(value)
 
 
 class ParameterVector:
     """Every sampled quantity packed into one unconstrained vector.
 
     NUTS then carries a single array instead of a dict of many (XLA compiles a state with one
-    leaf about a second faster for a brms-sized model); the transforms to positive values and to
-    correlation Cholesky factors are applied here, with their log-Jacobians.
+    leaf about a second faster for a brms-sized model); the transforms are applied here, with their
+    log-Jacobians. Kinds: "real"; "positive" (``exp``: sd, sigma, shape, phi, beta); "unit"
+    (logistic, in (0, 1): zi, hu); "interval" (``lower + (upper - lower) logistic``: ndt in
+    (0, min(y)), bounds in ``layout.family_bounds``); "corr<p>" (Cholesky factors of correlation
+    matrices).
     """
 
     patterns = None  # the likelihood's row patterns (.likelihood.Patterns) where rows were summed
@@ -314,8 +347,10 @@ class ParameterVector:
                 blocks.append((f"u_{g.index}", (p, g.n_levels), "real"))
             if g.correlated:
                 blocks.append((f"L_{g.index}", (p * (p - 1) // 2,), f"corr{p}"))
+        from .distributions import DPARS
+
         for param in layout.family_params:
-            blocks.append((param, (), "positive"))
+            blocks.append((param, (), DPARS[param].kind))
         self.blocks = blocks
         self.sizes = [int(np.prod(shape)) if shape else 1 for _, shape, _ in blocks]
         self.size = int(sum(self.sizes))
@@ -333,6 +368,13 @@ class ParameterVector:
             if kind == "positive":
                 values[name] = jnp.exp(raw).reshape(shape)
                 log_jac = log_jac + jnp.sum(raw)
+            elif kind in ("unit", "interval"):
+                import jax
+
+                lower, upper = self.layout.family_bounds.get(name, (0.0, 1.0))
+                values[name] = (lower + (upper - lower) * jax.nn.sigmoid(raw)).reshape(shape)
+                # d/draw of logistic(raw) = logistic(raw) (1 - logistic(raw)), times the interval's width
+                log_jac = log_jac + jnp.sum(jax.nn.log_sigmoid(raw) + jax.nn.log_sigmoid(-raw)) + np.log(upper - lower)
             elif kind.startswith("corr"):
                 chol, jac = cholesky_corr_from_unconstrained(raw, int(kind[4:]))
                 values[name] = chol
@@ -357,6 +399,11 @@ class ParameterVector:
             start += size
             if kind == "positive":
                 values[name] = np.exp(raw).reshape(chains, n, *shape)
+            elif kind in ("unit", "interval"):
+                from scipy.special import expit
+
+                lower, upper = self.layout.family_bounds.get(name, (0.0, 1.0))
+                values[name] = (lower + (upper - lower) * expit(raw)).reshape(chains, n, *shape)
             elif kind.startswith("corr"):
                 values[name] = cholesky_corr_numpy(raw, int(kind[4:]))
             else:

@@ -16,7 +16,11 @@ from .model import valid_targets
 COLUMNS = ["prior", "class", "coef", "group", "resp", "dpar", "nlpar", "lb", "ub", "source"]
 _BRMS_CLASS = {"cor": "L"}
 _ORDER = ("b", "Intercept", "cor", "sd")  # brms's order; family parameters (sigma, shape...) follow
-_LOWER_BOUND = {"sd": "0", "sigma": "0", "shape": "0", "phi": "0", "nu": "1"}
+_LOWER_BOUND = {"sd": "0", "sigma": "0", "shape": "0", "phi": "0", "nu": "1", "beta": "0", "zi": "0", "hu": "0",
+                "ndt": "0"}
+_UPPER_BOUND = {"zi": "1", "hu": "1", "ndt": "min_Y"}
+# defaults brms prints symbolically: ndt's bound is the smallest response (our text holds its value)
+_SHOWN_DEFAULT = {"ndt": "uniform(0, min_Y)"}
 
 
 def prior_rows(layout, user_priors) -> list[dict]:
@@ -39,10 +43,10 @@ def prior_rows(layout, user_priors) -> list[dict]:
             elif wider:
                 text, source = max(wider, key=lambda p: p.specificity()).text, "(vectorized)"
             else:
-                text, source = default_text, "default" if class_wide else "(vectorized)"
+                text, source = _SHOWN_DEFAULT.get(class_, default_text), "default" if class_wide else "(vectorized)"
             rows.append({"prior": text or "(flat)", "class": _BRMS_CLASS.get(class_, class_), "coef": coef,
                          "group": group, "resp": "", "dpar": "", "nlpar": "", "lb": _LOWER_BOUND.get(class_, ""),
-                         "ub": "", "source": source})
+                         "ub": _UPPER_BOUND.get(class_, ""), "source": source})
     return rows
 
 

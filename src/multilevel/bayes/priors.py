@@ -2,7 +2,8 @@
 
 The text is parsed (a distribution name and numeric arguments), never evaluated. Each prior maps
 to a NumPyro distribution; classes follow brms: ``b`` (one coefficient with ``coef=``), ``Intercept``,
-``sd`` (``group=`` and ``coef=``), ``sigma``, ``cor`` (LKJ), ``shape``, ``nu``.
+``sd`` (``group=`` and ``coef=``), ``sigma``, ``cor`` (LKJ), and the families' further parameters
+(``shape``, ``nu``, ``phi``, ``zi``, ``hu``, ``beta``, ``alpha``, ``ndt``: :mod:`.distributions`).
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from dataclasses import dataclass
 
 from ..errors import MultilevelError
 
-PRIOR_CLASSES = ("b", "Intercept", "sd", "sigma", "cor", "L", "shape", "nu")
-# classes whose parameter is positive: its prior is the distribution truncated at zero
-POSITIVE_CLASSES = ("sd", "sigma", "shape", "nu")
+PRIOR_CLASSES = ("b", "Intercept", "sd", "sigma", "cor", "L", "shape", "nu", "phi", "zi", "hu", "beta", "alpha",
+                 "ndt")
+# classes whose parameter is positive (zi, hu and ndt also bounded above): the prior is truncated there
+POSITIVE_CLASSES = ("sd", "sigma", "shape", "nu", "phi", "zi", "hu", "beta", "ndt")
 
 # Each distribution's arguments, as brms names them, with the range each must lie in:
 # "real" (any finite number), "positive" (finite and > 0) or "log" (a log-scale location: its

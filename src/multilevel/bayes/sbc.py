@@ -44,7 +44,7 @@ _fits_since_clear = 0
 _POSITIVE_BATCH, _POSITIVE_ROUNDS = 256, 40
 
 
-def sbc(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, nsim: int = 100, variables=None,
+def sbc(formula: str, data: pd.DataFrame, *, family="gaussian", link=None, priors=None, nsim: int = 100, variables=None,
         thin_to: int = 99, chains: int = 1, iter=options.NOT_GIVEN, warmup=options.NOT_GIVEN,
         draws=options.NOT_GIVEN, target_accept=options.NOT_GIVEN, max_tree_depth=options.NOT_GIVEN,
         control: dict | None = None, seed=None, client=None, scheduler: str | None = None,
@@ -53,7 +53,7 @@ def sbc(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, nsi
 
     Parameters
     ----------
-    formula, data, family, priors
+    formula, data, family, link, priors
         As for :func:`multilevel.brm`. Every prior must be proper (a flat ``b`` prior cannot be
         drawn from). The response must be a column of ``data`` (``y`` or ``y | trials(n)``).
     nsim : int
@@ -89,7 +89,7 @@ def sbc(formula: str, data: pd.DataFrame, *, family="gaussian", priors=None, nsi
     if kept < thin_to:
         raise ArgumentError(f"thin_to={thin_to} needs at least that many posterior draws per fit, but "
                             f"chains * draws is {kept}; raise draws (or iter) or lower thin_to")
-    simulator = Simulator.of(formula, data, family, priors)
+    simulator = Simulator.of(formula, data, family, priors, link=link)
     names = simulator.variable_names()
     chosen = _chosen_variables(variables, names)
     brm_options = {"chains": settings.chains, "warmup": settings.warmup, "draws": settings.iter - settings.warmup,
@@ -141,15 +141,16 @@ class Simulator:
     travel; the design and layout are rebuilt lazily where the replicates run.
     """
 
-    def __init__(self, formula: str, data: pd.DataFrame, family, priors: list[Prior], response: str):
+    def __init__(self, formula: str, data: pd.DataFrame, family, priors: list[Prior], response: str, link=None):
         self.formula, self.data, self.family, self.priors, self.response = formula, data, family, priors, response
+        self.link = link
         self._built = None
 
     def __getstate__(self):
         return {**self.__dict__, "_built": None}
 
     @classmethod
-    def of(cls, formula, data, family, priors) -> Simulator:
+    def of(cls, formula, data, family, priors, link=None) -> Simulator:
         from .fit import _check_options
 
         if not isinstance(data, pd.DataFrame):
@@ -162,7 +163,7 @@ class Simulator:
                             f"(y, or y | trials(n) for binomial counts), not {parsed.response or '(none)'!r}")
         # rows a fit would drop stay dropped: a simulated response would otherwise bring them back
         complete = data[[v for v in parsed.variables if v in data.columns]].notna().all(axis=1)
-        simulator = cls(formula, data.loc[complete].reset_index(drop=True), family, [], response[0])
+        simulator = cls(formula, data.loc[complete].reset_index(drop=True), family, [], response[0], link)
         _design, _likelihood, layout = simulator._build(user_priors)
         from .model import has_improper_prior
 
@@ -190,7 +191,7 @@ class Simulator:
         from .fit import design_and_likelihood
         from .model import build_layout
 
-        design, likelihood = design_and_likelihood(self.formula, self.data, self.family)
+        design, likelihood = design_and_likelihood(self.formula, self.data, self.family, link=self.link)
         self._built = design, likelihood, build_layout(design, likelihood, priors)
         return self._built
 
@@ -231,7 +232,7 @@ class Simulator:
             z = np.asarray(jax.random.normal(next_key(), (g.n_levels, len(g.columns))))
             effects[g.index] = z @ (sd[:, None] * chol).T  # r_j = diag(sd) L z_j
         truth.update(cors)
-        extra = {p: _positive_draw(prior[p, "", ""], next_key()) for p in layout.family_params}
+        extra = {p: _family_parameter_draw(p, prior[p, "", ""], layout, next_key()) for p in layout.family_params}
         truth.update(extra)
         for g in layout.groups:
             levels = design.terms[g.index].levels
@@ -261,15 +262,34 @@ class Simulator:
 
 def _positive_draw(prior: Prior, key) -> float:
     """A draw of a positive parameter: its prior truncated at zero, as brm's density (see the module)."""
+    return _bounded_draw(prior, key, 0.0, np.inf)
+
+
+def _family_parameter_draw(name: str, prior: Prior, layout, key) -> float:
+    """A draw of a family parameter from its prior truncated to the parameter's range, as brm samples
+    it (:data:`.distributions.DPARS`): sigma, shape, phi, beta above 0; zi, hu in (0, 1); ndt in
+    (0, min(y)) of the data given to sbc; alpha anywhere."""
+    from .distributions import DPARS
+
+    kind = DPARS[name].kind
+    if kind == "real":
+        return float(numpyro_distribution(prior.text).sample(key))
+    lower, upper = {"positive": (0.0, np.inf), "unit": (0.0, 1.0)}.get(kind) or layout.family_bounds[name]
+    return _bounded_draw(prior, key, lower, upper)
+
+
+def _bounded_draw(prior: Prior, key, lower: float, upper: float) -> float:
+    """A draw of the prior truncated to (lower, upper), by rejection."""
     import jax
 
     distribution = numpyro_distribution(prior.text)
     for attempt in range(_POSITIVE_ROUNDS):
         values = np.asarray(distribution.sample(jax.random.fold_in(key, attempt), (_POSITIVE_BATCH,)))
-        positive = values[values > 0]
-        if len(positive):
-            return float(positive[0])
-    raise PriorError(f"prior {prior.text!r} of {prior.class_} has almost no mass above zero (no positive value in "
+        inside = values[(values > lower) & (values < upper)]
+        if len(inside):
+            return float(inside[0])
+    where = "above zero" if upper == np.inf else f"in ({lower:g}, {upper:g})"
+    raise PriorError(f"prior {prior.text!r} of {prior.class_} has almost no mass {where} (no such value in "
                      f"{_POSITIVE_BATCH * _POSITIVE_ROUNDS} draws); sbc cannot draw from it")
 
 
@@ -296,7 +316,7 @@ class Replicate:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             try:
-                fit = brm_engine.brm(self.simulator.formula, data, family=self.simulator.family,
+                fit = brm_engine.brm(self.simulator.formula, data, family=self.simulator.family, link=self.simulator.link,
                                      priors=self.simulator.priors, seed=int(rng.integers(2**31)), refresh=0,
                                      progress=False, **self.brm_options)
             except FIT_ERRORS as error:
