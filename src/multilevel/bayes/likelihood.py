@@ -1,8 +1,15 @@
 """Response distributions for the Bayesian engine, keyed by the shared ``ml.families`` objects.
 
-Each :class:`Likelihood` says which extra parameters it has (``sigma``, ``shape``, ``nu``), builds
-the NumPyro distribution of the response from the linear predictor, gives the mean on the
-response scale (``posterior_epred``) and the pointwise log-likelihood for LOO and WAIC.
+Each :class:`Likelihood` says which extra parameters it has (``sigma``, ``shape``, ``nu``; the
+further families' ``zi``, ``hu``, ``phi``, ``beta``, ``alpha``, ``ndt``), builds the distribution of
+the response from the linear predictor, gives the mean on the response scale (``posterior_epred``)
+and the pointwise log-likelihood for LOO and WAIC. gaussian, student, bernoulli/binomial (logit),
+poisson, negbinomial, gamma and lognormal are NumPyro's distributions; brms's further families and
+the probit/cloglog links of bernoulli/binomial are written out from brms's Stan code in
+:mod:`.distributions`, which also holds every family's links, parameters and response support.
+
+Sufficient statistics stay with bernoulli, binomial (any link: ``K log p + (M - K) log(1 - p)``
+holds for every link) and poisson; the further families need each row's response.
 
 Sufficient statistics (issue 12): bernoulli, binomial and poisson rows that share their linear
 predictor's inputs (fixed-effects row, group codes, z rows, offset: a :class:`Patterns`) share
