@@ -12,7 +12,7 @@ DATA = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], "g": [1, 2, 1, 2]})
 
 @pytest.mark.parametrize("model, message", [
     ("y ~ normal(mu, sigma", "expected '\\)'"),
-    ("y = normal(0, 1)", "unexpected character '='"),
+    ("y = normal(0, 1)", "'=' does not define anything here: write '<-'"),
     ("y ~ 3", "must be a distribution"),
     ("y ~ normal(0, 1) ~ x", "exactly one"),
     ("mu <- a $ b", "unexpected character '\\$'"),

@@ -201,7 +201,8 @@ class _Walker:
     def _sized_by(self, name):
         if name in self.graph.parameters:
             stmt = self.graph.parameters[name].statement
-            return f" (its size comes from line {stmt.line_no}: {stmt.line.strip()})"
+            if stmt is not None:
+                return f" (its size comes from line {stmt.line_no}: {stmt.line.strip()})"
         return " (its length in the data)" if name in self.graph.data else ""
 
 
@@ -243,6 +244,8 @@ def _doubtful_scales(statements: list[Statement], graph: ModelGraph) -> None:
             if parameter is None:
                 continue
             prior = parameter.statement
+            if prior is None:  # a flat-prior parameter: FlatPriorWarning has said so already
+                continue
             if position in spec.positive and parameter.constraint == "real":
                 fix = _positive_prior(prior)
                 message = (f"{target.id!r} is the {spec.args[position]} of {stmt.expr.func}() on line {stmt.line_no} "

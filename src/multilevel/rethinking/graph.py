@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ModelError
-from .parse import BinOp, Call, Index, Name, Neg, Statement, UlamSyntaxError
+from .parse import FLAT, BinOp, Call, Index, Name, Neg, Num, Statement, UlamSyntaxError
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ _SPECS = {
     ("beta_binomial", "dbetabinom"): DistributionSpec(("size", "prob", "theta"), positive=(2,), unit=(1,)),
     ("multi_normal", "dmvnorm", "dmvnorm2"): DistributionSpec(("Mu", "Rho", "sigma"), positive=(2,)),
     ("lkj_corr", "dlkjcorr"): DistributionSpec(("eta",), positive=(0,)),
+    ("uniform", "dunif"): DistributionSpec(("lower", "upper")),
+    ("dirichlet", "ddirichlet"): DistributionSpec(("alpha",), positive=(0,)),
+    (FLAT,): DistributionSpec(()),  # a parameter declared without a prior (parse._declaration)
 }
 DISTRIBUTIONS = {alias: spec for aliases, spec in _SPECS.items() for alias in aliases}
 POSITIVE_PRIORS = {"dexp", "exponential", "half_normal", "dhalfnorm", "half_cauchy", "dhalfcauchy",
@@ -54,10 +57,53 @@ MAX_ELEMENTS = 10_000_000  # of one parameter vector sized from an index column
 
 @dataclass
 class Parameter:
+    """A sampled quantity. ``constraint``: "real", "positive" (> 0), "unit" (0..1), "lower"/"upper"/
+    "interval" (other bounds, ``lower``/``upper``), "ordered", "simplex" or "corr"; ``statement`` its
+    prior line, None for a parameter without one (flat, improper: see :func:`_flat_parameters`)."""
+
     name: str
     shape: tuple
-    constraint: str  # "real", "positive", "unit", "corr"
-    statement: Statement
+    constraint: str
+    statement: Statement | None
+    lower: float | None = None
+    upper: float | None = None
+
+
+def _constraint(stmt: Statement) -> tuple[str, float | None, float | None]:
+    """The support of a parameter: declared (``real<lower=0>:``, ``ordered[K]:``, ``simplex[K]:``),
+    else from its prior (dexp/dhalfnorm/dgamma/dlnorm -> positive, dbeta -> unit, dunif(a, b) with
+    numbers -> (a, b)), else the real line. Declared bounds win over the prior's (a Cauchy prior
+    on ``real<lower=0>:tau`` is a half-Cauchy, as in Stan)."""
+    target, call = stmt.target, stmt.expr  # call.func is FLAT for a declaration alone: bounds as declared
+    if target.declared in ("ordered", "simplex"):
+        return target.declared, None, None
+    lower, upper = target.lower, target.upper
+    if lower is None and upper is None:
+        if call.func in POSITIVE_PRIORS:
+            lower = 0.0
+        elif call.func in UNIT_PRIORS:
+            lower, upper = 0.0, 1.0
+        elif call.func in ("uniform", "dunif") and all(_number(a) is not None for a in call.args):
+            lower, upper = (_number(a) for a in call.args)
+            if not lower < upper:
+                raise UlamSyntaxError(f"{call.func}({lower:g}, {upper:g}) needs its lower bound below its upper",
+                                      stmt.line, stmt.line_no)
+    if lower is None and upper is None:
+        return "real", None, None
+    if lower == 0.0 and upper is None:
+        return "positive", 0.0, None
+    if lower == 0.0 and upper == 1.0:
+        return "unit", 0.0, 1.0
+    return ("interval" if lower is not None and upper is not None else "lower" if lower is not None
+            else "upper"), lower, upper
+
+
+def _number(node) -> float | None:
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Neg) and isinstance(node.operand, Num):
+        return -node.operand.value
+    return None
 
 
 @dataclass
@@ -308,13 +354,16 @@ def build_graph(statements: list[Statement], data) -> ModelGraph:
             if stmt.target.size is not None and stmt.target.size != size:
                 raise UlamSyntaxError(f"vector[{stmt.target.size}] does not match the index, whose largest value "
                                       f"is {size}", stmt.line, stmt.line_no)
-        constraint = "positive" if call.func in POSITIVE_PRIORS else "unit" if call.func in UNIT_PRIORS else "real"
+        constraint, lower, upper = _constraint(stmt)
+        if constraint in ("ordered", "simplex") and (size or 0) < 2:
+            raise UlamSyntaxError(f"{constraint}[K] needs K of at least 2", stmt.line, stmt.line_no)
         for name in names:
             shape = (size,) if size else ()
             if call.func in ("lkj_corr", "dlkjcorr"):
                 constraint, shape = "corr", (_corr_dimension(name, statements, stmt),) * 2
             if name not in graph.parameters:
-                graph.parameters[name] = Parameter(name, shape, constraint, stmt)
+                graph.parameters[name] = Parameter(name, shape, constraint, stmt, lower, upper)
+    _note_flat_priors(graph)
     _size_scale_vectors(graph, statements)
     graph.definitions = _ordered_definitions(list(defined.values()), graph)
     graph.saved = [s.target.names[0] for s in statements if s.kind == "<-" and s.save]
@@ -390,9 +439,38 @@ FUNCTIONS = {"exp": ("x",), "log": ("x",), "inv_logit": ("x",), "logit": ("x",),
 
 
 def _check_symbols(statements, graph: ModelGraph, defined: set) -> None:
+    """Every name is data, a parameter or a definition; an unknown name is an error (a missing data
+    column must not become a parameter), naming close names in case of a typo."""
+    import difflib
+
     known = set(graph.data) | set(graph.parameters) | defined
     for stmt in statements:
         for name in sorted(stmt.used):
             if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=2)
+                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
                 raise UlamSyntaxError(f"undefined symbol {name!r}: not a data column, a parameter with a prior, "
-                                      "or a definition", stmt.line, stmt.line_no)
+                                      f"or a definition{hint} (a parameter with a flat prior is declared on a line "
+                                      f"of its own: 'real:{name}')", stmt.line, stmt.line_no)
+
+
+def _note_flat_priors(graph: ModelGraph) -> None:
+    """A FlatPriorWarning for each parameter declared without a prior (``real:b``)."""
+    import warnings
+
+    from .checks import _caller_level
+
+    for stmt in graph.priors:
+        if stmt.expr.func == FLAT:
+            support = {"real": "the real line", "positive": "(0, inf)", "unit": "(0, 1)", "ordered": "ordered vectors",
+                       "simplex": "the simplex"}
+            p = graph.parameters[stmt.target.names[0]]
+            where = support.get(p.constraint, f"({'-inf' if p.lower is None else f'{p.lower:g}'}, "
+                                              f"{'inf' if p.upper is None else f'{p.upper:g}'})")
+            warnings.warn(f"{p.name!r} (line {stmt.line_no}: {stmt.line.strip()}) has no prior: a flat, improper prior "
+                          f"over {where}, as Stan gives; the posterior is proper only if the data pin it down",
+                          FlatPriorWarning, stacklevel=_caller_level())
+
+
+class FlatPriorWarning(UserWarning):
+    """A parameter declared without a prior (``real:b``) has a flat, improper prior over its support."""

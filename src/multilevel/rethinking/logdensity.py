@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ModelError, MultilevelError
 from .graph import ModelGraph
-from .parse import BinOp, Call, Index, Name, Neg, Num, UlamSyntaxError
+from .parse import FLAT, BinOp, Call, Index, Name, Neg, Num, UlamSyntaxError
 
 
 def evaluate(node, env: dict):
@@ -131,6 +131,10 @@ def distribution(call: Call, env: dict, line: str = ""):
         return dist.NegativeBinomial2(a[0], a[1], validate_args=False)
     if f in ("beta_binomial", "dbetabinom"):
         return dist.BetaBinomial(a[1] * a[2], (1 - a[1]) * a[2], total_count=a[0], validate_args=False)
+    if f in ("uniform", "dunif"):  # the parameter's bounds come from the arguments (graph._constraint)
+        return dist.Uniform(a[0], a[1], validate_args=False)
+    if f in ("dirichlet", "ddirichlet"):
+        return dist.Dirichlet(a[0], validate_args=False)
     raise UlamSyntaxError(f"distribution {f!r} is not supported here", line)
 
 
@@ -147,6 +151,21 @@ def on_line(stmt):
         raise ModelError(f"line {stmt.line_no} cannot be evaluated: {reason}\n  {stmt.line.strip()}") from exc
 
 
+BOUNDED = ("lower", "upper", "interval", "ordered", "simplex")  # constraints through NumPyro's bijections
+
+
+def _transform(p):
+    """The unconstrained -> constrained bijection of a bounded, ordered or simplex parameter: NumPyro's
+    (``biject_to``: exp shifted by the bound, scaled logistic, cumulative exp, Stan's stick breaking)."""
+    from numpyro.distributions import constraints
+    from numpyro.distributions.transforms import biject_to
+
+    support = {"lower": lambda: constraints.greater_than(p.lower), "upper": lambda: constraints.less_than(p.upper),
+               "interval": lambda: constraints.interval(p.lower, p.upper),
+               "ordered": lambda: constraints.ordered_vector, "simplex": lambda: constraints.simplex}[p.constraint]()
+    return biject_to(support)
+
+
 class UlamDensity:
     """Packs the parameters into one unconstrained vector; log density; definitions for link()."""
 
@@ -156,6 +175,8 @@ class UlamDensity:
         for p in graph.parameters.values():
             if p.constraint == "corr":
                 size = p.shape[0] * (p.shape[0] - 1) // 2
+            elif p.constraint == "simplex":
+                size = p.shape[0] - 1  # K - 1 free values (stick breaking)
             else:
                 size = int(np.prod(p.shape)) if p.shape else 1
             self.blocks.append((p, size))
@@ -188,6 +209,10 @@ class UlamDensity:
                 log_jac = log_jac + jac
                 values[p.name] = value
                 continue
+            elif p.constraint in BOUNDED:
+                transform = _transform(p)
+                value = transform(raw)
+                log_jac = log_jac + jnp.sum(transform.log_abs_det_jacobian(raw, value))
             else:
                 value = raw
             values[p.name] = value.reshape(p.shape) if p.shape else value[0]
@@ -224,6 +249,8 @@ class UlamDensity:
         from ..bayes.lkj import lkj_cholesky_log_density
 
         call = stmt.expr
+        if call.func == FLAT:  # declared without a prior: constant over the parameter's support
+            return 0.0
         if call.func in ("lkj_corr", "dlkjcorr"):
             eta = evaluate(call.args[0], env)
             if jnp.ndim(eta) != 0:
@@ -298,7 +325,8 @@ def _log_prob(d, value, name: str, stmt):
     import jax.numpy as jnp
 
     log_prob = d.log_prob(value)
-    if jnp.shape(log_prob) != jnp.shape(value):
+    events = len(d.event_shape)  # a Dirichlet scores a whole vector: one density, not one per element
+    if jnp.shape(log_prob) != jnp.shape(value)[: jnp.ndim(value) - events]:
         raise ModelError(f"{name!r} has shape {jnp.shape(value)} but the arguments of {stmt.expr.func}() have shape "
                          f"{tuple(d.batch_shape)} (line {stmt.line_no}: {stmt.line.strip()}): each element needs "
                          "one argument value, or one for all")

@@ -14,7 +14,7 @@ from ..errors import ArgumentError, MultilevelError
 MAX_DEPTH = 100  # nesting of brackets and operators in one expression; model lines use a handful
 MAX_VECTOR = 10_000_000  # elements of one vector[K] declaration
 
-_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|([A-Za-z_.][A-Za-z0-9_.]*)|(<-|\*\*|[~+\-*/^()\[\],:>]))")
+_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|([A-Za-z_.][A-Za-z0-9_.]*)|(<-|\*\*|[~+\-*/^()\[\],:><=]))")
 
 
 class UlamSyntaxError(MultilevelError):
@@ -91,6 +91,12 @@ class Target:
     size: int | None = None  # vector[61]:a
     link: str | None = None  # logit(p) <- ...
     grouped: bool = False  # written as c(...)
+    declared: str | None = None  # the declared type: real, vector, ordered or simplex
+    lower: float | None = None  # real<lower=0>:tau, vector<lower=0, upper=1>[K]:p
+    upper: float | None = None
+
+
+DECLARED_TYPES = ("real", "vector", "ordered", "simplex")  # Stan's types as ulam declares them
 
 
 @dataclass
@@ -224,18 +230,27 @@ def _postfix(toks: _Tokens, node):
 
 
 def _target(toks: _Tokens, kind: str) -> Target:
-    size = None
-    if toks.peek()[1] in ("vector", "real") and toks.peek(1)[1] in ("[", ":"):
+    size = declared = None
+    bounds: dict = {}
+    if toks.peek()[1] in DECLARED_TYPES and toks.peek(1)[1] in ("[", ":", "<"):
         declared = toks.next()[1]
-        if declared == "vector":
+        if toks.peek()[1] == "<":
+            if declared in ("ordered", "simplex"):
+                toks.error(f"{declared}[K] takes no bounds: its values are constrained by the type itself")
+            bounds = _bounds(toks)
+        if declared != "real":
             toks.expect("[")
             k, value, pos = toks.next()
             if k != "num" or not float(value).is_integer() or not 1 <= float(value) <= MAX_VECTOR:
-                raise UlamSyntaxError(f"vector[...] needs a whole number of elements, 1 to {MAX_VECTOR}",
+                raise UlamSyntaxError(f"{declared}[...] needs a whole number of elements, 1 to {MAX_VECTOR}",
                                       toks.text, toks.line_no, pos)
             size = int(float(value))
             toks.expect("]")
         toks.expect(":")
+        if kind != "~" and (bounds or declared in ("ordered", "simplex")):
+            toks.error(f"a {declared} with constraints is a parameter: declare it on its prior line, "
+                       f"e.g. '{declared}<lower=0>:tau ~ dexp(1)'" if bounds else
+                       f"a {declared} is a parameter: declare it on its prior line")
     kind_tok, value, pos = toks.next()
     if kind_tok != "name":
         raise UlamSyntaxError("a statement starts with the name it defines", toks.text, toks.line_no, pos)
@@ -260,7 +275,34 @@ def _target(toks: _Tokens, kind: str) -> Target:
         toks.next()
         target.index = _expression(toks)
         toks.expect("]")
+    target.declared, target.lower, target.upper = declared, bounds.get("lower"), bounds.get("upper")
     return target
+
+
+def _bounds(toks: _Tokens) -> dict:
+    """``<lower=0>``, ``<upper=1>``, ``<lower=-1, upper=1>``: numbers (a sign allowed), lower < upper."""
+    toks.expect("<")
+    bounds = {}
+    while True:
+        kind, name, pos = toks.next()
+        if name not in ("lower", "upper") or name in bounds:
+            raise UlamSyntaxError("a bound is written lower=<number> or upper=<number>, each once",
+                                  toks.text, toks.line_no, pos)
+        toks.expect("=")
+        sign = -1.0 if toks.peek()[1] == "-" else 1.0
+        if toks.peek()[1] in ("-", "+"):
+            toks.next()
+        kind, value, pos = toks.next()
+        if kind != "num":
+            raise UlamSyntaxError(f"the {name} bound must be a number", toks.text, toks.line_no, pos)
+        bounds[name] = sign * float(value)
+        if toks.peek()[1] != ",":
+            break
+        toks.next()
+    toks.expect(">")
+    if "lower" in bounds and "upper" in bounds and not bounds["lower"] < bounds["upper"]:
+        toks.error(f"the lower bound {bounds['lower']:g} is not below the upper bound {bounds['upper']:g}")
+    return bounds
 
 
 def _target_name(toks: _Tokens) -> str:
@@ -296,6 +338,12 @@ def parse_line(line: str, line_no: int) -> Statement | None:
         text = stripped[len("save>"):]
     toks = _Tokens(text, line_no)
     arrow = [v for k, v, _ in toks.items if v in ("~", "<-")]
+    if not arrow and toks.peek()[1] in DECLARED_TYPES and toks.peek(1)[1] in ("[", ":", "<"):
+        return _declaration(toks, line, line_no, save)
+    equals = [pos for k, v, pos in toks.items if v == "="]
+    if not arrow and equals:
+        raise UlamSyntaxError("'=' does not define anything here: write '<-' for a definition or '~' for a "
+                              "distribution", text, line_no, equals[0])
     if len(arrow) != 1:
         raise UlamSyntaxError("each line needs exactly one '~' (distribution) or '<-' (definition)",
                               line.rstrip(), line_no, 0)
@@ -313,6 +361,21 @@ def parse_line(line: str, line_no: int) -> Statement | None:
     statement = Statement(kind, target, expr, line.rstrip(), line_no, save)
     statement.used = names_in(expr) | (names_in(target.index) if target.index is not None else set())
     return statement
+
+
+def _declaration(toks: _Tokens, line: str, line_no: int, save: bool) -> Statement:
+    """``real:b`` or ``vector<lower=0>[3]:s`` alone on a line: a parameter without a prior statement,
+    so with a flat (improper) prior over its support, as Stan gives one: read as ``b ~ flat()``."""
+    target = _target(toks, "~")
+    if save or target.index is not None or target.grouped or target.link:
+        toks.error("a declaration alone names one parameter, e.g. 'real<lower=0>:tau' or 'vector[3]:b'")
+    if toks.peek()[1] is not None:
+        toks.error(f"unexpected {toks.peek()[1]!r} after the declaration: give the prior with '~' on this line, "
+                   "or leave the parameter flat")
+    return Statement("~", target, Call(FLAT, ()), line.rstrip(), line_no, False)
+
+
+FLAT = "flat"  # the prior of a parameter declared alone on a line: constant over its support
 
 
 def parse_model(model) -> list[Statement]:
