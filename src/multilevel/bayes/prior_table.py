@@ -15,7 +15,6 @@ from .model import valid_targets
 
 COLUMNS = ["prior", "class", "coef", "group", "resp", "dpar", "nlpar", "lb", "ub", "source"]
 _BRMS_CLASS = {"cor": "L"}
-_ORDER = ("b", "Intercept", "cor", "sd")  # brms's order; family parameters (sigma, shape...) follow
 _LOWER_BOUND = {"sd": "0", "sigma": "0", "shape": "0", "phi": "0", "nu": "1", "beta": "0", "zi": "0", "hu": "0",
                 "ndt": "0"}
 _UPPER_BOUND = {"zi": "1", "hu": "1", "ndt": "min_Y"}
@@ -29,7 +28,9 @@ def prior_rows(layout, user_priors) -> list[dict]:
     targets = valid_targets(layout)
     if not layout.b_names:
         targets.pop("b", None)  # brms lists class b only when there are population-level coefficients
-    order = [c for c in ("b", "Intercept", "cor", "sd") if c in targets] + [c for c in targets if c not in _ORDER]
+    # brms's validate_prior orders the rows by class as R sorts strings (case-insensitively in its
+    # locale: b, hu, Intercept, L, nu, sd, sigma, zi), then by group and coef
+    order = sorted(targets, key=lambda c: _BRMS_CLASS.get(c, c).lower())
     for class_ in order:
         entries = targets[class_]
         defaults = [p.text for (c, _, _), p in layout.priors.items() if c == class_ and p.source == "default"]
