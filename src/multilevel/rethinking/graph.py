@@ -47,7 +47,12 @@ _SPECS = {
     ("uniform", "dunif"): DistributionSpec(("lower", "upper")),
     ("dirichlet", "ddirichlet"): DistributionSpec(("alpha",), positive=(0,)),
     (FLAT,): DistributionSpec(()),  # a parameter declared without a prior (parse._declaration)
+    # outcomes 1..K as in R: ordered logit (cutpoints ordered, K - 1 of them) and categorical (a simplex)
+    ("ordered_logistic", "dordlogit"): DistributionSpec(("phi", "cutpoints")),
+    ("categorical", "dcategorical"): DistributionSpec(("prob",)),
+    ("zero_inflated_poisson", "dzipois"): DistributionSpec(("p", "lambda"), positive=(1,), unit=(0,)),
 }
+ONE_BASED = ("ordered_logistic", "dordlogit", "categorical", "dcategorical")  # outcomes coded 1..K
 DISTRIBUTIONS = {alias: spec for aliases, spec in _SPECS.items() for alias in aliases}
 POSITIVE_PRIORS = {"dexp", "exponential", "half_normal", "dhalfnorm", "half_cauchy", "dhalfcauchy",
                    "dgamma", "gamma", "dlnorm", "lognormal"}
@@ -365,6 +370,7 @@ def build_graph(statements: list[Statement], data) -> ModelGraph:
                 graph.parameters[name] = Parameter(name, shape, constraint, stmt, lower, upper)
     _note_flat_priors(graph)
     _size_scale_vectors(graph, statements)
+    _ordinal_cutpoints(graph)
     graph.definitions = _ordered_definitions(list(defined.values()), graph)
     graph.saved = [s.target.names[0] for s in statements if s.kind == "<-" and s.save]
     _check_symbols(statements, graph, set(defined))
@@ -402,6 +408,30 @@ def _size_scale_vectors(graph: ModelGraph, statements) -> None:
         if stmt.kind == "~" and isinstance(call, Call) and call.func in ("multi_normal", "dmvnorm", "dmvnorm2"):
             if len(call.args) == 3 and isinstance(call.args[2], Name) and call.args[2].id in graph.parameters:
                 graph.parameters[call.args[2].id].shape = (len(stmt.target.names),)
+
+
+def _ordinal_cutpoints(graph: ModelGraph) -> None:
+    """In ``R ~ dordlogit(phi, cutpoints)`` the cutpoints are an ordered vector of K - 1 values, K the
+    largest outcome (as rethinking's template declares them): sized and constrained here unless declared."""
+    for stmt in graph.likelihoods:
+        call = stmt.expr
+        if call.func not in ("ordered_logistic", "dordlogit") or not isinstance(call.args[1], Name):
+            continue
+        p = graph.parameters.get(call.args[1].id)
+        if p is None:
+            continue
+        outcome = np.asarray(graph.data[stmt.target.names[0]], dtype=float)
+        k = int(np.max(outcome)) if outcome.size else 0
+        if outcome.size and (np.any(outcome < 1) or np.any(outcome != np.round(outcome)) or k < 2):
+            raise DataError(f"{stmt.target.names[0]!r} in {call.func}() must hold whole numbers 1..K with K >= 2 "
+                            f"(line {stmt.line_no}: {stmt.line.strip()})")
+        if p.shape and p.shape != (k - 1,):
+            raise UlamSyntaxError(f"{p.name!r} has {p.shape[0]} cutpoints but the outcome goes up to {k}: "
+                                  f"it needs {k - 1}", stmt.line, stmt.line_no)
+        if p.constraint not in ("real", "ordered"):
+            raise UlamSyntaxError(f"the cutpoints {p.name!r} are an ordered vector: declare them 'ordered[{k - 1}]:"
+                                  f"{p.name}' or leave them undeclared", stmt.line, stmt.line_no)
+        p.shape, p.constraint = (k - 1,), "ordered"
 
 
 def _ordered_definitions(definitions: list[Statement], graph: ModelGraph) -> list[Statement]:

@@ -135,6 +135,12 @@ def distribution(call: Call, env: dict, line: str = ""):
         return dist.Uniform(a[0], a[1], validate_args=False)
     if f in ("dirichlet", "ddirichlet"):
         return dist.Dirichlet(a[0], validate_args=False)
+    if f in ("zero_inflated_poisson", "dzipois"):  # rethinking's dzipois(p, lambda): p the zero share
+        return dist.ZeroInflatedPoisson(a[0], a[1], validate_args=False)
+    if f in ("ordered_logistic", "dordlogit"):  # Stan's ordered_logistic(phi, c) on outcomes 1..K
+        return OneBased(dist.OrderedLogistic(a[0], a[1], validate_args=False))
+    if f in ("categorical", "dcategorical"):
+        return OneBased(dist.Categorical(probs=a[0], validate_args=False))
     raise UlamSyntaxError(f"distribution {f!r} is not supported here", line)
 
 
@@ -149,6 +155,32 @@ def on_line(stmt):
     except (TypeError, ValueError, IndexError, ArithmeticError) as exc:  # ArithmeticError: JAX's shape code
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"line {stmt.line_no} cannot be evaluated: {reason}\n  {stmt.line.strip()}") from exc
+
+
+def OneBased(base):  # noqa: N802 - reads as the distribution it wraps
+    """A distribution on 0..K-1 read on R's 1..K (rethinking's ordered and categorical outcomes)."""
+    import numpyro.distributions as dist
+
+    class _OneBased(dist.Distribution):
+        def __init__(self, inner):
+            self.inner = inner
+            self.k = inner.probs.shape[-1] if isinstance(inner, dist.CategoricalProbs) else inner.cutpoints.shape[-1] + 1
+            super().__init__(inner.batch_shape, inner.event_shape, validate_args=False)
+
+        def sample(self, key, sample_shape=()):
+            return self.inner.sample(key, sample_shape) + 1
+
+        def log_prob(self, value):
+            import jax
+
+            if not isinstance(value, jax.core.Tracer):  # data: JAX would clamp an outcome out of range
+                v = np.asarray(value, dtype=float)
+                if v.size and (np.any(v != np.round(v)) or v.min() < 1 or v.max() > self.k):
+                    raise ValueError(f"outcomes must be whole numbers 1..{self.k} (the model has {self.k} "
+                                     f"categories), but range from {v.min():g} to {v.max():g}")
+            return self.inner.log_prob(value - 1)
+
+    return _OneBased(base)
 
 
 BOUNDED = ("lower", "upper", "interval", "ordered", "simplex")  # constraints through NumPyro's bijections
