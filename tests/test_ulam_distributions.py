@@ -70,3 +70,23 @@ def test_categorical_on_one_based_outcomes():
 def test_bad_outcomes_name_the_fault(model, data, error, message):
     with pytest.raises(error, match=message):
         trace_log_density(density(model, data))
+
+
+def test_matrix_data_with_product_dot_and_two_indices():
+    """Matrix data: R's ``X %*% b``, Stan's ``dot(X, b)`` and ``X[i, j]`` element by element are one
+    model (the same log density at random points, and the closed form)."""
+    rng = np.random.default_rng(4)
+    n = 12
+    x = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    y = rng.normal(size=n)
+    data = {"y": y, "X": x, "i": np.arange(1, n + 1)}
+    tail = "\nvector[3]:b ~ dnorm(0, 1)\nsigma ~ dexp(1)"
+    forms = ["mu <- X %*% b", "mu <- dot(X, b)", "mu <- b[1] * X[i, 1] + b[2] * X[i, 2] + b[3] * X[i, 3]",
+             "mu <- 2 * X %*% b / 2"]  # %*% binds tighter than * and /, as in R
+    densities = [density(f"y ~ dnorm(mu, sigma)\n{form}{tail}", data) for form in forms]
+    for raw in rng.normal(0, 1, (3, 4)):
+        b, sigma = raw[:3], np.exp(raw[3])
+        expected = (stats.norm.logpdf(y, x @ b, sigma).sum() + stats.norm.logpdf(b).sum()
+                    + stats.expon.logpdf(sigma) + raw[3])
+        for d in densities:
+            assert float(d.log_density(raw)) == pytest.approx(expected, abs=1e-9)

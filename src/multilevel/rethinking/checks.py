@@ -84,7 +84,8 @@ class _Walker:
         if isinstance(node, Neg):
             return self._constant(node, self._apply(np.negative, [self.value(node.operand)]))
         if isinstance(node, BinOp):
-            op = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "^": np.power}[node.op]
+            op = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "^": np.power,
+                  "%*%": lambda a, b: np.matmul(np.asarray(a, dtype=float), np.asarray(b, dtype=float))}[node.op]
             left, right = self.value(node.left), self.value(node.right)
             if node.op == "^" and left is not None and right is not None:
                 left = np.asarray(left, dtype=float)  # (-8)^(1/3) is nan, as in JAX, never complex

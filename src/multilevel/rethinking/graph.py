@@ -465,7 +465,7 @@ def _ordered_definitions(definitions: list[Statement], graph: ModelGraph) -> lis
 FUNCTIONS = {"exp": ("x",), "log": ("x",), "inv_logit": ("x",), "logit": ("x",), "sqrt": ("x",), "c": None,
              "abs": ("x",), "log1p": ("x",), "expm1": ("x",), "pow": ("x", "y"), "sum": ("x",), "mean": ("x",),
              "softmax": ("x",), "rep_vector": ("x", "n"), "inv": ("x",), "square": ("x",),
-             "log_sum_exp": ("x",), "cumulative_sum": ("x",)}
+             "log_sum_exp": ("x",), "cumulative_sum": ("x",), "dot": ("x", "y"), "dot_product": ("x", "y")}
 
 
 def _check_symbols(statements, graph: ModelGraph, defined: set) -> None:

@@ -38,6 +38,8 @@ def _evaluate(node, env: dict):
         a, b = _evaluate(node.left, env), _evaluate(node.right, env)
         if node.op == "^":
             return jnp.power(jnp.asarray(a, dtype=float), b)
+        if node.op == "%*%":  # R's matrix product: data matrix %*% coefficient vector
+            return jnp.matmul(jnp.asarray(a, dtype=float), jnp.asarray(b, dtype=float))
         return {"+": jnp.add, "-": jnp.subtract, "*": jnp.multiply, "/": jnp.true_divide}[node.op](a, b)
     if isinstance(node, Index):
         target = jnp.asarray(_evaluate(node.target, env))
@@ -91,7 +93,16 @@ def _functions() -> dict:
         "abs": jnp.abs, "log1p": jnp.log1p, "expm1": jnp.expm1, "inv": lambda x: 1.0 / x,
         "square": lambda x: x * x, "sum": jnp.sum, "mean": jnp.mean, "pow": lambda x, y: jnp.power(x * 1.0, y),
         "softmax": jax.nn.softmax, "log_sum_exp": jsp.logsumexp, "cumulative_sum": jnp.cumsum,
+        "dot": _dot, "dot_product": _dot,
     }
+
+
+def _dot(a, b):
+    """Stan's dot_product: the sum of elementwise products over the last axis (a row of a matrix
+    with a vector, or two vectors)."""
+    import jax.numpy as jnp
+
+    return jnp.sum(jnp.asarray(a, dtype=float) * jnp.asarray(b, dtype=float), axis=-1)
 
 
 def distribution(call: Call, env: dict, line: str = ""):

@@ -14,7 +14,7 @@ from ..errors import ArgumentError, MultilevelError
 MAX_DEPTH = 100  # nesting of brackets and operators in one expression; model lines use a handful
 MAX_VECTOR = 10_000_000  # elements of one vector[K] declaration
 
-_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|([A-Za-z_.][A-Za-z0-9_.]*)|(<-|\*\*|[~+\-*/^()\[\],:><=]))")
+_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|([A-Za-z_.][A-Za-z0-9_.]*)|(<-|\*\*|%\*%|[~+\-*/^()\[\],:><=]))")
 
 
 class UlamSyntaxError(MultilevelError):
@@ -151,7 +151,7 @@ class _Tokens:
         raise UlamSyntaxError(message, self.text, self.line_no, self.peek()[2])
 
 
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 3, "**": 3}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "%*%": 3, "^": 4, "**": 4}  # R: %*% binds tighter than * and /
 
 
 def _expression(toks: _Tokens, min_prec: int = 1):
