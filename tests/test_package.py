@@ -10,7 +10,7 @@ from multilevel.cli import main
 
 REQUIRED = ["sleepstudy", "dyestuff", "penicillin", "pastes", "insteval", "classroom", "mathachieve",
             "mathachieveschool", "blp-short2", "alcohol", "gapminder", "mlm", "reedfrogs", "bangladesh",
-            "rats", "cbpp", "grouseticks"]
+            "rats", "cbpp", "grouseticks", "eightschools", "wine"]
 
 
 def test_required_datasets_ship_with_sources():
