@@ -10,6 +10,7 @@ from .. import options
 from ..design import build_design
 from ..errors import ArgumentError, DataError
 from ..formula import parse_formula
+from . import fit_file
 from .distributions import NEW_FAMILIES, check_response
 from .likelihood import ADDITIONS, make_likelihood, with_additions
 from .model import build_layout, has_improper_prior, make_model
@@ -33,7 +34,7 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
         seed: int | None = None, cores: int | None = None, control: dict | None = None, refresh: int | None = None,
         target_accept=options.NOT_GIVEN, sample_prior: str = "no", max_tree_depth=options.NOT_GIVEN,
         na_action: str = "omit", data_name: str | None = None, progress: bool | None = None,
-        draws_dtype: str = "float64") -> BrmFit:
+        draws_dtype: str = "float64", file=None, file_refit: str = "on_change") -> BrmFit:
     """Bayesian multilevel model from an lme4/brms formula, sampled with NUTS (NumPyro on JAX).
 
     Parameters
@@ -83,6 +84,12 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
         levels x 2 effects: 320 MB instead of 640 MB) and keeps about 7 significant digits per draw,
         far below Monte Carlo error; means, quantiles, R-hat and ESS are computed in float64.
 
+    file : str or path, optional
+        brms's ``file``: the fit is written to ``<file>.npz`` and read back by a later call instead of
+        sampling again, while formula, data, family, priors, sampler settings and the package version
+        are unchanged (``file_refit="on_change"``, brms's option of that name); ``"never"`` reuses
+        any file of the same formula text, ``"always"`` samples anew. The file holds arrays only.
+
     Notes
     -----
     bernoulli, binomial and poisson rows that share their linear predictor (the same fixed-effects
@@ -110,16 +117,32 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
         if improper:
             raise PriorError(f"sample_prior={sample_prior!r} needs proper priors, but these are flat: "
                              f"{', '.join(improper)}; give them priors, e.g. ml.prior('normal(0, 5)', class_='b')")
-    prepare_devices(settings.chains, settings.cores)
+    stored = path = key = None
+    if file is not None:
+        options.choice("file_refit", file_refit, fit_file.REFIT)
+        path = fit_file.file_path(file)
+        key = fit_file.fingerprint(formula, data, design, {
+            "family": likelihood.name, "link": likelihood.link_name, "parameters": likelihood.parameters,
+            "priors": [(p.text, p.class_, p.coef, p.group) for p in priors], "settings": settings.as_dict(),
+            "seed": seed, "sample_prior": sample_prior, "draws_dtype": dtype, "na_action": na_action})
+        stored = fit_file.load(path, key, formula, file_refit)
     sampling_layout = layout.for_prior_only() if sample_prior == "only" else layout
-    run = _sample(design, sampling_layout, likelihood, settings, prior_only=sample_prior == "only", dtype=dtype,
-                  started=started)
+    if stored is not None:
+        run, prior_run = stored
+    else:
+        prepare_devices(settings.chains, settings.cores)
+        run = _sample(design, sampling_layout, likelihood, settings, prior_only=sample_prior == "only", dtype=dtype,
+                      started=started)
+        prior_run = None
+        if sample_prior == "yes":
+            prior_run = _sample(design, layout.for_prior_only(), likelihood, settings, prior_only=True, dtype=dtype)
+        if path is not None:
+            fit_file.save(path, key, formula, run, prior_run)
     fit = BrmFit(design, likelihood, sampling_layout, run, priors, data_name=data_name or "data",
                  sample_prior=sample_prior)
-    if sample_prior == "yes":
-        prior_layout = layout.for_prior_only()
-        prior_run = _sample(design, prior_layout, likelihood, settings, prior_only=True, dtype=dtype)
-        fit.prior_draws = BrmFit(design, likelihood, prior_layout, prior_run, priors, data_name=fit.data_name).draws()
+    if prior_run is not None:
+        fit.prior_draws = BrmFit(design, likelihood, layout.for_prior_only(), prior_run, priors,
+                                 data_name=fit.data_name).draws()
     table = fit.parameter_summary()
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["Bulk_ESS"].to_dict(), table["Tail_ESS"].to_dict())
     return fit
