@@ -101,6 +101,14 @@ def hypothesis(fit, hypothesis, class_: str = "b", group: str = "", alpha: float
     return _hypothesis(fit, hypothesis, class_=class_, group=group, alpha=alpha, robust=robust, seed=seed)
 
 
+def update(fit, formula: str | None = None, newdata=None, **changes):
+    """R's ``update(fit, formula., newdata, ...)``: the fit's call made again with the changes
+    (brm fits: :mod:`multilevel.bayes.update`)."""
+    if not hasattr(fit, "update"):
+        raise MissingCapability(f"{type(fit).__name__} cannot be updated yet")
+    return fit.update(formula, newdata, **changes)
+
+
 def loo_compare(*fits, names=None):
     """Compare Bayesian fits (brm, ulam) by PSIS-LOO as R's loo_compare: see :func:`multilevel.bayes.criteria.loo_compare`."""
     from .bayes.criteria import loo_compare as _loo_compare
@@ -113,4 +121,4 @@ __all__ = ["spread_draws", "gather_draws", "get_variables", "add_epred_draws", "
            "extract_samples", "link", "sim", "traceplot", "trankplot", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]
-__all__ += ["lm", "glm", "LmFit", "GlmFit", "capabilities", "MissingCapability", "power", "sbc", "hypothesis"]
+__all__ += ["lm", "glm", "LmFit", "GlmFit", "capabilities", "MissingCapability", "power", "sbc", "hypothesis", "update"]

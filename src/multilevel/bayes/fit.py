@@ -103,6 +103,7 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
     >>> fit = ml.brm("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"), seed=1)  # doctest: +SKIP
     """
     started = time.perf_counter()
+    call = {k: v for k, v in locals().items() if k != "started"}  # for update(): the call as given
     settings = options.sampler_settings(
         chains=chains, iter=iter, warmup=warmup, draws=draws, thin=thin, seed=seed, cores=cores, control=control,
         refresh=refresh, target_accept=target_accept, max_tree_depth=max_tree_depth, progress=progress,
@@ -145,6 +146,7 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
                                  data_name=fit.data_name).draws()
     table = fit.parameter_summary()
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["Bulk_ESS"].to_dict(), table["Tail_ESS"].to_dict())
+    fit._call = call
     return fit
 
 

@@ -164,6 +164,13 @@ class BrmFit(FormulaFit):
 
         return PriorSummary(prior_rows(self.layout, self.priors_used), columns=COLUMNS)
 
+    def update(self, formula: str | None = None, newdata=None, **changes) -> "BrmFit":
+        """brms's ``update()``: this fit's call refitted with a new formula (``"~ . + x"``), new data or
+        other options; see :mod:`multilevel.bayes.update`."""
+        from .update import update
+
+        return update(self, formula, newdata, **changes)
+
     def hypothesis(self, hypothesis, class_: str = "b", group: str = "", alpha: float = 0.05, robust: bool = False,
                    seed=None):
         """brms's ``hypothesis(fit, "Days > 0")``: see :func:`multilevel.bayes.hypothesis.hypothesis`."""
