@@ -247,3 +247,10 @@ def test_summary_header_reports_iter_warmup_and_thin_as_run():
     text = str(fit.summary())
     assert "each with iter = 4000; warmup = 2000; thin = 2;" in text
     assert "total post-warmup draws = 4000" in text
+
+
+def test_model_code_of_an_integrated_out_model():
+    code = bayes_fit("sleepstudy_default").model_code()
+    assert "cholesky_factor_corr[2] L_1;" in code and "real<lower=0> sigma;" in code
+    assert "effects integrated out exactly" in code and "u_1" not in code
+    assert "b_Intercept = Intercept - dot(column means of X, b);" in code

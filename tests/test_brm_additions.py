@@ -129,3 +129,13 @@ def test_zero_plus_intercept_is_an_uncentered_coefficient():
     assert np.allclose(fit.posterior_epred(newdata=d.head(3)), fit.posterior_epred()[:, :3])
     with pytest.raises(ArgumentError, match="0 \\+ Intercept"):
         ml.brm("Reaction ~ Intercept + Days", d, **SHORT)
+
+
+def test_model_code_reads_as_the_sampler_runs(schools):
+    """fit.model_code(): brms's stancode, as a description of what NumPyro samples."""
+    code = schools.model_code()
+    assert code.startswith("// y | se(sigma) ~ 1 + (1 | school)")
+    assert "matrix[1, 8] u_1;  // non-centered: r = sd u, u ~ N(0, 1)" in code
+    assert "target += gaussian_lpdf(y | eta, se);" in code  # no sigma: se() with sigma = FALSE
+    assert "sigma" not in code.split("model {")[0].split("parameters {")[1]
+    assert "Intercept ~ student_t(3, 7.5, 11.1);" in code and "b_Intercept = Intercept;" in code

@@ -164,6 +164,13 @@ class BrmFit(FormulaFit):
 
         return PriorSummary(prior_rows(self.layout, self.priors_used), columns=COLUMNS)
 
+    def model_code(self) -> str:
+        """The log density the sampler runs, written out to be read (brms's ``stancode``): see
+        :mod:`multilevel.bayes.model_code`."""
+        from .model_code import model_code
+
+        return model_code(self)
+
     def update(self, formula: str | None = None, newdata=None, **changes) -> "BrmFit":
         """brms's ``update()``: this fit's call refitted with a new formula (``"~ . + x"``), new data or
         other options; see :mod:`multilevel.bayes.update`."""

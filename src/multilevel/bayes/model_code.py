@@ -1,0 +1,116 @@
+"""``fit.model_code()``: the log density the sampler runs, written out to be read (brms's ``stancode``).
+
+Not Stan code and not run: a description generated from the same layout, priors and likelihood the
+NumPyro model is built from (:func:`multilevel.bayes.model.make_model`), in Stan's block order --
+data, parameters (with their constraints), the model (priors, group-level effects in the form they
+are sampled, the linear predictor, the likelihood) and the quantities computed after sampling.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def model_code(fit) -> str:
+    lay, design, lik = fit.layout, fit.design, fit.likelihood
+    response = design.response_name
+    lines = [f"// {design.formula.display}", f"// family: {lik.name}({lik.link_name}); "
+             f"{fit.run.settings.get('parameterization', lay.parameterization)}", "data {",
+             f"  N = {design.nobs}  rows" + _likelihood_note(fit, design),
+             f"  {response}[N]  response"]
+    if lay.b_names:
+        centered = " (centered: column means subtracted)" if lay.intercept else ""
+        lines.append(f"  X[N, {len(lay.b_names)}]  population-level columns {', '.join(lay.b_names)}{centered}")
+    for g in lay.groups:
+        lines.append(f"  {g.group}: {g.n_levels} levels; Z_{g.index + 1}[N, {len(g.columns)}] columns "
+                     f"{', '.join(g.columns)}")
+    for name in design.additions:
+        lines.append(f"  {name}[N]  from the response's {name}()")
+    lines += ["}", "parameters {"]
+    if lay.intercept:
+        lines.append("  real Intercept;  // the intercept at the predictors' means")
+    if lay.b_names:
+        lines.append(f"  vector[{len(lay.b_names)}] b;  // {', '.join(lay.b_names)}")
+    for g in lay.groups:
+        k = len(g.columns)
+        lines.append(f"  vector<lower=0>[{k}] sd_{g.index + 1};  // sd of {', '.join(g.columns)} by {g.group}")
+        if g.correlated:
+            lines.append(f"  cholesky_factor_corr[{k}] L_{g.index + 1};")
+        if not lay.integrate_out_effects:
+            lines.append(f"  matrix[{k}, {g.n_levels}] u_{g.index + 1};  // {_form(g)}")
+    for param in lay.family_params:
+        bounds = _support(param)
+        lines.append(f"  real{f'<{bounds}>' if bounds else ''} {param};")
+    lines += ["}", "model {"]
+    for (klass, coef, group), prior in lay.priors.items():
+        target = _prior_target(klass, coef, group, lay)
+        if target:
+            lines.append(f"  {target} ~ {prior.text or 'flat (improper): adds nothing'};")
+    for g in lay.groups:
+        lines.append(f"  // {g.group}: r_{g.index + 1} = {_effects(g, lay)}")
+    eta = " + ".join((["Intercept"] if lay.intercept else []) + (["X * b"] if lay.b_names else [])
+                     + [f"rows of Z_{g.index + 1} .* r_{g.index + 1}[{g.group}]" for g in lay.groups]
+                     + (["offset"] if design.offset is not None else [])) or "0"
+    lines.append(f"  eta = {eta};")
+    if lay.integrate_out_effects:
+        lines.append(f"  target += log p({response} | Intercept, b, sd, sigma): the effects integrated out "
+                     "exactly (a Gaussian marginal likelihood)")
+    else:
+        weights = " * weights" if "weights" in design.additions else ""
+        lines.append(f"  target += {lik.name}_lpdf({response} | {_arguments(lik, design)}){weights};")
+    lines += ["}", "generated quantities {"]
+    if lay.intercept:
+        lines.append("  b_Intercept = Intercept - dot(column means of X, b);" if lay.b_names else
+                     "  b_Intercept = Intercept;")
+    if lay.integrate_out_effects:
+        lines.append("  r drawn from its exact conditional given each draw of the parameters;")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _form(g) -> str:
+    if not g.any_centered:
+        return "non-centered: r = diag(sd) L u, u ~ N(0, 1)" if g.correlated else "non-centered: r = sd u, u ~ N(0, 1)"
+    if g.correlated:
+        return "centered: u = the levels' coefficients, u ~ N(mean, diag(sd) L L' diag(sd))"
+    return f"partially centered (mean weight {np.mean(g.centering):.2f}): r = sd^(1 - c) (u - c mean)"
+
+
+def _effects(g, lay) -> str:
+    if lay.integrate_out_effects:
+        return "integrated out"
+    return _form(g).split(": ", 1)[1]
+
+
+def _prior_target(klass: str, coef: str, group: str, lay) -> str:
+    if klass == "Intercept":
+        return "Intercept" if lay.intercept and not coef else ""
+    if klass == "b":
+        return f"b[{coef}]" if coef else ""
+    if klass == "sd":
+        g = next((g for g in lay.groups if g.group == group), None)
+        return f"sd_{g.index + 1}[{coef}]  (lower=0)" if g is not None and coef else ""
+    if klass == "cor":
+        g = next((g for g in lay.groups if g.group == group and g.correlated), None)
+        return f"L_{g.index + 1}" if g is not None else ""
+    return klass if klass in lay.family_params and not coef else ""
+
+
+def _support(param: str) -> str:
+    """Bounds of a family parameter as the sampler constrains it (``ParameterVector``)."""
+    return {"sigma": "lower=0", "shape": "lower=0", "nu": "lower=0", "phi": "lower=0", "beta": "lower=0",
+            "zi": "lower=0, upper=1", "hu": "lower=0, upper=1", "ndt": "lower=0, upper=min(response)"}.get(param, "")
+
+
+def _likelihood_note(fit, design) -> str:
+    ran = fit.run.settings.get("likelihood", "")
+    return f"  ({ran})" if ran and ran != f"{design.nobs:,} rows" else ""
+
+
+def _arguments(lik, design) -> str:
+    mean = {"identity": "eta", "log": "exp(eta)", "logit": "inv_logit(eta)", "probit": "Phi(eta)",
+            "cloglog": "inv_cloglog(eta)"}.get(lik.link_name, f"{lik.link_name}^-1(eta)")
+    scale = [p for p in lik.parameters]
+    if "se" in design.additions:
+        scale = ["sqrt(sigma^2 + se^2)" if p == "sigma" else p for p in scale] if "sigma" in scale else ["se"] + scale
+    trials = ["trials"] if lik.name == "binomial" else []
+    return ", ".join(trials + [mean] + scale)
