@@ -29,7 +29,6 @@ blocks to the optimizer. The result answers everything that needs no rows
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +43,7 @@ from ..linalg.crossprod import blocks_from_digits, digits_value, gram_scale
 from .lmm import LMMProblem, centering_shift
 from .out_of_core_blocks import _blocks_partition, _centering_partition, _merge_blocks, _merge_centering, _variant, _with_terms
 from .out_of_core_columns import (PositiveWeights, _check_magnitudes, _check_weights, _columns_partition, _in_order,
-                                  _kept_columns, _merge_columns, _transforms)
+                                  _kept_columns, _merge_columns, _transforms, warn_dropped)
 from .out_of_core_fit import OutOfCoreLmerFit, OutOfCoreServices, RowValues, _quantiles
 from .standardize import Standardization
 
@@ -77,10 +76,8 @@ def lmer_out_of_core(parsed, data, *, reml: bool, weights, na_action: str, start
             raise DataError("no rows are left after dropping rows with missing values")
         _check_weights(cols)
         keep, dropped = _kept_columns(cols["r"], planned.fixed_names)
+        warn_dropped(dropped)
         if dropped:
-            warnings.warn(f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
-                          f"column{'s' if len(dropped) > 1 else ''} / coefficient{'s' if len(dropped) > 1 else ''}: "
-                          f"{', '.join(dropped)}", UserWarning, stacklevel=3)
             plan = dataclasses.replace(plan, fixed_keep=tuple(keep))
         names = tuple(planned.fixed_names[j] for j in keep)
         x_facts = {k: v[keep] for k, v in cols["x"].items()}

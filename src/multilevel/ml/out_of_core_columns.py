@@ -93,6 +93,16 @@ def _kept_columns(r: np.ndarray, names: tuple[str, ...]) -> tuple[list[int], tup
     return keep, tuple(n for j, n in enumerate(names) if j not in keep)
 
 
+def warn_dropped(dropped: tuple[str, ...]) -> None:
+    """lme4's (and the in-memory design's) warning for columns dropped as rank deficient."""
+    import warnings
+
+    if dropped:
+        warnings.warn(f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
+                      f"column{'s' if len(dropped) > 1 else ''} / coefficient{'s' if len(dropped) > 1 else ''}: "
+                      f"{', '.join(dropped)}", UserWarning, stacklevel=4)
+
+
 # ---- pass 3: exact medians and MADs -------------------------------------------------------------
 @dataclass(frozen=True)
 class ColumnValues:

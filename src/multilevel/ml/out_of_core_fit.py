@@ -165,7 +165,7 @@ class OutOfCoreLmerFit(LmerFit):
         return fit
 
     def summary(self):
-        return LmerSummary(_SummaryView(self))
+        return LmerSummary(SummaryView(self, self._residual_quantiles))
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
@@ -177,16 +177,16 @@ def _with_reml(problem: LMMProblem, reml: bool) -> LMMProblem:
     return clone
 
 
-class _SummaryView:
-    """The fit as lme4's summary reads it, with the scaled residuals' quantiles (computed exactly over
-    the partitions at fit time) standing in for the residuals it would otherwise take quantiles of."""
+class SummaryView:
+    """The fit as lme4's summary reads it, with quantiles of its residuals computed exactly over the
+    partitions at fit time (lmer: scaled residuals; glmer: Pearson residuals) standing in for the
+    residuals it would otherwise take quantiles of; everything else is the fit's."""
 
-    def __init__(self, fit: OutOfCoreLmerFit):
-        self._fit = fit
+    def __init__(self, fit, quantiles):
+        self._fit, self._quantiles = fit, quantiles
 
     def __getattr__(self, name):
         return getattr(self._fit, name)
 
     def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:
-        quantiles = self._fit._residual_quantiles
-        return np.full(5, np.nan) if quantiles is None else quantiles
+        return np.full(5, np.nan) if self._quantiles is None else self._quantiles

@@ -8,10 +8,10 @@ Pearson residual quantiles are found exactly over the partitions at fit time. Pe
 """
 from __future__ import annotations
 
-import numpy as np
 
 from ..results.glmerfit import GlmerFit
 from ..results.protocol import Fit, MissingCapability
+from .out_of_core_fit import SummaryView
 from .services import GeneralizedMixedServices
 
 
@@ -98,18 +98,4 @@ class OutOfCoreGlmerFit(GlmerFit):
     def summary(self):
         from ..results.glmer_summary import GlmerSummary
 
-        return GlmerSummary(_SummaryView(self))
-
-
-class _SummaryView:
-    """The fit as the summary reads it, with the Pearson residuals' quantiles found over the partitions."""
-
-    def __init__(self, fit: OutOfCoreGlmerFit):
-        self._fit = fit
-
-    def __getattr__(self, name):
-        return getattr(self._fit, name)
-
-    def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:
-        quantiles = self._fit._pearson_quantiles
-        return np.full(5, np.nan) if quantiles is None else quantiles
+        return GlmerSummary(SummaryView(self, self._pearson_quantiles))

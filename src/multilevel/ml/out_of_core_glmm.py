@@ -26,7 +26,6 @@ depend on the scheduler (same tree on a cluster as on the local scheduler).
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -42,8 +41,8 @@ from ..linalg.cholesky import solve_blocked
 from ..results.protocol import MissingCapability
 from .glmm import CANONICAL, PIRLS_MAX_ITER, PIRLS_STEP_TOL, GLMMProblem, PirlsFailure, PirlsState, gauss_hermite
 from .out_of_core import OutOfCoreDesign
-from .out_of_core_columns import _check_magnitudes, _check_weights, _columns_partition, _in_order, _kept_columns, \
-    _merge_columns, _transforms
+from .out_of_core_columns import (_check_magnitudes, _check_weights, _columns_partition, _in_order, _kept_columns,
+                                  _merge_columns, _transforms, warn_dropped)
 from .out_of_core_fit import _quantiles
 from .out_of_core_glmm_rows import (EncodedPlan, GlmmPartitionPlan, PearsonResiduals, PointRequest, QuadratureRequest,
                                     add, cache_encoded, merge_structure, merge_sums, point_partition,
@@ -244,10 +243,7 @@ def glmer_out_of_core(parsed, data, *, family, nagq: int, weights, offset, na_ac
             raise DataError("no rows are left after dropping rows with missing values")
         _check_weights(cols)
         keep, dropped = _kept_columns(cols["r"], planned.fixed_names)
-        if dropped:
-            warnings.warn(f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
-                          f"column{'s' if len(dropped) > 1 else ''} / coefficient{'s' if len(dropped) > 1 else ''}: "
-                          f"{', '.join(dropped)}", UserWarning, stacklevel=3)
+        warn_dropped(dropped)
         names = tuple(planned.fixed_names[j] for j in keep)
         x_facts = {k: v[keep] for k, v in cols["x"].items()}
         _check_magnitudes(planned, cols, x_facts, names)
