@@ -127,3 +127,15 @@ def test_response_without_a_column(text):
     with pytest.raises(FormulaError, match="the response must name a data column") as info:
         parse_formula(text)
     assert info.value.pos == 0
+
+
+def test_brms_gr_grouping():
+    """brms's (1 + x | gr(g, cor = FALSE)) is (1 + x || g); gr(g) is g; options it cannot honour are errors."""
+    plain, uncorrelated = parse_formula("y ~ x + (1 + x | gr(g))"), parse_formula("y ~ x + (1 + x | gr(g, cor = FALSE))")
+    assert [(b.lhs, b.group_vars, b.correlated) for b in plain.bars] == [("1 + x", ("g",), True)]
+    assert [(b.lhs, b.correlated) for b in uncorrelated.bars] == \
+        [(b.lhs, b.correlated) for b in parse_formula("y ~ x + (1 + x || g)").bars]
+    for bad, message in [("y ~ (1 | gr(g, by = z))", "by = z.*not available"), ("y ~ (1 | gr(cor = F))", "grouping factor first"),
+                         ("y ~ (1 | gr(g, foo = 1))", "unknown gr\\(\\) option 'foo'")]:
+        with pytest.raises(FormulaError, match=message):
+            parse_formula(bad)

@@ -322,6 +322,35 @@ def _parse_group(tokens: list[Token], text: str, pos: int) -> list[tuple[str, ..
     return groups
 
 
+def _unwrap_gr(tokens: list[Token], text: str, correlated: bool) -> tuple[list[Token], bool]:
+    """brms's ``(1 + x | gr(g, cor = FALSE))``: the grouping inside ``gr()``, and ``cor = FALSE`` as
+    ``||`` (no correlations). ``by``, ``cov`` and a non-gaussian ``dist`` are not available: our error."""
+    if not (len(tokens) >= 3 and tokens[0].kind == "name" and tokens[0].text == "gr" and tokens[1].text == "("
+            and _closing_paren(tokens, 1) == len(tokens) - 1):
+        return tokens, correlated
+    args = _split_top(tokens[2:-1], {","})
+    grouping = args[0][1]
+    if not grouping or (len(grouping) >= 2 and grouping[1].text == "="):
+        raise FormulaError("gr() takes the grouping factor first, e.g. gr(g, cor = FALSE)", text, tokens[0].pos)
+    for comma, option in args[1:]:
+        name = option[0].text if option else ""
+        if len(option) < 3 or option[1].text != "=":
+            raise FormulaError("gr() options are written name = value, e.g. cor = FALSE", text,
+                               option[0].pos if option else comma.pos)
+        value = _join(option[2:])
+        if name == "cor" and value in ("TRUE", "T", "FALSE", "F"):
+            correlated = correlated and value in ("TRUE", "T")
+        elif name == "dist" and value.strip("'\"") == "gaussian":
+            continue
+        elif name in ("by", "cov", "dist", "id"):
+            raise FormulaError(f"gr(..., {name} = {value}) is not available yet: brm fits gaussian group-level "
+                               "effects with one covariance per term (write separate terms per level instead)",
+                               text, option[0].pos)
+        else:
+            raise FormulaError(f"unknown gr() option {name!r}; gr() takes cor = TRUE/FALSE", text, option[0].pos)
+    return grouping, correlated
+
+
 def _split_uncorrelated(lhs_tokens: list[Token], text: str) -> list[str]:
     """(1 + x + z || g) -> ["1", "0 + x", "0 + z"]: one term per formula term, as lme4 does."""
     pieces = _split_top(lhs_tokens, {"+", "-"})
@@ -399,15 +428,16 @@ def parse_formula(text: str) -> ParsedFormula:
             raise FormulaError("a random-effects term needs a left side, e.g. (1 | g)", text, bar_tok.pos)
         _check_expression(lhs_tokens, text, variables)
         _check_term_count(lhs_tokens, text, lhs_tokens[0].pos)
+        group_tokens, correlated = _unwrap_gr(group_tokens, text, bar_tok.text == "|")
         groups = _parse_group(group_tokens, text, bar_tok.pos)
         for group in groups:
             for name in group:
                 if name not in variables:
                     variables.append(name)
-        lhs_terms = [_join(lhs_tokens)] if bar_tok.text == "|" else _split_uncorrelated(lhs_tokens, text)
+        lhs_terms = [_join(lhs_tokens)] if correlated else _split_uncorrelated(lhs_tokens, text)
         for group in groups:
             for lhs_text in lhs_terms:
-                bars.append(Bar(lhs_text, group, bar_tok.text == "|", piece[0].pos))
+                bars.append(Bar(lhs_text, group, correlated, piece[0].pos))
 
     fixed_tokens = [t for sep, piece in _split_top(rhs, {"+", "-"}) for t in ([sep] if sep else []) + piece
                     if not _is_bar_piece(piece)]
