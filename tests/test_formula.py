@@ -1,6 +1,7 @@
 """The formula stage: lme4 syntax -> response, fixed part and expanded bars (table-driven)."""
 import pytest
 
+from multilevel.errors import FormulaError
 from multilevel.formula import parse_formula
 
 CASES = [
