@@ -66,7 +66,7 @@ class FamilySpec:
     """One brm family: its links (the first is brms's default), parameters besides mu in brms's
     order, what its response must be (``count``, ``binary``, ``nonnegative``, ``positive``,
     ``unit`` (open), ``real``) and whether brms reads its default priors from ``log(y)``
-    (``has_logscale``: the lognormal families)."""
+    (``has_logscale``: the lognormal families); ``ordinal``: categories 1..K (:mod:`.ordinal`)."""
 
     name: str
     links: tuple[str, ...]
@@ -96,9 +96,12 @@ FAMILIES = {f.name: f for f in (
     FamilySpec("shifted_lognormal", ("identity",), ("sigma", "ndt"), "positive", True),
     FamilySpec("exgaussian", ("identity",), ("sigma", "beta")),
     FamilySpec("skew_normal", ("identity",), ("sigma", "alpha")),
+    # ordinal: thresholds in place of an intercept, no parameter besides mu (brms drops disc): .ordinal
+    FamilySpec("cumulative", ("logit", "probit"), (), "ordinal"),
 )}
-# the families this module computes (the first eight live in .likelihood, binomial links aside)
-NEW_FAMILIES = tuple(list(FAMILIES)[8:])
+# the families this module computes (the first eight live in .likelihood, binomial links aside; the
+# ordinal ones in .ordinal)
+NEW_FAMILIES = tuple(name for name in list(FAMILIES)[8:] if FAMILIES[name].response != "ordinal")
 
 
 def check_response(spec: FamilySpec, y: np.ndarray, name: str) -> None:

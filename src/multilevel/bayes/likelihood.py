@@ -55,6 +55,11 @@ class Likelihood:
         return self.family.link.name
 
     @property
+    def ordinal(self) -> bool:
+        """An ordinal family (cumulative): thresholds in ``extra["thresholds"]``, see :mod:`.ordinal`."""
+        return self.spec.response == "ordinal"
+
+    @property
     def spec(self) -> distributions.FamilySpec:
         """The family's links, parameters, response support and prior rules (:mod:`.distributions`)."""
         return FAMILIES[self.name]
@@ -155,6 +160,10 @@ class Likelihood:
     def distribution(self, eta, extra: dict, data: dict):
         import numpyro.distributions as dist
 
+        if self.ordinal:
+            from .ordinal import OrdinalDistribution
+
+            return OrdinalDistribution(eta, extra["thresholds"], self.link_name)
         mu = self.inverse_link(eta)
         if self.name in NEW_FAMILIES:
             return distributions.distribution(self.name, eta, mu, extra, data, self.link_name)
@@ -192,8 +201,14 @@ class Likelihood:
         return jnp.sqrt(extra["sigma"] ** 2 + data["se"] ** 2)
 
     def mean(self, eta, extra: dict, data: dict):
-        """E[y | eta] on the response scale (brms's posterior_epred; binomial: successes)."""
+        """E[y | eta] on the response scale (brms's posterior_epred; binomial: successes; ordinal:
+        the probability of each category, an extra last axis of length K, as brms)."""
         import jax.numpy as jnp
+
+        if self.ordinal:
+            from .ordinal import category_probabilities
+
+            return category_probabilities(eta, extra["thresholds"], self.link_name)
 
         mu = self.inverse_link(eta)
         if self.name in NEW_FAMILIES:

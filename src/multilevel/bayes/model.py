@@ -82,6 +82,7 @@ class ModelLayout:
     integrate_out_effects: bool = False  # gaussian: see .marginal
     patterns: object = None  # .likelihood.Patterns: rows summed for the likelihood (bernoulli, binomial, poisson)
     family_bounds: dict = field(default_factory=dict)  # "interval" parameters -> (lower, upper): ndt
+    thresholds: int = 0  # ordinal families: K - 1 thresholds (brms's ordered Intercept) in place of an intercept
 
     def for_prior_only(self) -> "ModelLayout":
         """The same model in brms's non-centered form: without data, centering would only add funnels."""
@@ -162,9 +163,11 @@ def family_bounds(design: Design, likelihood: Likelihood) -> dict:
 def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLayout:
     names = list(design.fixed.column_names)
     intercept = "(Intercept)" in names
+    thresholds = _ordinal_thresholds(design) if likelihood.ordinal else 0
     b_names = tuple(n for n in names if n != "(Intercept)")
     x = design.fixed.matrix[:, [names.index(n) for n in b_names]] if b_names else np.zeros((design.nobs, 0))
     x_means = x.mean(axis=0) if intercept else np.zeros(len(b_names))
+    intercept = intercept and not thresholds  # ordinal: the thresholds stand in for the intercept
     integrate_out = can_integrate_out_effects(design, likelihood)
     # weighted rows are not summed into patterns (the sums would need the weights in them)
     compress = likelihood.compressible and not integrate_out and "weights" not in design.additions
@@ -172,13 +175,27 @@ def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLa
     # the pilot fit behind the centering runs on the patterns too (same estimates, ~1000x fewer rows at 1e5)
     pilot_design = likelihood.pattern_design(design, patterns) if patterns is not None else design
     # the pilot lmer fit knows no se(): with known standard errors brms's non-centered form is kept
-    center = not integrate_out and "se" not in design.additions
+    # ordinal: brms's non-centered form (no pilot fit for the family)
+    center = not integrate_out and "se" not in design.additions and not thresholds
     groups = _group_blocks(pilot_design, likelihood, intercept, b_names, x_means, with_centering=center)
     layout = ModelLayout(intercept, tuple(_brms_coef(n) for n in b_names), x_means, groups,
                          family_params=likelihood.parameters, integrate_out_effects=integrate_out,
-                         patterns=patterns, family_bounds=family_bounds(design, likelihood))
+                         patterns=patterns, family_bounds=family_bounds(design, likelihood), thresholds=thresholds)
     layout.priors = resolve_priors(layout, default_priors(design, likelihood), user_priors or [])
     return layout
+
+
+def _ordinal_thresholds(design: Design) -> int:
+    """K - 1 for a response coded 1..K (our DataError otherwise); the model needs its intercept
+    column, which the thresholds replace (brms centers the predictors for them)."""
+    from ..errors import ArgumentError
+    from .ordinal import check_ordinal_response
+
+    k = check_ordinal_response(design.response, design.response_name)
+    if "(Intercept)" not in design.fixed.column_names:
+        raise ArgumentError("an ordinal model's thresholds take the place of the intercept: keep the intercept "
+                            f"in the formula ({design.formula.display} removes it)")
+    return k - 1
 
 
 def can_integrate_out_effects(design: Design, likelihood: Likelihood) -> bool:
@@ -263,6 +280,8 @@ def valid_targets(layout: ModelLayout) -> dict[str, list[tuple[str, str]]]:
     targets: dict[str, list[tuple[str, str]]] = {"b": [("", "")] + [(c, "") for c in layout.b_names]}
     if layout.intercept:
         targets["Intercept"] = [("", "")]
+    if layout.thresholds:  # brms's per-threshold rows: coef "1".."K-1" under the class-wide row
+        targets["Intercept"] = [("", "")] + [(str(k), "") for k in range(1, layout.thresholds + 1)]
     if layout.groups:
         targets["sd"] = [("", "")]
         for g in layout.groups:
@@ -292,7 +311,7 @@ def resolve_priors(layout: ModelLayout, defaults: dict, user_priors) -> dict:
     resolved = {}
     for class_, entries in targets.items():
         for coef, group in entries:
-            if class_ in ("b", "sd") and coef == "" and entries != [("", "")]:
+            if class_ in ("b", "sd", "Intercept") and coef == "" and entries != [("", "")]:
                 continue  # class-wide rows are not parameters themselves
             matching = [p for p in user_priors if p.matches(class_, coef, group)]
             if matching:
@@ -325,7 +344,9 @@ class ParameterVector:
 
     NUTS then carries a single array instead of a dict of many (XLA compiles a state with one
     leaf about a second faster for a brms-sized model); the transforms are applied here, with their
-    log-Jacobians. Kinds: "real"; "positive" (``exp``: sd, sigma, shape, phi, beta); "unit"
+    log-Jacobians. Kinds: "real"; "ordered" (Stan's ordered vector: the first element free, each
+    next one the one before plus ``exp`` of a free number: an ordinal model's thresholds,
+    :func:`.ordinal.ordered_from_unconstrained`); "positive" (``exp``: sd, sigma, shape, phi, beta); "unit"
     (logistic, in (0, 1): zi, hu); "interval" (``lower + (upper - lower) logistic``: ndt in
     (0, min(y)), bounds in ``layout.family_bounds``); "corr<p>" (Cholesky factors of correlation
     matrices).
@@ -338,6 +359,8 @@ class ParameterVector:
         blocks = []
         if layout.intercept:
             blocks.append(("Intercept", (), "real"))
+        if layout.thresholds:
+            blocks.append(("Intercept", (layout.thresholds,), "ordered"))
         if layout.b_names:
             blocks.append(("b", (len(layout.b_names),), "real"))
         for g in layout.groups:
@@ -379,6 +402,11 @@ class ParameterVector:
                 chol, jac = cholesky_corr_from_unconstrained(raw, int(kind[4:]))
                 values[name] = chol
                 log_jac = log_jac + jac
+            elif kind == "ordered":
+                from .ordinal import ordered_from_unconstrained
+
+                values[name], jac = ordered_from_unconstrained(raw, jnp)
+                log_jac = log_jac + jac
             else:
                 values[name] = raw.reshape(shape)
         return values, log_jac
@@ -406,6 +434,10 @@ class ParameterVector:
                 values[name] = (lower + (upper - lower) * expit(raw)).reshape(chains, n, *shape)
             elif kind.startswith("corr"):
                 values[name] = cholesky_corr_numpy(raw, int(kind[4:]))
+            elif kind == "ordered":
+                from .ordinal import ordered_from_unconstrained
+
+                values[name] = ordered_from_unconstrained(raw, np)[0]
             else:
                 values[name] = raw.reshape(chains, n, *shape)
         lay = self.layout
@@ -479,6 +511,8 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood, *, c
         total = 0.0
         if layout.intercept:
             total = total + prior_log_density(priors["Intercept", "", ""], v["Intercept"])
+        for k in range(layout.thresholds):
+            total = total + prior_log_density(priors["Intercept", str(k + 1), ""], v["Intercept"][k])
         for i, c in enumerate(layout.b_names):
             total = total + prior_log_density(priors["b", c, ""], v["b"][i])
         for g, (_, log_density) in zip(layout.groups, terms):
@@ -514,6 +548,8 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood, *, c
             scales = [_term_scale(g, values, jnp) for g in layout.groups]
             return total + marginal.log_likelihood(fixed_vector(values), scales, values["sigma"])
         extra = {p: values[p] for p in layout.family_params}
+        if layout.thresholds:
+            extra["thresholds"] = values["Intercept"]
         return total + likelihood.summed_log_likelihood(linear_predictor(values, terms), extra, data)
 
     # jitted on its own: NumPyro evaluates the model once outside any jit to find its sites, and

@@ -62,6 +62,12 @@ class BrmFit(FormulaFit):
             if lay.b_names:
                 intercept = intercept - np.tensordot(s["b"], lay.x_means, axes=([-1], [0]))
             out["b_Intercept"] = intercept
+        if lay.thresholds:  # brms's b_Intercept[k]: the thresholds for uncentered predictors
+            from .ordinal import threshold_draws
+
+            thresholds = threshold_draws(s, lay)
+            for k in range(lay.thresholds):
+                out[f"b_Intercept[{k + 1}]"] = thresholds[..., k]
         for i, name in enumerate(lay.b_names):
             out[f"b_{name}"] = s["b"][..., i]
         for g in lay.groups:
@@ -124,8 +130,15 @@ class BrmFit(FormulaFit):
             self._summary_cache = self._table(list(self._draws))
         return self._summary_cache
 
+    def fixed_names(self) -> list[str]:
+        """brms's population-level parameters in its order: ``b_Intercept`` (ordinal models:
+        ``b_Intercept[1]``..``b_Intercept[K-1]``, the thresholds), then ``b_<coef>``."""
+        lay = self.layout
+        intercepts = ["b_Intercept"] if lay.intercept else [f"b_Intercept[{k}]" for k in range(1, lay.thresholds + 1)]
+        return intercepts + [f"b_{n}" for n in lay.b_names]
+
     def fixef(self) -> pd.DataFrame:
-        names = (["b_Intercept"] if self.layout.intercept else []) + [f"b_{n}" for n in self.layout.b_names]
+        names = self.fixed_names()
         return self._table(names, [n[2:] for n in names]).iloc[:, :4]
 
     def varcorr(self) -> pd.DataFrame:
@@ -203,10 +216,30 @@ class BrmFit(FormulaFit):
         return np.asarray(self.likelihood.inverse_link(np.asarray(eta)))
 
     def fixed_effect_draws(self) -> pd.DataFrame:
-        """Draws x fixed effects, columns with lme4's names ("(Intercept)", "Days")."""
-        names = list(self.design.fixed.column_names)
+        """Draws x fixed effects, columns with lme4's names ("(Intercept)", "Days"). Ordinal models
+        have thresholds (``b_Intercept[k]`` in :meth:`draws`) instead of an intercept: their frame has
+        the coefficients only, which act on the linear predictor ``X b`` without an intercept column."""
+        names = [n for n in self.design.fixed.column_names if not (self.layout.thresholds and n == "(Intercept)")]
         return pd.DataFrame({n: self._draws["b_Intercept" if n == "(Intercept)" else f"b_{n}"].reshape(-1)
                              for n in names})
+
+    def _design_coefficient_draws(self) -> np.ndarray:
+        """(draws, columns of the design's fixed matrix): :meth:`fixed_effect_draws` with a zero
+        intercept column for ordinal models (their thresholds are applied by the likelihood)."""
+        frame = self.fixed_effect_draws()
+        return np.column_stack([frame[n].to_numpy() if n in frame else np.zeros(len(frame))
+                                for n in self.design.fixed.column_names])
+
+    def family_draws(self) -> dict:
+        """The likelihood's parameters besides the linear predictor, one row per draw (chains x
+        draws flattened): the family parameters (sigma, shape...) and, for ordinal models,
+        ``thresholds`` (draws, K - 1), brms's ``b_Intercept`` (for uncentered predictors)."""
+        out = {p: self.run.samples[p].reshape(-1) for p in self.layout.family_params}
+        if self.layout.thresholds:
+            from .ordinal import threshold_draws
+
+            out["thresholds"] = threshold_draws(self.run.samples, self.layout).reshape(-1, self.layout.thresholds)
+        return out
 
     def prior_samples(self, ndraws: int = 2000, seed=None) -> dict:
         """Draws from the priors, brms-named (needs ``sample_prior="yes"`` when fitting)."""
@@ -223,8 +256,11 @@ class BrmFit(FormulaFit):
         return replicated
 
     def fitted_mean(self) -> np.ndarray:
-        """Posterior mean of the expected response per observation, on the scale of :meth:`observed`."""
+        """Posterior mean of the expected response per observation, on the scale of :meth:`observed`
+        (ordinal models: the expected category, sum_k k P(y = k))."""
         epred = self.posterior_epred().mean(axis=0)
+        if self.layout.thresholds:
+            return epred @ np.arange(1, epred.shape[-1] + 1)
         if self.likelihood.name == "binomial" and self.design.weights is not None:
             epred = epred / self.design.weights
         return epred
@@ -337,8 +373,8 @@ class BrmFit(FormulaFit):
             rows, inverse = np.arange(n), np.arange(n)
         inputs = self._row_inputs(rows)
         data = {k: v[rows] for k, v in data.items()}
-        extra = {p: self.run.samples[p].reshape(-1) for p in self.layout.family_params}
-        fixed = self.fixed_effect_draws().to_numpy()
+        extra = self.family_draws()
+        fixed = self._design_coefficient_draws()
         effects = [r.reshape(-1, *r.shape[2:]) for r in self.group_effects()]
         out = np.empty((chains * n_draws, len(rows)))
         step = max(1, LOG_LIK_CHUNK_ELEMENTS // max(len(rows), 1))
@@ -398,6 +434,11 @@ class BrmFit(FormulaFit):
 
     def bayes_r2(self) -> pd.DataFrame:
         """Bayesian R^2 (Gelman et al. 2019): var(fit) / (var(fit) + var(residual)) per draw."""
+        if self.layout.thresholds:
+            from ..errors import ArgumentError
+
+            raise ArgumentError("bayes_r2 is not defined for ordinal models (brms: 'bayes_R2' is not defined "
+                                "for ordinal or categorical models): their expected value is a probability per category")
         epred = self.posterior_epred().reshape(-1, self.nobs)
         y = self.likelihood.data(self.design)["y"]
         resid = np.asarray(y)[None, :] - epred

@@ -29,7 +29,8 @@ def _check_newdata(fit, newdata: pd.DataFrame, used: set[int]) -> None:
 
 def linear_predictor(fit, newdata=None, re_formula=None, allow_new_levels=False,
                      sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
-    """(draws, observations) linear predictor."""
+    """(draws, observations) linear predictor. Ordinal models: ``X b`` without an intercept (the
+    thresholds, brms's ``b_Intercept[k]``, are compared with it by the likelihood)."""
     if sample_new_levels not in ("uncertainty", "gaussian", "old_levels"):
         raise ValueError("sample_new_levels must be 'uncertainty', 'gaussian' or 'old_levels'")
     used = terms_in_re_form(fit.design, re_formula)
@@ -105,7 +106,8 @@ def _pick(fit, ndraws, seed):
 
 def expected_value(fit, newdata=None, re_formula=None, allow_new_levels=False,
                    sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
-    """(draws, observations) E[y]; binomial: expected successes, as brms."""
+    """(draws, observations) E[y]; binomial: expected successes, as brms. Ordinal (cumulative)
+    models: the probability of each category, (draws, observations, K), as brms."""
     eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
     extra = _extra_for(fit, ndraws, seed)
     data = _data_for(fit, newdata)
@@ -128,7 +130,7 @@ def predictive_draws(fit, newdata=None, re_formula=None, allow_new_levels=False,
 def _extra_for(fit, ndraws, seed) -> dict:
     """The family's extra parameters (sigma, shape...) for the same draws as the linear predictor."""
     pick, _ = _pick(fit, ndraws, seed)
-    return {p: fit.run.samples[p].reshape(-1)[pick] for p in fit.layout.family_params}
+    return {p: v[pick] for p, v in fit.family_draws().items()}
 
 
 def _data_for(fit, newdata) -> dict:
@@ -156,7 +158,7 @@ def _data_for(fit, newdata) -> dict:
 def pointwise_log_likelihood(fit) -> np.ndarray:
     """log p(y_i | draw) for every draw and observation: (chains, draws, observations)."""
     eta = linear_predictor(fit)
-    extra = {p: fit.run.samples[p].reshape(-1)[:, None] for p in fit.layout.family_params}
+    extra = {p: v[:, None] for p, v in fit.family_draws().items()}
     data = fit.likelihood.data(fit.design)
     values = np.asarray(fit.likelihood.log_prob(eta, extra, data))
     chains, n = fit.run.samples[next(iter(fit.run.samples))].shape[:2]

@@ -47,7 +47,7 @@ class BrmSummary:
                     labels.append(f"cor({c1},{c2})")
             levels = fit.design.terms[g.index].n_levels
             out.append((f"~{g.group} (Number of levels: {levels})", self._table(names, labels)))
-        fixed = (["b_Intercept"] if lay.intercept else []) + [f"b_{n}" for n in lay.b_names]
+        fixed = fit.fixed_names()  # ordinal models: Intercept[1]..Intercept[K-1] first
         out.append(("Regression Coefficients:", self._table(fixed, [n[2:] for n in fixed])))
         if lay.family_params:
             out.append(("Further Distributional Parameters:", self._table(list(lay.family_params))))
@@ -61,6 +61,8 @@ class BrmSummary:
         fit = self.fit
         s = fit.run.settings
         links = [f"mu = {fit.likelihood.link_name}"] + [f"{p} = identity" for p in fit.layout.family_params]
+        if fit.layout.thresholds:
+            links.append("disc = identity")  # brms prints the link of disc, fixed at 1 (not a parameter)
         return [f" Family: {fit.likelihood.name} ", f"  Links: {'; '.join(links)} ",
                 f"Formula: {fit.design.formula.display} ",
                 f"   Data: {fit.data_name} (Number of observations: {fit.nobs}) ",

@@ -1,0 +1,178 @@
+"""brms's ``cumulative`` family (ordinal regression): thresholds, densities, probabilities, draws.
+
+brms 2.18 (``family = cumulative("logit")`` or ``"probit"``) has no intercept in the linear
+predictor; instead ``ordered[nthres] Intercept`` thresholds for the centered predictors, with
+``nthres = K - 1`` and K the largest category of a response coded 1..K. With ``mu`` the linear
+predictor (the centered predictors while sampling) and ``disc = 1`` (brms drops it):
+
+* logit: Stan's ``ordered_logistic(y | mu, Intercept)``: ``P(y <= k) = logistic(Intercept[k] - mu)``;
+* probit: ``P(y = k) = Phi(Intercept[k] - mu) - Phi(Intercept[k - 1] - mu)``,
+
+with ``Intercept[0] = -inf`` and ``Intercept[K] = +inf``. Both are computed in log space, as
+``log(F(b) - F(a)) = log F(b) + log1m(exp(log F(a) - log F(b)))`` for the lower half and the same in
+the upper tail with ``1 - F`` (the probit's ``Phi`` underflows in either tail otherwise).
+
+After sampling brms reports ``b_Intercept = Intercept + dot(means_X, b)``, the thresholds for the
+uncentered predictors; predictions use those with ``mu = X b`` (no intercept column).
+``posterior_epred`` is, as brms's, the probability of every category: draws x rows x K.
+
+The thresholds are sampled as Stan's ``ordered`` vector: the first free, each next one the one
+before plus ``exp`` of a free number (log-Jacobian: the sum of those free numbers).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+ORDINAL_FAMILIES = ("cumulative",)
+
+
+# ---- the response ------------------------------------------------------------------------------
+def ordinal_codes(values, name: str) -> np.ndarray:
+    """A response column -> float codes 1..K (NaN where missing).
+
+    Whole numbers >= 1 are kept as they are; an ordered or unordered pandas categorical maps its
+    categories to 1..K in their order (as R's ``as.numeric(factor)``). Text that is not categorical is
+    our DataError: its order would be a guess.
+    """
+    from ..errors import DataError
+
+    series = pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(float) + 1.0
+        codes[series.isna().to_numpy()] = np.nan
+        return codes
+    if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
+        raise DataError(f"cumulative response {name!r} is text ({series.dtype}): make it an ordered categorical "
+                        f"(pd.Categorical(values, categories=[...], ordered=True)) so that its order is known, "
+                        f"or code it as whole numbers 1..K")
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+def check_ordinal_response(y: np.ndarray, name: str) -> int:
+    """The number of categories K of a response coded 1..K; our DataError where it is not."""
+    from ..errors import DataError
+
+    y = np.asarray(y, dtype=float)
+    bad = ~(np.isfinite(y) & (y >= 1) & (y == np.round(y)))
+    if bad.any():
+        raise DataError(f"cumulative response {name!r} must be whole numbers 1, 2, ..., K (or an ordered "
+                        f"categorical); {int(bad.sum())} row(s) are not (first: {y[bad][0]:g})")
+    if len(np.unique(y)) < 2:
+        raise DataError(f"cumulative response {name!r} has a single category ({y[0]:g}): an ordinal model "
+                        "needs at least two")
+    return int(np.max(y))
+
+
+# ---- the ordered transform ---------------------------------------------------------------------
+def ordered_from_unconstrained(raw, xp):
+    """Stan's ordered transform along the last axis: ``x[0] = raw[0]``, ``x[k] = x[k-1] + exp(raw[k])``;
+    returns ``(x, log |Jacobian|)`` (the Jacobian summed over the last axis)."""
+    head = raw[..., :1]
+    steps = xp.exp(raw[..., 1:])
+    x = xp.concatenate([head, head + xp.cumsum(steps, axis=-1)], axis=-1)
+    return x, xp.sum(raw[..., 1:], axis=-1)
+
+
+# ---- densities (JAX) and probabilities (NumPy) --------------------------------------------------
+def _log_cdfs(z, link: str, xp):
+    """(log F(z), log(1 - F(z))) for the link's latent distribution."""
+    if xp is np:
+        from scipy.special import log_expit, log_ndtr
+    else:
+        from jax.nn import log_sigmoid as log_expit
+        from jax.scipy.special import log_ndtr
+    if link == "logit":
+        return log_expit(z), log_expit(-z)
+    if link == "probit":
+        return log_ndtr(z), log_ndtr(-z)
+    raise ValueError(link)  # pragma: no cover - links are checked by make_likelihood
+
+
+def _log_diff(log_big, log_small, xp):
+    """log(exp(log_big) - exp(log_small)) for log_big >= log_small.
+
+    The gap is kept below -1e-300 so that equal arguments give a large finite value rather than
+    -inf: in JAX the branch a ``where`` does not take must still have a finite gradient."""
+    gap = xp.minimum(log_small - log_big, -1e-300)
+    return log_big + xp.log(-xp.expm1(gap))
+
+
+def _interval_log_probability(lf_lo, lf_up, ls_lo, ls_up, z_up, xp):
+    """log(F(z_up) - F(z_lo)) from the log cdfs (lf) and log survivals (ls) at both ends: the
+    difference of cdfs below the middle, of survivals above it (either is tiny in its own tail)."""
+    return xp.where(z_up <= 0, _log_diff(lf_up, lf_lo, xp), _log_diff(ls_lo, ls_up, xp))
+
+
+def category_log_probabilities(eta, thresholds, link: str, xp=np):
+    """log P(y = k), k = 1..K, as an array (..., K): ``eta`` (...), ``thresholds`` (..., K - 1)."""
+    z = thresholds - eta[..., None]  # (..., K - 1)
+    log_f, log_s = _log_cdfs(z, link, xp)
+    edge = log_f.shape[:-1] + (1,)
+    ninf, zero, inf = xp.full(edge, -np.inf), xp.zeros(edge), xp.full(edge, np.inf)
+    return _interval_log_probability(
+        xp.concatenate([ninf, log_f], axis=-1), xp.concatenate([log_f, zero], axis=-1),  # F(z_0) = 0, F(z_K) = 1
+        xp.concatenate([zero, log_s], axis=-1), xp.concatenate([log_s, ninf], axis=-1),
+        xp.concatenate([z, inf], axis=-1), xp)
+
+
+def cumulative_lpmf(y, eta, thresholds, link: str):
+    """log P(y | eta, thresholds) in JAX, y coded 1..K (floats); broadcasts over leading axes."""
+    import jax.numpy as jnp
+
+    k = jnp.asarray(y).astype(jnp.int32) - 1  # 0..K-1
+    z = thresholds - eta[..., None]
+    log_f, log_s = _log_cdfs(z, link, jnp)
+    nthres = z.shape[-1]
+    shape = jnp.broadcast_shapes(z.shape[:-1], k.shape)
+    k = jnp.broadcast_to(k, shape)
+    log_f, log_s, z = (jnp.broadcast_to(a, shape + (nthres,)) for a in (log_f, log_s, z))
+
+    def at(values, index):
+        return jnp.take_along_axis(values, jnp.clip(index, 0, nthres - 1)[..., None], -1)[..., 0]
+
+    first, last = k == 0, k == nthres  # the ends: F(z_0) = 0, F(z_K) = 1
+    lf_lo = jnp.where(first, -jnp.inf, at(log_f, k - 1))
+    ls_lo = jnp.where(first, 0.0, at(log_s, k - 1))
+    lf_up = jnp.where(last, 0.0, at(log_f, k))
+    ls_up = jnp.where(last, -jnp.inf, at(log_s, k))
+    z_up = jnp.where(last, jnp.inf, at(z, k))
+    return _interval_log_probability(lf_lo, lf_up, ls_lo, ls_up, z_up, jnp)
+
+
+def category_probabilities(eta, thresholds, link: str) -> np.ndarray:
+    """P(y = k) (..., K) in NumPy: brms's posterior_epred of an ordinal model."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.exp(category_log_probabilities(np.asarray(eta, float), np.asarray(thresholds, float), link))
+
+
+class OrdinalDistribution:
+    """The cumulative family at broadcast ``eta`` (...) and ``thresholds`` (..., K - 1)."""
+
+    def __init__(self, eta, thresholds, link: str):
+        self.eta, self.thresholds, self.link = eta, thresholds, link
+
+    def log_prob(self, y):
+        return cumulative_lpmf(y, self.eta, self.thresholds, self.link)
+
+    def sample(self, key, sample_shape=()):
+        """Categories 1..K (floats), by inverting the cumulative probabilities with one uniform each."""
+        from .distributions import _numpy_rng
+
+        rng = _numpy_rng(key)
+        probs = category_probabilities(self.eta, self.thresholds, self.link)
+        shape = tuple(sample_shape) + probs.shape[:-1]
+        cumulative = np.cumsum(np.broadcast_to(probs, shape + probs.shape[-1:]), axis=-1)
+        u = rng.random(shape)[..., None]
+        return 1.0 + np.minimum(np.sum(cumulative < u, axis=-1), probs.shape[-1] - 1).astype(float)
+
+
+# ---- draws after sampling ------------------------------------------------------------------------
+def threshold_draws(samples: dict, layout) -> np.ndarray:
+    """brms's ``b_Intercept`` (..., K - 1): the thresholds for uncentered predictors,
+    ``Intercept + dot(means_X, b)``."""
+    thresholds = np.asarray(samples["Intercept"], dtype=float)
+    if layout.b_names:
+        thresholds = thresholds + np.tensordot(np.asarray(samples["b"], dtype=float), layout.x_means,
+                                               axes=([-1], [0]))[..., None]
+    return thresholds
