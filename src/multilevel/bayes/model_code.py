@@ -18,7 +18,7 @@ def model_code(fit) -> str:
              f"  N = {design.nobs}  rows" + _likelihood_note(fit, design),
              f"  {response}[N]  response"]
     if lay.b_names:
-        centered = " (centered: column means subtracted)" if lay.intercept else ""
+        centered = " (centered: column means subtracted)" if lay.intercept or lay.thresholds else ""
         lines.append(f"  X[N, {len(lay.b_names)}]  population-level columns {', '.join(lay.b_names)}{centered}")
     for g in lay.groups:
         lines.append(f"  {g.group}: {g.n_levels} levels; Z_{g.index + 1}[N, {len(g.columns)}] columns "
@@ -28,6 +28,8 @@ def model_code(fit) -> str:
     lines += ["}", "parameters {"]
     if lay.intercept:
         lines.append("  real Intercept;  // the intercept at the predictors' means")
+    if lay.thresholds:
+        lines.append(f"  ordered[{lay.thresholds}] Intercept;  // thresholds for centered predictors (no intercept in eta)")
     if lay.b_names:
         lines.append(f"  vector[{len(lay.b_names)}] b;  // {', '.join(lay.b_names)}")
     for g in lay.groups:
@@ -56,11 +58,14 @@ def model_code(fit) -> str:
                      "exactly (a Gaussian marginal likelihood)")
     else:
         weights = " * weights" if "weights" in design.additions else ""
-        lines.append(f"  target += {lik.name}_lpdf({response} | {_arguments(lik, design)}){weights};")
+        lines.append(f"  target += {_likelihood_call(lik, design, response)}{weights};")
     lines += ["}", "generated quantities {"]
     if lay.intercept:
         lines.append("  b_Intercept = Intercept - dot(column means of X, b);" if lay.b_names else
                      "  b_Intercept = Intercept;")
+    if lay.thresholds:  # the thresholds for uncentered predictors (mu = X b)
+        lines.append(f"  vector[{lay.thresholds}] b_Intercept = Intercept + dot(column means of X, b);"
+                     if lay.b_names else f"  vector[{lay.thresholds}] b_Intercept = Intercept;")
     if lay.integrate_out_effects:
         lines.append("  r drawn from its exact conditional given each draw of the parameters;")
     lines.append("}")
@@ -83,6 +88,8 @@ def _effects(g, lay) -> str:
 
 def _prior_target(klass: str, coef: str, group: str, lay) -> str:
     if klass == "Intercept":
+        if lay.thresholds:
+            return f"Intercept[{coef}]" if coef else ""
         return "Intercept" if lay.intercept and not coef else ""
     if klass == "b":
         return f"b[{coef}]" if coef else ""
@@ -104,6 +111,15 @@ def _support(param: str) -> str:
 def _likelihood_note(fit, design) -> str:
     ran = fit.run.settings.get("likelihood", "")
     return f"  ({ran})" if ran and ran != f"{design.nobs:,} rows" else ""
+
+
+def _likelihood_call(lik, design, response: str) -> str:
+    if lik.ordinal:  # brms: ordered_logistic for the logit link, its cumulative_probit_lpmf otherwise
+        if lik.link_name == "logit":
+            return f"ordered_logistic_lpmf({response} | eta, Intercept)"
+        return (f"cumulative_{lik.link_name}_lpmf({response} | eta, disc = 1, Intercept)  "
+                "// log(Phi(Intercept[y] - eta) - Phi(Intercept[y-1] - eta))")
+    return f"{lik.name}_lpdf({response} | {_arguments(lik, design)})"
 
 
 def _arguments(lik, design) -> str:

@@ -49,6 +49,15 @@ def ordinal_codes(values, name: str) -> np.ndarray:
     return series.to_numpy(dtype=float, na_value=np.nan)
 
 
+def with_ordinal_response(parsed, data: pd.DataFrame, likelihood) -> pd.DataFrame:
+    """``data`` with an ordinal model's response column coded 1..K (:func:`ordinal_codes`), for the
+    design (which reads numeric responses only); other families' data unchanged."""
+    name = (parsed.response or "").strip()
+    if not likelihood.ordinal or not isinstance(data, pd.DataFrame) or name not in data.columns:
+        return data
+    return data.assign(**{name: ordinal_codes(data[name], name)})
+
+
 def check_ordinal_response(y: np.ndarray, name: str) -> int:
     """The number of categories K of a response coded 1..K; our DataError where it is not."""
     from ..errors import DataError

@@ -164,7 +164,11 @@ class Simulator:
         # rows a fit would drop stay dropped: a simulated response would otherwise bring them back
         complete = data[[v for v in parsed.variables if v in data.columns]].notna().all(axis=1)
         simulator = cls(formula, data.loc[complete].reset_index(drop=True), family, [], response[0], link)
-        _design, _likelihood, layout = simulator._build(user_priors)
+        _design, likelihood, layout = simulator._build(user_priors)
+        if likelihood.ordinal:
+            # a simulated response may miss the top category, and a refit would then have fewer thresholds
+            raise ArgumentError(f"sbc does not simulate ordinal ({likelihood.name}) responses: a simulated data set "
+                                "can lack a category, which changes the model refitted to it")
         from .model import has_improper_prior
 
         # a model without predictors still resolves brms's class-wide (flat) b row: no parameter has it

@@ -24,10 +24,18 @@ _CLASS_ORDER = ("b_", "sd_", "cor_")
 def brm_posterior_variables(fit) -> dict[str, Variable]:
     """brms-named variables of a :class:`~multilevel.bayes.posterior.BrmFit`, in brms's order."""
     named = fit.draws_by_chain()
+    thresholds = fit.layout.thresholds
+    if thresholds:  # b_Intercept[1]..[K-1]: one variable with an index, as brms's vector
+        parts = [named.pop(f"b_Intercept[{k}]") for k in range(1, thresholds + 1)]
+        named = {"b_Intercept": np.stack(parts, axis=-1), **named}
     scalars = sorted(named, key=lambda name: _class_rank(name, fit.layout.family_params))
-    out = {name: Variable(name, np.asarray(named[name])) for name in scalars}
-    if fit.layout.intercept and "Intercept" in fit.run.samples:
-        out["Intercept"] = Variable("Intercept", np.asarray(fit.run.samples["Intercept"]))
+    out = {}
+    for name in scalars:
+        values = np.asarray(named[name])
+        out[name] = Variable(name, values, *_threshold_dims(values, thresholds))
+    if (fit.layout.intercept or thresholds) and "Intercept" in fit.run.samples:
+        values = np.asarray(fit.run.samples["Intercept"])
+        out["Intercept"] = Variable("Intercept", values, *_threshold_dims(values, thresholds))
     for group, blocks in _blocks_by_group(fit).items():
         term = fit.design.terms[blocks[0].index]
         values = np.concatenate([np.asarray(fit.run.samples[f"r_{g.index}"]) for g in blocks], axis=-1)
@@ -36,6 +44,13 @@ def brm_posterior_variables(fit) -> dict[str, Variable]:
         name = f"r_{group}"
         out[name] = Variable(name, values, (group, "term"), (levels, columns))
     return out
+
+
+def _threshold_dims(values: np.ndarray, thresholds: int) -> tuple:
+    """An ordinal model's vector of thresholds is indexed 1..K-1 (``b_Intercept[1]``); scalars have no dims."""
+    if values.ndim == 3:
+        return ("threshold",), (pd.Index(range(1, thresholds + 1)),)
+    return (), ()
 
 
 def _class_rank(name: str, family_params) -> tuple[int, int]:

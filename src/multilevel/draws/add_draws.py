@@ -54,8 +54,10 @@ def _add_draws(newdata, fit, question, value, ndraws, seed, re_formula, allow_ne
                                                allow_new_levels=allow_new_levels, **options))
     chains, iterations = np.shape(next(iter(fit.draws_by_chain().values())))[:2]
     picked = np.sort(pick_draws(chains * iterations, ndraws, np.random.default_rng(seed)))
-    if values.shape != (len(picked), len(newdata)):
+    if values.shape[:2] != (len(picked), len(newdata)) or values.ndim > 3:
         raise DataError(f"{question} gave draws of shape {values.shape}, expected ({len(picked)}, {len(newdata)})")
+    if values.ndim == 3:  # ordinal epred: a probability per category, rows by .category as tidybayes
+        return _with_categories(newdata, values, picked, iterations, value)
     n_draws, n_rows = values.shape
     out = newdata.iloc[np.repeat(np.arange(n_rows), n_draws)].reset_index(drop=True)
     out[".row"] = np.repeat(np.arange(1, n_rows + 1), n_draws)
@@ -63,5 +65,23 @@ def _add_draws(newdata, fit, question, value, ndraws, seed, re_formula, allow_ne
     out[".iteration"] = np.tile(picked % iterations + 1, n_rows)
     out[".draw"] = np.tile(picked + 1, n_rows)
     out[value] = values.T.reshape(-1)
+    out.attrs["multilevel_values"] = [value]
+    return out
+
+
+def _with_categories(newdata, values, picked, iterations, value) -> pd.DataFrame:
+    """(draws, rows, K) -> one row per (newdata row, category, draw), with tidybayes's ``.category``
+    (1..K) beside ``.row``: what ``add_epred_draws`` gives for an ordinal brms model."""
+    if ".category" in newdata.columns:
+        raise DataError("newdata already has a column .category; rename it (the categories are added under that name)")
+    n_draws, n_rows, n_categories = values.shape
+    per_row = n_categories * n_draws
+    out = newdata.iloc[np.repeat(np.arange(n_rows), per_row)].reset_index(drop=True)
+    out[".row"] = np.repeat(np.arange(1, n_rows + 1), per_row)
+    out[".chain"] = np.tile(picked // iterations + 1, n_rows * n_categories)
+    out[".iteration"] = np.tile(picked % iterations + 1, n_rows * n_categories)
+    out[".draw"] = np.tile(picked + 1, n_rows * n_categories)
+    out[".category"] = np.tile(np.repeat(np.arange(1, n_categories + 1), n_draws), n_rows)
+    out[value] = np.transpose(values, (1, 2, 0)).reshape(-1)
     out.attrs["multilevel_values"] = [value]
     return out
