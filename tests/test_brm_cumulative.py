@@ -189,6 +189,11 @@ def test_print_names_and_predictions(fits, wine):
     assert ml.get_variables(fit)[:4] == [f"b_Intercept[{k}]" for k in range(1, 5)]
     with pytest.raises(ArgumentError, match="ordinal"):
         fit.bayes_r2()
+    # coef: each judge's thresholds, b_Intercept[k] - r_judge (r adds to mu)
+    judge = fit.coef()["judge"]
+    assert list(judge.columns.get_level_values(0).unique()) == [f"Intercept[{k}]" for k in range(1, 5)]
+    expected = (fit.draws_by_chain()["b_Intercept[2]"][..., None] - fit.group_effects()[0][..., 0]).mean(axis=(0, 1))
+    np.testing.assert_allclose(judge["Intercept[2]"]["Estimate"].to_numpy(), expected, rtol=1e-10)
 
 
 def test_user_prior_on_one_threshold(wine):

@@ -158,14 +158,25 @@ class BrmFit(FormulaFit):
         return {k: pd.concat(v, axis=1) for k, v in out.items()}
 
     def coef(self) -> dict[str, pd.DataFrame]:
-        """Population plus group-level effects per level, summarized as :meth:`ranef`."""
+        """Population plus group-level effects per level, summarized as :meth:`ranef`. Ordinal
+        models: a varying intercept gives each level's thresholds ``Intercept[k]``, ``b_Intercept[k] - r``
+        (the group effect adds to mu, which the thresholds are compared with)."""
         fixed = {n: self._draws[f"b_{n}"].reshape(-1) for n in (["Intercept"] if self.layout.intercept else [])
                  + list(self.layout.b_names)}
+        thresholds = self.layout.thresholds
         out: dict[str, list] = {}
         for g, r in zip(self.layout.groups, self.group_effects()):
             term = self.design.terms[g.index]
             flat = r.reshape(-1, *r.shape[2:])
             for i, c in enumerate(g.columns):
+                if c == "Intercept" and thresholds:
+                    # ordinal: the level's thresholds, b_Intercept[k] - r (r adds to mu, and
+                    # P(y <= k) = F(threshold_k - mu)); one column block per threshold
+                    for k in range(1, thresholds + 1):
+                        values = self._draws[f"b_Intercept[{k}]"].reshape(-1)[:, None] - flat[:, :, i]
+                        out.setdefault(g.group, []).append(_level_table(values, f"Intercept[{k}]", term.levels,
+                                                                        g.group))
+                    continue
                 values = flat[:, :, i] + (fixed[c][:, None] if c in fixed else 0.0)
                 out.setdefault(g.group, []).append(_level_table(values, c, term.levels, g.group))
         return {k: pd.concat(v, axis=1) for k, v in out.items()}
