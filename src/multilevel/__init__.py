@@ -33,6 +33,7 @@ from .errors import (
 from .formula import parse_formula
 from .ml import SeparationWarning, anova, glm, glmer, glmer_nb, lm, lmer, power
 from .results import GlmerFit, GlmFit, LmerFit, LmFit
+from .results.conditional_effects import conditional_effects
 from .results.protocol import MissingCapability, capabilities
 from .rethinking.helpers import HPDI, PI, extract_samples, link, rlkjcorr, rmvnorm, sim, traceplot, trankplot
 
@@ -121,4 +122,5 @@ __all__ = ["spread_draws", "gather_draws", "get_variables", "add_epred_draws", "
            "extract_samples", "link", "sim", "traceplot", "trankplot", "compare", "waic", "psis", "prior", "Prior", "PriorError", "loo_compare", "anova", "datasets", "families", "GlmerFit", "SeparationWarning", "parse_formula", "build_design", "LmerFit", "FormulaError",
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]
-__all__ += ["lm", "glm", "LmFit", "GlmFit", "capabilities", "MissingCapability", "power", "sbc", "hypothesis", "update"]
+__all__ += ["lm", "glm", "LmFit", "GlmFit", "capabilities", "MissingCapability", "power", "sbc", "hypothesis", "update",
+            "conditional_effects"]

@@ -167,43 +167,42 @@ def shrinkage_2d(fit, group: str | None = None, slope: str = None, ax=None):
 
 
 def conditional_effects(fit, x: str, ax=None, points: int = 50, group: str | None = None, n_groups: int = 8):
-    """Population-level prediction over ``x`` (other numeric predictors at their means) with a 95%
-    band: posterior draws for brm fits, Wald band of the fixed effects for lmer/glmer fits.
+    """Population-level prediction over ``x`` with a 95% band, drawn on one Axes.
 
-    With ``group``, thin lines add each of the first ``n_groups`` levels' own intercept (and slope
-    of ``x`` where the model has one) on the linear-predictor scale, mapped back to the response.
+    ``x`` is an effect of :func:`multilevel.conditional_effects` (a predictor such as ``"Days"``, a
+    factor, or an interaction ``"x:f"``; the other predictors at their mean or first level:
+    posterior draws for brm fits, a Wald band for lmer/glmer fits), or a numeric fixed-effect column
+    such as ``"tempwarm"`` (the other columns at their means). With ``group``, thin lines add each of
+    the first ``n_groups`` levels' own intercept (and slope of ``x`` where the model has one) on the
+    linear-predictor scale, mapped back to the response. Returns the Axes.
     """
-    from ._access import is_bayesian
+    from ..errors import MultilevelError
+    from ..results.conditional_effects import conditional_effects as compute
+    from ..results.conditional_effects import model_variables
+    from .conditional import draw_effect
 
-    columns = fixed_columns(fit, "conditional_effects")
-    names = list(columns.columns)
-    if x not in names:
-        from ..errors import MultilevelError
-
-        raise MultilevelError(f"{x!r} is not a numeric fixed-effect column; columns: {', '.join(names)}")
-    matrix = columns.to_numpy()
-    grid = np.linspace(matrix[:, names.index(x)].min(), matrix[:, names.index(x)].max(), points)
-    rows = np.tile(matrix.mean(axis=0), (points, 1))
-    rows[:, names.index(x)] = grid
+    require(fit, "fixed_columns", "ml.plots.conditional_effects")
     require(fit, "inverse_link", "ml.plots.conditional_effects")
-    inverse = fit.inverse_link
-    if is_bayesian(fit):
-        require(fit, "fixed_effect_draws", "ml.plots.conditional_effects")
-        beta = fit.fixed_effect_draws()[names].to_numpy()
-        mean = inverse(beta @ rows.T)
-        center, low, high = np.mean(mean, 0), np.quantile(mean, 0.025, 0), np.quantile(mean, 0.975, 0)
-    else:
-        require(fit, "vcov", "ml.plots.conditional_effects")
-        beta = fit.fixed_effect_table()["estimate"][names].to_numpy()
-        cov = np.asarray(fit.vcov().loc[names, names])
-        eta = rows @ beta
-        se = np.sqrt(np.einsum("ij,jk,ik->i", rows, cov, rows))
-        center, low, high = inverse(eta), inverse(eta - 1.96 * se), inverse(eta + 1.96 * se)
+    names = list(fixed_columns(fit, "conditional_effects").columns)
+    variables = model_variables(fit)
+    parts = [part.strip() for part in x.split(":")]
     fig, ax = _axes(ax, (6, 4))
-    ax.fill_between(grid, low, high, color="C0", alpha=0.25, label="95% band")
-    ax.plot(grid, center, color="C0", label="population prediction")
+    if x in names and not all(p in variables for p in parts):  # a design column: the other columns at their means
+        grid, center, low, high, base = _column_effect(fit, x, names, points)
+        ax.fill_between(grid, low, high, color="C0", alpha=0.25, label="95% band")
+        ax.plot(grid, center, color="C0", label="population prediction")
+    else:
+        result = compute(fit, x, resolution=points)
+        name = next(iter(result))
+        effects, types = result.effects(name)
+        draw_effect(ax, result[name], effects, types, fit.response_name, result.prob)
+        if group is not None:
+            if types != ("numeric",):
+                raise MultilevelError(f"group lines need one numeric predictor as x, not {x!r}")
+            grid = result[name][effects[0]].to_numpy(dtype=float)
+            base = compute(fit, x, resolution=points, method="posterior_linpred")[name]["estimate__"].to_numpy()
     if group is not None:
-        base = rows @ (np.mean(beta, axis=0) if is_bayesian(fit) else beta)
+        inverse = fit.inverse_link
         intercepts = group_effects(fit, group, "(Intercept)", "conditional_effects")["estimate"].to_numpy()
         try:
             slopes = group_effects(fit, group, x, "conditional_effects")["estimate"].to_numpy()
@@ -215,6 +214,30 @@ def conditional_effects(fit, x: str, ax=None, points: int = 50, group: str | Non
                     label=f"{group} {levels[k]}" if k < 3 else None)
     ax.set_xlabel(x)
     ax.set_ylabel(fit.response_name)
-    ax.legend(fontsize="small")
-
+    if ax.get_legend() is None and ax.get_legend_handles_labels()[0]:  # an interaction has its own, titled
+        ax.legend(fontsize="small")
     return ax
+
+
+def _column_effect(fit, x: str, names: list[str], points: int):
+    """Grid over one fixed-effect column, the others at their means: grid, estimate, lower, upper and
+    the linear predictor (posterior means of the coefficients for Bayesian fits)."""
+    from ._access import is_bayesian
+
+    matrix = fixed_columns(fit, "conditional_effects").to_numpy()
+    grid = np.linspace(matrix[:, names.index(x)].min(), matrix[:, names.index(x)].max(), points)
+    rows = np.tile(matrix.mean(axis=0), (points, 1))
+    rows[:, names.index(x)] = grid
+    inverse = fit.inverse_link
+    if is_bayesian(fit):
+        require(fit, "fixed_effect_draws", "ml.plots.conditional_effects")
+        beta = fit.fixed_effect_draws()[names].to_numpy()
+        mean = inverse(beta @ rows.T)
+        center, low, high = np.mean(mean, 0), np.quantile(mean, 0.025, 0), np.quantile(mean, 0.975, 0)
+        return grid, center, low, high, rows @ np.mean(beta, axis=0)
+    require(fit, "vcov", "ml.plots.conditional_effects")
+    beta = fit.fixed_effect_table()["estimate"][names].to_numpy()
+    cov = np.asarray(fit.vcov().loc[names, names])
+    eta = rows @ beta
+    se = np.sqrt(np.einsum("ij,jk,ik->i", rows, cov, rows))
+    return grid, inverse(eta), inverse(eta - 1.96 * se), inverse(eta + 1.96 * se), eta
