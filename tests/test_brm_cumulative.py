@@ -235,3 +235,15 @@ def test_text_response_and_model_errors_are_ours(wine):
         ml.brm("rating ~ 0 + temp", wine, family="cumulative", refresh=0)
     with pytest.raises(ArgumentError, match="ordinal"):
         ml.sbc("rating ~ temp", wine, family="cumulative", nsim=2)
+
+
+def test_an_ordered_categorical_response_is_read_in_its_order():
+    w = ml.datasets.load("wine")
+    labels = {1: "very low", 2: "low", 3: "mid", 4: "high", 5: "very high"}
+    w["r"] = pd.Categorical(w.rating.map(labels), categories=list(labels.values()), ordered=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ml.brm("r ~ temp + contact", w, family="cumulative", chains=1, iter=200, seed=2, refresh=0)
+    assert np.array_equal(fit.design.response, w.rating.to_numpy(dtype=float))
+    with pytest.raises(DataError, match="'temp' is text"):
+        ml.brm("temp ~ contact", w, family="cumulative")

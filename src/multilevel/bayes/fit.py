@@ -14,6 +14,7 @@ from . import fit_file
 from .distributions import NEW_FAMILIES, check_response
 from .likelihood import ADDITIONS, make_likelihood, with_additions
 from .model import build_layout, has_improper_prior, make_model
+from .ordinal import with_ordinal_response
 from .posterior import BrmFit
 from .priors import Prior, PriorError
 from .sampler import diagnose, preload_diagnostics, prepare_devices, run_nuts
@@ -56,7 +57,10 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
         - beta (phi): ``beta(mu phi, (1 - mu) phi)`` for responses in (0, 1);
         - shifted_lognormal (sigma, ndt): ``ndt + lognormal(mu, sigma)``, ``0 < ndt < min(y)``;
         - exgaussian (sigma, beta): normal plus exponential of mean beta, mu the mean;
-        - skew_normal (sigma, alpha): mu the mean, sigma the sd, alpha the skewness.
+        - skew_normal (sigma, alpha): mu the mean, sigma the sd, alpha the skewness;
+        - cumulative (logit or probit): ordinal responses 1..K (or an ordered categorical) with
+          ordered thresholds ``b_Intercept[1]``..``b_Intercept[K-1]``; ``posterior_epred`` gives
+          category probabilities (draws x rows x K), as brms (:mod:`multilevel.bayes.ordinal`).
 
         Densities, means and default priors: :mod:`multilevel.bayes.distributions`.
     link : str, optional
@@ -158,6 +162,7 @@ def design_and_likelihood(formula: str, data: pd.DataFrame, family, na_action: s
     parsed = parse_formula(formula)
     likelihood = with_additions(make_likelihood(family, link), parsed)
     data = with_intercept_column(parsed, data)
+    data = with_ordinal_response(parsed, data, likelihood)  # an ordered categorical response -> 1..K
     design_family = _DESIGN_FAMILY.get(likelihood.name)
     # brms puts no bound on the levels of a grouping factor (eight schools: one level a row, with se())
     design = build_design(parsed, data, family=get_family(design_family) if design_family else None,
