@@ -5,6 +5,7 @@
 >>> print(fit.summary())  # doctest: +SKIP
 """
 from . import datasets, families, plots
+from .bayes.brmsformula import bf, brmsformula
 from .bayes.priors import Prior, PriorError, prior
 from .design import build_design
 from .draws import (
@@ -123,4 +124,4 @@ __all__ = ["spread_draws", "gather_draws", "get_variables", "add_epred_draws", "
            "DataError", "MultilevelError", "ConvergenceWarning", "SingularFitWarning",
            "MissingValuesWarning", "__version__"]
 __all__ += ["lm", "glm", "LmFit", "GlmFit", "capabilities", "MissingCapability", "power", "sbc", "hypothesis", "update",
-            "conditional_effects"]
+            "conditional_effects", "bf", "brmsformula"]

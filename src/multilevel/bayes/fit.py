@@ -15,6 +15,7 @@ from .distributions import NEW_FAMILIES, check_response
 from .likelihood import ADDITIONS, make_likelihood, with_additions
 from .model import build_layout, has_improper_prior, make_model
 from .ordinal import with_ordinal_response
+from .brmsformula import BrmsFormula
 from .posterior import BrmFit
 from .priors import Prior, PriorError
 from .sampler import diagnose, preload_diagnostics, prepare_devices, run_nuts
@@ -30,7 +31,7 @@ _DESIGN_FAMILY = {"bernoulli": "binomial", "binomial": "binomial", "poisson": "p
                   "negbinomial": "negative.binomial"}
 
 
-def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None = None, priors=None, chains: int = 4,
+def brm(formula, data: pd.DataFrame, *, family="gaussian", link: str | None = None, priors=None, chains: int = 4,
         iter=options.NOT_GIVEN, warmup=options.NOT_GIVEN, draws=options.NOT_GIVEN, thin: int = 1,
         seed: int | None = None, cores: int | None = None, control: dict | None = None, refresh: int | None = None,
         target_accept=options.NOT_GIVEN, sample_prior: str = "no", max_tree_depth=options.NOT_GIVEN,
@@ -40,9 +41,11 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
 
     Parameters
     ----------
-    formula : str
+    formula : str or ml.bf(...)
         ``"Reaction ~ Days + (Days | Subject)"``; binomial responses as ``successes | trials(n)``
-        or ``cbind(successes, failures)``.
+        or ``cbind(successes, failures)``. ``ml.bf("y ~ x", "sigma ~ g")`` gives a distributional
+        parameter its own linear predictor; ``ml.bf("con ~ 0 + a", "a ~ 0 + id.f", nl=True)`` a
+        nonlinear formula (:mod:`multilevel.bayes.brmsformula`, :mod:`multilevel.bayes.predictors`).
     family : str
         brms's family names and parameterizations (brms 2.18; extra parameters in brackets, as
         brms names them in draws, summaries and priors):
@@ -114,9 +117,12 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
         default_adapt_delta=0.8, target_accept_label="target_accept (brms's adapt_delta)")
     priors = _check_options(sample_prior=sample_prior, data_name=data_name, priors=priors)
     dtype = options.draws_dtype(draws_dtype)
-    design, likelihood = design_and_likelihood(formula, data, family, na_action, link=link)
-    _check_response(design, likelihood)
-    layout = build_layout(design, likelihood, priors)
+    if isinstance(formula, BrmsFormula):
+        design, likelihood, layout = _bf_layout(formula, data, family, na_action, link, priors)
+    else:
+        design, likelihood = design_and_likelihood(formula, data, family, na_action, link=link)
+        _check_response(design, likelihood)
+        layout = build_layout(design, likelihood, priors)
     if sample_prior in ("only", "yes"):
         improper = has_improper_prior(layout)
         if improper:
@@ -126,11 +132,11 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
     if file is not None:
         options.choice("file_refit", file_refit, fit_file.REFIT)
         path = fit_file.file_path(file)
-        key = fit_file.fingerprint(formula, data, design, {
+        key = fit_file.fingerprint(repr(formula), data, design, {
             "family": likelihood.name, "link": likelihood.link_name, "parameters": likelihood.parameters,
-            "priors": [(p.text, p.class_, p.coef, p.group) for p in priors], "settings": settings.as_dict(),
+            "priors": [(p.text, p.class_, p.coef, p.group, p.dpar, p.nlpar) for p in priors], "settings": settings.as_dict(),
             "seed": seed, "sample_prior": sample_prior, "draws_dtype": dtype, "na_action": na_action})
-        stored = fit_file.load(path, key, formula, file_refit)
+        stored = fit_file.load(path, key, repr(formula), file_refit)
     sampling_layout = layout.for_prior_only() if sample_prior == "only" else layout
     if stored is not None:
         run, prior_run = stored
@@ -142,7 +148,7 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
         if sample_prior == "yes":
             prior_run = _sample(design, layout.for_prior_only(), likelihood, settings, prior_only=True, dtype=dtype)
         if path is not None:
-            fit_file.save(path, key, formula, run, prior_run)
+            fit_file.save(path, key, repr(formula), run, prior_run)
     fit = BrmFit(design, likelihood, sampling_layout, run, priors, data_name=data_name or "data",
                  sample_prior=sample_prior)
     if prior_run is not None:
@@ -152,6 +158,25 @@ def brm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
     fit.messages = diagnose(run, table["Rhat"].to_dict(), table["Bulk_ESS"].to_dict(), table["Tail_ESS"].to_dict())
     fit._call = call
     return fit
+
+
+def _bf_layout(formula, data, family, na_action, link, priors):
+    """A bf() model: the main design (for nonlinear models the response alone), the likelihood and the
+    layout with the extra predictors of :mod:`.predictors`, all on the same rows."""
+    from .predictors import build_predictors, main_formula, model_rows, split_priors
+
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    rows = model_rows(formula, data, na_action)
+    design, likelihood = design_and_likelihood(main_formula(formula), rows, family, na_action, link=link)
+    if design.nobs != len(rows):
+        raise DataError(f"the formula {formula.formula!r} uses {design.nobs} of the model's {len(rows)} rows")
+    if likelihood.ordinal:
+        raise ArgumentError("bf() with nonlinear or distributional formulas is not available for ordinal families")
+    _check_response(design, likelihood)
+    main_priors, extra_priors = split_priors(priors)
+    predictors = build_predictors(formula, rows, design, likelihood, extra_priors)
+    return design, likelihood, build_layout(design, likelihood, main_priors, predictors)
 
 
 def design_and_likelihood(formula: str, data: pd.DataFrame, family, na_action: str = "omit", link=None):

@@ -83,6 +83,7 @@ class ModelLayout:
     patterns: object = None  # .likelihood.Patterns: rows summed for the likelihood (bernoulli, binomial, poisson)
     family_bounds: dict = field(default_factory=dict)  # "interval" parameters -> (lower, upper): ndt
     thresholds: int = 0  # ordinal families: K - 1 thresholds (brms's ordered Intercept) in place of an intercept
+    predictors: object = None  # .predictors.Predictors: a bf() model's nonlinear/distributional predictors
 
     def for_prior_only(self) -> "ModelLayout":
         """The same model in brms's non-centered form: without data, centering would only add funnels."""
@@ -160,7 +161,9 @@ def family_bounds(design: Design, likelihood: Likelihood) -> dict:
     return {"ndt": (0.0, float(np.min(design.response)))} if "ndt" in likelihood.parameters else {}
 
 
-def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLayout:
+def build_layout(design: Design, likelihood: Likelihood, user_priors, predictors=None) -> ModelLayout:
+    """``predictors`` (:mod:`.predictors`, a bf() model): its distributional parameters vary by row, so
+    they lose their scalar draw; rows are then neither summed into patterns nor integrated over."""
     names = list(design.fixed.column_names)
     intercept = "(Intercept)" in names
     thresholds = _ordinal_thresholds(design) if likelihood.ordinal else 0
@@ -168,9 +171,10 @@ def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLa
     x = design.fixed.matrix[:, [names.index(n) for n in b_names]] if b_names else np.zeros((design.nobs, 0))
     x_means = x.mean(axis=0) if intercept else np.zeros(len(b_names))
     intercept = intercept and not thresholds  # ordinal: the thresholds stand in for the intercept
-    integrate_out = can_integrate_out_effects(design, likelihood)
+    integrate_out = can_integrate_out_effects(design, likelihood) and predictors is None
     # weighted rows are not summed into patterns (the sums would need the weights in them)
-    compress = likelihood.compressible and not integrate_out and "weights" not in design.additions
+    compress = (likelihood.compressible and not integrate_out and "weights" not in design.additions
+                and predictors is None)
     patterns = find_patterns(design) if compress else None
     # the pilot fit behind the centering runs on the patterns too (same estimates, ~1000x fewer rows at 1e5)
     pilot_design = likelihood.pattern_design(design, patterns) if patterns is not None else design
@@ -179,8 +183,10 @@ def build_layout(design: Design, likelihood: Likelihood, user_priors) -> ModelLa
     center = not integrate_out and "se" not in design.additions and not thresholds
     groups = _group_blocks(pilot_design, likelihood, intercept, b_names, x_means, with_centering=center)
     layout = ModelLayout(intercept, tuple(_brms_coef(n) for n in b_names), x_means, groups,
-                         family_params=likelihood.parameters, integrate_out_effects=integrate_out,
-                         patterns=patterns, family_bounds=family_bounds(design, likelihood), thresholds=thresholds)
+                         family_params=tuple(p for p in likelihood.parameters
+                                             if predictors is None or p not in predictors.dpars),
+                         integrate_out_effects=integrate_out, patterns=patterns,
+                         family_bounds=family_bounds(design, likelihood), thresholds=thresholds, predictors=predictors)
     layout.priors = resolve_priors(layout, default_priors(design, likelihood), user_priors or [])
     return layout
 
@@ -372,6 +378,8 @@ class ParameterVector:
                 blocks.append((f"L_{g.index}", (p * (p - 1) // 2,), f"corr{p}"))
         from .distributions import DPARS
 
+        if layout.predictors is not None:
+            blocks += layout.predictors.blocks()
         for param in layout.family_params:
             blocks.append((param, (), DPARS[param].kind))
         self.blocks = blocks
@@ -490,6 +498,10 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood, *, c
         marginal = marginal_for(design.terms, xfull, y)
     vector = ParameterVector(layout, marginal)
     vector.patterns = patterns
+    if layout.predictors is not None:  # a bf() model: its predictors' matrices, as JAX arrays
+        inputs = layout.predictors.inputs()
+        inputs = {"X": {k: jnp.asarray(v) for k, v in inputs["X"].items()},
+                  "columns": {k: jnp.asarray(v) for k, v in inputs["columns"].items()}}
 
     def fixed_vector(v):
         return fixed_effects_vector(v, layout, jnp)
@@ -525,6 +537,8 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood, *, c
                 total = total + lkj_cholesky_log_density(v[f"L_{g.index}"], eta_lkj)
         for param in layout.family_params:
             total = total + prior_log_density(priors[param, "", ""], v[param])
+        if layout.predictors is not None:
+            total = total + layout.predictors.log_prior(v)
         return total
 
     def linear_predictor(v, terms):
@@ -550,7 +564,11 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood, *, c
         extra = {p: values[p] for p in layout.family_params}
         if layout.thresholds:
             extra["thresholds"] = values["Intercept"]
-        return total + likelihood.summed_log_likelihood(linear_predictor(values, terms), extra, data)
+        eta = linear_predictor(values, terms)
+        if layout.predictors is not None:  # mu from the nonlinear expression; per-row distributional parameters
+            eta, per_row = layout.predictors.apply(values, eta, inputs, jnp)
+            extra.update(per_row)
+        return total + likelihood.summed_log_likelihood(eta, extra, data)
 
     # jitted on its own: NumPyro evaluates the model once outside any jit to find its sites, and
     # op by op that costs ~200 small compilations (3-6 s for a one-chain fit); inside NUTS the inner
@@ -614,4 +632,5 @@ def group_log_density(g: GroupBlock, u, scale, mean):
 
 
 def has_improper_prior(layout: ModelLayout) -> list[str]:
-    return [f"{c}{' ' + coef if coef else ''}" for (c, coef, g), p in layout.priors.items() if not p.text]
+    flat = [f"{c}{' ' + coef if coef else ''}" for (c, coef, g), p in layout.priors.items() if not p.text]
+    return flat + (layout.predictors.improper() if layout.predictors is not None else [])

@@ -13,7 +13,8 @@ import numpy as np
 def model_code(fit) -> str:
     lay, design, lik = fit.layout, fit.design, fit.likelihood
     response = design.response_name
-    lines = [f"// {design.formula.display}", f"// family: {lik.name}({lik.link_name}); "
+    preds = lay.predictors  # a bf() model: its extra predictors (.predictors)
+    lines = [f"// {preds.formula.display.replace(chr(10) + '         ', '; ') if preds is not None else design.formula.display}", f"// family: {lik.name}({lik.link_name}); "
              f"{fit.run.settings.get('parameterization', lay.parameterization)}", "data {",
              f"  N = {design.nobs}  rows" + _likelihood_note(fit, design),
              f"  {response}[N]  response"]
@@ -42,6 +43,8 @@ def model_code(fit) -> str:
     for param in lay.family_params:
         bounds = _support(param)
         lines.append(f"  real{f'<{bounds}>' if bounds else ''} {param};")
+    if preds is not None:
+        lines += preds.code_parameters()
     lines += ["}", "model {"]
     for (klass, coef, group), prior in lay.priors.items():
         target = _prior_target(klass, coef, group, lay)
@@ -53,6 +56,8 @@ def model_code(fit) -> str:
                      + [f"rows of Z_{g.index + 1} .* r_{g.index + 1}[{g.group}]" for g in lay.groups]
                      + (["offset"] if design.offset is not None else [])) or "0"
     lines.append(f"  eta = {eta};")
+    if preds is not None:
+        lines += preds.code_model()
     if lay.integrate_out_effects:
         lines.append(f"  target += log p({response} | Intercept, b, sd, sigma): the effects integrated out "
                      "exactly (a Gaussian marginal likelihood)")
@@ -68,6 +73,9 @@ def model_code(fit) -> str:
                      if lay.b_names else f"  vector[{lay.thresholds}] b_Intercept = Intercept;")
     if lay.integrate_out_effects:
         lines.append("  r drawn from its exact conditional given each draw of the parameters;")
+    if preds is not None:
+        lines += [f"  b_{p.name}_Intercept = Intercept_{p.name} - dot(column means of X_{p.name}, b_{p.name});"
+                  for p in preds.items if p.intercept]
     lines.append("}")
     return "\n".join(lines)
 

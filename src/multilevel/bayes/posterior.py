@@ -57,11 +57,13 @@ class BrmFit(FormulaFit):
         """Sampled sites -> brms-named arrays of shape (chains, draws[, ...])."""
         s, lay = self.run.samples, self.layout
         out = {}
+        extra_intercepts, extra_coefs = lay.predictors.draws(s) if lay.predictors is not None else ({}, {})
         if lay.intercept:
             intercept = s["Intercept"]
             if lay.b_names:
                 intercept = intercept - np.tensordot(s["b"], lay.x_means, axes=([-1], [0]))
             out["b_Intercept"] = intercept
+        out.update(extra_intercepts)  # bf(): b_sigma_Intercept after b_Intercept, as brms
         if lay.thresholds:  # brms's b_Intercept[k]: the thresholds for uncentered predictors
             from .ordinal import threshold_draws
 
@@ -70,6 +72,7 @@ class BrmFit(FormulaFit):
                 out[f"b_Intercept[{k + 1}]"] = thresholds[..., k]
         for i, name in enumerate(lay.b_names):
             out[f"b_{name}"] = s["b"][..., i]
+        out.update(extra_coefs)  # bf(): b_sigma_gb, b_a_id.f6
         for g in lay.groups:
             sd = s[f"sd_{g.index}"]
             for i, c in enumerate(g.columns):
@@ -135,7 +138,10 @@ class BrmFit(FormulaFit):
         ``b_Intercept[1]``..``b_Intercept[K-1]``, the thresholds), then ``b_<coef>``."""
         lay = self.layout
         intercepts = ["b_Intercept"] if lay.intercept else [f"b_Intercept[{k}]" for k in range(1, lay.thresholds + 1)]
-        return intercepts + [f"b_{n}" for n in lay.b_names]
+        if lay.predictors is None:
+            return intercepts + [f"b_{n}" for n in lay.b_names]
+        extra_intercepts, extra_coefs = lay.predictors.draws(self.run.samples)  # bf(): sigma_Intercept, a_id.f6
+        return intercepts + list(extra_intercepts) + [f"b_{n}" for n in lay.b_names] + list(extra_coefs)
 
     def fixef(self) -> pd.DataFrame:
         names = self.fixed_names()
@@ -238,6 +244,9 @@ class BrmFit(FormulaFit):
         """(draws, columns of the design's fixed matrix): :meth:`fixed_effect_draws` with a zero
         intercept column for ordinal models (their thresholds are applied by the likelihood)."""
         frame = self.fixed_effect_draws()
+        if not len(self.design.fixed.column_names):  # bf(nl = TRUE): mu comes from the expression alone
+            first = next(iter(self.run.samples.values()))
+            return np.zeros((first.shape[0] * first.shape[1], 0))
         return np.column_stack([frame[n].to_numpy() if n in frame else np.zeros(len(frame))
                                 for n in self.design.fixed.column_names])
 
@@ -377,7 +386,7 @@ class BrmFit(FormulaFit):
         first = next(iter(self.run.samples.values()))
         chains, n_draws, n = first.shape[0], first.shape[1], self.nobs
         data = {k: np.asarray(v) for k, v in self.likelihood.data(self.design).items()}
-        patterns = find_patterns(self.design)
+        patterns = find_patterns(self.design) if self.layout.predictors is None else None
         if patterns is not None:
             rows, inverse = distinct_rows([patterns.inverse, *data.values()])
         else:
@@ -388,12 +397,23 @@ class BrmFit(FormulaFit):
         fixed = self._design_coefficient_draws()
         effects = [r.reshape(-1, *r.shape[2:]) for r in self.group_effects()]
         out = np.empty((chains * n_draws, len(rows)))
+        predictor_inputs = self.layout.predictors.inputs() if self.layout.predictors is not None else None
         step = max(1, LOG_LIK_CHUNK_ELEMENTS // max(len(rows), 1))
         for start in range(0, chains * n_draws, step):
             part = slice(start, min(start + step, chains * n_draws))
             eta = _linear_predictor(inputs, fixed[part], [r[part] for r in effects])
-            out[part] = np.asarray(self.likelihood.log_prob(eta, {k: v[part, None] for k, v in extra.items()}, data))
+            chunk = {k: v[part, None] for k, v in extra.items()}
+            if self.layout.predictors is not None:  # bf(): mu from the expression, per-row sigma...
+                eta, per_row = self.layout.predictors.apply(self._predictor_samples(part), eta, predictor_inputs, np)
+                chunk.update(per_row)
+            out[part] = np.asarray(self.likelihood.log_prob(eta, chunk, data))
         return out.reshape(chains, n_draws, len(rows)), inverse
+
+    def _predictor_samples(self, pick) -> dict:
+        """A bf() model's predictor blocks (``b_sigma``, ``Intercept_sigma``, ``b_a``) at draws ``pick``
+        of the flattened chains."""
+        names = {n for n, _, _ in self.layout.predictors.blocks()}
+        return {k: v.reshape(-1, *v.shape[2:])[pick] for k, v in self.run.samples.items() if k in names}
 
     def _row_inputs(self, rows) -> tuple:
         """The fixed-effects matrix, (codes, z) of each term and the offset, at ``rows``."""

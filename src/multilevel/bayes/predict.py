@@ -76,6 +76,8 @@ def linear_predictor(fit, newdata=None, re_formula=None, allow_new_levels=False,
         if new.any():
             per_obs[:, new] = _new_level_effects(fit, g, r, draws, pick, int(new.sum()), sample_new_levels, rng)
         eta = eta + np.einsum("dnp,np->dn", per_obs, z)
+    if lay.predictors is not None and lay.predictors.nonlinear:  # bf(nl = TRUE): mu is the expression
+        eta, _ = lay.predictors.apply(fit._predictor_samples(pick), eta, lay.predictors.inputs(newdata), np)
     return eta
 
 
@@ -109,9 +111,9 @@ def expected_value(fit, newdata=None, re_formula=None, allow_new_levels=False,
     """(draws, observations) E[y]; binomial: expected successes, as brms. Ordinal (cumulative)
     models: the probability of each category, (draws, observations, K), as brms."""
     eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
-    extra = _extra_for(fit, ndraws, seed)
+    extra = _extra_for(fit, ndraws, seed, newdata)
     data = _data_for(fit, newdata)
-    return np.asarray(fit.likelihood.mean(eta, {k: v[:, None] for k, v in extra.items()}, data))
+    return np.asarray(fit.likelihood.mean(eta, extra, data))
 
 
 def predictive_draws(fit, newdata=None, re_formula=None, allow_new_levels=False,
@@ -120,17 +122,29 @@ def predictive_draws(fit, newdata=None, re_formula=None, allow_new_levels=False,
     import jax
 
     eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
-    extra = _extra_for(fit, ndraws, seed)
+    extra = _extra_for(fit, ndraws, seed, newdata)
     data = _data_for(fit, newdata)
-    dist = fit.likelihood.distribution(eta, {k: v[:, None] for k, v in extra.items()}, data)
+    dist = fit.likelihood.distribution(eta, extra, data)
     key = jax.random.PRNGKey(0 if seed is None else int(seed))
     return np.asarray(dist.sample(key))
 
 
-def _extra_for(fit, ndraws, seed) -> dict:
-    """The family's extra parameters (sigma, shape...) for the same draws as the linear predictor."""
+def _extra_for(fit, ndraws, seed, newdata=None) -> dict:
+    """The family's extra parameters (sigma, shape...) for the same draws as the linear predictor,
+    shaped to broadcast with it: (draws, 1), or (draws, rows) for a bf() model's distributional
+    parameters with their own formula (on ``newdata`` where given)."""
     pick, _ = _pick(fit, ndraws, seed)
-    return {p: v[pick] for p, v in fit.family_draws().items()}
+    extra = {p: v[pick][:, None] for p, v in fit.family_draws().items()}
+    preds = fit.layout.predictors
+    if preds is not None and preds.dpars:
+        inputs = preds.inputs(None if newdata is None else _bf_newdata(newdata))
+        n_rows = len(next(iter(inputs["X"].values())))
+        extra.update(preds.apply(fit._predictor_samples(pick), np.zeros((len(pick), n_rows)), inputs, np)[1])
+    return extra
+
+
+def _bf_newdata(newdata):
+    return newdata_frame(newdata)
 
 
 def _data_for(fit, newdata) -> dict:
@@ -158,7 +172,7 @@ def _data_for(fit, newdata) -> dict:
 def pointwise_log_likelihood(fit) -> np.ndarray:
     """log p(y_i | draw) for every draw and observation: (chains, draws, observations)."""
     eta = linear_predictor(fit)
-    extra = {p: v[:, None] for p, v in fit.family_draws().items()}
+    extra = _extra_for(fit, None, None)
     data = fit.likelihood.data(fit.design)
     values = np.asarray(fit.likelihood.log_prob(eta, extra, data))
     chains, n = fit.run.samples[next(iter(fit.run.samples))].shape[:2]

@@ -30,8 +30,17 @@ def prior_rows(layout, user_priors) -> list[dict]:
         targets.pop("b", None)  # brms lists class b only when there are population-level coefficients
     # brms's validate_prior orders the rows by class as R sorts strings (case-insensitively in its
     # locale: b, hu, Intercept, L, nu, sd, sigma, zi), then by group and coef
+    extra = []
+    if layout.predictors is not None:  # bf(): rows with dpar/nlpar, after the main rows of their class
+        from .predictors import prior_rows as predictor_rows
+
+        extra = predictor_rows(layout.predictors, user_priors)
+        targets.update({r["class"]: targets.get(r["class"], []) for r in extra})
     order = sorted(targets, key=lambda c: _BRMS_CLASS.get(c, c).lower())
     for class_ in order:
+        if class_ not in valid_targets(layout) or (class_ == "b" and not layout.b_names):
+            rows += [r for r in extra if r["class"] == class_]
+            continue
         entries = targets[class_]
         defaults = [p.text for (c, _, _), p in layout.priors.items() if c == class_ and p.source == "default"]
         default_text = defaults[0] if defaults else ""
@@ -48,6 +57,7 @@ def prior_rows(layout, user_priors) -> list[dict]:
             rows.append({"prior": text or "(flat)", "class": _BRMS_CLASS.get(class_, class_), "coef": coef,
                          "group": group, "resp": "", "dpar": "", "nlpar": "", "lb": _LOWER_BOUND.get(class_, ""),
                          "ub": _UPPER_BOUND.get(class_, ""), "source": source})
+        rows += [r for r in extra if r["class"] == class_]
     return rows
 
 

@@ -70,36 +70,47 @@ class Prior:
     coef: str = ""
     group: str = ""
     source: str = "user"
+    dpar: str = ""  # a distributional parameter with its own formula (bf(y ~ x, sigma ~ g)): "sigma"
+    nlpar: str = ""  # a nonlinear parameter (bf(..., nl=True)): "a"
 
     @property
     def distribution(self) -> tuple[str, tuple[float, ...]] | None:
         return parse_prior_text(self.text) if self.text else None
 
     def matches(self, class_: str, coef: str = "", group: str = "") -> bool:
-        return (self.class_ == class_ and self.coef in ("", coef) and self.group in ("", group))
+        """Whether this prior addresses the main formula's parameter (class, coef, group); priors with
+        ``dpar``/``nlpar`` address the extra predictors (:mod:`.predictors`) only."""
+        return (self.class_ == class_ and self.coef in ("", coef) and self.group in ("", group)
+                and not (self.dpar or self.nlpar))
 
     def specificity(self) -> int:
         return (self.coef != "") * 2 + (self.group != "")
 
 
-def prior(text: str, class_: str = "b", coef: str = "", group: str = "") -> Prior:
+def prior(text: str, class_: str = "b", coef: str = "", group: str = "", *, dpar: str = "", nlpar: str = "") -> Prior:
     """A prior statement, as brms's ``prior()``: ``ml.prior("normal(0, 1.5)", class_="Intercept")``.
 
     The text is checked here, not when the model is sampled: the distribution must be known, take
     its number of arguments, each within its range (``normal(0, -1)`` is refused), and fit the class
     (an lkj prior only for ``cor``; a prior on a positive class such as ``sd`` must allow positive
-    values). An empty text is brms's flat prior.
+    values). An empty text is brms's flat prior. ``nlpar=`` / ``dpar=`` address the coefficients of a
+    nonlinear or distributional parameter's own formula (``ml.bf``): class ``b`` or ``Intercept``.
     """
-    for option, value in (("text", text), ("class_", class_), ("coef", coef), ("group", group)):
+    for option, value in (("text", text), ("class_", class_), ("coef", coef), ("group", group), ("dpar", dpar),
+                          ("nlpar", nlpar)):
         if not isinstance(value, str):
             raise PriorError(f"prior(): {option} must be a string, not {type(value).__name__} {value!r}")
     if class_ not in PRIOR_CLASSES:
         raise PriorError(f"unknown prior class {class_!r}; valid classes: {', '.join(PRIOR_CLASSES)}")
     class_ = "cor" if class_ == "L" else class_
+    if dpar and nlpar:
+        raise PriorError("prior(): give dpar= or nlpar=, not both")
+    if (dpar or nlpar) and class_ not in ("b", "Intercept"):
+        raise PriorError(f"prior(): with dpar= or nlpar= the class is 'b' or 'Intercept', not {class_!r}")
     if text.strip():
         name, values = parse_prior_text(text)
         check_prior_fits_class(text.strip(), name, values, class_)
-    return Prior(text.strip(), class_, coef, group)
+    return Prior(text.strip(), class_, coef, group, dpar=dpar, nlpar=nlpar)
 
 
 def check_prior_fits_class(text: str, name: str, values: tuple[float, ...], class_: str) -> None:

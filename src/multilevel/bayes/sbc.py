@@ -80,6 +80,10 @@ def sbc(formula: str, data: pd.DataFrame, *, family="gaussian", link=None, prior
     >>> result = ml.sbc("y ~ 1 + (1 | g)", data, priors=priors, nsim=100, seed=1)  # doctest: +SKIP
     >>> print(result)  # doctest: +SKIP
     """
+    from .brmsformula import BrmsFormula
+
+    if isinstance(formula, BrmsFormula):
+        raise ArgumentError("sbc() of ml.bf() models (nonlinear or distributional formulas) is not available yet")
     nsim = options.whole_number("nsim", nsim, 1)
     thin_to = options.whole_number("thin_to", thin_to, 1)
     settings = options.sampler_settings(chains=chains, iter=iter, warmup=warmup, draws=draws, seed=0,

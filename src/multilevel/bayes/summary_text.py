@@ -60,11 +60,14 @@ class BrmSummary:
     def _header(self) -> list[str]:
         fit = self.fit
         s = fit.run.settings
-        links = [f"mu = {fit.likelihood.link_name}"] + [f"{p} = identity" for p in fit.layout.family_params]
+        preds = fit.layout.predictors
+        links = [f"mu = {fit.likelihood.link_name}"] + [
+            f"{p} = {next(x.link for x in preds.items if x.name == p) if preds is not None and p in preds.dpars else 'identity'}"
+            for p in fit.likelihood.parameters]
         if fit.layout.thresholds:
             links.append("disc = identity")  # brms prints the link of disc, fixed at 1 (not a parameter)
         return [f" Family: {fit.likelihood.name} ", f"  Links: {'; '.join(links)} ",
-                f"Formula: {fit.design.formula.display} ",
+                f"Formula: {preds.formula.display if preds is not None else fit.design.formula.display} ",
                 f"   Data: {fit.data_name} (Number of observations: {fit.nobs}) ",
                 *self._dropped_rows(),
                 f"  Draws: {s['chains']} chains, each with iter = {s.get('iter', s['draws'] + s['warmup'])}; warmup = {s['warmup']}; "

@@ -69,6 +69,11 @@ def update(fit, formula: str | None = None, newdata=None, **changes):
     if not call:
         raise ArgumentError("this fit does not record the call that made it (a fit read from an older file?)")
     if formula is not None:
+        from .brmsformula import BrmsFormula
+
+        if isinstance(call["formula"], BrmsFormula) or isinstance(formula, BrmsFormula):
+            raise ArgumentError("update() with a new formula is not available for ml.bf() formulas; "
+                                "call ml.brm with the new bf(...)")
         call["formula"] = update_formula(call["formula"], formula)
     if newdata is not None:
         call["data"] = newdata
