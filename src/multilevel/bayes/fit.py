@@ -135,7 +135,10 @@ def brm(formula, data: pd.DataFrame, *, family="gaussian", link: str | None = No
         key = fit_file.fingerprint(repr(formula), data, design, {
             "family": likelihood.name, "link": likelihood.link_name, "parameters": likelihood.parameters,
             "priors": [(p.text, p.class_, p.coef, p.group, p.dpar, p.nlpar) for p in priors], "settings": settings.as_dict(),
-            "seed": seed, "sample_prior": sample_prior, "draws_dtype": dtype, "na_action": na_action})
+            "seed": seed, "sample_prior": sample_prior, "draws_dtype": dtype, "na_action": na_action,
+            # bf(): the rows the extra formulas read (the main design may use the response alone)
+            **({"bf_rows": int(pd.util.hash_pandas_object(layout.predictors.data, index=False).sum())}
+               if layout.predictors is not None else {})})
         stored = fit_file.load(path, key, repr(formula), file_refit)
     sampling_layout = layout.for_prior_only() if sample_prior == "only" else layout
     if stored is not None:
