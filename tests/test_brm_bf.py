@@ -97,16 +97,16 @@ def test_brm_bad_input():
         ml.brm(ml.bf("y ~ a * b", "a ~ 1", nl=True), data)
     with pytest.raises(FormulaError, match="gaussian family has no parameter 'shape'"):
         ml.brm(ml.bf("y ~ x", "shape ~ g"), data)
-    with pytest.raises(FormulaError, match="group-level terms.*not available"):
-        ml.brm(ml.bf("y ~ x", "sigma ~ 1 + (1 | g)"), data)
+    with pytest.raises(FormulaError, match="not an arithmetic expression"):
+        ml.bf("y ~ a + (1 | g)", "a ~ 1", nl=True)
     with pytest.raises(FormulaError, match="system.*not available"):
         ml.brm(ml.bf("y ~ system(a)", "a ~ 1", nl=True), data)
     with pytest.raises(FormulaError, match="'c'.*do not appear"):
         ml.brm(ml.bf("y ~ a", "a ~ 1", "c ~ 1", nl=True), data)
     with pytest.raises(MultilevelError, match="no formula for 'b'"):
         ml.brm(ml.bf("y ~ a", "a ~ 1", nl=True), data, priors=[ml.prior("normal(0, 1)", nlpar="b")])
-    with pytest.raises(MultilevelError, match="the class is 'b' or 'Intercept'"):
-        ml.prior("normal(0, 1)", class_="sd", nlpar="a")
+    with pytest.raises(MultilevelError, match="the class is 'b', 'Intercept', 'sd' or 'cor'"):
+        ml.prior("normal(0, 1)", class_="sigma", nlpar="a")
     with pytest.raises(MultilevelError, match="class 'sigma'"):
         ml.brm(ml.bf("y ~ x", "sigma ~ g"), data, priors=[ml.prior("exponential(1)", class_="sigma")])
 
@@ -199,3 +199,26 @@ def test_sigma_by_group_agrees_with_brms():
 def test_bf_sbc_refused():
     with pytest.raises(MultilevelError, match="not available"):
         ml.sbc(ml.bf("y ~ x", "sigma ~ g"), sigma_data(), nsim=2)
+
+
+@pytest.mark.slow
+def test_nonlinear_group_level_terms_match_the_linear_model():
+    """bf(con ~ 0 + a, a ~ 1 + (1 | id), nl = TRUE) is con ~ 1 + (1 | id): the same posterior (means
+    within 4 combined MCSE), brms's names (sd_id__a_Intercept), and new levels refused in newdata."""
+    data = mlm()
+    priors = [ml.prior("normal(0, 1.5)", nlpar="a"), ml.prior("exponential(1)", class_="sd", nlpar="a")]
+    fit = ml.brm(ml.bf("con ~ 0 + a", "a ~ 1 + (1 | id)", nl=True), data, priors=priors, seed=2, refresh=0)
+    linear = ml.brm("con ~ 1 + (1 | id)", data, seed=2, refresh=0,
+                    priors=[ml.prior("normal(0, 1.5)", class_="Intercept"), ml.prior("exponential(1)", class_="sd")])
+    ours, theirs = fit.draws_by_chain(), linear.draws_by_chain()
+    for a, b in (("b_a_Intercept", "b_Intercept"), ("sd_id__a_Intercept", "sd_id__Intercept"), ("sigma", "sigma")):
+        x, y = np.asarray(ours[a]), np.asarray(theirs[b])
+        mcse = np.hypot(arviz_stats.mcse(x, method="mean"), arviz_stats.mcse(y, method="mean"))
+        assert abs(x.mean() - y.mean()) <= 4 * mcse, (a, x.mean(), y.mean())
+    assert "sd(a_Intercept)" in str(fit) and f"~id (Number of levels: {data['id'].nunique()})" in str(fit)
+    keys = prior_keys(fit)
+    assert keys["sd", "Intercept", "id", "", "a"] == "exponential(1)"
+    epred = fit.posterior_epred(newdata=data.head(5))
+    np.testing.assert_allclose(epred.mean(0), linear.posterior_epred(newdata=data.head(5)).mean(0), atol=0.01)
+    with pytest.raises(MultilevelError, match="levels of 'id' the fit did not see"):
+        fit.posterior_epred(newdata=pd.DataFrame({"id": [99999]}))

@@ -501,7 +501,8 @@ def make_model(design: Design, layout: ModelLayout, likelihood: Likelihood, *, c
     if layout.predictors is not None:  # a bf() model: its predictors' matrices, as JAX arrays
         inputs = layout.predictors.inputs()
         inputs = {"X": {k: jnp.asarray(v) for k, v in inputs["X"].items()},
-                  "columns": {k: jnp.asarray(v) for k, v in inputs["columns"].items()}}
+                  "columns": {k: jnp.asarray(v) for k, v in inputs["columns"].items()},
+                  "groups": {k: [(jnp.asarray(c), jnp.asarray(z)) for c, z in v] for k, v in inputs["groups"].items()}}
 
     def fixed_vector(v):
         return fixed_effects_vector(v, layout, jnp)

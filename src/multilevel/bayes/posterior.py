@@ -83,6 +83,8 @@ class BrmFit(FormulaFit):
                 for i in range(len(g.columns)):
                     for j in range(i + 1, len(g.columns)):
                         out[f"cor_{g.group}__{g.columns[i]}__{g.columns[j]}"] = corr[..., i, j]
+        if lay.predictors is not None:  # bf(): sd_id__a_Intercept, cor_id__a_Intercept__a_x
+            out.update(lay.predictors.group_draws(s))
         for param in lay.family_params:
             out[param] = s[param]
         return out

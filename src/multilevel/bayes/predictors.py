@@ -45,6 +45,17 @@ class Predictor:
     intercept: bool  # a centered intercept Intercept_<name> (distributional parameters with an intercept)
     x_means: np.ndarray  # means of those columns (centering; zeros when not centered)
     link: str = "identity"
+    sd_default: str = "student_t(3, 0, 2.5)"  # group-level sds' default prior
+
+    @property
+    def terms(self):
+        """The formula's group-level terms (codes + small per-level block, as the main formula's)."""
+        return self.design.terms
+
+    def term_columns(self, k: int) -> tuple[str, ...]:
+        from .model import _brms_coef
+
+        return tuple(_brms_coef(c) for c in self.terms[k].column_names)
 
     @property
     def b_block(self) -> str:
@@ -89,17 +100,34 @@ class Predictors:
                 out.append((p.intercept_block, (), "real"))
             if p.coef_names:
                 out.append((p.b_block, (len(p.coef_names),), "real"))
+            for k, t in enumerate(p.terms):  # brms's non-centered form: r = diag(sd) L u, u ~ N(0, I)
+                q = len(t.column_names)
+                out.append((f"sd_{p.name}_{k}", (q,), "positive"))
+                out.append((f"u_{p.name}_{k}", (q, t.n_levels), "real"))
+                if q > 1:
+                    out.append((f"L_{p.name}_{k}", (q * (q - 1) // 2,), f"corr{q}"))
         return out
 
     def log_prior(self, values):
+        import jax.numpy as jnp
+
+        from .lkj import lkj_cholesky_log_density
         from .model import prior_log_density
 
         total = 0.0
         for p in self.items:
             if p.intercept:
-                total = total + prior_log_density(self.priors[p.name, "Intercept", ""], values[p.intercept_block])
+                total = total + prior_log_density(self.priors[p.name, "Intercept", "", ""], values[p.intercept_block])
             for i, c in enumerate(p.coef_names):
-                total = total + prior_log_density(self.priors[p.name, "b", c], values[p.b_block][i])
+                total = total + prior_log_density(self.priors[p.name, "b", c, ""], values[p.b_block][i])
+            for k, t in enumerate(p.terms):
+                sd = values[f"sd_{p.name}_{k}"]
+                for i, c in enumerate(p.term_columns(k)):
+                    total = total + prior_log_density(self.priors[p.name, "sd", c, t.group_name], sd[i])
+                total = total - 0.5 * jnp.sum(values[f"u_{p.name}_{k}"] ** 2)
+                if len(t.column_names) > 1:
+                    eta = parse_prior_text(self.priors[p.name, "cor", "", t.group_name].text)[1][0]
+                    total = total + lkj_cholesky_log_density(values[f"L_{p.name}_{k}"], eta)
         return total
 
     def code_parameters(self) -> list[str]:
@@ -116,12 +144,15 @@ class Predictors:
     def code_model(self) -> list[str]:
         """model_code()'s priors and per-row values of the extra predictors (mu from the expression)."""
         lines = []
-        for (name, class_, coef), prior in self.priors.items():
-            target = f"Intercept_{name}" if class_ == "Intercept" else f"b_{name}[{coef}]"
+        for (name, class_, coef, group), prior in self.priors.items():
+            target = {"Intercept": f"Intercept_{name}", "b": f"b_{name}[{coef}]", "sd": f"sd_{group}__{name}[{coef}]",
+                      "cor": f"L_{group}__{name}"}[class_]
             lines.append(f"  {target} ~ {prior.text or 'flat (improper): adds nothing'};")
         for p in self.items:
             terms = ([f"Intercept_{p.name}"] if p.intercept else []) + ([f"X_{p.name} * b_{p.name}"] if p.coef_names
                                                                           else [])
+            terms += [f"Z_{t.group_name}__{p.name} .* r_{t.group_name}__{p.name}[{t.group_name}] "
+                      "(r = diag(sd) L u, u ~ N(0, 1))" for t in p.terms]
             value = " + ".join(terms) or "0"
             if p.kind == "dpar":
                 inverse = {"log": "exp", "logm1": "1 + exp", "logit": "inv_logit"}.get(p.link, "")
@@ -134,7 +165,7 @@ class Predictors:
         return lines
 
     def improper(self) -> list[str]:
-        return [f"{c} {coef} ({name})".replace("  ", " ") for (name, c, coef), pr in self.priors.items()
+        return [f"{c} {coef} ({name})".replace("  ", " ") for (name, c, coef, _), pr in self.priors.items()
                 if not pr.text]
 
     # ---- evaluation --------------------------------------------------------------------------------
@@ -154,7 +185,21 @@ class Predictors:
                 raise DataError(f"column {c!r} of the nonlinear formula {self.formula.formula!r} must be numeric "
                                 "and finite")
             columns[c] = values
-        return {"X": {p.name: p.matrix(newdata) for p in self.items}, "columns": columns}
+        groups = {}
+        for p in self.items:
+            groups[p.name] = []
+            for t in p.terms:
+                if newdata is None:
+                    groups[p.name].append((t.codes, t.z))
+                    continue
+                from ..design import encode_term
+
+                codes, z = encode_term(t, newdata, allow_new_levels=True)
+                if np.any(codes < 0):
+                    raise DataError(f"newdata has levels of {t.group_name!r} the fit did not see; predictions for new "
+                                    f"levels of the formula '{p.name} ~ {p.rhs}' are not available yet")
+                groups[p.name].append((codes, z))
+        return {"X": {p.name: p.matrix(newdata) for p in self.items}, "columns": columns, "groups": groups}
 
     def apply(self, values: dict, eta, inputs: dict, xp):
         """(mu, per-row distributional parameters) from one draw (JAX) or a block of draws (numpy:
@@ -168,6 +213,12 @@ class Predictors:
             if p.coef_names:
                 b = values[p.b_block]
                 value = value + (b @ x.T if xp is np else x @ b)
+            for k, (codes, z) in enumerate(inputs["groups"][p.name]):
+                r = self.group_effects(p, k, values, xp)  # (levels, q), numpy: (draws, levels, q)
+                if xp is np:
+                    value = value + np.einsum("dnq,nq->dn", r[:, codes], z)
+                else:
+                    value = value + xp.sum(z * r[codes], axis=1)
             if xp is np:
                 value = value + np.zeros(eta.shape)
             etas[p.name] = value
@@ -180,6 +231,32 @@ class Predictors:
             eta = eta + (np.asarray(mu) if xp is np else mu)
         extra = {p.name: inverse_link(p.link, etas[p.name], xp) for p in self.items if p.kind == "dpar"}
         return eta, extra
+
+    @staticmethod
+    def group_effects(p: Predictor, k: int, values: dict, xp):
+        """r = (diag(sd) L u)' of term k of predictor p: (levels, q), or (draws, levels, q) in numpy."""
+        sd, u = values[f"sd_{p.name}_{k}"], values[f"u_{p.name}_{k}"]
+        if f"L_{p.name}_{k}" in values:
+            scale = sd[..., :, None] * values[f"L_{p.name}_{k}"]
+            return xp.swapaxes(scale @ u, -1, -2)
+        return xp.swapaxes(sd[..., :, None] * u, -1, -2)
+
+    def group_draws(self, samples: dict) -> dict:
+        """brms-named sds and correlations: ``sd_id__a_Intercept``, ``cor_id__a_Intercept__a_x``."""
+        out = {}
+        for p in self.items:
+            for k, t in enumerate(p.terms):
+                columns = p.term_columns(k)
+                sd = samples[f"sd_{p.name}_{k}"]
+                for i, c in enumerate(columns):
+                    out[f"sd_{t.group_name}__{p.name}_{c}"] = sd[..., i]
+                if len(columns) > 1:
+                    chol = samples[f"L_{p.name}_{k}"]
+                    corr = chol @ np.swapaxes(chol, -1, -2)
+                    for i in range(len(columns)):
+                        for j in range(i + 1, len(columns)):
+                            out[f"cor_{t.group_name}__{p.name}_{columns[i]}__{p.name}_{columns[j]}"] = corr[..., i, j]
+        return out
 
     def draws(self, samples: dict) -> tuple[dict, dict]:
         """brms-named draws: (intercepts, coefficients), e.g. ``b_sigma_Intercept`` (uncentered) and
@@ -196,12 +273,19 @@ class Predictors:
         return intercepts, coefs
 
     def targets(self) -> dict:
-        """(name, class) -> coefs a prior can address ("" the class-wide row)."""
+        """(name, class) -> (coef, group) a prior can address ("" the class-wide row)."""
         out = {}
         for p in self.items:
-            out[p.name, "b"] = [""] + list(p.coef_names)
+            out[p.name, "b"] = [("", "")] + [(c, "") for c in p.coef_names]
             if p.intercept:
-                out[p.name, "Intercept"] = [""]
+                out[p.name, "Intercept"] = [("", "")]
+            if p.terms:
+                out[p.name, "sd"] = [("", "")]
+                for k, t in enumerate(p.terms):
+                    out[p.name, "sd"] += [("", t.group_name)] + [(c, t.group_name) for c in p.term_columns(k)]
+                if any(len(t.column_names) > 1 for t in p.terms):
+                    out[p.name, "cor"] = [("", "")] + [("", t.group_name) for t in p.terms
+                                                       if len(t.column_names) > 1]
         return out
 
 
@@ -297,6 +381,9 @@ def build_predictors(formula: BrmsFormula, data: pd.DataFrame, design, likelihoo
     from .model import _brms_coef
 
     expression = _check_expression(formula, data) if formula.nl else None
+    from .model import default_priors
+
+    sd_default = default_priors(design, likelihood)["sd"]  # brms's sd prior of nonlinear parameters: the response's
     items = []
     for name, rhs in formula.parts.items():
         is_dpar = name in DPAR_LINKS and (not formula.nl or name in likelihood.parameters)
@@ -305,12 +392,9 @@ def build_predictors(formula: BrmsFormula, data: pd.DataFrame, design, likelihoo
                                f"'{name} ~ {rhs}'; its distributional parameters: "
                                f"{', '.join(likelihood.parameters) or 'none'}")
         parsed = parse_formula(f"{formula.response} ~ {rhs}")
-        if parsed.bars:
-            raise FormulaError(f"group-level terms in the formula '{name} ~ {rhs}' are not available yet; "
-                               "only population-level effects")
         if parsed.offsets:
             raise FormulaError(f"offset() in the formula '{name} ~ {rhs}' is not available yet")
-        part = build_design(parsed, data, na_action="omit")
+        part = build_design(parsed, data, na_action="omit", observation_level_ok=True)
         if part.nobs != len(data):
             raise DataError(f"the formula '{name} ~ {rhs}' uses {part.nobs} of the model's {len(data)} rows")
         names = list(part.fixed.column_names)
@@ -320,7 +404,8 @@ def build_predictors(formula: BrmsFormula, data: pd.DataFrame, design, likelihoo
         means = x.mean(axis=0) if centered and columns else np.zeros(len(columns))
         items.append(Predictor(name, "dpar" if is_dpar else "nlpar", rhs, part, columns,
                                tuple(_brms_coef(names[i]) for i in columns), centered, means,
-                               DPAR_LINKS[name] if is_dpar else "identity"))
+                               DPAR_LINKS[name] if is_dpar else "identity",
+                               "student_t(3, 0, 2.5)" if is_dpar else sd_default))
     preds = Predictors(formula, tuple(items), expression,
                        tuple(sorted(expression_columns(formula, set(data.columns)) if formula.nl else ())), data)
     preds.priors = resolve_predictor_priors(preds, user_priors)
@@ -343,29 +428,39 @@ def resolve_predictor_priors(preds: Predictors, user_priors) -> dict:
         if (target, p.class_) not in targets:
             raise PriorError(f"no parameters of class {p.class_!r} for {where}; classes: "
                              f"{', '.join(c for n, c in targets if n == target)}")
-        if p.coef not in targets[target, p.class_] or p.group:
-            raise PriorError(f"no {p.class_!r} parameter with coef={p.coef!r} for {where}; valid: "
-                             f"{', '.join(c for c in targets[target, p.class_] if c) or '(class-wide only)'}")
+        if (p.coef, p.group) not in targets[target, p.class_]:
+            valid = sorted({c for c, _ in targets[target, p.class_] if c}
+                           | {f"group={g}" for _, g in targets[target, p.class_] if g})
+            raise PriorError(f"no {p.class_!r} parameter with coef={p.coef!r} group={p.group!r} for {where}; "
+                             f"valid: {', '.join(valid) or '(class-wide only)'}")
         if p.text:
             check_prior_fits_class(p.text, *parse_prior_text(p.text), p.class_)
     resolved = {}
     for x in preds.items:
+        tag = {"nlpar": x.name} if x.kind == "nlpar" else {"dpar": x.name}
         if x.intercept:
-            resolved[x.name, "Intercept", ""] = _pick(user_priors, x.name, "Intercept", "") or Prior(
-                DPAR_INTERCEPT_PRIOR.get(x.name, "student_t(3, 0, 2.5)"), "Intercept", source="default",
-                dpar=x.name)
+            resolved[x.name, "Intercept", "", ""] = _pick(user_priors, x.name, "Intercept", "") or Prior(
+                DPAR_INTERCEPT_PRIOR.get(x.name, "student_t(3, 0, 2.5)"), "Intercept", source="default", **tag)
         for c in x.coef_names:
-            resolved[x.name, "b", c] = _pick(user_priors, x.name, "b", c) or Prior(
-                "", "b", c, source="default", **({"nlpar": x.name} if x.kind == "nlpar" else {"dpar": x.name}))
-        if x.kind == "nlpar" and x.coef_names and not any(resolved[x.name, "b", c].text for c in x.coef_names):
+            resolved[x.name, "b", c, ""] = _pick(user_priors, x.name, "b", c) or Prior(
+                "", "b", c, source="default", **tag)
+        for k, t in enumerate(x.terms):
+            for c in x.term_columns(k):
+                resolved[x.name, "sd", c, t.group_name] = _pick(user_priors, x.name, "sd", c, t.group_name) or Prior(
+                    x.sd_default, "sd", c, t.group_name, source="default", **tag)
+            if len(t.column_names) > 1:
+                resolved[x.name, "cor", "", t.group_name] = _pick(user_priors, x.name, "cor", "", t.group_name) or \
+                    Prior("lkj_corr_cholesky(1)", "cor", "", t.group_name, source="default", **tag)
+        if x.kind == "nlpar" and x.coef_names and not any(resolved[x.name, "b", c, ""].text for c in x.coef_names):
             warnings.warn(f"the coefficients of the nonlinear parameter {x.name!r} have flat priors; brms "
                           f"advises proper ones, e.g. ml.prior('normal(0, 5)', class_='b', nlpar='{x.name}')",
                           stacklevel=5)
     return resolved
 
 
-def _pick(user_priors, name: str, class_: str, coef: str):
-    matching = [p for p in user_priors if (p.nlpar or p.dpar) == name and p.class_ == class_ and p.coef in ("", coef)]
+def _pick(user_priors, name: str, class_: str, coef: str, group: str = ""):
+    matching = [p for p in user_priors if (p.nlpar or p.dpar) == name and p.class_ == class_ and p.coef in ("", coef)
+                and p.group in ("", group)]
     return max(matching, key=lambda p: p.specificity()) if matching else None
 
 
@@ -378,23 +473,26 @@ def split_priors(priors) -> tuple[list, list]:
 def prior_rows(preds: Predictors, user_priors) -> list[dict]:
     """brms's prior_summary rows of the extra predictors (class b / Intercept with dpar or nlpar)."""
     rows = []
+    targets = preds.targets()
+    defaults = {"Intercept": lambda x: preds.priors[x.name, "Intercept", "", ""].text, "b": lambda x: "",
+                "sd": lambda x: x.sd_default, "cor": lambda x: "lkj_corr_cholesky(1)"}
     for x in preds.items:
-        for class_ in ("b", "Intercept") if x.intercept else ("b",):
-            for coef in sorted(preds.targets()[x.name, class_], key=lambda c: (c != "", c)):
-                if class_ == "b" and not x.coef_names:
-                    continue
+        for class_ in ("b", "Intercept", "sd", "cor"):
+            if (x.name, class_) not in targets or (class_ == "b" and not x.coef_names):
+                continue
+            for coef, group in sorted(targets[x.name, class_], key=lambda cg: (cg[1] != "", cg[1], cg[0] != "", cg[0])):
                 exact = [p for p in user_priors if (p.nlpar or p.dpar) == x.name and p.class_ == class_
-                         and p.coef == coef]
-                chosen = _pick(user_priors, x.name, class_, coef)
+                         and p.coef == coef and p.group == group]
+                chosen = _pick(user_priors, x.name, class_, coef, group)
                 if exact:
                     text, source = exact[-1].text, "user"
                 elif chosen is not None:
                     text, source = chosen.text, "(vectorized)"
-                elif class_ == "Intercept":
-                    text, source = preds.priors[x.name, "Intercept", ""].text, "default"
                 else:
-                    text, source = "", "default" if coef == "" else "(vectorized)"
-                rows.append({"prior": text or "(flat)", "class": class_, "coef": coef, "group": "", "resp": "",
+                    text, source = defaults[class_](x), "default" if coef == "" and group == "" else "(vectorized)"
+                rows.append({"prior": text or "(flat)", "class": "L" if class_ == "cor" else class_, "coef": coef,
+                             "group": group, "resp": "",
                              "dpar": x.name if x.kind == "dpar" else "",
-                             "nlpar": x.name if x.kind == "nlpar" else "", "lb": "", "ub": "", "source": source})
+                             "nlpar": x.name if x.kind == "nlpar" else "", "lb": "0" if class_ == "sd" else "",
+                             "ub": "", "source": source})
     return rows

@@ -105,8 +105,8 @@ def prior(text: str, class_: str = "b", coef: str = "", group: str = "", *, dpar
     class_ = "cor" if class_ == "L" else class_
     if dpar and nlpar:
         raise PriorError("prior(): give dpar= or nlpar=, not both")
-    if (dpar or nlpar) and class_ not in ("b", "Intercept"):
-        raise PriorError(f"prior(): with dpar= or nlpar= the class is 'b' or 'Intercept', not {class_!r}")
+    if (dpar or nlpar) and class_ not in ("b", "Intercept", "sd", "cor"):
+        raise PriorError(f"prior(): with dpar= or nlpar= the class is 'b', 'Intercept', 'sd' or 'cor', not {class_!r}")
     if text.strip():
         name, values = parse_prior_text(text)
         check_prior_fits_class(text.strip(), name, values, class_)

@@ -31,22 +31,31 @@ class BrmSummary:
         draws = fit._draws
         out = []
         seen = []
-        for g in lay.groups:
-            if g.group in seen:
+        # bf(): group-level terms of the extra formulas (sd_id__a_Intercept), under their group's heading
+        extra = [(k, t, p) for p in (lay.predictors.items if lay.predictors is not None else ())
+                 for k, t in enumerate(p.terms)]
+        groups = [(g.group, fit.design.terms[g.index].n_levels) for g in lay.groups] + \
+                 [(t.group_name, t.n_levels) for _, t, _ in extra]
+        for group, levels in groups:
+            if group in seen:
                 continue
-            seen.append(g.group)
+            seen.append(group)
             names, labels = [], []
-            for other in [x for x in lay.groups if x.group == g.group]:
+            for other in [x for x in lay.groups if x.group == group]:
                 for c in other.columns:
-                    names.append(f"sd_{g.group}__{c}")
+                    names.append(f"sd_{group}__{c}")
                     labels.append(f"sd({c})")
+            for k, t, p in extra:
+                if t.group_name == group:
+                    for c in p.term_columns(k):
+                        names.append(f"sd_{group}__{p.name}_{c}")
+                        labels.append(f"sd({p.name}_{c})")
             for name in draws:
-                if name.startswith(f"cor_{g.group}__"):
-                    c1, c2 = name[len(f"cor_{g.group}__"):].split("__")
+                if name.startswith(f"cor_{group}__"):
+                    c1, c2 = name[len(f"cor_{group}__"):].split("__")
                     names.append(name)
                     labels.append(f"cor({c1},{c2})")
-            levels = fit.design.terms[g.index].n_levels
-            out.append((f"~{g.group} (Number of levels: {levels})", self._table(names, labels)))
+            out.append((f"~{group} (Number of levels: {levels})", self._table(names, labels)))
         fixed = fit.fixed_names()  # ordinal models: Intercept[1]..Intercept[K-1] first
         out.append(("Regression Coefficients:", self._table(fixed, [n[2:] for n in fixed])))
         if lay.family_params:
@@ -85,7 +94,7 @@ class BrmSummary:
     def __str__(self) -> str:
         lines = self._header() + [""]
         sections = self.sections()
-        if self.fit.layout.groups:
+        if any(title.startswith("~") for title, _ in sections):
             lines.append("Multilevel Hyperparameters:")
         header = [""] + SUMMARY_COLUMNS
         for title, table in sections:
