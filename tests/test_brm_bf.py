@@ -218,6 +218,11 @@ def test_nonlinear_group_level_terms_match_the_linear_model():
     assert "sd(a_Intercept)" in str(fit) and f"~id (Number of levels: {data['id'].nunique()})" in str(fit)
     keys = prior_keys(fit)
     assert keys["sd", "Intercept", "id", "", "a"] == "exponential(1)"
+    frame = fit.draws()  # brms's r_id__a[<level>,Intercept]: epred of a row is b_a_Intercept + r
+    first = data.iloc[0]
+    np.testing.assert_allclose(fit.posterior_epred()[:, 0],
+                               frame["b_a_Intercept"] + frame[f"r_id__a[{first['id']},Intercept]"])
+    assert "a_Intercept" in fit.ranef()["id"].columns.get_level_values(0)
     epred = fit.posterior_epred(newdata=data.head(5))
     np.testing.assert_allclose(epred.mean(0), linear.posterior_epred(newdata=data.head(5)).mean(0), atol=0.01)
     with pytest.raises(MultilevelError, match="levels of 'id' the fit did not see"):

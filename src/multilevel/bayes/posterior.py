@@ -112,6 +112,12 @@ class BrmFit(FormulaFit):
                 for level_index, level in enumerate(term.levels):
                     for i, c in enumerate(g.columns):
                         columns[f"r_{g.group}[{level},{c}]"] = r[:, :, level_index, i].reshape(-1)
+            if self.layout.predictors is not None:  # bf(): brms's r_id__a[1,Intercept]
+                for group, names, levels, r in self.layout.predictors.level_effects(self.run.samples):
+                    for level_index, level in enumerate(levels):
+                        for i, c in enumerate(names):
+                            nlpar, coef = c.split("_", 1)
+                            columns[f"r_{group}__{nlpar}[{level},{coef}]"] = r[:, level_index, i]
         frame = pd.DataFrame(columns)
         frame[".chain"] = np.repeat(np.arange(1, chains + 1), n)
         frame[".iteration"] = np.tile(np.arange(1, n + 1), chains)
@@ -163,6 +169,10 @@ class BrmFit(FormulaFit):
             flat = r.reshape(-1, *r.shape[2:])
             for i, c in enumerate(g.columns):
                 out.setdefault(g.group, []).append(_level_table(flat[:, :, i], c, term.levels, g.group))
+        if self.layout.predictors is not None:  # bf(): columns a_Intercept, sigma_Intercept as brms's ranef
+            for group, names, levels, r in self.layout.predictors.level_effects(self.run.samples):
+                for i, c in enumerate(names):
+                    out.setdefault(group, []).append(_level_table(r[:, :, i], c, levels, group))
         return {k: pd.concat(v, axis=1) for k, v in out.items()}
 
     def coef(self) -> dict[str, pd.DataFrame]:

@@ -241,6 +241,18 @@ class Predictors:
             return xp.swapaxes(scale @ u, -1, -2)
         return xp.swapaxes(sd[..., :, None] * u, -1, -2)
 
+    def level_effects(self, samples: dict):
+        """Per group-level term of the extra formulas: (group, brms's column names such as
+        ``a_Intercept``, levels, r as (chains * draws, levels, q)), from the sampled sd, L and u."""
+        out = []
+        for p in self.items:
+            for k, t in enumerate(p.terms):
+                blocks = [f"{kind}_{p.name}_{k}" for kind in ("sd", "u", "L")]
+                values = {n: samples[n].reshape(-1, *samples[n].shape[2:]) for n in blocks if n in samples}
+                r = self.group_effects(p, k, values, np)
+                out.append((t.group_name, [f"{p.name}_{c}" for c in p.term_columns(k)], list(t.levels), r))
+        return out
+
     def group_draws(self, samples: dict) -> dict:
         """brms-named sds and correlations: ``sd_id__a_Intercept``, ``cor_id__a_Intercept__a_x``."""
         out = {}
