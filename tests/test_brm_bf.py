@@ -99,6 +99,8 @@ def test_brm_bad_input():
         ml.brm(ml.bf("y ~ x", "shape ~ g"), data)
     with pytest.raises(FormulaError, match="not an arithmetic expression"):
         ml.bf("y ~ a + (1 | g)", "a ~ 1", nl=True)
+    with pytest.raises(FormulaError, match="names the distributional parameter"):
+        ml.brm(ml.bf("y ~ a * sigma", "a ~ 1", "sigma ~ g", nl=True), data)
     with pytest.raises(FormulaError, match="system.*not available"):
         ml.brm(ml.bf("y ~ system(a)", "a ~ 1", nl=True), data)
     with pytest.raises(FormulaError, match="'c'.*do not appear"):

@@ -139,6 +139,13 @@ class Predictors:
             if p.coef_names:
                 lines.append(f"  vector[{len(p.coef_names)}] b_{p.name};  // {', '.join(p.coef_names)}"
                              f"{' (centered columns)' if p.intercept else ''}")
+            for k, t in enumerate(p.terms):
+                q, label = len(t.column_names), f"{t.group_name}__{p.name}"
+                lines.append(f"  vector<lower=0>[{q}] sd_{label};  // sd of {', '.join(p.term_columns(k))} by "
+                             f"{t.group_name}")
+                if q > 1:
+                    lines.append(f"  cholesky_factor_corr[{q}] L_{label};")
+                lines.append(f"  matrix[{q}, {t.n_levels}] u_{label};  // non-centered: r = diag(sd) L u, u ~ N(0, 1)")
         return lines
 
     def code_model(self) -> list[str]:
@@ -418,6 +425,13 @@ def build_predictors(formula: BrmsFormula, data: pd.DataFrame, design, likelihoo
                                tuple(_brms_coef(names[i]) for i in columns), centered, means,
                                DPAR_LINKS[name] if is_dpar else "identity",
                                "student_t(3, 0, 2.5)" if is_dpar else sd_default))
+    if expression is not None:
+        from ..rethinking.parse import names_in
+
+        used = sorted(names_in(expression) & {x.name for x in items if x.kind == "dpar"})
+        if used:
+            raise FormulaError(f"the nonlinear formula {formula.formula!r} names the distributional parameter(s) "
+                               f"{', '.join(map(repr, used))}; name nonlinear parameters otherwise")
     preds = Predictors(formula, tuple(items), expression,
                        tuple(sorted(expression_columns(formula, set(data.columns)) if formula.nl else ())), data)
     preds.priors = resolve_predictor_priors(preds, user_priors)
