@@ -229,3 +229,20 @@ def test_nonlinear_group_level_terms_match_the_linear_model():
     np.testing.assert_allclose(epred.mean(0), linear.posterior_epred(newdata=data.head(5)).mean(0), atol=0.01)
     with pytest.raises(MultilevelError, match="levels of 'id' the fit did not see"):
         fit.posterior_epred(newdata=pd.DataFrame({"id": [99999]}))
+
+
+def test_nonlinear_expression_with_a_data_column():
+    """mu = b0 * exp(b1 * x): epred on new data is the expression at each draw; the truth is recovered."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 2, 200)
+    data = pd.DataFrame({"x": x, "y": 2 * np.exp(-0.7 * x) + rng.normal(0, 0.1, 200)})
+    fit = ml.brm(ml.bf("y ~ b0 * exp(b1 * x)", "b0 ~ 1", "b1 ~ 1", nl=True), data, chains=2, draws=300, warmup=300,
+                 refresh=0, seed=1, priors=[ml.prior("normal(1, 2)", nlpar="b0"), ml.prior("normal(0, 2)", nlpar="b1")])
+    frame = fit.draws()
+    new = pd.DataFrame({"x": [0.0, 1.5]})
+    want = frame["b_b0_Intercept"].to_numpy()[:, None] * np.exp(
+        frame["b_b1_Intercept"].to_numpy()[:, None] * new["x"].to_numpy())
+    np.testing.assert_allclose(fit.posterior_epred(newdata=new), want, rtol=1e-10)
+    assert abs(frame["b_b0_Intercept"].mean() - 2) < 0.1 and abs(frame["b_b1_Intercept"].mean() + 0.7) < 0.1
+    with pytest.raises(MultilevelError, match="newdata lacks column.*x"):
+        fit.posterior_epred(newdata=pd.DataFrame({"z": [1.0]}))
