@@ -228,3 +228,12 @@ def test_errors(sleep_lmer, wine_brm):
         ml.conditional_effects(wine_brm, "temp", conditions=pd.DataFrame({"contact": ["maybe"]}))
     with pytest.warns(UserWarning, match="not part of the model: colour"):
         ml.conditional_effects(sleep_lmer, conditions=pd.DataFrame({"colour": ["red"]}))
+
+
+def test_backticked_names_are_effects():
+    """A predictor written in backticks (formulaic prints it bare) is still found in its term."""
+    import multilevel as ml
+
+    d = ml.datasets.load("sleepstudy").rename(columns={"Days": "my days"})
+    fit = ml.lmer("Reaction ~ `my days` + (1 | Subject)", d)
+    assert list(ml.conditional_effects(fit)) == ["my days"]

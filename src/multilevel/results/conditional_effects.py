@@ -133,7 +133,10 @@ def fixed_term_variables(design) -> list[tuple[str, ...]]:
     predictors = [v for v in design.formula.variables if v not in response_variables(design)]
     out = []
     for term in design.fixed.spec.terms:
-        names = tuple(columns_in(str(term), predictors))
+        # factor by factor: formulaic writes a backticked name bare ("my days"), which no tokenizer reads back
+        names = tuple(dict.fromkeys(name for factor in term.factors for name in
+                                    ([str(factor.expr)] if str(factor.expr) in predictors
+                                     else columns_in(str(factor.expr), predictors))))
         if names and names not in out:
             out.append(names)
     return out
