@@ -198,9 +198,36 @@ def test_sigma_by_group_agrees_with_brms():
     assert agree(fit_sigma(), FITS["sigma_by_group"]) <= 4
 
 
-def test_bf_sbc_refused():
-    with pytest.raises(MultilevelError, match="not available"):
-        ml.sbc(ml.bf("y ~ x", "sigma ~ g"), sigma_data(), nsim=2)
+def test_bf_sbc_refusals():
+    with pytest.raises(MultilevelError, match="flat: .*b gb \\(sigma\\)"):
+        ml.sbc(ml.bf("y ~ x", "sigma ~ g"), sigma_data(), nsim=2, priors=[ml.prior("normal(0, 1)")])
+    with pytest.raises(MultilevelError, match="group-level terms in the extra formulas"):
+        ml.sbc(ml.bf("y ~ x", "sigma ~ 1 + (1 | g)"), sigma_data(), nsim=2)
+
+
+def _sbc_data():
+    rng = np.random.default_rng(3)
+    return pd.DataFrame({"x": rng.uniform(0, 2, 60), "g": np.repeat(["a", "b", "c"], 20), "y": 0.0})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("formula, priors", [
+    (ml.bf("y ~ x", "sigma ~ g"),
+     [ml.prior("normal(0, 1)", class_="Intercept"), ml.prior("normal(0, 1)"),
+      ml.prior("normal(0, 1)", class_="Intercept", dpar="sigma"), ml.prior("normal(0, 0.5)", dpar="sigma")]),
+    (ml.bf("y ~ b0 * exp(b1 * x)", "b0 ~ 1", "b1 ~ 1", nl=True),
+     [ml.prior("normal(1, 0.3)", nlpar="b0"), ml.prior("normal(-0.5, 0.3)", nlpar="b1"),
+      ml.prior("exponential(5)", class_="sigma")]),
+])
+def test_simulation_based_calibration(formula, priors):
+    # 50 simulations, ranks 0..99, chi-square over 10 bins at level 0.001 per variable (as test_brm_families)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = ml.sbc(formula, _sbc_data(), priors=priors, nsim=50, thin_to=99, warmup=400, draws=500, chains=2,
+                        seed=20261130, scheduler="synchronous")
+    assert result.failed == 0
+    table = result.summary(bins=10)
+    assert (table["p_value"] > 0.001).all(), table
 
 
 @pytest.mark.slow

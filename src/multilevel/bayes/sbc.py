@@ -44,7 +44,7 @@ _fits_since_clear = 0
 _POSITIVE_BATCH, _POSITIVE_ROUNDS = 256, 40
 
 
-def sbc(formula: str, data: pd.DataFrame, *, family="gaussian", link=None, priors=None, nsim: int = 100, variables=None,
+def sbc(formula, data: pd.DataFrame, *, family="gaussian", link=None, priors=None, nsim: int = 100, variables=None,
         thin_to: int = 99, chains: int = 1, iter=options.NOT_GIVEN, warmup=options.NOT_GIVEN,
         draws=options.NOT_GIVEN, target_accept=options.NOT_GIVEN, max_tree_depth=options.NOT_GIVEN,
         control: dict | None = None, seed=None, client=None, scheduler: str | None = None,
@@ -56,6 +56,7 @@ def sbc(formula: str, data: pd.DataFrame, *, family="gaussian", link=None, prior
     formula, data, family, link, priors
         As for :func:`multilevel.brm`. Every prior must be proper (a flat ``b`` prior cannot be
         drawn from). The response must be a column of ``data`` (``y`` or ``y | trials(n)``).
+        ``ml.bf(...)`` formulas too, with population-level terms in their extra formulas.
     nsim : int
         Simulated data sets, one brm fit each.
     variables : list of str, optional
@@ -80,10 +81,6 @@ def sbc(formula: str, data: pd.DataFrame, *, family="gaussian", link=None, prior
     >>> result = ml.sbc("y ~ 1 + (1 | g)", data, priors=priors, nsim=100, seed=1)  # doctest: +SKIP
     >>> print(result)  # doctest: +SKIP
     """
-    from .brmsformula import BrmsFormula
-
-    if isinstance(formula, BrmsFormula):
-        raise ArgumentError("sbc() of ml.bf() models (nonlinear or distributional formulas) is not available yet")
     nsim = options.whole_number("nsim", nsim, 1)
     thin_to = options.whole_number("thin_to", thin_to, 1)
     settings = options.sampler_settings(chains=chains, iter=iter, warmup=warmup, draws=draws, seed=0,
@@ -159,7 +156,11 @@ class Simulator:
 
         if not isinstance(data, pd.DataFrame):
             raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+        from .brmsformula import BrmsFormula
+
         user_priors = _check_options(sample_prior="no", data_name=None, priors=priors)
+        if isinstance(formula, BrmsFormula):  # ml.bf(): the response of the main formula, rows of every formula
+            return cls._of_bf(formula, data, family, user_priors, link)
         parsed = parse_formula(formula)
         response = [t.text for t in tokenize(parsed.response) if t.kind == "name"] if parsed.response else []
         if len(response) != 1 or parsed.response.strip() != response[0] or response[0] not in data.columns:
@@ -185,6 +186,33 @@ class Simulator:
         simulator._built = None
         return simulator
 
+    @classmethod
+    def _of_bf(cls, formula, data, family, user_priors, link) -> Simulator:
+        """sbc of an ml.bf() model: its extra formulas' population-level effects drawn from their priors
+        (group-level terms in those formulas are refused for now)."""
+        from .model import has_improper_prior
+        from .predictors import model_rows
+
+        response = [t.text for t in tokenize(formula.response) if t.kind == "name"]
+        if len(response) != 1 or formula.response != response[0] or response[0] not in data.columns:
+            raise DataError(f"sbc replaces the response with simulated values, so it must be a column of data, "
+                            f"not {formula.response!r}")
+        simulator = cls(formula, model_rows(formula, data, "omit"), family, [], response[0], link)
+        _design, likelihood, layout = simulator._build(user_priors)
+        preds = layout.predictors
+        if likelihood.ordinal or any(p.terms for p in preds.items):
+            raise ArgumentError("sbc of ml.bf() models with group-level terms in the extra formulas is not "
+                                "available yet")
+        flat = [n for n in has_improper_prior(layout) if layout.b_names or n != "b"]
+        if flat:
+            raise PriorError(f"sbc draws the parameters from their priors, but these are flat: {', '.join(flat)}; "
+                             "give them proper priors, e.g. ml.prior('normal(0, 5)', class_='b', nlpar='a')")
+        simulator.priors = [Prior(p.text, c, coef, g) for (c, coef, g), p in layout.priors.items() if p.text] + [
+            Prior(p.text, c, coef, g, **({"nlpar": name} if p.nlpar else {"dpar": name}))
+            for (name, c, coef, g), p in preds.priors.items() if p.text]
+        simulator._built = None
+        return simulator
+
     @property
     def family_name(self) -> str:
         return self.built[1].name
@@ -196,8 +224,13 @@ class Simulator:
         return self._built
 
     def _build(self, priors):
-        from .fit import design_and_likelihood
+        from .brmsformula import BrmsFormula
+        from .fit import _bf_layout, design_and_likelihood
         from .model import build_layout
+
+        if isinstance(self.formula, BrmsFormula):
+            self._built = _bf_layout(self.formula, self.data, self.family, "omit", self.link, priors)
+            return self._built
 
         design, likelihood = design_and_likelihood(self.formula, self.data, self.family, link=self.link)
         self._built = design, likelihood, build_layout(design, likelihood, priors)
@@ -242,16 +275,28 @@ class Simulator:
         truth.update(cors)
         extra = {p: _family_parameter_draw(p, prior[p, "", ""], layout, next_key()) for p in layout.family_params}
         truth.update(extra)
+        predictor_values = None
+        if layout.predictors is not None:  # ml.bf(): Intercept_sigma (centered) and b_<name> from their priors
+            preds, predictor_values = layout.predictors, {}
+            for p in preds.items:
+                if p.intercept:
+                    predictor_values[p.intercept_block] = np.array(
+                        [float(numpyro_distribution(preds.priors[p.name, "Intercept", "", ""].text).sample(next_key()))])
+                if p.coef_names:
+                    predictor_values[p.b_block] = np.array([[float(numpyro_distribution(
+                        preds.priors[p.name, "b", c, ""].text).sample(next_key())) for c in p.coef_names]])
+            intercepts, coefs = preds.draws(predictor_values)
+            truth.update({k: float(v[0]) for k, v in {**intercepts, **coefs}.items()})
         for g in layout.groups:
             levels = design.terms[g.index].levels
             for level_index, level in enumerate(levels):
                 for i, c in enumerate(g.columns):
                     truth[f"r_{g.group}[{level},{c}]"] = float(effects[g.index][level_index, i])
-        y = self._response(design, likelihood, layout, truth, effects, extra, next_key())
+        y = self._response(design, likelihood, layout, truth, effects, extra, next_key(), predictor_values)
         return truth, y
 
     @staticmethod
-    def _response(design, likelihood, layout, truth, effects, extra, key) -> np.ndarray:
+    def _response(design, likelihood, layout, truth, effects, extra, key, predictor_values=None) -> np.ndarray:
         import jax.numpy as jnp
 
         names = list(design.fixed.column_names)
@@ -262,6 +307,9 @@ class Simulator:
         for g in layout.groups:
             term = design.terms[g.index]
             eta = eta + np.sum(term.z * effects[g.index][term.codes], axis=1)
+        if predictor_values is not None:  # ml.bf(): mu from the expression, per-row distributional parameters
+            mu, per_row = layout.predictors.apply(predictor_values, eta[None, :], layout.predictors.inputs(), np)
+            eta, extra = mu[0], {**extra, **{k: v[0] for k, v in per_row.items()}}
         # counts (binomial trials) as integers: NumPyro's samplers index tables with them
         data = {k: v.astype(int) if k == "trials" else v for k, v in likelihood.data(design).items()}
         distribution = likelihood.distribution(jnp.asarray(eta), {p: jnp.asarray(v) for p, v in extra.items()}, data)
