@@ -87,3 +87,19 @@ try:
 except ImportError:  # pragma: no cover - hypothesis is in the test extras
     pass
 
+
+
+def assert_agrees_with_brms(param: str, values, want: dict) -> None:
+    """One parameter's draws (chains, draws) against a brms fixture entry: the mean within
+    4 sqrt(mcse_ours^2 + mcse_brms^2) (the fixtures' rule), the sd within 4 MCSEs of an sd,
+    sd sqrt((kurtosis - 1) / (4 ESS)) with the kurtosis of our draws (heavy tails widen it)."""
+    import arviz_stats
+
+    values = np.asarray(values, dtype=float)
+    mcse = float(arviz_stats.mcse(values, method="mean"))
+    assert abs(values.mean() - want["mean"]) <= 4 * np.hypot(mcse, want["mcse_mean"]), (param, values.mean(), want)
+    ess = float(arviz_stats.ess(values, method="bulk"))
+    flat = values.ravel() - values.mean()
+    tails = max(np.mean(flat**4) / np.mean(flat**2) ** 2 - 1, 2.0) / 4
+    sd_mcse = np.sqrt(tails * (values.std() ** 2 / ess + want["sd"] ** 2 / want["ess_bulk"]))
+    assert abs(values.std() - want["sd"]) <= 4 * sd_mcse, (param, values.std(), want["sd"])

@@ -64,6 +64,7 @@ def test_known_standard_errors_replace_sigma(schools):
         schools.posterior_predict(newdata=d.drop(columns="sigma"))
 
 
+@pytest.mark.slow  # a fit of its own (~5 s)
 def test_se_with_sigma_adds_the_variances():
     data = eight_schools().assign(x=np.arange(8.0))
     with warnings.catch_warnings():
@@ -87,6 +88,7 @@ def test_weights_multiply_each_rows_log_likelihood():
     assert np.max(np.abs(fit.log_likelihood().reshape(mu.shape) - expected)) < 1e-9
 
 
+@pytest.mark.slow  # a fit of its own (~6 s)
 def test_weighted_bernoulli_rows_are_not_summed_into_patterns():
     b = ml.datasets.load("bangladesh").head(200).assign(w=lambda f: 1.0 + np.arange(len(f)) % 2)
     with warnings.catch_warnings():

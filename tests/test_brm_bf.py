@@ -258,6 +258,7 @@ def test_nonlinear_group_level_terms_match_the_linear_model():
         fit.posterior_epred(newdata=pd.DataFrame({"id": [99999]}))
 
 
+@pytest.mark.slow  # a fit of its own (~5 s)
 def test_nonlinear_expression_with_a_data_column():
     """mu = b0 * exp(b1 * x): epred on new data is the expression at each draw; the truth is recovered."""
     rng = np.random.default_rng(1)

@@ -12,14 +12,13 @@ sd sqrt((kurtosis - 1) / (4 ESS)) (as tests/test_brm_issue13_reference.py).
 """
 import warnings
 
-import arviz_stats
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
 import multilevel as ml
-from conftest import load_fixture
+from conftest import assert_agrees_with_brms, load_fixture
 from multilevel.bayes import fit as brm_fit
 from multilevel.bayes.priors import PriorError
 from multilevel.errors import ArgumentError, DataError
@@ -116,6 +115,7 @@ def test_ordered_transform_in_numpy_matches_jax_and_extreme_rows_stay_finite():
 
 
 # ---- (b) the wine fits against brms's -------------------------------------------------------------
+@pytest.mark.slow  # 4 x 1000 fits of both wine models (~15 s)
 @pytest.mark.parametrize("name", list(WINE))
 def test_posterior_agrees_with_brms(name, fits):
     fit, ref = fits[name], FITS[name]
@@ -123,16 +123,10 @@ def test_posterior_agrees_with_brms(name, fits):
     assert list(draws) == list(ref["params"])  # brms's names, in its order
     assert np.sum(fit.run.stats["divergent__"]) == 0
     for param, want in ref["params"].items():
-        values = np.asarray(draws[param])
-        mcse = float(arviz_stats.mcse(values, method="mean"))
-        assert abs(values.mean() - want["mean"]) <= 4 * np.hypot(mcse, want["mcse_mean"]), (param, values.mean(), want)
-        ess = float(arviz_stats.ess(values, method="bulk"))
-        flat = values.ravel() - values.mean()
-        tails = max(np.mean(flat**4) / np.mean(flat**2) ** 2 - 1, 2.0) / 4
-        sd_mcse = np.sqrt(tails * (values.std() ** 2 / ess + want["sd"] ** 2 / want["ess_bulk"]))
-        assert abs(values.std() - want["sd"]) <= 4 * sd_mcse, (param, values.std(), want["sd"])
+        assert_agrees_with_brms(param, draws[param], want)
 
 
+@pytest.mark.slow  # the same fits
 @pytest.mark.parametrize("name", list(WINE))
 def test_prior_table_is_brms_prior_summary(name, fits):
     table = fits[name].prior_summary()
@@ -237,6 +231,7 @@ def test_text_response_and_model_errors_are_ours(wine):
         ml.sbc("rating ~ temp", wine, family="cumulative", nsim=2)
 
 
+@pytest.mark.slow  # a fit of its own (~5 s)
 def test_an_ordered_categorical_response_is_read_in_its_order():
     w = ml.datasets.load("wine")
     labels = {1: "very low", 2: "low", 3: "mid", 4: "high", 5: "very high"}

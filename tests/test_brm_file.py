@@ -17,6 +17,7 @@ def fit(data, tmp_path, **kw):
         return ml.brm("Reaction ~ Days + (1 | Subject)", data, file=tmp_path / "sleep", **{**SHORT, **kw})
 
 
+@pytest.mark.slow  # five short fits (~9 s)
 def test_written_then_read_back_until_something_changes(tmp_path):
     d = ml.datasets.load("sleepstudy")
     first = fit(d, tmp_path)

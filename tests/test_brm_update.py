@@ -28,6 +28,7 @@ def test_bad_updates_are_our_errors():
         update_formula("y ~ x", "x")
 
 
+@pytest.mark.slow  # three fits (~15 s)
 def test_refit_with_new_formula_data_and_options():
     d = ml.datasets.load("sleepstudy")
     with warnings.catch_warnings():

@@ -84,6 +84,7 @@ def test_cbpp_binomial_with_trials_in_four_partitions_equals_the_in_memory_fit()
     assert ooc.optimizer.settings["pirls_iterations"] < settings["passes"] < 2 * ooc.optimizer.settings["pirls_iterations"]
 
 
+@pytest.mark.slow  # ~10 s
 def test_poisson_with_a_random_slope_and_an_offset():
     data = poisson_data()
     mem = ml.glmer("y ~ x + (x | g)", data, family="poisson")
@@ -106,6 +107,7 @@ def test_adaptive_quadrature_one_pass_for_all_nodes():
     assert ooc.nagq == 5 and "Adaptive Gauss-Hermite" in str(ooc.summary())
 
 
+@pytest.mark.slow  # ~5 s
 def test_binary_response_with_crossed_factors_from_parquet_and_missing_values(tmp_path):
     rng = np.random.default_rng(5)
     n = 240

@@ -518,6 +518,7 @@ def test_to_arviz_keeps_the_index_labels(country_fits):
     assert tree.log_likelihood["y"].shape == (2, 300, 18) and tree.observed_data["y"].shape == (18,)
 
 
+@pytest.mark.slow  # compiles vectorized NUTS (~9 s)
 def test_chains_run_vectorized_where_devices_are_fewer_than_chains():
     """The GPU path: one accelerator holds all chains, vectorized (jax.vmap) on it. On CPU the same path
     runs when there are more chains than JAX devices; the draws are as good as the parallel ones."""

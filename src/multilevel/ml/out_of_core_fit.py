@@ -87,7 +87,20 @@ class OutOfCoreServices(LinearMixedServices):
         return LinearMixedServices.confint(fit, method, level, nsim=nsim, seed=seed, parm=parm)
 
 
-class OutOfCoreLmerFit(LmerFit):
+class RowlessAnswers:
+    """For fits of out-of-core data (listed first among the bases): the protocol's questions about
+    the training rows take the protocol's defaults, which raise, so capabilities() omits them."""
+
+    observed = Fit.observed
+    observation_weights = Fit.observation_weights
+    fitted_mean = Fit.fitted_mean
+    replicated_data = Fit.replicated_data
+    fixed_columns = Fit.fixed_columns
+    grouping = Fit.grouping
+    varying_effects = Fit.varying_effects
+
+
+class OutOfCoreLmerFit(RowlessAnswers, LmerFit):
     """An lmer fit on data read partition by partition (a Dask DataFrame or parquet).
 
     It answers what needs no per-row data: ``summary``, ``fixef``, ``ranef``, ``coef``, ``varcorr``,
@@ -97,15 +110,6 @@ class OutOfCoreLmerFit(LmerFit):
     rows, simulation, the bootstrap, the protocol's ``fitted_mean``/``observed``...) raise
     :class:`~multilevel.results.protocol.MissingCapability`.
     """
-
-    # protocol questions about the training rows: the protocol's defaults (they raise, and capabilities() omits them)
-    observed = Fit.observed
-    observation_weights = Fit.observation_weights
-    fitted_mean = Fit.fitted_mean
-    replicated_data = Fit.replicated_data
-    fixed_columns = Fit.fixed_columns
-    grouping = Fit.grouping
-    varying_effects = Fit.varying_effects
 
     _search = None
     _residual_quantiles = None

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 
 from ..results.glmerfit import GlmerFit
-from ..results.protocol import Fit, MissingCapability
-from .out_of_core_fit import SummaryView
+from ..results.protocol import MissingCapability
+from .out_of_core_fit import RowlessAnswers, SummaryView
 from .services import GeneralizedMixedServices
 
 
@@ -38,21 +38,13 @@ def count_extreme(fit: "OutOfCoreGlmerFit", tol: float) -> int:
     return int(fit._state.sums["extreme"])
 
 
-class OutOfCoreGlmerFit(GlmerFit):
+class OutOfCoreGlmerFit(RowlessAnswers, GlmerFit):
     """A glmer fit on data read partition by partition (a Dask DataFrame or parquet).
 
     ``fit.optimizer.settings["out_of_core"]`` records the partitions, the passes over them and the
     scheduler. Per-row answers raise :class:`MissingCapability`; compute them partition by partition
     with ``fit.predict(partition, type="response")``.
     """
-
-    observed = Fit.observed
-    observation_weights = Fit.observation_weights
-    fitted_mean = Fit.fitted_mean
-    replicated_data = Fit.replicated_data
-    fixed_columns = Fit.fixed_columns
-    grouping = Fit.grouping
-    varying_effects = Fit.varying_effects
 
     _pearson_quantiles = None
 
