@@ -207,7 +207,8 @@ def test_to_arviz():
     ("student", "Reaction ~ Days + (1|Subject)", lambda: ml.datasets.load("sleepstudy")),
     ("lognormal", "Reaction ~ Days + (1|Subject)", lambda: ml.datasets.load("sleepstudy")),
     ("gamma", "Reaction ~ Days + (1|Subject)", lambda: ml.datasets.load("sleepstudy")),
-    ("negbinomial", "TICKS ~ YEAR + (1|BROOD)", lambda: ml.datasets.load("grouseticks")),
+    pytest.param("negbinomial", "TICKS ~ YEAR + (1|BROOD)", lambda: ml.datasets.load("grouseticks"),
+                 marks=pytest.mark.slow),  # ~13 s
     ("poisson", "TICKS ~ YEAR + (1|BROOD)", lambda: ml.datasets.load("grouseticks")),
     ("binomial", "cbind(incidence, size - incidence) ~ period + (1|herd)", lambda: ml.datasets.load("cbpp")),
 ])

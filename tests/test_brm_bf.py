@@ -114,6 +114,7 @@ def test_brm_bad_input():
 
 
 # ---- nonlinear: the lecture's no-pooling model ---------------------------------------------------
+@pytest.mark.slow  # a 4 x 1000 fit of 44 parameters (~15 s)
 def test_nonlinear_names_priors_and_values():
     fit = fit_nl(chains=2, draws=500)
     ref = FITS["mlm_nopool_nl"]

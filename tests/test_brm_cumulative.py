@@ -34,14 +34,24 @@ def wine():
     return ml.datasets.load("wine")
 
 
+class _Fits(dict):
+    """The wine fits, each made on first use (the default run needs only the logit one)."""
+
+    def __init__(self, data):
+        super().__init__()
+        self.data = data
+
+    def __missing__(self, name):
+        formula, link = WINE[name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self[name] = ml.brm(formula, self.data, family="cumulative", link=link, seed=3, refresh=0)
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def fits(wine):
-    out = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name, (formula, link) in WINE.items():
-            out[name] = ml.brm(formula, wine, family="cumulative", link=link, seed=3, refresh=0)
-    return out
+    return _Fits(wine)
 
 
 # ---- (a) the log density against a closed form --------------------------------------------------

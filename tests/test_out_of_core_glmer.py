@@ -156,6 +156,7 @@ def test_clear_errors():
         ml.glmer("cbind(incidence, sizes - incidence) ~ period + (1 | herd)", frame)
 
 
+@pytest.mark.slow  # ~9 s; test_out_of_core.py keeps a two-process cluster in the default run
 def test_on_a_local_cluster_of_two_processes():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,

@@ -37,6 +37,7 @@ def runs(data):
             for scheduler in ("synchronous", "threads")}
 
 
+@pytest.mark.slow  # shares a 17 s set-up of SBC runs
 def test_same_ranks_on_every_scheduler(runs):
     one, threads = runs["synchronous"], runs["threads"]
     pd.testing.assert_frame_equal(one.ranks, threads.ranks)
@@ -44,6 +45,7 @@ def test_same_ranks_on_every_scheduler(runs):
     assert one.entropy == threads.entropy == 3 and one.seed == 3
 
 
+@pytest.mark.slow  # the same SBC runs
 def test_ranks_truth_and_counts(runs):
     result = runs["synchronous"]
     assert list(result.ranks.columns) == ["b_Intercept", "sd_g__Intercept", "sigma", "r_g[g0,Intercept]"]
