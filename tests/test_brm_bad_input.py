@@ -209,6 +209,7 @@ def test_infinite_response_is_a_data_error():
         ml.brm("Reaction ~ Days + (1|Subject)", data, chains=1, draws=20, warmup=20)
 
 
+@pytest.mark.slow  # a 4 x 1000 fit (~7 s)
 def test_population_only_model_samples_as_brms_does():
     """A formula without a (x | g) term is a plain Bayesian regression in brms too: it samples."""
     import warnings

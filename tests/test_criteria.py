@@ -210,6 +210,7 @@ def test_maximum_likelihood_fits_are_refused():
         ml.compare(a, func="DIC")
 
 
+@pytest.mark.slow  # its own ulam fit (~8 s)
 def test_ulam_without_log_lik_is_refused(ulam_fit):
     fit = ml.ulam("""
         surv ~ dbinom(density, p)

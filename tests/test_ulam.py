@@ -218,6 +218,7 @@ def test_cafes_recover_the_correlation():
     assert table.loc["a", "94.5%"] > 3.5 - 0.8 and table.loc["sigma", "mean"] == pytest.approx(0.5, abs=0.1)
 
 
+@pytest.mark.slow  # ~8 s; test_plots draws traces in the default run
 def test_traceplot_and_trankplot(tmp_path):
     import matplotlib
 
