@@ -128,6 +128,7 @@ def test_partial_pooling_tadpoles_agree_with_brms():
         assert abs(row["mean"] - r["mean"]) < 4 * np.sqrt(mcse**2 + r["mcse_mean"] ** 2)
 
 
+@pytest.mark.slow  # three ulam fits (~10 s); test_criteria compares ulam and brm fits in the default run
 def test_compare_ranks_partial_pooling_first():
     models = [fitted("partial", PARTIAL, frogs()), fitted("none", NO_POOLING, frogs()),
               fitted("complete", COMPLETE, frogs())]
