@@ -21,10 +21,12 @@ from ..covariance import Covariance, Unstructured
 from ..errors import ArgumentError, DataError, MissingValuesWarning
 from ..formula import ParsedFormula, parse_formula, split_call_arguments, tokenize
 from .checks import check_finite, numeric_argument
+from .contrasts import FactorCodings, factor_codings, with_coded_levels, with_codings
 from .factors import factor_codes, factor_levels, interaction_codes, plain_dtypes
 from .newdata import columns_in, plain_message
 
 # Names a formula may use for transforms, besides what formulaic provides (np, I, C, ...).
+NO_CODINGS = FactorCodings()
 FORMULA_CONTEXT = {"log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
                    "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs, "np": np}
 
@@ -38,6 +40,7 @@ class FixedDesign:
     spec: object  # formulaic ModelSpec
     formula_text: str
     dropped_columns: tuple[str, ...] = ()  # removed for rank deficiency
+    codings: FactorCodings = NO_CODINGS  # contrasts= (the formula's context for new data, R's names)
 
 
 @dataclass(frozen=True)
@@ -92,20 +95,25 @@ class Design:
         return len(self.response)
 
 
-def lme4_column_name(name: str) -> str:
-    """formulaic's column names -> R's: Intercept -> (Intercept), f[T.b] -> fb, o[.L] -> o.L."""
+def lme4_column_name(name: str, pieces: dict | None = None) -> str:
+    """formulaic's column names -> R's: Intercept -> (Intercept), f[T.b] -> fb, o[.L] -> o.L, o[^4] -> o^4.
+
+    ``pieces`` maps formulaic's labels of coded factors (:mod:`multilevel.design.contrasts`) to R's."""
     if name == "Intercept":
         return "(Intercept)"
-    pieces = []
+    out = []
     for piece in name.split(":"):
-        poly = re.fullmatch(r"C\((.+?), contr\.poly\)\[\.(.+)\]", piece)
+        if pieces and piece in pieces:
+            out.append(pieces[piece])
+            continue
+        poly = re.fullmatch(r"C\((.+?), contr\.poly\)\[(\.[A-Z]|\^\d+)\]", piece)
         if poly:
-            pieces.append(f"{poly.group(1)}.{poly.group(2)}")
+            out.append(f"{poly.group(1)}{poly.group(2)}")
             continue
         piece = re.sub(r"\[T\.(.*)\]$", r"\1", piece)
         piece = re.sub(r"\[(.*)\]$", r"\1", piece)
-        pieces.append(piece)
-    return ":".join(pieces)
+        out.append(piece)
+    return ":".join(out)
 
 
 def _check_columns(parsed: ParsedFormula, data: pd.DataFrame) -> None:
@@ -147,25 +155,7 @@ def _complete_rows(parsed, data, weights, na_action) -> tuple[np.ndarray, dict]:
 
 def _poly_for_ordered(text: str, data: pd.DataFrame) -> str:
     """Ordered factors get polynomial contrasts, as R's default contr.poly does."""
-    tokens, out, last = tokenize(text), [], 0
-    inside_call = 0
-    for i, tok in enumerate(tokens):
-        if tok.text == "(":
-            inside_call += 1
-        elif tok.text == ")":
-            inside_call -= 1
-        if (
-            tok.kind == "name"
-            and inside_call == 0
-            and tok.text in data.columns
-            and isinstance(data[tok.text].dtype, pd.CategoricalDtype)
-            and data[tok.text].cat.ordered
-        ):
-            out.append(text[last : tok.pos])
-            out.append(f"C({tok.text}, contr.poly)")
-            last = tok.pos + len(tok.text)
-    out.append(text[last:])
-    return "".join(out)
+    return with_codings(text, data, NO_CODINGS)
 
 
 def _r_factor_calls(text: str) -> tuple[str, dict[str, str]]:
@@ -185,23 +175,26 @@ def _r_factor_calls(text: str) -> tuple[str, dict[str, str]]:
     return "".join(out), spelled
 
 
-def _matrix(formula_text: str, data: pd.DataFrame, what: str):
+def _matrix(formula_text: str, data: pd.DataFrame, what: str, codings: FactorCodings = NO_CODINGS):
     formula_text, spelled = _r_factor_calls(formula_text)
     try:
-        mm = model_matrix(formula_text, data, context=FORMULA_CONTEXT, na_action="ignore")
+        mm = model_matrix(formula_text, data, context={**FORMULA_CONTEXT, **codings.context}, na_action="ignore")
     except Exception as exc:  # formulaic's own message, with the term that failed
         raise DataError(f"could not build the {what} matrix from {formula_text!r}: {plain_message(exc)}") from exc
-    return np.asarray(mm, dtype=float), tuple(r_column_names(mm.columns, spelled)), mm.model_spec
+    return (np.asarray(mm, dtype=float), tuple(r_column_names(mm.columns, spelled, codings.r_pieces)),
+            mm.model_spec)
 
 
 def r_names(design, formulaic_names) -> list[str]:
     """formulaic's column or term names of ``design``'s fixed part, as R writes them."""
-    return r_column_names(formulaic_names, _r_factor_calls(design.fixed.formula_text)[1])
+    return r_column_names(formulaic_names, _r_factor_calls(design.fixed.formula_text)[1],
+                          design.fixed.codings.r_pieces)
 
 
-def r_column_names(formulaic_names, spelled: dict[str, str]) -> list[str]:
-    """Column names as R writes them, ``factor(x)`` calls spelled as the formula spelled them."""
-    names = [lme4_column_name(str(c)) for c in formulaic_names]
+def r_column_names(formulaic_names, spelled: dict[str, str], pieces: dict | None = None) -> list[str]:
+    """Column names as R writes them, ``factor(x)`` calls spelled as the formula spelled them and coded
+    factors (``contrasts=``) named as R names them."""
+    names = [lme4_column_name(str(c), pieces) for c in formulaic_names]
     for formulaic_name, r_name in spelled.items():
         names = [n.replace(formulaic_name, r_name) for n in names]
     return names
@@ -348,6 +341,7 @@ def build_design(
     na_action: str = "omit",
     additions: tuple[str, ...] = (),
     observation_level_ok: bool | None = None,
+    contrasts: dict | None = None,
 ) -> Design:
     """Build the shared design from formula text (or a parsed formula) and a DataFrame.
 
@@ -358,6 +352,8 @@ def build_design(
     them for every family). ``additions`` names the response additions (``y | se(s)``) the engine
     reads itself: their values at the rows used land in ``design.additions``, checked finite and
     not negative; the others (``trials()``, glmer's ``weights()``) shape the GLM response.
+    ``contrasts`` codes factors of the fixed effects as lme4's ``contrasts=`` does
+    (:mod:`multilevel.design.contrasts`).
     """
     parsed = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
     if na_action not in {"omit", "raise"}:
@@ -409,8 +405,9 @@ def build_design(
         part = _expression(text, used, "offset")
         finite(part, f"offset({text})", "the offset")
         offset_total = part if offset_total is None else offset_total + part
-    fixed_text = _poly_for_ordered(parsed.fixed, used)
-    x, x_names, x_spec = _matrix(fixed_text, used, "fixed-effects")
+    codings = factor_codings(contrasts, parsed.fixed, used)
+    fixed_text = with_codings(parsed.fixed, used, codings)
+    x, x_names, x_spec = _matrix(fixed_text, with_coded_levels(used, codings), "fixed-effects", codings)
     finite(x, x_names, "the fixed-effects column")
     x, x_names, dropped_cols = drop_rank_deficient(x, x_names)
     if dropped_cols:
@@ -421,7 +418,7 @@ def build_design(
             UserWarning,
             stacklevel=3,
         )
-    fixed = FixedDesign(x, x_names, x_spec, fixed_text, dropped_cols)
+    fixed = FixedDesign(x, x_names, x_spec, fixed_text, dropped_cols, codings)
 
     terms = []
     for bar in parsed.bars:

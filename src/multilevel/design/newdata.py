@@ -102,15 +102,16 @@ def _is_plain_factor(key: str, column: str) -> bool:
     return key == column or key == f"`{column}`" or re.fullmatch(rf"C\(`?{re.escape(column)}`?(,.*)?\)", key) is not None
 
 
-def _encode(spec, newdata: pd.DataFrame, formula_text: str, variables, what: str):
-    """Model matrix of new data under a fit-time ModelSpec, with the checks above; NA rows -> NaN."""
+def _encode(spec, newdata: pd.DataFrame, formula_text: str, variables, what: str, context: dict | None = None):
+    """Model matrix of new data under a fit-time ModelSpec, with the checks above; NA rows -> NaN.
+    ``context`` holds the formula's coded factors (``contrasts=``)."""
     columns = columns_in(formula_text, variables)
     _require_columns(columns, newdata, what)
     checked = _check_factor_types(spec, newdata, variables, what)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataMismatchWarning)
         try:
-            mm = spec.get_model_matrix(newdata, na_action="ignore")
+            mm = spec.get_model_matrix(newdata, na_action="ignore", **({"context": context} if context else {}))
         except Exception as exc:  # formulaic's message, named and without colour codes
             raise DataError(f"could not encode newdata for the {what} ({formula_text!r}): "
                             f"{plain_message(exc)}") from exc
@@ -145,8 +146,9 @@ def encode_fixed(design, newdata: pd.DataFrame) -> np.ndarray:
 
     newdata = newdata_frame(newdata)
     fixed = design.fixed
-    matrix, names = _encode(fixed.spec, newdata, fixed.formula_text, design.formula.variables, "fixed effects")
-    names = r_column_names(names, _r_factor_calls(fixed.formula_text)[1])
+    matrix, names = _encode(fixed.spec, newdata, fixed.formula_text, design.formula.variables, "fixed effects",
+                            fixed.codings.context)
+    names = r_column_names(names, _r_factor_calls(fixed.formula_text)[1], fixed.codings.r_pieces)
     if "(Intercept)" not in fixed.column_names:  # brm's 0 + Intercept: the column of ones keeps brms's name
         names = ["Intercept" if n == "(Intercept)" else n for n in names]
     frame = pd.DataFrame(matrix, columns=names)

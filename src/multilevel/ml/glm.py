@@ -94,7 +94,7 @@ def irls(x: np.ndarray, y: np.ndarray, weights: np.ndarray, offset: np.ndarray, 
 
 def glm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None = None, weights=None,
         offset=None, na_action: str = "omit", maxit: int = MAXIT, epsilon: float = EPSILON,
-        data_name: str | None = None) -> GlmFit:
+        data_name: str | None = None, contrasts: dict | None = None) -> GlmFit:
     """Fit a generalized linear model by iteratively reweighted least squares, as R's ``glm``.
 
     Parameters
@@ -111,6 +111,8 @@ def glm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
     maxit, epsilon :
         R's ``glm.control``: at most ``maxit`` iterations; converged when
         |dev - dev_old| / (|dev| + 0.1) < ``epsilon``.
+    contrasts : dict, optional
+        Codings of factors of the fixed effects, as R's ``contrasts=`` (see :func:`multilevel.lmer`).
 
     Examples
     --------
@@ -130,7 +132,8 @@ def glm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
     if parsed.bars:
         raise ModelError(f"glm fits models without random-effects terms; {parsed.text!r} has "
                          f"{len(parsed.bars)}: use ml.glmer for a generalized linear mixed model")
-    design = build_design(parsed, data, weights=weights, offset=offset, family=fam, na_action=na_action)
+    design = build_design(parsed, data, weights=weights, offset=offset, family=fam, na_action=na_action,
+                          contrasts=contrasts)
     call = {"family": family if isinstance(family, str) else fam.name, "link": link}
     if isinstance(weights, str):
         call["weights"] = weights

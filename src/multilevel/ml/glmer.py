@@ -24,7 +24,7 @@ from ..threads import blas_threads_for
 from .glmm import GLMMProblem
 from .optimize import bobyqa, finite_difference_hessian
 from .services import GeneralizedMixedServices
-from .lmer import require_grouping
+from .lmer import refuse_out_of_core_contrasts, require_grouping
 from .standardize import standardize
 
 GRADIENT_TOL = 2e-3
@@ -39,7 +39,7 @@ class SeparationWarning(UserWarning):
 
 def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | None = None, nagq: int = 1,
           weights=None, offset=None, na_action: str = "omit", start=None, data_name: str | None = None,
-          progress: bool | None = None, client=None) -> GlmerFit:
+          progress: bool | None = None, client=None, contrasts: dict | None = None) -> GlmerFit:
     """Fit a generalized linear mixed model by Laplace (``nagq=1``) or adaptive Gauss-Hermite.
 
     Parameters
@@ -54,6 +54,8 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
     nagq : int
         0 (theta only, beta from PIRLS: fast), 1 (Laplace) or 2..25 (adaptive Gauss-Hermite with
         that many nodes; a single scalar random-effects term only).
+    contrasts : dict, optional
+        Codings of factors of the fixed effects, as R's ``contrasts=`` (see :func:`multilevel.lmer`).
     data : pandas.DataFrame, dask.dataframe.DataFrame or str or Path
         A Dask DataFrame or a parquet file or directory is fitted out of core: each PIRLS step is one
         map-reduce over the partitions (:mod:`multilevel.ml.out_of_core_glmm`), on ``client`` (a
@@ -80,13 +82,15 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
     if is_out_of_core(data):  # a Dask DataFrame or a parquet path: PIRLS passes map-reduced over partitions
         from .out_of_core_glmm import glmer_out_of_core
 
+        refuse_out_of_core_contrasts(contrasts)
         return glmer_out_of_core(parsed, data, family=fam, nagq=int(nagq), weights=weights, offset=offset,
                                  na_action=na_action, start=start, data_name=data_name, progress=progress,
                                  client=client)
     if client is not None:
         raise ArgumentError("client= is for out-of-core data (a Dask DataFrame or a parquet path); "
                             "in-memory data are fitted in this process")
-    design = build_design(parsed, data, weights=weights, offset=offset, family=fam, na_action=na_action)
+    design = build_design(parsed, data, weights=weights, offset=offset, family=fam, na_action=na_action,
+                          contrasts=contrasts)
     return fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data", progress=progress)
 
 
@@ -234,7 +238,8 @@ def _check_separation(fit: GlmerFit, count_extreme=None) -> None:
 
 
 def glmer_nb(formula: str, data: pd.DataFrame, *, nagq: int = 1, weights=None, offset=None,
-             na_action: str = "omit", data_name: str | None = None, tol: float = 1e-5) -> GlmerFit:
+             na_action: str = "omit", data_name: str | None = None, tol: float = 1e-5,
+             contrasts: dict | None = None) -> GlmerFit:
     """Negative binomial GLMM with the shape estimated, as lme4's ``glmer.nb``.
 
     A Poisson fit gives a start for the shape (its ML estimate given the fitted means); the
@@ -243,7 +248,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, nagq: int = 1, weights=None, o
     nagq = whole_number("nagq", nagq, 0, MAX_NAGQ)
     parsed = require_grouping(parse_formula(formula), "glmer_nb")
     design = build_design(parsed, data, weights=weights, offset=offset, family=get_family("poisson"),
-                          na_action=na_action)
+                          na_action=na_action, contrasts=contrasts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         poisson_fit = fit_glmm_design(design, nagq=nagq, data_name=data_name or "data")

@@ -61,7 +61,7 @@ def unscaled_covariance(r: np.ndarray) -> np.ndarray:
 
 
 def lm(formula: str, data: pd.DataFrame, *, weights=None, offset=None, na_action: str = "omit",
-       data_name: str | None = None) -> LmFit:
+       data_name: str | None = None, contrasts: dict | None = None) -> LmFit:
     """Fit a linear model by least squares, as R's ``lm``.
 
     Parameters
@@ -77,6 +77,8 @@ def lm(formula: str, data: pd.DataFrame, *, weights=None, offset=None, na_action
         Drop rows with missing values (counted, warned and reported in the summary) or raise.
     data_name : str, optional
         The name shown in the summary's ``Call:`` line.
+    contrasts : dict, optional
+        Codings of factors of the fixed effects, as R's ``contrasts=`` (see :func:`multilevel.lmer`).
 
     Examples
     --------
@@ -89,7 +91,8 @@ def lm(formula: str, data: pd.DataFrame, *, weights=None, offset=None, na_action
     if parsed.bars:
         raise ModelError(f"lm fits models without random-effects terms; {parsed.text!r} has "
                          f"{len(parsed.bars)}: use ml.lmer for a linear mixed model")
-    design = build_design(parsed, data, weights=weights, offset=offset, na_action=na_action)
+    design = build_design(parsed, data, weights=weights, offset=offset, na_action=na_action,
+                          contrasts=contrasts)
     call = {"weights": weights} if isinstance(weights, str) else {}
     return fit_lm_design(design, data_name=data_name or "data", call=call)
 

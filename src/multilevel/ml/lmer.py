@@ -23,7 +23,8 @@ GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 
 
 def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=None, na_action: str = "omit",
-         start=None, data_name: str | None = None, progress: bool | None = None, client=None) -> LmerFit:
+         start=None, data_name: str | None = None, progress: bool | None = None, client=None,
+         contrasts: dict | None = None) -> LmerFit:
     """Fit a linear mixed model by REML (default) or maximum likelihood, as lme4's ``lmer``.
 
     Parameters
@@ -41,6 +42,11 @@ def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=N
         Drop rows with missing values (counted and reported) or raise.
     start : array, optional
         Starting theta (lme4's order); defaults to identity factors.
+    contrasts : dict, optional
+        Codings of factors of the fixed effects, as lme4's ``contrasts=``: ``{"x": "sum"}`` (or
+        ``"contr.sum"``), ``"treatment"``, ``"helmert"``, ``"poly"``, ``"sdif"``, or a levels x (levels - 1)
+        matrix; R's column names (``x1``, ``x.L``, ``x2-1``). Random-effects terms keep treatment
+        coding, as in lme4 (:mod:`multilevel.design.contrasts`). ``fit.contrasts`` records them.
     progress : bool, optional
         Count optimizer evaluations on screen; by default only in a terminal or notebook.
     client : dask.distributed.Client or str, optional
@@ -59,13 +65,20 @@ def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=N
     if is_out_of_core(data):
         from .out_of_core import lmer_out_of_core
 
+        refuse_out_of_core_contrasts(contrasts)
         return lmer_out_of_core(parsed, data, reml=reml, weights=weights, na_action=na_action, start=start,
                                 data_name=data_name, progress=progress, client=client)
     if client is not None:
         raise ArgumentError("client= is for out-of-core data (a Dask DataFrame or a parquet path); "
                             "an in-memory DataFrame is fitted in this process")
-    design = build_design(parsed, data, weights=weights, na_action=na_action)
+    design = build_design(parsed, data, weights=weights, na_action=na_action, contrasts=contrasts)
     return fit_design(design, reml=reml, start=start, data_name=data_name or "data", progress=progress)
+
+
+def refuse_out_of_core_contrasts(contrasts) -> None:
+    if contrasts:
+        raise ArgumentError("contrasts= is not available for out-of-core data yet: code the factor in the data "
+                            "(numeric contrast columns), or fit an in-memory DataFrame")
 
 
 def require_grouping(parsed, engine: str):

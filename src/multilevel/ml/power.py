@@ -169,7 +169,8 @@ def _designs(fit, along, extend, breaks, data):
     grouping = any(along in term.group_vars for term in fit.design.terms)
     frame, values = _extend(frame, along, values, n, grouping)
     def build(rows):
-        return build_design(fit.design.formula, rows, family=fit.design.family)
+        return build_design(fit.design.formula, rows, family=fit.design.family,
+                            contrasts=fit.design.fixed.codings.as_argument())
 
     design = build(frame)
     if breaks is None:

@@ -238,6 +238,12 @@ class FormulaFit(Fit):
     def nobs(self) -> int:
         return self.design.nobs
 
+    @property
+    def contrasts(self) -> dict:
+        """The codings given by ``contrasts=`` (R's ``attr(model.matrix(fit), "contrasts")`` for those):
+        variable -> ``"contr.sum"`` etc., or ``"matrix"`` for a coding of one's own."""
+        return self.design.fixed.codings.recorded()
+
     def observed(self):
         """The response as the design holds it (binomial: the proportion of successes)."""
         return np.asarray(self.design.response, dtype=float).copy()
