@@ -162,7 +162,7 @@ def test_per_row_questions_raise_our_error_and_the_rest_answer():
     ooc = fitted("sleep", lambda: ml.lmer("Reaction ~ Days + (Days | Subject)",
                                           dd.from_pandas(ml.datasets.load("sleepstudy"), npartitions=4)))
     for question in (ooc.simulate, lambda: ooc.bootstrap(5), ooc.predict, ooc.fitted_mean, ooc.observed,
-                     lambda: ooc.confint("profile")):
+                     lambda: ooc.confint("profile"), ooc.hatvalues, ooc.cooks_distance):
         with pytest.raises(MissingCapability, match="out of core"):
             question()
     assert "fitted_mean" not in capabilities(ooc) and "replicated_data" not in capabilities(ooc)

@@ -99,6 +99,12 @@ class RowlessAnswers:
     grouping = Fit.grouping
     varying_effects = Fit.varying_effects
 
+    def hatvalues(self):
+        raise self._missing("hatvalues", "leverages need every row of the design")
+
+    def cooks_distance(self):
+        raise self._missing("cooks_distance", "leverages need every row of the design")
+
 
 class OutOfCoreLmerFit(RowlessAnswers, LmerFit):
     """An lmer fit on data read partition by partition (a Dask DataFrame or parquet).

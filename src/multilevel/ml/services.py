@@ -45,6 +45,13 @@ class LinearMixedServices:
         return inference.bootstrap_intervals(fit, level, nsim=nsim, seed=seed)
 
     @staticmethod
+    def leverage(fit):
+        """lme4's ``hatvalues`` (:mod:`multilevel.ml.influence`)."""
+        from .influence import lmer_leverage
+
+        return lmer_leverage(fit)
+
+    @staticmethod
     def bootstrap(fit, nsim: int, **options):
         """lme4's ``bootMer`` (:func:`multilevel.ml.bootstrap.bootstrap`)."""
         from .bootstrap import bootstrap
@@ -66,6 +73,12 @@ class GeneralizedMixedServices(LinearMixedServices):
         raise NotImplementedError
 
     @staticmethod
+    def leverage(fit):
+        from .influence import glmer_leverage
+
+        return glmer_leverage(fit)
+
+    @staticmethod
     def bootstrap(fit, nsim: int, **options):
         from .bootstrap import GeneralizedReplicate, bootstrap
 
@@ -84,6 +97,14 @@ class GeneralizedMixedServices(LinearMixedServices):
 
 class LinearModelServices:
     """The lm/glm engine, as :class:`~multilevel.results.LmFit` and ``GlmFit`` use it: anova tables."""
+
+    @staticmethod
+    def leverage(fit):
+        """R's ``hatvalues`` of lm and glm (glm: at the final IRLS working weights)."""
+        from .influence import fixed_leverage
+
+        weights = fit.irls.working_weights if fit.engine == "glm" else fit.design.weights
+        return fixed_leverage(fit.design.fixed.matrix, weights, fit._unscaled)
 
     @staticmethod
     def anova(fit, **options):

@@ -100,6 +100,13 @@ class GlmerFit(LmerFit):
     def linear_predictor(self) -> np.ndarray:
         return self._eta.copy()
 
+    def hatvalues(self) -> np.ndarray:
+        """lme4's leverages of a GLMM: the factor at the final PIRLS weights, rows scaled by the prior
+        weights; lme4 warns that the hat matrix may not make sense for GLMMs, and so does this."""
+        warnings.warn("the hat matrix may not make sense for GLMMs (lme4's definition: the factor at the "
+                      "final PIRLS weights, rows scaled by the prior weights)", UserWarning, stacklevel=2)
+        return self.services.leverage(self)
+
     def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:
         """Residuals of type ``"deviance"`` (default, as lme4), ``"pearson"``, ``"response"`` or ``"working"``."""
         type = choice("type", type, ["deviance", "pearson", "response", "working"])

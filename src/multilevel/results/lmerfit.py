@@ -11,6 +11,7 @@ from ..options import choice, flag, open_probability, whole_number
 from ..formula import tokenize
 from . import summary as summary_text
 from .protocol import FormulaFit
+from .influence import cooks_distance
 
 
 def unique_group_names(names: list[str]) -> list[str]:
@@ -246,6 +247,17 @@ class LmerFit(FormulaFit):
         terms = self.design.terms
         fixed = self.design.fixed.matrix @ self._beta
         return fixed + self._random_part([t.codes for t in terms], [t.z for t in terms], set(range(len(terms))))
+
+    def hatvalues(self) -> np.ndarray:
+        """Leverages, the diagonal of the hat matrix that maps y to the fitted values (lme4's ``hatvalues``,
+        MixedModels.jl's ``leverage``); their sum is the effective number of parameters, between p and
+        p + q (:mod:`multilevel.ml.influence`)."""
+        return self.services.leverage(self)
+
+    def cooks_distance(self) -> np.ndarray:
+        """Cook's distances, as lme4's ``cooks.distance``: ``(r / (1 - h))^2 h / (sigma^2 p)`` with Pearson
+        residuals r, the leverages h and p fixed effects."""
+        return cooks_distance(self.residuals("pearson"), self.hatvalues(), self.sigma ** 2, len(self._beta))
 
     def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:
         """Residuals y - fitted. For a linear mixed model lme4's ``"response"``, ``"working"`` and

@@ -14,6 +14,7 @@ from ..design import encode_fixed, encode_offset, newdata_frame, r_names
 from ..errors import ArgumentError, DataError
 from ..options import choice, flag, open_probability, whole_number
 from .protocol import Fit, FormulaFit
+from .influence import cooks_distance
 
 
 class _FixedEffectsFit(FormulaFit):
@@ -128,6 +129,15 @@ class _FixedEffectsFit(FormulaFit):
 
     def linear_predictor(self) -> np.ndarray:
         return self.design.fixed.matrix @ self._beta + self._offset()
+
+    def hatvalues(self) -> np.ndarray:
+        """Leverages, R's ``hatvalues``: ``w_i x_i' (X'WX)^{-1} x_i`` (glm: W the final IRLS weights)."""
+        return self.services.leverage(self)
+
+    def cooks_distance(self) -> np.ndarray:
+        """Cook's distances, R's ``cooks.distance``: ``(r / (1 - h))^2 h / (dispersion * p)``, r the Pearson
+        residuals (lm: weighted residuals, dispersion sigma^2)."""
+        return cooks_distance(self.residuals("pearson"), self.hatvalues(), self.scale, self.rank)
 
     def fitted_mean(self) -> np.ndarray:
         return self.fitted()
