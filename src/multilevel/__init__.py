@@ -105,7 +105,7 @@ def hypothesis(fit, hypothesis, class_: str = "b", group: str = "", alpha: float
 
 def update(fit, formula: str | None = None, newdata=None, **changes):
     """R's ``update(fit, formula., newdata, ...)``: the fit's call made again with the changes
-    (brm fits: :mod:`multilevel.bayes.update`)."""
+    (brm fits: :mod:`multilevel.bayes.update`; lmer, glmer, lm, glm: :mod:`multilevel.ml.update`)."""
     if not hasattr(fit, "update"):
         raise MissingCapability(f"{type(fit).__name__} cannot be updated yet")
     return fit.update(formula, newdata, **changes)

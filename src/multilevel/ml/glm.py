@@ -23,6 +23,7 @@ from ..options import whole_number
 from ..results.glmfit import GlmFit
 from .lm import least_squares, unscaled_covariance
 from .services import LinearModelServices
+from .update import records_call
 
 EPSILON = 1e-8  # glm.control()$epsilon
 MAXIT = 25  # glm.control()$maxit
@@ -92,6 +93,7 @@ def irls(x: np.ndarray, y: np.ndarray, weights: np.ndarray, offset: np.ndarray, 
     return IrlsResult(coef, r, w2, eta, mu, dev, iteration, converged, boundary)
 
 
+@records_call
 def glm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None = None, weights=None,
         offset=None, na_action: str = "omit", maxit: int = MAXIT, epsilon: float = EPSILON,
         data_name: str | None = None, contrasts: dict | None = None) -> GlmFit:

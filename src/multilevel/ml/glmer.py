@@ -26,6 +26,7 @@ from .optimize import bobyqa, finite_difference_hessian
 from .services import GeneralizedMixedServices
 from .lmer import refuse_out_of_core_contrasts, require_grouping
 from .standardize import standardize
+from .update import records_call
 
 GRADIENT_TOL = 2e-3
 # Gauss-Hermite rules beyond 25 nodes lose digits (nagq=1000 on cbpp: deviance 72.50 instead of
@@ -37,6 +38,7 @@ class SeparationWarning(UserWarning):
     """Fitted probabilities of exactly 0 or 1: some fixed effects are not identified."""
 
 
+@records_call
 def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | None = None, nagq: int = 1,
           weights=None, offset=None, na_action: str = "omit", start=None, data_name: str | None = None,
           progress: bool | None = None, client=None, contrasts: dict | None = None) -> GlmerFit:
@@ -237,6 +239,7 @@ def _check_separation(fit: GlmerFit, count_extreme=None) -> None:
     warnings.warn(message, SeparationWarning, stacklevel=6)
 
 
+@records_call
 def glmer_nb(formula: str, data: pd.DataFrame, *, nagq: int = 1, weights=None, offset=None,
              na_action: str = "omit", data_name: str | None = None, tol: float = 1e-5,
              contrasts: dict | None = None) -> GlmerFit:

@@ -19,6 +19,7 @@ from ..errors import DataError, ModelError
 from ..formula import parse_formula
 from ..results.lmfit import LmFit
 from .services import LinearModelServices
+from .update import records_call
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def unscaled_covariance(r: np.ndarray) -> np.ndarray:
     return inv @ inv.T
 
 
+@records_call
 def lm(formula: str, data: pd.DataFrame, *, weights=None, offset=None, na_action: str = "omit",
        data_name: str | None = None, contrasts: dict | None = None) -> LmFit:
     """Fit a linear model by least squares, as R's ``lm``.

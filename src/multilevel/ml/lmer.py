@@ -18,10 +18,12 @@ from .lmm import LMMProblem
 from .optimize import bobyqa, finite_difference_gradient, finite_difference_hessian
 from .services import LinearMixedServices
 from .standardize import standardize
+from .update import records_call
 
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 
 
+@records_call
 def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=None, na_action: str = "omit",
          start=None, data_name: str | None = None, progress: bool | None = None, client=None,
          contrasts: dict | None = None) -> LmerFit:
@@ -143,6 +145,7 @@ def fit_problems(design: Design, search: LMMProblem, problem: LMMProblem, standa
             solution = standardization.lmm_solution_to_original(solution, search.solve(theta_std), reml)
         fit = fit_class(design, solution, record, reml, services=services, data_name=data_name,
                         messages=list(record.messages), problem=problem, standardization=standardization)
+        fit._search = search if search is not problem else None
         if reml and search is not problem:  # the ML deviance, without the original design's cancellation
             fit._ml_deviance = float(search.objective(theta_std, reml=False))
         _check_fit(fit, search, record)

@@ -45,6 +45,20 @@ class LinearMixedServices:
         return inference.bootstrap_intervals(fit, level, nsim=nsim, seed=seed)
 
     @staticmethod
+    def refit_response(fit, newresponse):
+        """lme4's ``refit(object, newresp)`` (:mod:`multilevel.ml.update`)."""
+        from .update import refit_lmer
+
+        return refit_lmer(fit, newresponse)
+
+    @staticmethod
+    def update(fit, formula, newdata, **changes):
+        """R's ``update`` (:mod:`multilevel.ml.update`)."""
+        from .update import update
+
+        return update(fit, formula, newdata, **changes)
+
+    @staticmethod
     def leverage(fit):
         """lme4's ``hatvalues`` (:mod:`multilevel.ml.influence`)."""
         from .influence import lmer_leverage
@@ -73,6 +87,12 @@ class GeneralizedMixedServices(LinearMixedServices):
         raise NotImplementedError
 
     @staticmethod
+    def refit_response(fit, newresponse):
+        from .update import refit_glmer
+
+        return refit_glmer(fit, newresponse)
+
+    @staticmethod
     def leverage(fit):
         from .influence import glmer_leverage
 
@@ -97,6 +117,8 @@ class GeneralizedMixedServices(LinearMixedServices):
 
 class LinearModelServices:
     """The lm/glm engine, as :class:`~multilevel.results.LmFit` and ``GlmFit`` use it: anova tables."""
+
+    update = LinearMixedServices.update
 
     @staticmethod
     def leverage(fit):

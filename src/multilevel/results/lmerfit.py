@@ -64,7 +64,16 @@ class LmerFit(FormulaFit):
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_problem"] = None
+        state.pop("_search", None)
         return state
+
+    _search = None  # the problem the optimizer searched (standardized design), kept for refit()
+
+    @property
+    def search_problem(self):
+        """The :class:`~multilevel.ml.lmm.LMMProblem` of the standardized design the optimizer searched
+        (None after unpickling)."""
+        return self._search
 
     @property
     def problem(self):
@@ -247,6 +256,17 @@ class LmerFit(FormulaFit):
         terms = self.design.terms
         fixed = self.design.fixed.matrix @ self._beta
         return fixed + self._random_part([t.codes for t in terms], [t.z for t in terms], set(range(len(terms))))
+
+    def refit(self, newresponse) -> "LmerFit":
+        """lme4's ``refit(object, newresp)``: the same model fitted to another response (one value per row
+        used), from this fit's estimates; lmer reuses the cross-products of Z and X and the symbolic
+        factorization, recomputing only the blocks that involve y (:mod:`multilevel.ml.update`)."""
+        return self.services.refit_response(self, newresponse)
+
+    def update(self, formula: str | None = None, newdata=None, **changes) -> "LmerFit":
+        """R's ``update(fit, formula., ...)``: the call that made this fit made again with the changes,
+        e.g. ``fit.update("~ . - Days")``, ``fit.update(data=other)``, ``fit.update(reml=False)``."""
+        return self.services.update(self, formula, newdata, **changes)
 
     def hatvalues(self) -> np.ndarray:
         """Leverages, the diagonal of the hat matrix that maps y to the fitted values (lme4's ``hatvalues``,

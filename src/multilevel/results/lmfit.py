@@ -130,6 +130,10 @@ class _FixedEffectsFit(FormulaFit):
     def linear_predictor(self) -> np.ndarray:
         return self.design.fixed.matrix @ self._beta + self._offset()
 
+    def update(self, formula: str | None = None, newdata=None, **changes):
+        """R's ``update(fit, formula., ...)``: the call that made this fit made again with the changes."""
+        return self.services.update(self, formula, newdata, **changes)
+
     def hatvalues(self) -> np.ndarray:
         """Leverages, R's ``hatvalues``: ``w_i x_i' (X'WX)^{-1} x_i`` (glm: W the final IRLS weights)."""
         return self.services.leverage(self)
