@@ -24,9 +24,10 @@ from ..threads import blas_threads_for
 from .glmm import GLMMProblem
 from .optimize import bobyqa, finite_difference_hessian
 from .services import GeneralizedMixedServices
-from .lmer import refuse_out_of_core_contrasts, require_grouping
+from .lmer import refuse_out_of_core_options, require_grouping
 from .standardize import standardize
 from .update import records_call
+from .control import OptimizerControl, glmm_deviance_function
 
 GRADIENT_TOL = 2e-3
 # Gauss-Hermite rules beyond 25 nodes lose digits (nagq=1000 on cbpp: deviance 72.50 instead of
@@ -41,7 +42,8 @@ class SeparationWarning(UserWarning):
 @records_call
 def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | None = None, nagq: int = 1,
           weights=None, offset=None, na_action: str = "omit", start=None, data_name: str | None = None,
-          progress: bool | None = None, client=None, contrasts: dict | None = None) -> GlmerFit:
+          progress: bool | None = None, client=None, contrasts: dict | None = None, control: dict | None = None,
+          devfun_only: bool = False) -> GlmerFit:
     """Fit a generalized linear mixed model by Laplace (``nagq=1``) or adaptive Gauss-Hermite.
 
     Parameters
@@ -58,6 +60,13 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
         that many nodes; a single scalar random-effects term only).
     contrasts : dict, optional
         Codings of factors of the fixed effects, as R's ``contrasts=`` (see :func:`multilevel.lmer`).
+    control : dict, optional
+        Optimizer settings, as lme4's ``glmerControl``: ``xtol_abs``, ``ftol_abs``, ``ftol_rel``, ``maxeval``
+        (lme4's ``maxfun``) for the last stage, ``nagq0_init_step`` (lme4's ``nAGQ0initStep``; False: no
+        theta-only first stage); recorded in ``fit.optimizer.settings`` (:mod:`multilevel.ml.control`).
+    devfun_only : bool
+        Return the objective instead of a fit (lme4's ``devFunOnly``): the Laplace/AGQ deviance as a
+        function of (theta, beta), or of theta with nagq=0.
     data : pandas.DataFrame, dask.dataframe.DataFrame or str or Path
         A Dask DataFrame or a parquet file or directory is fitted out of core: each PIRLS step is one
         map-reduce over the partitions (:mod:`multilevel.ml.out_of_core_glmm`), on ``client`` (a
@@ -73,6 +82,7 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
     """
     nagq = whole_number("nagq", nagq, 0, MAX_NAGQ)
     progress = flag("progress", progress, allow_none=True)
+    control, devfun_only = OptimizerControl.of(control, "glmer"), flag("devfun_only", devfun_only)
     fam = get_family(family, link)
     if fam.name == "gaussian":
         raise ModelError("glmer with the gaussian family is a linear mixed model: use ml.lmer (REML or ML), "
@@ -84,7 +94,8 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
     if is_out_of_core(data):  # a Dask DataFrame or a parquet path: PIRLS passes map-reduced over partitions
         from .out_of_core_glmm import glmer_out_of_core
 
-        refuse_out_of_core_contrasts(contrasts)
+        refuse_out_of_core_options(contrasts=contrasts, control=control != OptimizerControl(),
+                                   devfun_only=devfun_only)
         return glmer_out_of_core(parsed, data, family=fam, nagq=int(nagq), weights=weights, offset=offset,
                                  na_action=na_action, start=start, data_name=data_name, progress=progress,
                                  client=client)
@@ -93,11 +104,15 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
                             "in-memory data are fitted in this process")
     design = build_design(parsed, data, weights=weights, offset=offset, family=fam, na_action=na_action,
                           contrasts=contrasts)
-    return fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data", progress=progress)
+    if devfun_only:
+        _check_response_varies(design)
+        return glmm_deviance_function(GLMMProblem(design, nagq=int(nagq)), int(nagq), design.fixed.column_names)
+    return fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data", progress=progress,
+                           control=control)
 
 
 def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str = "data",
-                    progress: bool | None = False) -> GlmerFit:
+                    progress: bool | None = False, control: OptimizerControl = OptimizerControl()) -> GlmerFit:
     """Fit a prepared GLMM :class:`Design` (two stages as lme4's ``glmer``).
 
     Both stages search on the standardized design (:mod:`multilevel.ml.standardize`); the optimum
@@ -109,12 +124,13 @@ def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str
     search = GLMMProblem(standardized, nagq=nagq)  # checks that nagq suits the model
     problem = search if standardized is design else GLMMProblem(design, nagq=nagq)
     return fit_glmm_problems(design, search, problem, standardization, nagq=nagq, start=start, data_name=data_name,
-                             progress=progress)
+                             progress=progress, control=control)
 
 
 def fit_glmm_problems(design: Design, search: GLMMProblem, problem: GLMMProblem, standardization, *, nagq: int,
                       start=None, data_name: str = "data", progress: bool | None = False, fit_class=GlmerFit,
-                      services=GeneralizedMixedServices, count_extreme=None) -> GlmerFit:
+                      services=GeneralizedMixedServices, count_extreme=None,
+                      control: OptimizerControl = OptimizerControl()) -> GlmerFit:
     """The two stages on prepared problems: ``search`` on the standardized design, ``problem`` on the
     design as given (the same object where standardizing changes nothing). Out-of-core fits hand in
     problems whose row work is map-reduced (:mod:`multilevel.ml.out_of_core_glmm`), their own
@@ -130,8 +146,14 @@ def fit_glmm_problems(design: Design, search: GLMMProblem, problem: GLMMProblem,
         theta0 = standardization.theta_to_standard(start[: search.n_theta])
     # small dense blocks: one BLAS thread (threads.py); errstate: PIRLS tries extreme parameters
     with blas_threads_for(search.cholesky) as blas, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        stage1 = bobyqa(search.theta_only_objective, theta0, search.lower_bounds(),
-                        xtol_abs=1e-7 if nagq == 0 else 5e-2)  # stage 1 only gives stage 2 a start
+        if nagq == 0:
+            stage1 = bobyqa(search.theta_only_objective, theta0, search.lower_bounds(),
+                            **control.bobyqa_options(xtol_abs=1e-7))
+        elif control.nagq0_init_step:  # stage 1 only gives stage 2 a start
+            stage1 = bobyqa(search.theta_only_objective, theta0, search.lower_bounds(), xtol_abs=5e-2)
+        else:  # lme4's nAGQ0initStep = FALSE: stage 2 starts at theta0 (one evaluation records it)
+            stage1 = bobyqa(search.theta_only_objective, theta0, search.lower_bounds(), maxeval=1)
+            stage1.final, stage1.messages = theta0, []
         if not np.isfinite(stage1.final_objective):
             raise DataError("the deviance is not finite at any parameter value tried: check the response "
                             "(e.g. perfect separation or counts too large for the link)")
@@ -147,7 +169,8 @@ def fit_glmm_problems(design: Design, search: GLMMProblem, problem: GLMMProblem,
             step = np.concatenate([np.full(search.n_theta, 0.1), np.maximum(se0, 1e-3)])
             counter = EvaluationCounter(show_progress(progress), f"glmer: {'Laplace' if nagq == 1 else f'AGQ {nagq}'}")
             try:
-                record = bobyqa(counter.wrap(search.objective), x0, lower, initial_step=step, xtol_abs=1e-6)
+                record = bobyqa(counter.wrap(search.objective), x0, lower, initial_step=step,
+                                **control.bobyqa_options(xtol_abs=1e-6))
             finally:
                 counter.close()
             record.messages = stage1.messages + record.messages
@@ -156,6 +179,7 @@ def fit_glmm_problems(design: Design, search: GLMMProblem, problem: GLMMProblem,
             before = search.n_evaluations
             hessian = standardization.hessian_to_original_beta(finite_difference_hessian(search.objective, record.final))
             record.settings["hessian_evaluations"] = search.n_evaluations - before
+        record.settings["nagq0_init_step"] = control.nagq0_init_step
         problem.set_nagq(nagq)
         beta = None if beta_std is None else standardization.beta_to_original(beta_std)
         state = problem.pirls(standardization.theta_to_original(theta_std), beta)  # also leaves the modes here

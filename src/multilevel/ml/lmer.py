@@ -19,6 +19,7 @@ from .optimize import bobyqa, finite_difference_gradient, finite_difference_hess
 from .services import LinearMixedServices
 from .standardize import standardize
 from .update import records_call
+from .control import OptimizerControl, lmm_deviance_function
 
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 
@@ -26,7 +27,7 @@ GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 @records_call
 def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=None, na_action: str = "omit",
          start=None, data_name: str | None = None, progress: bool | None = None, client=None,
-         contrasts: dict | None = None) -> LmerFit:
+         contrasts: dict | None = None, control: dict | None = None, devfun_only: bool = False) -> LmerFit:
     """Fit a linear mixed model by REML (default) or maximum likelihood, as lme4's ``lmer``.
 
     Parameters
@@ -49,6 +50,12 @@ def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=N
         ``"contr.sum"``), ``"treatment"``, ``"helmert"``, ``"poly"``, ``"sdif"``, or a levels x (levels - 1)
         matrix; R's column names (``x1``, ``x.L``, ``x2-1``). Random-effects terms keep treatment
         coding, as in lme4 (:mod:`multilevel.design.contrasts`). ``fit.contrasts`` records them.
+    control : dict, optional
+        Optimizer settings, as lme4's ``lmerControl``: ``xtol_abs``, ``ftol_abs``, ``ftol_rel``, ``maxeval``
+        (lme4's ``maxfun``); recorded in ``fit.optimizer.settings`` (:mod:`multilevel.ml.control`).
+    devfun_only : bool
+        Return the objective instead of a fit (lme4's ``devFunOnly``): a function of theta giving the
+        REML criterion (or the ML deviance) on the design as given.
     progress : bool, optional
         Count optimizer evaluations on screen; by default only in a terminal or notebook.
     client : dask.distributed.Client or str, optional
@@ -63,24 +70,32 @@ def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=N
     1743.628
     """
     reml, progress = flag("reml", reml), flag("progress", progress, allow_none=True)
+    control, devfun_only = OptimizerControl.of(control, "lmer"), flag("devfun_only", devfun_only)
     parsed = require_grouping(parse_formula(formula), "lmer")
     if is_out_of_core(data):
         from .out_of_core import lmer_out_of_core
 
-        refuse_out_of_core_contrasts(contrasts)
+        refuse_out_of_core_options(contrasts=contrasts, control=control != OptimizerControl(),
+                                   devfun_only=devfun_only)
         return lmer_out_of_core(parsed, data, reml=reml, weights=weights, na_action=na_action, start=start,
                                 data_name=data_name, progress=progress, client=client)
     if client is not None:
         raise ArgumentError("client= is for out-of-core data (a Dask DataFrame or a parquet path); "
                             "an in-memory DataFrame is fitted in this process")
     design = build_design(parsed, data, weights=weights, na_action=na_action, contrasts=contrasts)
-    return fit_design(design, reml=reml, start=start, data_name=data_name or "data", progress=progress)
+    if devfun_only:
+        return lmm_deviance_function(LMMProblem(design, reml=reml), reml)
+    return fit_design(design, reml=reml, start=start, data_name=data_name or "data", progress=progress,
+                      control=control)
 
 
-def refuse_out_of_core_contrasts(contrasts) -> None:
-    if contrasts:
-        raise ArgumentError("contrasts= is not available for out-of-core data yet: code the factor in the data "
-                            "(numeric contrast columns), or fit an in-memory DataFrame")
+def refuse_out_of_core_options(**given) -> None:
+    """contrasts=, control= and devfun_only= are for in-memory data (so far): say so, naming the argument."""
+    for name, value in given.items():
+        if value:
+            raise ArgumentError(f"{name}= is not available for out-of-core data yet; fit an in-memory DataFrame"
+                                + (" or code the factor in the data (numeric contrast columns)"
+                                   if name == "contrasts" else ""))
 
 
 def require_grouping(parsed, engine: str):
@@ -96,7 +111,7 @@ def require_grouping(parsed, engine: str):
 
 
 def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str = "data",
-               progress: bool | None = False) -> LmerFit:
+               progress: bool | None = False, control: OptimizerControl = OptimizerControl()) -> LmerFit:
     """Fit a prepared :class:`Design` (the stage after ``build_design``).
 
     The optimizer works on the standardized design (:mod:`multilevel.ml.standardize`), so the fit
@@ -109,12 +124,13 @@ def fit_design(design: Design, *, reml: bool = True, start=None, data_name: str 
     _check_residual_variation(search, design.response_name, constant)
     problem = search if standardized is design else LMMProblem(design, reml=reml, like=search)
     return fit_problems(design, search, problem, standardization, reml=reml, start=start, data_name=data_name,
-                        progress=progress, constant_response=constant)
+                        progress=progress, constant_response=constant, control=control)
 
 
 def fit_problems(design: Design, search: LMMProblem, problem: LMMProblem, standardization, *, reml: bool,
                  start=None, data_name: str = "data", progress: bool | None = False, constant_response: bool,
-                 fit_class=LmerFit, services=LinearMixedServices, settings: dict | None = None) -> LmerFit:
+                 fit_class=LmerFit, services=LinearMixedServices, settings: dict | None = None,
+                 control: OptimizerControl = OptimizerControl()) -> LmerFit:
     """Optimize and build the result from the problems (cross-products): ``search`` on the standardized
     design, ``problem`` on the design as given (the same object when the standardization is the identity).
 
@@ -132,7 +148,7 @@ def fit_problems(design: Design, search: LMMProblem, problem: LMMProblem, standa
     counter = EvaluationCounter(show_progress(progress), "lmer: REML" if reml else "lmer: ML")
     with blas_threads_for(search.cholesky) as blas:  # small dense blocks: one BLAS thread (threads.py)
         try:
-            record = bobyqa(counter.wrap(search.objective), initial, search.lower_bounds())
+            record = bobyqa(counter.wrap(search.objective), initial, search.lower_bounds(), **control.bobyqa_options())
         finally:
             counter.close()
         record.settings.update(blas.settings())

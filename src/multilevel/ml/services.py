@@ -45,6 +45,13 @@ class LinearMixedServices:
         return inference.bootstrap_intervals(fit, level, nsim=nsim, seed=seed)
 
     @staticmethod
+    def objective(fit):
+        """The fit's criterion as a function of theta (:mod:`multilevel.ml.control`)."""
+        from .control import lmm_deviance_function
+
+        return lmm_deviance_function(fit.problem, fit.reml)
+
+    @staticmethod
     def refit_response(fit, newresponse):
         """lme4's ``refit(object, newresp)`` (:mod:`multilevel.ml.update`)."""
         from .update import refit_lmer
@@ -85,6 +92,13 @@ class GeneralizedMixedServices(LinearMixedServices):
     @staticmethod
     def refit(design, *, reml: bool, start, data_name: str):  # pragma: no cover - glmer fits are ML already
         raise NotImplementedError
+
+    @staticmethod
+    def objective(fit):
+        from .control import glmm_deviance_function
+
+        return glmm_deviance_function(fit.problem, fit.nagq, fit.design.fixed.column_names,
+                                      start_beta=fit.fixef().to_numpy())
 
     @staticmethod
     def refit_response(fit, newresponse):

@@ -257,6 +257,14 @@ class LmerFit(FormulaFit):
         fixed = self.design.fixed.matrix @ self._beta
         return fixed + self._random_part([t.codes for t in terms], [t.z for t in terms], set(range(len(terms))))
 
+    def objective(self, params=None):
+        """The criterion the fit minimized, as a function (lme4's ``devfun``, MixedModels.jl's ``objective!``):
+        ``fit.objective(theta)`` is the REML criterion (ML: the deviance) at ``theta``, on the design as
+        given; glmer's takes ``(theta, beta)`` (nagq = 0: theta). Without ``params``: the function itself
+        (:class:`~multilevel.ml.control.DevianceFunction`), with its bounds and parameter names."""
+        function = self.services.objective(self)
+        return function if params is None else function(params)
+
     def refit(self, newresponse) -> "LmerFit":
         """lme4's ``refit(object, newresp)``: the same model fitted to another response (one value per row
         used), from this fit's estimates; lmer reuses the cross-products of Z and X and the symbolic
