@@ -257,6 +257,15 @@ class LmerFit(FormulaFit):
         fixed = self.design.fixed.matrix @ self._beta
         return fixed + self._random_part([t.codes for t in terms], [t.z for t in terms], set(range(len(terms))))
 
+    def math(self, style: str = "levels", numbers: bool = False):
+        """The model as equations (LaTeX): ``style="levels"`` (Level 1 / Level 2, gamma for fixed
+        effects), ``"rethinking"`` (line by line, indexed parameters) or ``"matrix"``; ``numbers=True``
+        fills in the estimates. ``.latex`` is an ``align*`` block; Jupyter renders it
+        (:mod:`multilevel.equations`)."""
+        from ..equations import formula_equations
+
+        return formula_equations(self, style=style, numbers=numbers)
+
     def objective(self, params=None):
         """The criterion the fit minimized, as a function (lme4's ``devfun``, MixedModels.jl's ``objective!``):
         ``fit.objective(theta)`` is the REML criterion (ML: the deviance) at ``theta``, on the design as

@@ -1,0 +1,306 @@
+"""The equations of a formula model in three dialects, from a :class:`~.structure.ModelStructure`.
+
+- ``"rethinking"``: McElreath's line-by-line form: the likelihood, the linear model with indexed
+  parameters (``alpha_{Subject[i]}``), the varying effects' (multivariate) normal.
+- ``"levels"``: the Level 1 / Level 2 form of the multilevel literature (Raudenbush and Bryk; Snijders
+  and Bosker): ``y_ij = beta_0j + beta_1j x_ij + e_ij``, ``beta_0j = gamma_00 + gamma_01 W_j + U_0j``,
+  with predictors that are constant within groups placed at level 2 and their interactions with
+  level-1 predictors as cross-level effects. Two or more grouping factors: nested intercepts as a
+  three-level model; otherwise one equation with each factor's index (cross-classified models).
+- ``"matrix"``: ``y = X beta + Z b + e`` with the dimensions.
+
+``numbers=True`` puts the estimates in place of the parameters.
+"""
+from __future__ import annotations
+
+from .latex import column_vector, matrix, name, number
+from .structure import GroupTerm, ModelStructure
+
+DISTRIBUTIONS = {"gaussian": ("Normal", r"\mu"), "binomial": ("Binomial", "p"), "bernoulli": ("Bernoulli", "p"),
+                 "poisson": ("Poisson", r"\lambda"), "negative.binomial": ("NegBinomial", r"\lambda"),
+                 "negbinomial": ("NegBinomial", r"\lambda"), "Gamma": ("Gamma", r"\mu"), "gamma": ("Gamma", r"\mu"),
+                 "lognormal": ("LogNormal", r"\mu"), "student": ("StudentT", r"\mu")}
+LINKS = {"identity": "{}", "logit": r"\operatorname{{logit}}({})", "log": r"\log({})", "probit": r"\Phi^{{-1}}({})",
+         "cloglog": r"\operatorname{{cloglog}}({})", "inverse": "1/{}", "sqrt": r"\sqrt{{{}}}"}
+
+
+GAMMA_000, TAU_PI, TAU_BETA = r"\gamma_{000}", r"\tau_{\pi}", r"\tau_{\beta}"
+
+
+class Parameters:
+    """Symbols of the parameters, or their estimates when ``numbers``."""
+
+    def __init__(self, structure: ModelStructure, numbers: bool):
+        self.estimates = structure.estimates if numbers else None
+
+    @property
+    def sigma(self) -> str:
+        return self.value("sigma", None, r"\sigma")
+
+    def value(self, kind: str, key, symbol: str) -> str:
+        if self.estimates is None:
+            return symbol
+        table = self.estimates.get(kind)
+        value = table if kind == "sigma" else (table or {}).get(key)
+        return symbol if value is None else number(value)
+
+
+def plus(pieces: list[str]) -> str:
+    """Terms joined by ``+``, a negative number written as a subtraction (``a - 0.99 x``, not ``a + -0.99 x``)."""
+    out = ""
+    for piece in pieces:
+        if not out:
+            out = piece
+        elif piece.startswith("-"):
+            out += f" - {piece[1:]}"
+        else:
+            out += f" + {piece}"
+    return out or "0"
+
+
+def _data(column: str, index: str) -> str:
+    """A predictor at observation ``index``: ``\\text{Days}_{i}``; interactions as products."""
+    return r" \times ".join(rf"{name(piece)}_{{{index}}}" for piece in column.split(":"))
+
+
+def _offset(text: str, index: str) -> str:
+    for prefix in ("np.log(", "log("):
+        if text.startswith(prefix) and text.endswith(")"):
+            return rf"\log({name(text[len(prefix):-1])}_{{{index}}})"
+    return rf"{name(text)}_{{{index}}}"
+
+
+def _likelihood(s: ModelStructure, index: str, p: Parameters) -> tuple[str, str]:
+    distribution, mean = DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))
+    y = rf"{name(s.response)}_{{{index}}}"
+    if s.family == "gaussian":
+        args = rf"{mean}_{{{index}}}, {p.sigma}"
+    elif s.family == "binomial":
+        trials = rf"{name(s.trials)}_{{{index}}}" if s.trials else "n"
+        args = rf"{trials}, {mean}_{{{index}}}"
+    else:
+        args = rf"{mean}_{{{index}}}"
+    return y, rf"\sim \operatorname{{{distribution}}}({args})"
+
+
+def _link_left(s: ModelStructure, index: str) -> str:
+    mean = DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))[1]
+    return LINKS.get(s.link, r"g({})").format(f"{mean}_{{{index}}}")
+
+
+# ---- rethinking ------------------------------------------------------------------------------------
+def _greek(column: str) -> str:
+    return r"\alpha" if column == "(Intercept)" else rf"\beta_{{{name(column)}}}"
+
+
+def rethinking(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]]:
+    p = Parameters(s, numbers)
+    lines = [_likelihood(s, "i", p)]
+    single = len(s.terms) == 1
+    varying = {c: s.terms[0] for c in s.terms[0].columns} if single else {}
+    pieces = []
+    for column in s.fixed:
+        symbol = _greek(column)
+        if column in varying:
+            term = varying[column]
+            coefficient = rf"{symbol}_{{{name(term.group)}[i]}}" if column == "(Intercept)" else \
+                rf"\beta_{{{name(column)}, {name(term.group)}[i]}}"
+        else:
+            coefficient = p.value("beta", column, symbol)
+        pieces.append(coefficient if column == "(Intercept)" else rf"{coefficient} {_data(column, 'i')}")
+    if not single:
+        for term in s.terms:
+            for column in term.columns:
+                u = rf"u^{{{name(term.group)}}}_{{{_column_label(column)}{name(term.group)}[i]}}"
+                pieces.append(u if column == "(Intercept)" else rf"{u} {_data(column, 'i')}")
+    pieces += [_offset(o, "i") for o in s.offsets]
+    lines.append((_link_left(s, "i"), "= " + plus(pieces)))
+    if single:
+        lines += _rethinking_varying(s.terms[0], p)
+    else:
+        for term in s.terms:
+            for column in term.columns:
+                sd = p.value("sd", (term.group, column), rf"\sigma_{{{name(term.group)}{_column_comma(column)}}}")
+                lines.append((rf"u^{{{name(term.group)}}}_{{{_column_label(column)}{term.index}}}",
+                              rf"\sim \operatorname{{Normal}}(0, {sd})"))
+    return lines
+
+
+def _column_label(column: str) -> str:
+    return "" if column == "(Intercept)" else f"{name(column)}, "
+
+
+def _column_comma(column: str) -> str:
+    return "" if column == "(Intercept)" else f", {name(column)}"
+
+
+def _rethinking_varying(term: GroupTerm, p: Parameters) -> list[tuple[str, str]]:
+    j = term.index
+    symbols = [rf"\alpha_{{{j}}}" if c == "(Intercept)" else rf"\beta_{{{name(c)}, {j}}}" for c in term.columns]
+    means = [p.value("beta", c, r"\bar{\alpha}" if c == "(Intercept)" else rf"\bar{{\beta}}_{{{name(c)}}}")
+             for c in term.columns]
+    sds = [p.value("sd", (term.group, c), r"\sigma_{\alpha}" if c == "(Intercept)" else rf"\sigma_{{{name(c)}}}")
+           for c in term.columns]
+    if len(term.columns) == 1 or not term.correlated:
+        return [(symbol, rf"\sim \operatorname{{Normal}}({mean}, {sd})") for symbol, mean, sd in zip(symbols, means, sds)]
+    k = len(term.columns)
+    lines = [(column_vector(symbols), rf"\sim \operatorname{{MVNormal}}\left({column_vector(means)}, \mathbf{{S}}\right)")]
+    diagonal = matrix([[sds[a] if a == b else "0" for b in range(k)] for a in range(k)])
+    lines.append((r"\mathbf{S}", rf"= {diagonal} \mathbf{{R}} {diagonal}"))
+    if p.estimates is not None:
+        rows = [["1" if a == b else p.value("cor", (term.group, term.columns[min(a, b)], term.columns[max(a, b)]), "")
+                 for b in range(k)] for a in range(k)]
+        lines.append((r"\mathbf{R}", f"= {matrix(rows)}"))
+    return lines
+
+
+# ---- levels ----------------------------------------------------------------------------------------
+def levels(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]]:
+    if len(s.terms) == 1:
+        return _two_levels(s, s.terms[0], Parameters(s, numbers))
+    if len(s.terms) == 2 and all(t.columns == ("(Intercept)",) for t in s.terms) and \
+            any(t.nested_in for t in s.terms) and s.fixed == ("(Intercept)",):
+        return _three_levels(s, Parameters(s, numbers))
+    return _cross_classified(s, Parameters(s, numbers))
+
+
+def _two_levels(s: ModelStructure, term: GroupTerm, p: Parameters) -> list[tuple[str, str]]:
+    j = term.index
+    sub = f"i{j}"
+    level1 = [c for c in s.fixed if c == "(Intercept)" or (":" not in c and not s.level2.get(c))
+              or (":" in c and _cross_level(c, s) is None)]
+    level1 += [c for c in term.columns if c not in level1]
+    slopes = {c: k for k, c in enumerate(level1)}  # beta_kj, k = 0 for the intercept
+    lines = []
+    if s.family == "gaussian":
+        rhs = " + ".join(rf"\beta_{{{k}{j}}}" + ("" if c == "(Intercept)" else f" {_data(c, sub)}")
+                         for c, k in slopes.items())
+        lines.append((rf"\text{{Level 1:}}\quad {name(s.response)}_{{{sub}}}", f"= {rhs} + e_{{{sub}}}"))
+    else:
+        y, dist = _likelihood(s, sub, p)
+        lines.append((rf"\text{{Level 1:}}\quad {y}", dist))
+        rhs = " + ".join(rf"\beta_{{{k}{j}}}" + ("" if c == "(Intercept)" else f" {_data(c, sub)}")
+                         for c, k in slopes.items())
+        lines.append((_link_left(s, sub), f"= {rhs}" + "".join(f" + {_offset(o, sub)}" for o in s.offsets)))
+    for column, k in slopes.items():
+        gammas = [p.value("beta", column, rf"\gamma_{{{k}0}}")] if column in s.fixed else []
+        w = 1
+        for other in s.fixed:
+            level2_name = _level2_partner(other, column, s)
+            if level2_name is not None:
+                gamma = p.value("beta", other, rf"\gamma_{{{k}{w}}}")
+                gammas.append(rf"{gamma} {name(level2_name)}_{{{j}}}")
+                w += 1
+        random = [rf"U_{{{k}{j}}}"] if column in term.columns else []
+        label = r"\text{Level 2:}\quad " if k == 0 else ""
+        lines.append((rf"{label}\beta_{{{k}{j}}}", "= " + plus(gammas + random)))
+    if s.family == "gaussian":
+        lines.append((rf"e_{{{sub}}}", rf"\sim \mathcal{{N}}(0, {p.sigma}^2)"))
+    random = [rf"U_{{{slopes[c]}{j}}}" for c in term.columns]
+    if len(random) == 1:
+        sd = p.value("sd", (term.group, term.columns[0]), r"\tau_{0}")
+        lines.append((random[0], rf"\sim \mathcal{{N}}(0, {sd}^2)"))
+    else:
+        taus = [[_tau(term, a, b, p, slopes) for b in range(len(random))] for a in range(len(random))]
+        lines.append((column_vector(random), rf"\sim \mathcal{{N}}\left(\mathbf{{0}}, {matrix(taus)}\right)"))
+    return lines
+
+
+def _tau(term: GroupTerm, a: int, b: int, p: Parameters, slopes: dict) -> str:
+    ka, kb = slopes[term.columns[a]], slopes[term.columns[b]]
+    if a != b and not term.correlated:
+        return "0"
+    if p.estimates is None:
+        return rf"\tau_{{{ka}{kb}}}" if a != b else rf"\tau_{{{ka}{ka}}}"
+    sds = p.estimates["sd"]
+    sa, sb = sds[(term.group, term.columns[a])], sds[(term.group, term.columns[b])]
+    if a == b:
+        return number(sa ** 2)
+    first, second = sorted((a, b))
+    rho = p.estimates["cor"].get((term.group, term.columns[first], term.columns[second]), 0.0)
+    return number(rho * sa * sb)
+
+
+def _level2_partner(column: str, slope: str, s: ModelStructure) -> str | None:
+    """The level-2 predictor W of ``column`` in the equation of ``slope``: W itself for the intercept,
+    W for a cross-level interaction ``slope:W`` (or ``W:slope``)."""
+    if slope == "(Intercept)":
+        return column if s.level2.get(column) else None
+    pieces = column.split(":")
+    if len(pieces) == 2 and slope in pieces:
+        other = pieces[1] if pieces[0] == slope else pieces[0]
+        return other if s.level2.get(other) else None
+    return None
+
+
+def _cross_level(column: str, s: ModelStructure) -> str | None:
+    pieces = column.split(":")
+    if len(pieces) != 2:
+        return None
+    first, second = pieces
+    if s.level2.get(second) and not s.level2.get(first):
+        return first
+    if s.level2.get(first) and not s.level2.get(second):
+        return second
+    return None
+
+
+def _three_levels(s: ModelStructure, p: Parameters) -> list[tuple[str, str]]:
+    inner = next(t for t in s.terms if t.nested_in)
+    outer = next(t for t in s.terms if t is not inner)
+    j, k = inner.index, outer.index
+    sub = f"i{j}{k}"
+    return [
+        (rf"\text{{Level 1:}}\quad {name(s.response)}_{{{sub}}}", rf"= \pi_{{0{j}{k}}} + e_{{{sub}}}"),
+        (rf"\text{{Level 2 ({escape_group(inner.group)}):}}\quad \pi_{{0{j}{k}}}", rf"= \beta_{{00{k}}} + r_{{0{j}{k}}}"),
+        (rf"\text{{Level 3 ({escape_group(outer.group)}):}}\quad \beta_{{00{k}}}",
+         rf"= {p.value('beta', '(Intercept)', GAMMA_000)} + u_{{00{k}}}"),
+        (rf"e_{{{sub}}}", rf"\sim \mathcal{{N}}(0, {p.sigma}^2)"),
+        (rf"r_{{0{j}{k}}}", rf"\sim \mathcal{{N}}(0, {p.value('sd', (inner.group, '(Intercept)'), TAU_PI)}^2)"),
+        (rf"u_{{00{k}}}", rf"\sim \mathcal{{N}}(0, {p.value('sd', (outer.group, '(Intercept)'), TAU_BETA)}^2)"),
+    ]
+
+
+def escape_group(group: str) -> str:
+    from .latex import escape
+
+    return escape(group)
+
+
+def _cross_classified(s: ModelStructure, p: Parameters) -> list[tuple[str, str]]:
+    pieces = []
+    for k, column in enumerate(s.fixed):
+        gamma = p.value("beta", column, rf"\gamma_{{{k}}}")
+        pieces.append(gamma if column == "(Intercept)" else rf"{gamma} {_data(column, 'i')}")
+    letters = "UVWXYZ"
+    lines_random = []
+    for t, term in enumerate(s.terms):
+        letter = letters[t % len(letters)]
+        for c, column in enumerate(term.columns):
+            u = rf"{letter}_{{{c}{name(term.group)}[i]}}"
+            pieces.append(u if column == "(Intercept)" else rf"{u} {_data(column, 'i')}")
+            sd = p.value("sd", (term.group, column), rf"\tau_{{{letter}{c}}}")
+            lines_random.append((rf"{letter}_{{{c}{term.index}}}", rf"\sim \mathcal{{N}}(0, {sd}^2)"))
+    pieces += [_offset(o, "i") for o in s.offsets]
+    if s.family == "gaussian":
+        lines = [(rf"{name(s.response)}_{{i}}", "= " + plus(pieces + ["e_{i}"])),
+                 (r"e_{i}", rf"\sim \mathcal{{N}}(0, {p.sigma}^2)")]
+    else:
+        lines = [_likelihood(s, "i", p), (_link_left(s, "i"), "= " + plus(pieces))]
+    return lines + lines_random
+
+
+# ---- matrix ----------------------------------------------------------------------------------------
+def matrix_form(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]]:
+    p = Parameters(s, numbers)
+    q = sum(t.n_levels * len(t.columns) for t in s.terms)
+    if s.family == "gaussian":
+        lines = [(r"\mathbf{y}", r"= \mathbf{X}\boldsymbol{\beta} + \mathbf{Z}\mathbf{b} + \boldsymbol{\varepsilon}"),
+                 (r"\boldsymbol{\varepsilon}", rf"\sim \mathcal{{N}}(\mathbf{{0}}, {p.sigma}^2 \mathbf{{I}}_n)")]
+    else:
+        distribution = DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))
+        lines = [(r"y_i \mid \mathbf{b}", rf"\sim \operatorname{{{distribution[0]}}}({distribution[1]}_i)"),
+                 (_link_left(s, "i"), r"= \mathbf{x}_i^\top \boldsymbol{\beta} + \mathbf{z}_i^\top \mathbf{b}")]
+    lines.append((r"\mathbf{b}", r"\sim \mathcal{N}(\mathbf{0}, \boldsymbol{\Sigma}_\theta)"))
+    lines.append((r"\mathbf{X}", rf": n \times {len(s.fixed)}, \quad \mathbf{{Z}}: n \times {q}"))
+    return lines

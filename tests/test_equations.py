@@ -1,0 +1,86 @@
+"""fit.math(): the model as LaTeX in the levels, rethinking and matrix dialects (issue 15, item 1, lmer/glmer).
+
+Each line must render with matplotlib's mathtext (a parser of LaTeX math, no TeX installation needed)
+and hold the terms a reader of the literature would write.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.equations.latex import escape
+
+
+def renders(equations) -> bool:
+    from matplotlib.mathtext import MathTextParser
+
+    parser = MathTextParser("path")  # parses and lays out every symbol, without drawing pixels
+    for line in equations.mathtext_lines():
+        parser.parse(line, dpi=72)
+    return True
+
+
+@pytest.fixture(scope="module")
+def fits():
+    sleep = ml.datasets.load("sleepstudy")
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(12), 10)
+    w = rng.normal(size=12)[g]  # constant within groups: a level-2 predictor
+    x = rng.normal(size=len(g))
+    frame = pd.DataFrame({"y": 1 + x + w + 0.5 * x * w + rng.normal(size=12)[g] + rng.normal(size=len(g)),
+                          "x": x, "w": w, "g": g})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {
+            "slopes": ml.lmer("Reaction ~ Days + (Days | Subject)", sleep),
+            "uncorrelated": ml.lmer("Reaction ~ Days + (Days || Subject)", sleep),
+            "nested": ml.lmer("strength ~ 1 + (1 | batch/cask)", ml.datasets.load("pastes")),
+            "crossed": ml.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", ml.datasets.load("penicillin")),
+            "binomial": ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", ml.datasets.load("cbpp")),
+            "cross_level": ml.lmer("y ~ x * w + (x | g)", frame),
+        }
+
+
+@pytest.mark.parametrize("style", ["levels", "rethinking", "matrix"])
+def test_every_style_renders(fits, style):
+    for fit in fits.values():
+        for numbers in (False, True):
+            equations = fit.math(style, numbers=numbers)
+            assert equations.latex.startswith("\\begin{align*}") and renders(equations)
+            assert equations._repr_latex_().startswith("$$")
+
+
+def test_levels_dialect(fits):
+    slopes = fits["slopes"].math().latex
+    for piece in [r"\text{Reaction}_{ij} &= \beta_{0j} + \beta_{1j} \text{Days}_{ij} + e_{ij}",
+                  r"\beta_{0j} &= \gamma_{00} + U_{0j}", r"\beta_{1j} &= \gamma_{10} + U_{1j}", r"\tau_{01}"]:
+        assert piece in slopes
+    assert r"\tau_{01}" not in fits["uncorrelated"].math().latex  # (Days || Subject): zero covariance
+    cross = fits["cross_level"].math().latex  # w is constant within g: level 2; x:w a cross-level effect
+    assert r"\beta_{0j} &= \gamma_{00} + \gamma_{01} \text{w}_{j} + U_{0j}" in cross
+    assert r"\beta_{1j} &= \gamma_{10} + \gamma_{11} \text{w}_{j} + U_{1j}" in cross
+    nested = fits["nested"].math().latex
+    assert r"\pi_{0jk} &= \beta_{00k} + r_{0jk}" in nested and "Level 3 (batch)" in nested
+    assert r"V_{0\text{sample}[i]}" in fits["crossed"].math().latex
+    binomial = fits["binomial"].math().latex
+    assert r"\sim \operatorname{Binomial}(\text{size}_{ij}, p_{ij})" in binomial
+    assert r"\operatorname{logit}(p_{ij})" in binomial
+
+
+def test_rethinking_dialect_and_numbers(fits):
+    text = fits["slopes"].math("rethinking").latex
+    assert r"\mu_{i} &= \alpha_{\text{Subject}[i]} + \beta_{\text{Days}, \text{Subject}[i]} \text{Days}_{i}" in text
+    assert r"\operatorname{MVNormal}" in text
+    filled = fits["slopes"].math("rethinking", numbers=True).latex
+    assert "251" in filled and "25.6" in filled and "0.0656" in filled  # lme4: 251.405, sigma 25.592, corr 0.066
+    assert "+ -" not in fits["binomial"].math("rethinking", numbers=True).latex  # written as a subtraction
+
+
+def test_names_are_escaped():
+    assert escape("a_b%c&d{e}") == r"a\_b\%c\&d\{e\}"
+    with pytest.raises(ml.MultilevelError, match="style must be one of"):
+        ml.lmer("Reaction ~ Days + (1 | Subject)", ml.datasets.load("sleepstudy")).math("tikz")
