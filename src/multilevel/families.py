@@ -84,6 +84,22 @@ class CloglogLink(Link):
         return np.maximum(np.exp(eta) * np.exp(-np.exp(eta)), EPS)
 
 
+class CauchitLink(Link):
+    """The Cauchy distribution function (R's ``"cauchit"``), clamped as R's ``binomial("cauchit")``."""
+
+    name = "cauchit"
+
+    def link(self, mu):
+        return np.tan(np.pi * (mu - 0.5))  # R: qcauchy(mu)
+
+    def inverse(self, eta):
+        threshold = -np.tan(np.pi * (EPS - 0.5))  # R: -qcauchy(.Machine$double.eps)
+        return 0.5 + np.arctan(np.clip(eta, -threshold, threshold)) / np.pi
+
+    def mu_eta(self, eta):
+        return np.maximum(1.0 / (np.pi * (1.0 + np.square(eta))), EPS)  # R: pmax(dcauchy(eta), eps)
+
+
 class LogLink(Link):
     name = "log"
 
@@ -162,7 +178,7 @@ class SqrtLink(Link):
         return bool(np.all(np.isfinite(eta)) and np.all(eta > 0))
 
 
-LINKS = {cls.name: cls for cls in (LogitLink, ProbitLink, CloglogLink, LogLink, IdentityLink, InverseLink,
+LINKS = {cls.name: cls for cls in (LogitLink, ProbitLink, CauchitLink, CloglogLink, LogLink, IdentityLink, InverseLink,
                                    InverseSquareLink, SqrtLink)}
 
 
@@ -422,13 +438,11 @@ FAMILIES = {"binomial": Binomial, "poisson": Poisson, "gaussian": Gaussian,
             "negative.binomial": NegativeBinomial, "Gamma": Gamma, "inverse.gaussian": InverseGaussian}
 DEFAULT_LINKS = {"binomial": "logit", "poisson": "log", "gaussian": "identity", "negative.binomial": "log",
                  "Gamma": "inverse", "inverse.gaussian": "1/mu^2"}
-# the links R's family functions accept (stats::binomial(), poisson(), ...); cauchit is not offered here
-VALID_LINKS = {"binomial": ("logit", "probit", "cloglog", "log"), "poisson": ("log", "identity", "sqrt"),
+# the links R's family functions accept (stats::binomial(), poisson(), ...)
+VALID_LINKS = {"binomial": ("logit", "probit", "cauchit", "cloglog", "log"), "poisson": ("log", "identity", "sqrt"),
                "gaussian": ("identity", "log", "inverse"), "Gamma": ("inverse", "identity", "log"),
                "inverse.gaussian": ("1/mu^2", "inverse", "identity", "log"),
                "negative.binomial": ("log", "sqrt", "identity")}
-# families whose likelihood needs a dispersion the GLMM engine does not estimate (glm fits them)
-DISPERSION_FAMILIES = ("Gamma", "inverse.gaussian")
 
 
 def get_family(family, link: str | None = None) -> Family:

@@ -32,7 +32,10 @@ class GlmerFit(LmerFit):
         u = [uk.reshape(t.n_levels, t.dim) for uk, t in zip(state.u, design.terms)]
         b = [ub @ lam.T for ub, lam in zip(u, lambdas)]
         objective = problem.agq(state) if nagq > 1 else problem.laplace(state)
-        solution = SimpleNamespace(theta=state.theta, beta=state.beta, u=u, b=b, sigma=1.0, factor=state.factor,
+        # lme4 (useSc): families with a dispersion report it, and their varcorr is scaled by its square
+        self.has_residual_variance = bool(self.family.scale_in_loglik)
+        sigma = _dispersion_sigma(design, problem, state) if self.has_residual_variance else 1.0
+        solution = SimpleNamespace(theta=state.theta, beta=state.beta, u=u, b=b, sigma=sigma, factor=state.factor,
                                    objective=objective)
         super().__init__(design, solution, record, reml=False, services=services, data_name=data_name,
                          problem=problem, standardization=standardization)
@@ -57,12 +60,13 @@ class GlmerFit(LmerFit):
             self.messages.append(message)
             warnings.warn(message, ConvergenceWarning, stacklevel=5)
         inv = np.linalg.inv(problem.fixed_effects_factor(state))
-        return inv.T @ inv
+        return self._sigma**2 * (inv.T @ inv)  # lme4's vcov: sigma^2 * unscaled (sigma 1 without a dispersion)
 
     # ---- parameters and criteria ---------------------------------------------------------------
     @property
     def n_parameters(self) -> int:
-        extra = 1 if self.family.name == "negative.binomial" else 0
+        """theta, beta, and the dispersion (lme4's npar: useSc) or the negative binomial shape."""
+        extra = 1 if self.family.name == "negative.binomial" or self.has_residual_variance else 0
         return len(self._theta) + len(self._beta) + extra
 
     @property
@@ -171,3 +175,12 @@ class GlmerFit(LmerFit):
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
+
+
+def _dispersion_sigma(design, problem, state) -> float:
+    """lme4's sigma() for a GLMM with a dispersion: sqrt(pwrss / n), where pwrss is the Pearson
+    chi-square at the conditional modes plus |u|^2 (mkMerMod's sigmaML)."""
+    y = design.response
+    w = problem.prior_weights
+    pearson = float(np.sum(w * (y - state.mu) ** 2 / problem.family.variance(state.mu)))
+    return float(np.sqrt((pearson + sum(float(uk @ uk) for uk in state.u)) / len(y)))
