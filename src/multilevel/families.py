@@ -234,6 +234,10 @@ class Family:
     def simulate(self, mu, weights, rng):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def simulate_with_dispersion(self, mu, weights, dispersion: float, rng):
+        """Responses given the means and a dispersion (ignored by the families without one)."""
+        return self.simulate(mu, weights, rng)
+
 
 @dataclass(frozen=True)
 class Binomial(Family):
@@ -359,6 +363,9 @@ class Gaussian(Family):
     def deviance_residuals(self, y, mu, weights):
         return weights * (y - mu) ** 2
 
+    def simulate_with_dispersion(self, mu, weights, dispersion: float, rng):
+        return rng.normal(mu, np.sqrt(dispersion / weights))
+
     def aic(self, y, mu, weights, deviance: float) -> float:
         n = len(y)  # R's gaussian()$aic, with the ML variance deviance / n
         return float(n * (np.log(deviance / n * 2 * np.pi) + 1) + 2 - np.sum(np.log(weights)))
@@ -405,6 +412,10 @@ class Gamma(_PositiveWithDispersion):
     def variance(self, mu):
         return mu**2
 
+    def simulate_with_dispersion(self, mu, weights, dispersion: float, rng):
+        shape = weights / dispersion  # variance dispersion * mu^2 / weight
+        return rng.gamma(shape, mu / shape)
+
     def deviance_residuals(self, y, mu, weights):
         return -2 * weights * (np.log(np.where(y == 0, 1.0, y / mu)) - (y - mu) / mu)
 
@@ -424,6 +435,9 @@ class InverseGaussian(_PositiveWithDispersion):
 
     def variance(self, mu):
         return mu**3
+
+    def simulate_with_dispersion(self, mu, weights, dispersion: float, rng):
+        return rng.wald(mu, weights / dispersion)  # shape lambda: variance mu^3 * dispersion / weight
 
     def deviance_residuals(self, y, mu, weights):
         return weights * (y - mu) ** 2 / (y * mu**2)

@@ -87,7 +87,9 @@ class GlmerFit(LmerFit):
 
         se = np.sqrt(np.diag(self._vcov))
         z = self._beta / se
-        return pd.DataFrame({"Estimate": self._beta, "Std. Error": se, "z value": z,
+        # lme4 names the ratio "t value" for the families with a dispersion, still with normal p-values
+        return pd.DataFrame({"Estimate": self._beta, "Std. Error": se,
+                             "t value" if self.has_residual_variance else "z value": z,
                              "Pr(>|z|)": 2 * stats.norm.sf(np.abs(z))}, index=list(self.design.fixed.column_names))
 
     def refit_ml(self) -> "GlmerFit":
@@ -112,8 +114,9 @@ class GlmerFit(LmerFit):
         if type == "deviance":
             unit = self.family.deviance_residuals(y, mu, w)
             return np.sign(y - mu) * np.sqrt(np.maximum(unit, 0.0))
-        if type == "pearson":
-            return (y - mu) * np.sqrt(w) / np.sqrt(self.family.variance(mu))
+        if type == "pearson":  # scaled: over sigma, which is 1 for the families without a dispersion
+            res = (y - mu) * np.sqrt(w) / np.sqrt(self.family.variance(mu))
+            return res / self._sigma if scaled and self.has_residual_variance else res
         if type == "response":
             return y - mu
         return (y - mu) / self.family.link.mu_eta(self._eta)  # working
@@ -131,7 +134,10 @@ class GlmerFit(LmerFit):
 
     def simulate(self, nsim: int = 1, seed=None, use_u: bool = False) -> pd.DataFrame:
         """Responses simulated with new random effects (or the fitted modes, ``use_u=True``);
-        binomial ones as proportions, as lme4."""
+        binomial ones as proportions, as lme4. New random effects are drawn with ``varcorr``'s covariance (for
+        the families with a dispersion: sigma^2 Lambda Lambda', as lme4). Those families draw with dispersion
+        ``sigma**2`` (variance ``sigma**2 * V(mu) / weight``); lme4 1.1-31 differs there: its Gamma
+        shape is ``sigma * weight`` and its inverse Gaussian shape ``weight / sigma``."""
         nsim = whole_number("nsim", nsim, 1)
         use_u = flag("use_u", use_u)
         rng = np.random.default_rng(seed)
@@ -141,9 +147,10 @@ class GlmerFit(LmerFit):
         for s in range(nsim):
             eta = fixed.copy()
             for k, (term, lam) in enumerate(zip(self.design.terms, self._lambdas())):
-                b = self._b[k] if use_u else rng.standard_normal((term.n_levels, term.dim)) @ lam.T
+                # new random effects with sd theta * sigma, lme4's varcorr (lme4's .simulateFun: sigma * Lambda u)
+                b = self._b[k] if use_u else rng.standard_normal((term.n_levels, term.dim)) @ lam.T * self._sigma
                 eta += np.einsum("np,np->n", term.z, b[term.codes])
-            out[:, s] = self.family.simulate(self.family.link.inverse(eta), w, rng)
+            out[:, s] = self.family.simulate_with_dispersion(self.family.link.inverse(eta), w, self._sigma**2, rng)
         return pd.DataFrame(out, columns=[f"sim_{i + 1}" for i in range(nsim)])
 
     def confint(self, method: str = "wald", level: float = 0.95, *, nsim: int = 200, seed=None, parm=None):
