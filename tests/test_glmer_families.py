@@ -125,3 +125,13 @@ def test_cauchit_link_is_the_cauchy_distribution():
     assert np.allclose(link.link(mu), stats.cauchy.ppf(mu), rtol=1e-12)
     assert link.inverse(eta)[-1] < 1  # clamped as R's binomial("cauchit")$linkinv
     assert binomial("cauchit").link.name == "cauchit"
+
+
+def test_glm_cauchit_matches_r():
+    # R 4.2.2: glm(cbind(incidence, size - incidence) ~ period, cbpp, family = binomial("cauchit"))
+    fit = ml.glm("cbind(incidence, size - incidence) ~ period", ml.datasets.load("cbpp"), family="binomial",
+                 link="cauchit")
+    assert relative_error(fit.deviance, 114.101691441) < 1e-9
+    assert relative_error(fit.coef().to_numpy(), [-1.21325218726, -2.67192850039, -3.19115402773, -5.78768176985]) < 1e-7
+    assert relative_error(np.sqrt(np.diag(fit.vcov().to_numpy())),
+                          [0.192762508253, 0.962621601641, 1.18881578722, 2.62777031482]) < 1e-6

@@ -77,6 +77,8 @@ specs <- list(
   gamma_identity   = list("generated", "y_gamma ~ x + (1|g)", "Gamma", "identity", 1),
   invgauss_default = list("generated", "y_ig2 ~ x + (1|g)", "inverse.gaussian", "1/mu^2", 1),
   invgauss_log     = list("generated", "y_ig ~ x + (1|g)", "inverse.gaussian", "log", 1),
+  invgauss_identity = list("generated", "y_ig2 ~ x + (1|g)", "inverse.gaussian", "identity", 1),
+  gaussian_inverse = list("generated", "y_ig2 ~ x + (1|g)", "gaussian", "inverse", 1),
   gaussian_log     = list("generated", "y_gl ~ x + (1|g)", "gaussian", "log", 1),
   gaussian_log_agq0 = list("generated", "y_gl ~ x + (1|g)", "gaussian", "log", 0),
   poisson_sqrt     = list("generated", "y_ps ~ x + (1|g)", "poisson", "sqrt", 1),

@@ -55,7 +55,10 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
         poisson ``"sqrt"``, ``"identity"``; Gamma ``"log"``, ``"identity"``; ...). For the families
         with a dispersion the deviance is lme4's: the family's log density (``family$aic``) with the
         dispersion ``deviance / n`` at the conditional modes, and ``sigma()`` is
-        ``sqrt((Pearson chi^2 + |u|^2) / n)``, which also scales ``varcorr`` as lme4's does.
+        ``sqrt((Pearson chi^2 + |u|^2) / n)``, which also scales ``varcorr`` as lme4's does. As in
+        lme4, PIRLS and the log-determinant are those of unit dispersion, and ``nagq > 1`` sums
+        deviance residuals without the dispersion (lme4's glmerAGQ): for these families its
+        log-likelihood is not on the Laplace fit's scale (Gamma, log link: -55.0 against -384.0).
     nagq : int
         0 (theta only, beta from PIRLS: fast), 1 (Laplace) or 2..25 (adaptive Gauss-Hermite with
         that many nodes; a single scalar random-effects term only).
