@@ -135,3 +135,8 @@ def test_glm_cauchit_matches_r():
     assert relative_error(fit.coef().to_numpy(), [-1.21325218726, -2.67192850039, -3.19115402773, -5.78768176985]) < 1e-7
     assert relative_error(np.sqrt(np.diag(fit.vcov().to_numpy())),
                           [0.192762508253, 0.962621601641, 1.18881578722, 2.62777031482]) < 1e-6
+
+
+def test_out_of_core_refuses_families_with_a_dispersion(tmp_path):
+    with pytest.raises(ModelError, match="Gamma family's deviance needs the dispersion of all rows"):
+        ml.glmer("y_gamma ~ x + (1 | g)", str(tmp_path / "rows.parquet"), family="Gamma")

@@ -73,6 +73,8 @@ specs <- list(
   gamma_log        = list("generated", "y_gamma ~ x + (1|g)", "Gamma", "log", 1),
   gamma_log_agq0   = list("generated", "y_gamma ~ x + (1|g)", "Gamma", "log", 0),
   gamma_log_agq5   = list("generated", "y_gamma ~ x + (1|g)", "Gamma", "log", 5),
+  ## two terms on one factor: the general (not the one-term) PIRLS path in multilevel
+  gamma_log_two_terms = list("generated", "y_gamma ~ x + (1|g) + (0 + x|g)", "Gamma", "log", 1),
   gamma_inverse    = list("generated", "y_gamma ~ x + (1|g)", "Gamma", "inverse", 1),
   gamma_identity   = list("generated", "y_gamma ~ x + (1|g)", "Gamma", "identity", 1),
   invgauss_default = list("generated", "y_ig2 ~ x + (1|g)", "inverse.gaussian", "1/mu^2", 1),
@@ -104,7 +106,7 @@ m2ll <- function(fit) -2 * as.numeric(logLik(fit))
 mat_plain <- function(m) unname(lapply(seq_len(nrow(m)), function(i) unname(as.numeric(m[i, ]))))
 
 ## ---------------------------------------------------- independent Laplace
-## lme4's Laplace deviance at p = c(theta, beta) (one scalar random-effects term here), with the
+## lme4's Laplace deviance at p = c(theta, beta) (one scalar random-effects term only), with the
 ## conditional modes from damped Fisher scoring run to |step| < 1e-13: family$aic (for the families
 ## with a dispersion: the dispersion deviance / n at the modes, + 2) + |u|^2 + log|Lambda'Z'WZ Lambda + I|.
 ## lme4's value depends on where its PIRLS stopped (tolPwrss): for the families with a dispersion the
@@ -177,7 +179,7 @@ for (key in names(specs)) {
     fitted_1_5 = unname(fitted(fit)[1:5]),
     nobs = nobs(fit), singular = isSingular(fit),
     start = st,
-    exact = if (s[[5]] == 1) exact_optimum(fit) else NULL,
+    exact = if (s[[5]] == 1 && length(getME(fit, "theta")) == 1) exact_optimum(fit) else NULL,
     warnings = fit_t$warnings,
     m2loglik_default = if (inherits(fit_d$value, "error")) NA else m2ll(fit_d$value),
     warnings_default = fit_d$warnings)

@@ -107,16 +107,21 @@ class GlmerFit(LmerFit):
         return self._eta.copy()
 
     def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:
-        """Residuals of type ``"deviance"`` (default, as lme4), ``"pearson"``, ``"response"`` or ``"working"``."""
+        """Residuals of type ``"deviance"`` (default, as lme4), ``"pearson"``, ``"response"`` or ``"working"``;
+        ``scaled=True`` divides them by sigma, as lme4 (1 for the families without a dispersion)."""
         type = choice("type", type, ["deviance", "pearson", "response", "working"])
+        scaled = flag("scaled", scaled)
+        res = self._residuals(type)
+        return res / self._sigma if scaled and self.has_residual_variance else res
+
+    def _residuals(self, type: str) -> np.ndarray:
         y, mu = self.design.response, self._mu
         w = self.design.weights if self.design.weights is not None else np.ones_like(y)
         if type == "deviance":
             unit = self.family.deviance_residuals(y, mu, w)
             return np.sign(y - mu) * np.sqrt(np.maximum(unit, 0.0))
-        if type == "pearson":  # scaled: over sigma, which is 1 for the families without a dispersion
-            res = (y - mu) * np.sqrt(w) / np.sqrt(self.family.variance(mu))
-            return res / self._sigma if scaled and self.has_residual_variance else res
+        if type == "pearson":
+            return (y - mu) * np.sqrt(w) / np.sqrt(self.family.variance(mu))
         if type == "response":
             return y - mu
         return (y - mu) / self.family.link.mu_eta(self._eta)  # working
