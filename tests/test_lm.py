@@ -360,7 +360,8 @@ def test_fits_answer_the_protocol():
     (lambda: ml.glm("Days ~ Reaction", data("sleepstudy"), family="Gamma"), DataError, "must be positive"),
     (lambda: ml.lmer("Reaction ~ Days", data("sleepstudy")), ModelError, r"ml\.lm\(formula, data\)"),
     (lambda: ml.glmer("TICKS ~ YEAR", data("grouseticks"), family="poisson"), ModelError, r"ml\.glm\("),
-    (lambda: ml.glmer("Reaction ~ Days + (1 | Subject)", data("sleepstudy"), family="Gamma"), ModelError, "Gamma"),
+    (lambda: ml.glmer("Reaction ~ Days + (1 | Subject)", data("sleepstudy"), family="Gamma", link="logit"), ModelError,
+     "link 'logit' is not available for the Gamma family"),
 ])
 def test_errors_name_the_fault(call, error, message):
     with pytest.raises(error, match=message):

@@ -84,6 +84,22 @@ class CloglogLink(Link):
         return np.maximum(np.exp(eta) * np.exp(-np.exp(eta)), EPS)
 
 
+class CauchitLink(Link):
+    """The Cauchy distribution function (R's ``"cauchit"``), clamped as R's ``binomial("cauchit")``."""
+
+    name = "cauchit"
+
+    def link(self, mu):
+        return np.tan(np.pi * (mu - 0.5))  # R: qcauchy(mu)
+
+    def inverse(self, eta):
+        threshold = -np.tan(np.pi * (EPS - 0.5))  # R: -qcauchy(.Machine$double.eps)
+        return 0.5 + np.arctan(np.clip(eta, -threshold, threshold)) / np.pi
+
+    def mu_eta(self, eta):
+        return np.maximum(1.0 / (np.pi * (1.0 + np.square(eta))), EPS)  # R: pmax(dcauchy(eta), eps)
+
+
 class LogLink(Link):
     name = "log"
 
@@ -162,7 +178,7 @@ class SqrtLink(Link):
         return bool(np.all(np.isfinite(eta)) and np.all(eta > 0))
 
 
-LINKS = {cls.name: cls for cls in (LogitLink, ProbitLink, CloglogLink, LogLink, IdentityLink, InverseLink,
+LINKS = {cls.name: cls for cls in (LogitLink, ProbitLink, CauchitLink, CloglogLink, LogLink, IdentityLink, InverseLink,
                                    InverseSquareLink, SqrtLink)}
 
 
@@ -217,6 +233,10 @@ class Family:
 
     def simulate(self, mu, weights, rng):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def simulate_with_dispersion(self, mu, weights, dispersion: float, rng):
+        """Responses given the means and a dispersion (ignored by the families without one)."""
+        return self.simulate(mu, weights, rng)
 
 
 @dataclass(frozen=True)
@@ -343,6 +363,9 @@ class Gaussian(Family):
     def deviance_residuals(self, y, mu, weights):
         return weights * (y - mu) ** 2
 
+    def simulate_with_dispersion(self, mu, weights, dispersion: float, rng):
+        return rng.normal(mu, np.sqrt(dispersion / weights))
+
     def aic(self, y, mu, weights, deviance: float) -> float:
         n = len(y)  # R's gaussian()$aic, with the ML variance deviance / n
         return float(n * (np.log(deviance / n * 2 * np.pi) + 1) + 2 - np.sum(np.log(weights)))
@@ -389,6 +412,10 @@ class Gamma(_PositiveWithDispersion):
     def variance(self, mu):
         return mu**2
 
+    def simulate_with_dispersion(self, mu, weights, dispersion: float, rng):
+        shape = weights / dispersion  # variance dispersion * mu^2 / weight
+        return rng.gamma(shape, mu / shape)
+
     def deviance_residuals(self, y, mu, weights):
         return -2 * weights * (np.log(np.where(y == 0, 1.0, y / mu)) - (y - mu) / mu)
 
@@ -409,6 +436,9 @@ class InverseGaussian(_PositiveWithDispersion):
     def variance(self, mu):
         return mu**3
 
+    def simulate_with_dispersion(self, mu, weights, dispersion: float, rng):
+        return rng.wald(mu, weights / dispersion)  # shape lambda: variance mu^3 * dispersion / weight
+
     def deviance_residuals(self, y, mu, weights):
         return weights * (y - mu) ** 2 / (y * mu**2)
 
@@ -422,13 +452,11 @@ FAMILIES = {"binomial": Binomial, "poisson": Poisson, "gaussian": Gaussian,
             "negative.binomial": NegativeBinomial, "Gamma": Gamma, "inverse.gaussian": InverseGaussian}
 DEFAULT_LINKS = {"binomial": "logit", "poisson": "log", "gaussian": "identity", "negative.binomial": "log",
                  "Gamma": "inverse", "inverse.gaussian": "1/mu^2"}
-# the links R's family functions accept (stats::binomial(), poisson(), ...); cauchit is not offered here
-VALID_LINKS = {"binomial": ("logit", "probit", "cloglog", "log"), "poisson": ("log", "identity", "sqrt"),
+# the links R's family functions accept (stats::binomial(), poisson(), ...)
+VALID_LINKS = {"binomial": ("logit", "probit", "cauchit", "cloglog", "log"), "poisson": ("log", "identity", "sqrt"),
                "gaussian": ("identity", "log", "inverse"), "Gamma": ("inverse", "identity", "log"),
                "inverse.gaussian": ("1/mu^2", "inverse", "identity", "log"),
                "negative.binomial": ("log", "sqrt", "identity")}
-# families whose likelihood needs a dispersion the GLMM engine does not estimate (glm fits them)
-DISPERSION_FAMILIES = ("Gamma", "inverse.gaussian")
 
 
 def get_family(family, link: str | None = None) -> Family:

@@ -93,7 +93,8 @@ class GeneralizedReplicate(Replicate):
         refit = self.refit(y)
         if self._prepared is None:
             self._prepared = SdCorDeviance(self.fit)
-        return np.concatenate([self._prepared.psi_from_theta(refit.theta), refit.fixef().to_numpy()]), refit.converged
+        return (self._prepared.reported(refit.theta, refit.fixef().to_numpy(), refit.sigma, refit.has_residual_variance),
+                refit.converged)
 
     def refit(self, y):
         from .glmer import fit_glmm_design
@@ -121,12 +122,11 @@ def statistic_names(statistic, fit, t0) -> list[str]:
 
 
 def default_t0(fit) -> np.ndarray:
-    if fit.has_residual_variance:
-        psi = VarianceScaleDeviance(fit.problem, fit.reml).psi_from_theta(fit.theta, fit.sigma)
-    else:
+    if fit.engine == "glmer":
         from .glmm_inference import SdCorDeviance
 
-        psi = SdCorDeviance(fit).psi_from_theta(fit.theta)
+        return SdCorDeviance(fit).reported(fit.theta, fit.fixef().to_numpy(), fit.sigma, fit.has_residual_variance)
+    psi = VarianceScaleDeviance(fit.problem, fit.reml).psi_from_theta(fit.theta, fit.sigma)
     return np.concatenate([psi, fit.fixef().to_numpy()])
 
 

@@ -16,7 +16,7 @@ from ..design import Design, build_design
 from ..design.dask_source import is_out_of_core
 from ..errors import ArgumentError, ConvergenceWarning, DataError, ModelError, SingularFitWarning
 from ..options import flag, whole_number
-from ..families import DISPERSION_FAMILIES, get_family, negative_binomial
+from ..families import VALID_LINKS, get_family, negative_binomial
 from ..formula import parse_formula
 from ..results.glmerfit import GlmerFit
 from ..progress import EvaluationCounter, show_progress
@@ -53,8 +53,16 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
         ``cbind(successes, failures)``, or a proportion with ``weights=`` trials.
         Offsets: ``offset(np.log(x))`` in the formula or ``offset=``.
     family : str or Family
-        ``"binomial"``, ``"poisson"`` or a :mod:`multilevel.families` object; ``link`` picks
-        another link (``"probit"``, ``"cloglog"``).
+        ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse.gaussian"``, ``"gaussian"`` (with a
+        link other than the identity: that model is :func:`lmer`'s) or a :mod:`multilevel.families`
+        object; ``link`` picks another link (binomial ``"probit"``, ``"cauchit"``, ``"cloglog"``;
+        poisson ``"sqrt"``, ``"identity"``; Gamma ``"log"``, ``"identity"``; ...). For the families
+        with a dispersion the deviance is lme4's: the family's log density (``family$aic``) with the
+        dispersion ``deviance / n`` at the conditional modes, and ``sigma()`` is
+        ``sqrt((Pearson chi^2 + |u|^2) / n)``, which also scales ``varcorr`` as lme4's does. As in
+        lme4, PIRLS and the log-determinant are those of unit dispersion, and ``nagq > 1`` sums
+        deviance residuals without the dispersion (lme4's glmerAGQ): for these families its
+        log-likelihood is not on the Laplace fit's scale (Gamma, log link: -55.0 against -384.0).
     nagq : int
         0 (theta only, beta from PIRLS: fast), 1 (Laplace) or 2..25 (adaptive Gauss-Hermite with
         that many nodes; a single scalar random-effects term only).
@@ -84,14 +92,13 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
     progress = flag("progress", progress, allow_none=True)
     control, devfun_only = OptimizerControl.of(control, "glmer"), flag("devfun_only", devfun_only)
     fam = get_family(family, link)
-    if fam.name == "gaussian":
-        raise ModelError("glmer with the gaussian family is a linear mixed model: use ml.lmer (REML or ML), "
-                         "as lme4's glmer hands gaussian identity-link models to lmer")
-    if fam.name in DISPERSION_FAMILIES:
-        raise ModelError(f"glmer does not fit the {fam.name} family (its dispersion is not estimated by the "
-                         "GLMM engine); ml.glm fits it without random effects, ml.brm(family='gamma') with them")
+    _check_family(fam)
     parsed = require_grouping(parse_formula(formula), "glmer")
     if is_out_of_core(data):  # a Dask DataFrame or a parquet path: PIRLS passes map-reduced over partitions
+        if fam.scale_in_loglik:
+            raise ModelError(f"out-of-core glmer fits families without a dispersion (binomial, poisson); the "
+                             f"{fam.name} family's deviance needs the dispersion of all rows at every step: "
+                             "fit in-memory data (a pandas DataFrame)")
         from .out_of_core_glmm import glmer_out_of_core
 
         refuse_out_of_core_options(contrasts=contrasts, control=control != OptimizerControl(),
@@ -109,6 +116,18 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
         return glmm_deviance_function(GLMMProblem(design, nagq=int(nagq)), int(nagq), design.fixed.column_names)
     return fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data", progress=progress,
                            control=control)
+
+
+def _check_family(fam) -> None:
+    """The family/link pairs R offers; gaussian with the identity link is lmer's model."""
+    allowed = VALID_LINKS.get(fam.name, ())
+    if allowed and fam.link.name not in allowed:
+        raise ModelError(f"link {fam.link.name!r} is not available for the {fam.name} family (as in R); "
+                         f"available links: {', '.join(allowed)}")
+    if fam.name == "gaussian" and fam.link.name == "identity":
+        raise ModelError("glmer with the gaussian family and identity link is a linear mixed model: use ml.lmer "
+                         "(REML or ML), as lme4's glmer hands gaussian identity-link models to lmer; "
+                         "other gaussian links (log, inverse) are fitted here")
 
 
 def fit_glmm_design(design: Design, *, nagq: int = 1, start=None, data_name: str = "data",

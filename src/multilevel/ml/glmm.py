@@ -5,6 +5,10 @@ conditional mode u of the spherical random effects, on the same blocked Cholesky
 linear model with the working weights ``w = prior * mu_eta^2 / V(mu)``. Then, as lme4:
 
     Laplace:  -2 log p(y | u) + |u|^2 + log|L|^2
+
+(for families with a dispersion -- gaussian with a non-identity link, Gamma, inverse Gaussian --
+lme4 takes -2 log p(y | u) as the family's ``aic``: the dispersion is deviance / n at the modes and
+2 is added for it; PIRLS and log|L| are those of the unit-dispersion problem, as in lme4)
     AGQ:      sum_g [ d_g(u_g) + |u_g|^2 + 2 log L_gg - 2 log sum_k w_k exp(z_k^2/2 - (D_gk - D_g0)/2) ]
 
 where for AGQ (one scalar term) ``d_g`` sums the deviance residuals of group g and ``D_gk`` is
@@ -114,6 +118,13 @@ class GLMMProblem:
     def lambdas(self, theta) -> list[np.ndarray]:
         return [t.covariance.factor(theta[s]) for t, s in zip(self.terms, self.theta_slices)]
 
+    def least_squares_start(self) -> np.ndarray:
+        """beta from the least-squares fit of glm's starting linear predictor (link of the family's
+        initial means, less the offset): a start inside the link's range where PIRLS's first
+        weighted step from those means leaves it."""
+        eta = self.family.link.link(self.family.initial_mu(self.y, self.prior_weights)) - self.offset
+        return np.linalg.lstsq(self.x, eta, rcond=None)[0] if self.p else np.zeros(0)
+
     # ---- linear predictor pieces --------------------------------------------------------------
     def random_part(self, u: list, lambdas: list) -> np.ndarray:
         total = np.zeros(self.n)
@@ -194,6 +205,14 @@ class GLMMProblem:
             taken = self._step_halving(beta, u, new_beta - beta, [nk - uk for uk, nk in zip(u, new_u)],
                                        lambdas, old, tiny)
             if taken is None:
+                if not np.isfinite(old) and start_eta is not None and iteration == 1:
+                    # the first step from glm's start left the link's range (poisson identity: mu <= 0):
+                    # go on from the least-squares fit of that start instead
+                    beta, u = self.least_squares_start(), [np.zeros_like(uk) for uk in u]
+                    eta = self.offset + self.x @ beta
+                    mu = self.family.link.inverse(eta)
+                    old = self.penalized_deviance(mu, u)
+                    continue
                 if not np.isfinite(old):
                     raise PirlsFailure("the penalized deviance is not finite")
                 break  # no further decrease: at the mode within rounding
@@ -335,11 +354,19 @@ class GLMMProblem:
     # ---- objectives -------------------------------------------------------------------------
     def laplace(self, state: PirlsState) -> float:
         logdet = 2.0 * sum(logdet_lower(state.factor[j, j]) for j in range(len(self.terms)))
+        if self.family.scale_in_loglik:  # lme4's glmResp::Laplace: family$aic with dispersion dev / n (+ 2)
+            return float(self.conditional_aic(state.mu) + sum(float(uk @ uk) for uk in state.u) + logdet)
         if getattr(self, "_loglik_constant", None) is None or self._loglik_family is not self.family:
             self._loglik_constant = self.family.minus_twice_loglik_constant(self.y, self.prior_weights)
             self._loglik_family = self.family
         cond = self.family.minus_twice_loglik_kernel(self.y, state.mu, self.prior_weights) + self._loglik_constant
         return float(cond + sum(float(uk @ uk) for uk in state.u) + logdet)
+
+    def conditional_aic(self, mu: np.ndarray) -> float:
+        """R's ``family$aic`` at ``mu`` with the deviance there: -2 log p(y | u) for the families with a
+        dispersion, which is estimated as deviance / sum(weights), plus 2 (lme4's glmResp::aic)."""
+        dev = float(np.sum(self.family.deviance_residuals(self.y, mu, self.prior_weights)))
+        return self.family.aic(self.y, mu, self.prior_weights, dev)
 
     def agq(self, state: PirlsState) -> float:
         term = self.terms[0]

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..errors import ModelError
 from ..threads import blas_threads_for
 from .inference import _labels, _minimize_others, _param_names, _profile_limit
 from .inference import wald_intervals  # noqa: F401  (the same Wald intervals serve GLMMs)
@@ -27,6 +28,15 @@ class SdCorDeviance:
         self.problem.set_nagq(fit.nagq)
         self.pairs = [t.covariance.theta_pairs() for t in self.problem.terms]
         self.n_psi = sum(len(p) for p in self.pairs)
+
+    def reported(self, theta: np.ndarray, beta: np.ndarray, sigma: float, dispersion: bool) -> np.ndarray:
+        """lme4's parameters (confint rows): sds and correlations, then sigma where the family has a
+        dispersion (the sds then scaled by it, as in varcorr), then beta."""
+        psi = self.psi_from_theta(theta)
+        if dispersion:
+            is_sd = np.array([i == j for pairs in self.pairs for i, j in pairs], dtype=bool)
+            psi = np.append(np.where(is_sd, psi * sigma, psi), sigma)
+        return np.concatenate([psi, beta])
 
     def psi_from_theta(self, theta: np.ndarray) -> np.ndarray:
         psi = []
@@ -68,6 +78,11 @@ class SdCorDeviance:
 def profile_intervals(fit, level: float = 0.95, parm=None) -> pd.DataFrame:
     """Likelihood-profile intervals of every parameter, re-optimizing the others (PIRLS inside)."""
     from scipy import stats
+
+    if fit.has_residual_variance:
+        raise ModelError(f"profile intervals are not available for a GLMM of the {fit.family.name} family, whose "
+                         "dispersion is estimated (lme4: \"can't (yet) profile GLMMs with non-fixed scale "
+                         "parameters\"): use method='wald' or method='boot'")
 
     z = stats.norm.ppf(1 - (1 - level) / 2)
     deviance = SdCorDeviance(fit)

@@ -203,6 +203,11 @@ class OneTermSystem:
             beta, u = np.zeros(problem.p), np.zeros_like(u)
             factor = self.factor(eta, self.family.link.inverse(eta), lam, True, unexplained=eta - self.offset)
             beta, u = self.newton_step(factor, u)
+            if not np.isfinite(self.penalized_deviance(self.family.link.inverse(self.linear_predictor(beta, u, lam)),
+                                                       u)):
+                # that step left the link's range (poisson identity: mu <= 0), where step halving
+                # cannot judge steps: start from the least-squares fit of glm's start instead
+                beta, u = problem.least_squares_start(), np.zeros_like(u)
             first = 2
         elif joint:
             beta = problem.beta_start.copy()

@@ -38,11 +38,12 @@ def fixed_effects_rows(fit):
     decimals = coefficient_decimals(table["Estimate"], table["Std. Error"])
     est = format_fixed(table["Estimate"], decimals)
     se = format_fixed(table["Std. Error"], decimals)
-    zval = format_fixed(table["z value"], 3)
+    ratio = table.columns[2]  # "z value", or lme4's "t value" for the families with a dispersion
+    zval = format_fixed(table[ratio], 3)
     rows = []
     for name, e, s, zv, p in zip(table.index, est, se, zval, table["Pr(>|z|)"]):
         rows.append([name, e, s, zv, format_pvalue(p, digits=3), significance_stars(p)])
-    return ["", "Estimate", "Std. Error", "z value", "Pr(>|z|)", ""], rows
+    return ["", "Estimate", "Std. Error", ratio, "Pr(>|z|)", ""], rows
 
 
 class GlmerSummary:
@@ -56,7 +57,7 @@ class GlmerSummary:
         lines = _header(fit) + [""]
         header, values = _criteria(fit)
         lines += text_table(header, [values], align=["r"] * 5).splitlines() + [""]
-        q = np.quantile(fit.residuals("pearson"), [0, 0.25, 0.5, 0.75, 1])
+        q = np.quantile(fit.residuals("pearson", scaled=True), [0, 0.25, 0.5, 0.75, 1])
         lines += ["Scaled residuals: "]
         lines += text_table(["Min", "1Q", "Median", "3Q", "Max"], [format_column(q, 4)], align=["r"] * 5).splitlines()
         header, rows = random_effects_rows(fit)
