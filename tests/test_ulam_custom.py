@@ -214,3 +214,48 @@ def test_sim_of_custom_or_conditional_lines_is_a_clear_error(model):
     with pytest.raises(MissingCapability, match="epred_draws needs a distribution with a mean"):
         predict.expected_value(fit.graph.likelihoods[0])
     assert issubclass(MissingCapability, MultilevelError)
+
+
+# ---- fits (slow) --------------------------------------------------------------------------------
+@pytest.mark.slow  # two NUTS fits of n = 300 (~20 s)
+def test_two_component_normal_mixture_recovers_the_truth():
+    import multilevel as ml
+
+    rng = np.random.default_rng(13)
+    truth = {"mu": np.array([-2.0, 2.0]), "sigma": 1.0, "p": 0.3}
+    first = rng.random(300) < truth["p"]  # component 1 with probability p (log_mix's theta)
+    y = np.where(first, rng.normal(-2.0, 1.0, 300), rng.normal(2.0, 1.0, 300))
+    fit = ml.ulam(MIXTURE, {"y": y}, chains=2, iter=1000, seed=1, refresh=0)
+    draws = fit.extract_samples()
+    for name, value in truth.items():
+        lower, upper = np.quantile(draws[name], [0.005, 0.995], axis=0)
+        assert np.all((lower < value) & (value < upper)), (name, lower, upper, value)
+    assert np.all(np.diff(draws["mu"], axis=1) > 0)  # ordered[2]: no label switching
+    assert fit.log_likelihood().shape == (2, 500, 300)  # one term a row: WAIC and PSIS
+    assert np.isfinite(ml.rethinking.waic(fit)["WAIC"]).all()
+    with pytest.raises(MissingCapability, match="custom"):
+        fit.sim()
+
+
+@pytest.mark.slow  # two NUTS fits (~15 s)
+def test_zero_inflated_poisson_with_custom_agrees_with_dzipois():
+    import arviz_stats
+
+    import multilevel as ml
+
+    rng = np.random.default_rng(12)  # the book's monks (ch. 12): drinking on 20% of days, 1 manuscript a day
+    drink = rng.random(365) < 0.2
+    y = np.where(drink, 0, rng.poisson(1.0, 365))
+    fits = [ml.ulam(model, {"y": y}, chains=2, iter=1000, seed=2, refresh=0) for model in (ZIP_CUSTOM, ZIP)]
+    for name in ("ap", "al"):
+        values = [np.asarray(fit.samples[name]) for fit in fits]
+        mcse = [float(arviz_stats.mcse(v, method="mean")) for v in values]
+        assert abs(values[0].mean() - values[1].mean()) <= 4 * np.hypot(*mcse), (name, values[0].mean(),
+                                                                               values[1].mean(), mcse)
+    custom = fits[0]
+    p = custom.link(var="p")  # the deterministic parts of a custom() model
+    assert p.shape == (1000, 365)
+    np.testing.assert_allclose(p[:, 0], special.expit(custom.samples["ap"].reshape(-1)), rtol=1e-10)
+    assert custom.log_likelihood().shape == (2, 500, 365)
+    with pytest.raises(MissingCapability, match=r"cannot simulate line 1 .*custom\(\)"):
+        custom.sim()
