@@ -34,6 +34,12 @@ def ulam(model, data, *, chains: int = 4, iter=NOT_GIVEN, warmup=NOT_GIVEN, draw
     ----------
     model : str or list of str
         One statement a line: ``y ~ dnorm(mu, sigma)``, ``mu <- a[g] + b * x``, ``a[g] ~ dnorm(0, 1)``.
+        ``y ~ custom(expr)`` adds a log density written out for each row of ``y`` (rethinking's
+        custom()), with Stan's density calls ``normal_lpdf(y | mu, sigma)``, ``poisson_lpmf(y |
+        lambda)``... (Stan's parameterisation) and ``log_mix(theta, lp1, lp2)``, ``log_sum_exp(a, b)``,
+        ``log1m``; ``y|y==0 ~ ...`` applies a line to the rows whose condition (data alone) holds.
+        Such lines give pointwise log-likelihoods and ``link``, but ``sim`` cannot simulate them.
+        See docs/ulam_examples.md, "Mixtures and custom()".
     data : DataFrame or dict of arrays
         rethinking's ``data=list(...)``: columns may differ in length. Text or categorical columns
         used as an index (``a[country]``) are coded 1..K in sorted level order (a categorical's own

@@ -222,8 +222,7 @@ def _primary(toks: _Tokens):
                     toks.error(f"'|' separates the outcome only in Stan's density calls, e.g. normal_lpdf(y | mu, "
                                f"sigma); {value}() takes its arguments separated by ','")
                 if density and toks.peek()[1] != "|":
-                    toks.error(f"{value}() takes the outcome, then '|', then the parameters, e.g. "
-                               f"{value}(y | mu, sigma)")
+                    toks.error(f"{value}() takes the outcome, then '|', then the parameters: {value}(y | ...)")
                 if density:
                     toks.next()
                     args.append(_expression(toks))
@@ -231,7 +230,7 @@ def _primary(toks: _Tokens):
                     toks.next()
                     args.append(_expression(toks))
             elif density:
-                toks.error(f"{value}() takes the outcome, then '|', then the parameters, e.g. {value}(y | mu, sigma)")
+                toks.error(f"{value}() takes the outcome, then '|', then the parameters: {value}(y | ...)")
             toks.expect(")")
             return Call(value, tuple(args))
         return Name(value)
