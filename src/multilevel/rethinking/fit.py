@@ -332,11 +332,13 @@ class UlamFit(Fit):
 
     def epred_draws(self, newdata=None, *, ndraws=None, seed=None, **options) -> np.ndarray:
         """(draws, rows): the first likelihood's mean on the response scale (binomial: the expected count n p)."""
+        predict.expected_value(predict.first_likelihood(self, "epred_draws"))  # custom(): no mean
         stmt, values, env, rows = self._protocol_draws(newdata, ndraws, seed, options, "epred_draws")
         return predict.by_rows(predict.evaluate_draws(self, values, env, predict.expected_value(stmt)), rows)
 
     def predicted_draws(self, newdata=None, *, ndraws=None, seed=None, **options) -> np.ndarray:
         """(draws, rows): data simulated from the first likelihood (rethinking's ``sim``)."""
+        predict.can_simulate(predict.first_likelihood(self, "predicted_draws"))
         stmt, values, env, rows = self._protocol_draws(newdata, ndraws, seed, options, "predicted_draws")
         return predict.simulate(self, values, env, rows, seed, [stmt])[stmt.target.names[0]]
 
@@ -363,6 +365,8 @@ class UlamFit(Fit):
         """
         names = [name for s in self.graph.likelihoods for name in s.target.names]
         _wanted(var, names, "observed variables")
+        for stmt in self.graph.likelihoods:  # before new data are read: custom() and conditional lines
+            predict.can_simulate(stmt)
         values = predict.parameter_draws(self, n, post)
         env, rows = predict.data_environment(self, newdata, self.graph.definitions + self.graph.likelihoods)
         out = predict.simulate(self, values, env, rows, seed)

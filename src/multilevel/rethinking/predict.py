@@ -128,7 +128,7 @@ def simulate(fit, values: dict, env: dict, rows: int, seed, statements=None) -> 
 
     statements = fit.graph.likelihoods if statements is None else statements
     for stmt in statements:
-        _can_simulate(stmt)
+        can_simulate(stmt)
     count = next(iter(values.values())).shape[0]
     key = jax.random.PRNGKey(0 if seed is None else whole_number("seed", seed, 0, 2**63 - 1))
     out = {}
@@ -144,7 +144,7 @@ def simulate(fit, values: dict, env: dict, rows: int, seed, statements=None) -> 
     return out
 
 
-def _can_simulate(stmt) -> None:
+def can_simulate(stmt) -> None:
     """custom() lines and lines on some rows only (``y|y>0 ~ ...``) cannot be simulated, as in rethinking."""
     if stmt.expr.func in CUSTOM:
         raise MissingCapability(f"cannot simulate line {stmt.line_no} ({stmt.line.strip()}): custom() is a log density "
