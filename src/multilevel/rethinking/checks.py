@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from ..errors import DataError, DoubtWarning, ModelError
-from .graph import DISTRIBUTIONS, FUNCTIONS, STAN_DENSITIES, ModelGraph, check_arity
+from .graph import DISTRIBUTIONS, FUNCTIONS, STAN_DENSITIES, DistributionSpec, ModelGraph, check_arity
 from .parse import BinOp, Call, Compare, Index, Name, Neg, Num, Statement, UlamSyntaxError, names_in
 
 _NUMPY_FUNCTIONS = {
@@ -23,6 +23,8 @@ _NUMPY_FUNCTIONS = {
     "sqrt": np.sqrt, "abs": np.abs, "log1p": np.log1p, "expm1": np.expm1, "inv": lambda x: 1.0 / x,
     "square": np.square, "pow": np.power, "log1m": lambda x: np.log1p(-np.asarray(x, dtype=float)),
 }
+# functions whose arguments have a range, checked where known before sampling as distributions' are
+_FUNCTION_RANGES = {"log_mix": DistributionSpec(("theta", "lp1", "lp2"), unit=(0,)), **STAN_DENSITIES}
 _COMPARE = {"==": np.equal, "!=": np.not_equal, ">": np.greater, "<": np.less, ">=": np.greater_equal,
             "<=": np.less_equal}
 _LINKS = {"logit": lambda x: 1 / (1 + np.exp(-x)), "log": np.exp}
@@ -134,8 +136,8 @@ class _Walker:
         else:
             check_arity(node, expected, self.stmt, "function")
         args = [self.value(a) for a in node.args]
-        if node.func in STAN_DENSITIES and self.checks:
-            _check_arguments(self.stmt, node, STAN_DENSITIES[node.func], args)
+        if node.func in _FUNCTION_RANGES and self.checks:
+            _check_arguments(self.stmt, node, _FUNCTION_RANGES[node.func], args)
         if node.func in _NUMPY_FUNCTIONS:
             return self._apply(_NUMPY_FUNCTIONS[node.func], args)
         if node.func == "rep_vector":
