@@ -16,11 +16,19 @@ from scipy import special, stats
 
 import multilevel.rethinking.fit  # noqa: F401  (JAX in float64, as ulam runs it)
 from multilevel.errors import ModelError, MultilevelError
+from multilevel.results.protocol import MissingCapability
 from multilevel.rethinking import UlamSyntaxError, parse_model
 from multilevel.rethinking.graph import build_graph
 from multilevel.rethinking.logdensity import UlamDensity, evaluate, trace_log_density
-from multilevel.rethinking.parse import Call, Compare, Name, Neg, Num, parse_expression, parse_line
-from multilevel.results.protocol import MissingCapability
+from multilevel.rethinking.parse import (
+    Call,
+    Compare,
+    Name,
+    Neg,
+    Num,
+    parse_expression,
+    parse_line,
+)
 
 MIXTURE = """y ~ custom(log_mix(p, normal_lpdf(y | mu[1], sigma), normal_lpdf(y | mu[2], sigma)))
 ordered[2]:mu ~ normal(0, 5)

@@ -312,7 +312,7 @@ def _target(toks: _Tokens, kind: str) -> Target:
 def _condition(toks: _Tokens) -> Compare:
     """rethinking's ``y|y==0``, ``y|y>0``, ``admit|male2>-1``: one comparison of two expressions."""
     left = _expression(toks)
-    kind, op, pos = toks.peek()
+    op = toks.peek()[1]
     if op not in COMPARISONS:
         toks.error(f"a condition compares two values with one of {' '.join(COMPARISONS)}, e.g. y|y==0 ~ ...")
     toks.next()
