@@ -128,7 +128,7 @@ MORE_VALUES = [  # the other Stan densities, in Stan's parameterisation, against
 
 
 @pytest.mark.parametrize("table", [CORE_VALUES, pytest.param(MORE_VALUES, marks=pytest.mark.slow)],
-                         ids=["core", "more"])  # "more": ~2 s of first-time compilation on a quiet machine
+                         ids=["core", "more"])  # "more": 3-6 s of first-time compilation
 def test_functions_against_scipy_and_closed_forms(table):
     y = np.array([-2.0, -0.3, 0.0, 1.1, 2.4])
     k, m, b = np.array([0, 1, 3, 2, 7]), np.array([1, 4, 5, 2, 9]), np.array([0, 1, 1, 0, 1])
@@ -228,7 +228,7 @@ def test_sim_of_custom_or_conditional_lines_is_a_clear_error(model):
 
 
 # ---- fits (slow) --------------------------------------------------------------------------------
-@pytest.mark.slow  # two NUTS fits of n = 300 (~20 s)
+@pytest.mark.slow  # one NUTS fit of n = 300 (~10 s)
 def test_two_component_normal_mixture_recovers_the_truth():
     import multilevel as ml
 
@@ -253,7 +253,7 @@ def test_two_component_normal_mixture_recovers_the_truth():
     assert set(fit.to_arviz().children) >= {"posterior", "log_likelihood", "observed_data"}
 
 
-@pytest.mark.slow  # two NUTS fits (~15 s)
+@pytest.mark.slow  # two NUTS fits of n = 365 (~9 s)
 def test_zero_inflated_poisson_with_custom_agrees_with_dzipois():
     import arviz_stats
 
