@@ -69,7 +69,8 @@ def attempt(model, data, gradient: bool = True) -> str:
 TOKENS = ["y", "x", "g", "n", "k", "s", "a", "b", "mu", "sigma", "p", "c", "logit", "log", "vector", "real",
           "save>", "dnorm", "dexp", "dbinom", "normal", "multi_normal", "lkj_corr", "exp", "inv_logit", "foo",
           "0", "1", "-1", "2.5", ".5", "1e3", "1e999", "1e308", "0.0", "48", "+", "-", "*", "/", "^", "**", "~",
-          "<-", "(", ")", "[", "]", ",", ":", ">", "#", "\n", " ", "=", "$", "\t", "\u00e9", "\u2212", "_"]
+          "<-", "(", ")", "[", "]", ",", ":", ">", "#", "\n", " ", "=", "$", "\t", "\u00e9", "\u2212", "_",
+          "|", "==", ">=", "custom", "log_mix", "normal_lpdf", "poisson_lpmf", "log1m"]
 SEPARATORS = st.sampled_from(["", " ", " ", "\n"])
 TOKEN_TEXT = st.lists(st.tuples(st.sampled_from(TOKENS), SEPARATORS), max_size=40).map(
     lambda parts: "".join(t + s for t, s in parts))
@@ -220,3 +221,59 @@ def test_fuzz_grammar_reaches_evaluation():
     run_fuzzer("ulam grammar", fuzz)
     print(f"ulam grammar outcomes: {COUNTS}")
     assert COUNTS.get("evaluated", 0) > 0  # the grammar reaches the log density, not only the parser
+
+
+# ---- (c) custom() lines: Stan's density calls, log_mix, conditions --------------------------------
+DENSITY_CALLS = {"normal_lpdf": ["y", "mu", "sigma"], "poisson_lpmf": ["k", "lambda"],
+                 "binomial_lpmf": ["k", "n", "p"], "beta_binomial_lpmf": ["k", "n", "sigma", "2"],
+                 "neg_binomial_2_lpmf": ["k", "lambda", "sigma"], "student_t_lpdf": ["y", "3", "mu", "sigma"],
+                 "normal_lpfd": ["y", "mu", "sigma"], "dnorm": ["y", "mu", "sigma"]}
+SEPARATOR = rarely(st.just("|"), st.sampled_from([",", "||", ""]), 10)
+
+
+@st.composite
+def log_densities(draw, depth: int = 0):
+    """A log-density expression as custom() takes it (sometimes malformed)."""
+    kind = draw(st.sampled_from(["density", "density", "mix", "sum_exp", "log1m", "expression"][: 6 if depth < 2 else 2]))
+    if kind == "density":
+        name = draw(rarely(st.sampled_from(USUAL_DENSITIES), st.sampled_from(sorted(DENSITY_CALLS))))
+        args = [draw(rarely(st.just(a), EXPRESSIONS, 10)) for a in DENSITY_CALLS[name]]
+        return f"{name}({args[0]} {draw(SEPARATOR)} {', '.join(args[1:])})"
+    if kind == "mix":
+        theta = draw(rarely(st.sampled_from(["p", "0.3", "inv_logit(a[g])"]), EXPRESSIONS, 4))
+        parts = [draw(log_densities(depth + 1)) for _ in range(draw(rarely(st.just(2), st.sampled_from([1, 3]))))]
+        return f"log_mix({theta}, {', '.join(parts)})"
+    if kind == "sum_exp":
+        return f"log_sum_exp({draw(log_densities(depth + 1))}, log1m(p) + {draw(log_densities(depth + 1))})"
+    if kind == "log1m":
+        return f"log1m(p) + {draw(log_densities(depth + 1))}"
+    return draw(EXPRESSIONS)
+
+
+CONDITIONS = rarely(st.sampled_from(["", "|y==0", "|k>0", "|k == 0", "|g>=2", "|x <= 1", "|n != 2"]),
+                    st.sampled_from(["|mu>0", "|k", "|k=0", "|y==0 | y>0"]), 6)
+USUAL_DENSITIES = ["normal_lpdf", "poisson_lpmf", "binomial_lpmf", "beta_binomial_lpmf", "neg_binomial_2_lpmf",
+                   "student_t_lpdf"]
+
+
+@st.composite
+def custom_models(draw):
+    """One or two custom() likelihood lines (with conditions), definitions and priors."""
+    outcome = draw(rarely(st.sampled_from(["y", "k"]), st.sampled_from(["mu", "c(y, k)", "x[g]"])))
+    lines = [f"{outcome}{draw(CONDITIONS)} ~ {draw(rarely(st.just('custom'), st.sampled_from(['dcustom', 'custum'])))}"
+             f"({draw(log_densities())})" for _ in range(draw(st.integers(1, 2)))]
+    lines += ["mu <- abar + a[g] + b * x", "logit(p) <- abar", "log(lambda) <- abar + b * x",
+              "a[g] ~ normal(0, 1)", "abar ~ normal(0, 1)", "b ~ normal(0, 1)", "sigma ~ exponential(1)"]
+    return "\n".join(draw(rarely(st.just(lines), st.permutations(lines), 3)))
+
+
+def test_fuzz_custom_lines():
+    @ci_budget(20)
+    @given(custom_models(), data_sets())
+    def fuzz(model, data):
+        attempt(model, data)
+
+    COUNTS.clear()
+    run_fuzzer("ulam custom lines", fuzz)
+    print(f"ulam custom outcomes: {COUNTS}")
+    assert COUNTS.get("evaluated", 0) > 0

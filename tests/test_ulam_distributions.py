@@ -90,3 +90,16 @@ def test_matrix_data_with_product_dot_and_two_indices():
                     + stats.expon.logpdf(sigma) + raw[3])
         for d in densities:
             assert float(d.log_density(raw)) == pytest.approx(expected, abs=1e-9)
+
+
+def test_betabinomial_is_rethinkings_dbetabinom():
+    from multilevel.rethinking.logdensity import distribution
+    from multilevel.rethinking.parse import parse_expression
+
+    k, n = np.array([0, 2, 5, 3, 9]), np.array([4, 5, 5, 8, 9])
+    for prob, theta in [(0.3, 4.0), (0.75, 0.8)]:
+        # rethinking: dbetabinom(x, size, prob, theta) is the beta-binomial with shape1 = prob * theta,
+        # shape2 = (1 - prob) * theta (scipy's betabinom(n, a, b)); NumPyro's log beta agrees to ~1e-7
+        d = distribution(parse_expression(f"dbetabinom(n, {prob}, {theta})"), {"n": n})
+        expected = stats.betabinom.logpmf(k, n, prob * theta, (1 - prob) * theta)
+        np.testing.assert_allclose(np.asarray(d.log_prob(k)), expected, rtol=1e-6)

@@ -15,14 +15,18 @@ import warnings
 import numpy as np
 
 from ..errors import DataError, DoubtWarning, ModelError
-from .graph import DISTRIBUTIONS, FUNCTIONS, ModelGraph, check_arity
-from .parse import BinOp, Call, Index, Name, Neg, Num, Statement, UlamSyntaxError, names_in
+from .graph import DISTRIBUTIONS, FUNCTIONS, STAN_DENSITIES, DistributionSpec, ModelGraph, check_arity
+from .parse import BinOp, Call, Compare, Index, Name, Neg, Num, Statement, UlamSyntaxError, names_in
 
 _NUMPY_FUNCTIONS = {
     "exp": np.exp, "log": np.log, "inv_logit": lambda x: 1 / (1 + np.exp(-x)), "logit": lambda x: np.log(x / (1 - x)),
     "sqrt": np.sqrt, "abs": np.abs, "log1p": np.log1p, "expm1": np.expm1, "inv": lambda x: 1.0 / x,
-    "square": np.square, "pow": np.power,
+    "square": np.square, "pow": np.power, "log1m": lambda x: np.log1p(-np.asarray(x, dtype=float)),
 }
+# functions whose arguments have a range, checked where known before sampling as distributions' are
+_FUNCTION_RANGES = {"log_mix": DistributionSpec(("theta", "lp1", "lp2"), unit=(0,)), **STAN_DENSITIES}
+_COMPARE = {"==": np.equal, "!=": np.not_equal, ">": np.greater, "<": np.less, ">=": np.greater_equal,
+            "<=": np.less_equal}
 _LINKS = {"logit": lambda x: 1 / (1 + np.exp(-x)), "log": np.exp}
 
 
@@ -33,7 +37,9 @@ def check_model(statements: list[Statement], graph: ModelGraph) -> None:
         walker = _Walker(stmt, graph, static)
         if stmt.kind == "~":
             values = [walker.value(arg) for arg in stmt.expr.args]
-            _check_arguments(stmt, values)
+            _check_arguments(stmt, stmt.expr, DISTRIBUTIONS[stmt.expr.func], values)
+            if stmt.target.condition is not None:
+                _check_condition(stmt, graph, walker)
             if stmt.target.index is not None and stmt not in graph.likelihoods:
                 for name in stmt.target.names:
                     walker.value(Index(Name(name), (stmt.target.index,)))
@@ -94,6 +100,8 @@ class _Walker:
             return self._constant(node, self._call(node))
         if isinstance(node, Index):
             return self._index(node)
+        if isinstance(node, Compare):
+            return self._apply(_COMPARE[node.op], [self.value(node.left), self.value(node.right)])
         raise UlamSyntaxError(f"cannot evaluate {node!r}", self.stmt.line, self.stmt.line_no)  # pragma: no cover
 
     @staticmethod
@@ -113,9 +121,14 @@ class _Walker:
     def _call(self, node: Call):
         if node.func in DISTRIBUTIONS and node.func not in FUNCTIONS:
             self.fail(UlamSyntaxError, f"{node.func}() is a distribution: use it on the right of '~', "
-                                       "not inside an expression")
+                                       "not inside an expression (in custom(), a log density is written with "
+                                       "Stan's functions, e.g. normal_lpdf(y | mu, sigma))")
         if node.func not in FUNCTIONS:
-            self.fail(UlamSyntaxError, f"unknown function {node.func!r}; known: {', '.join(sorted(FUNCTIONS))}")
+            import difflib
+
+            close = difflib.get_close_matches(node.func, sorted(FUNCTIONS), n=2)
+            hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+            self.fail(UlamSyntaxError, f"unknown function {node.func!r}; {hint}known: {', '.join(sorted(FUNCTIONS))}")
         expected = FUNCTIONS[node.func]
         if expected is None:
             if not node.args:
@@ -123,6 +136,8 @@ class _Walker:
         else:
             check_arity(node, expected, self.stmt, "function")
         args = [self.value(a) for a in node.args]
+        if node.func in _FUNCTION_RANGES and self.checks:
+            _check_arguments(self.stmt, node, _FUNCTION_RANGES[node.func], args)
         if node.func in _NUMPY_FUNCTIONS:
             return self._apply(_NUMPY_FUNCTIONS[node.func], args)
         if node.func == "rep_vector":
@@ -207,10 +222,23 @@ class _Walker:
         return " (its length in the data)" if name in self.graph.data else ""
 
 
-def _check_arguments(stmt: Statement, values: list) -> None:
-    """Scales, rates and probabilities known before sampling (constants or data) must be in range."""
-    call = stmt.expr
-    spec = DISTRIBUTIONS[call.func]
+def _check_condition(stmt: Statement, graph: ModelGraph, walker: _Walker) -> None:
+    """``y|y==0 ~ ...``: the condition is computed from data alone, one value per row of ``y`` (or one for all)."""
+    condition = stmt.target.condition
+    mask = walker.value(condition)
+    if mask is None:
+        moving = sorted(n for n in names_in(condition) if n not in walker.static)
+        walker.fail(ModelError, f"the condition {_text(condition)} depends on {', '.join(map(repr, moving))}, which "
+                                "is not data: a condition selects rows of the data before sampling")
+    rows = np.shape(graph.data[stmt.target.names[0]])[:1]
+    if np.ndim(mask) > 1 or np.shape(mask) not in ((), rows):
+        walker.fail(ModelError, f"the condition {_text(condition)} has shape {np.shape(mask)}, but "
+                                f"{stmt.target.names[0]!r} has {rows[0] if rows else 1} rows: it needs one value a row")
+
+
+def _check_arguments(stmt: Statement, call: Call, spec, values: list) -> None:
+    """Scales, rates and probabilities known before sampling (constants or data) must be in range:
+    the arguments of ``call`` (a distribution, or a Stan density call inside custom()) by ``spec``."""
     for position, value in enumerate(values):
         if value is None:
             continue
@@ -291,6 +319,8 @@ def _text(node) -> str:
         return f"-{_text(node.operand)}"
     if isinstance(node, BinOp):
         return f"({_text(node.left)} {node.op} {_text(node.right)})"
+    if isinstance(node, Compare):
+        return f"{_text(node.left)} {node.op} {_text(node.right)}"
     if isinstance(node, Call):
         return f"{node.func}({', '.join(_text(a) for a in node.args)})"
     if isinstance(node, Index):

@@ -34,6 +34,12 @@ def ulam(model, data, *, chains: int = 4, iter=NOT_GIVEN, warmup=NOT_GIVEN, draw
     ----------
     model : str or list of str
         One statement a line: ``y ~ dnorm(mu, sigma)``, ``mu <- a[g] + b * x``, ``a[g] ~ dnorm(0, 1)``.
+        ``y ~ custom(expr)`` adds a log density written out for each row of ``y`` (rethinking's
+        custom()), with Stan's density calls ``normal_lpdf(y | mu, sigma)``, ``poisson_lpmf(y |
+        lambda)``... (Stan's parameterisation) and ``log_mix(theta, lp1, lp2)``, ``log_sum_exp(a, b)``,
+        ``log1m``; ``y|y==0 ~ ...`` applies a line to the rows whose condition (data alone) holds.
+        Such lines give pointwise log-likelihoods and ``link``, but ``sim`` cannot simulate them.
+        See docs/ulam_examples.md, "Mixtures and custom()".
     data : DataFrame or dict of arrays
         rethinking's ``data=list(...)``: columns may differ in length. Text or categorical columns
         used as an index (``a[country]``) are coded 1..K in sorted level order (a categorical's own
@@ -326,11 +332,13 @@ class UlamFit(Fit):
 
     def epred_draws(self, newdata=None, *, ndraws=None, seed=None, **options) -> np.ndarray:
         """(draws, rows): the first likelihood's mean on the response scale (binomial: the expected count n p)."""
+        predict.expected_value(predict.first_likelihood(self, "epred_draws"))  # custom(): no mean
         stmt, values, env, rows = self._protocol_draws(newdata, ndraws, seed, options, "epred_draws")
         return predict.by_rows(predict.evaluate_draws(self, values, env, predict.expected_value(stmt)), rows)
 
     def predicted_draws(self, newdata=None, *, ndraws=None, seed=None, **options) -> np.ndarray:
         """(draws, rows): data simulated from the first likelihood (rethinking's ``sim``)."""
+        predict.can_simulate(predict.first_likelihood(self, "predicted_draws"))
         stmt, values, env, rows = self._protocol_draws(newdata, ndraws, seed, options, "predicted_draws")
         return predict.simulate(self, values, env, rows, seed, [stmt])[stmt.target.names[0]]
 
@@ -357,6 +365,8 @@ class UlamFit(Fit):
         """
         names = [name for s in self.graph.likelihoods for name in s.target.names]
         _wanted(var, names, "observed variables")
+        for stmt in self.graph.likelihoods:  # before new data are read: custom() and conditional lines
+            predict.can_simulate(stmt)
         values = predict.parameter_draws(self, n, post)
         env, rows = predict.data_environment(self, newdata, self.graph.definitions + self.graph.likelihoods)
         out = predict.simulate(self, values, env, rows, seed)

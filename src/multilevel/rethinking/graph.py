@@ -15,7 +15,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ModelError
-from .parse import FLAT, BinOp, Call, Index, Name, Neg, Num, Statement, UlamSyntaxError
+from .parse import FLAT, BinOp, Call, Compare, Index, Name, Neg, Num, Statement, UlamSyntaxError
+
+
+CUSTOM = ("custom", "dcustom")  # y ~ custom(normal_lpdf(y | mu, sigma)): rethinking's Stan name and R name
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ _SPECS = {
     ("ordered_logistic", "dordlogit"): DistributionSpec(("phi", "cutpoints")),
     ("categorical", "dcategorical"): DistributionSpec(("prob",)),
     ("zero_inflated_poisson", "dzipois"): DistributionSpec(("p", "lambda"), positive=(1,), unit=(0,)),
+    # rethinking's custom(): a log density written out, added for each row of the data column on the left
+    CUSTOM: DistributionSpec(("log_density",)),
 }
 ONE_BASED = ("ordered_logistic", "dordlogit", "categorical", "dcategorical")  # outcomes coded 1..K
 DISTRIBUTIONS = {alias: spec for aliases, spec in _SPECS.items() for alias in aliases}
@@ -173,7 +178,7 @@ def index_uses(statements: list[Statement]) -> tuple[list[str], set[str]]:
         elif isinstance(node, Call):
             for arg in node.args:
                 walk(arg)
-        elif isinstance(node, BinOp):
+        elif isinstance(node, (BinOp, Compare)):
             walk(node.left)
             walk(node.right)
         elif isinstance(node, Neg):
@@ -185,6 +190,8 @@ def index_uses(statements: list[Statement]) -> tuple[list[str], set[str]]:
             as_index.setdefault(stmt.target.index.id, None)
         elif stmt.target.index is not None:
             walk(stmt.target.index)
+        if stmt.target.condition is not None:
+            walk(stmt.target.condition)
         walk(stmt.expr)
     return list(as_index), as_value
 
@@ -340,8 +347,17 @@ def build_graph(statements: list[Statement], data) -> ModelGraph:
             if stmt.target.index is not None:
                 raise UlamSyntaxError("an index on the left of a likelihood is not supported: the whole data "
                                       f"column is observed, write {', '.join(names)} ~ ...", stmt.line, stmt.line_no)
+            if len(names) > 1 and (call.func in CUSTOM or stmt.target.condition is not None):
+                raise UlamSyntaxError(f"{'custom()' if call.func in CUSTOM else 'a condition (y|...)'} applies to "
+                                      f"one data column: write one line for each of {', '.join(names)}",
+                                      stmt.line, stmt.line_no)
             graph.likelihoods.append(stmt)
             continue
+        if call.func in CUSTOM or stmt.target.condition is not None:
+            what = "custom() adds a log density for each row of" if call.func in CUSTOM else \
+                "a condition (y|y==0 ~ ...) selects the rows of"
+            raise UlamSyntaxError(f"{what} a data column, but {', '.join(repr(n) for n in names if n not in data)} on "
+                                  "the left is not one", stmt.line, stmt.line_no)
         both = [n for n in names if n in defined]
         if both:
             raise UlamSyntaxError(f"{both[0]!r} is defined with '<-' (line {defined[both[0]].line_no}) and also "
@@ -461,11 +477,39 @@ def _ordered_definitions(definitions: list[Statement], graph: ModelGraph) -> lis
     return ordered
 
 
+# Stan's density functions as custom() lines call them, name(outcome | parameters...), in Stan's own
+# parameterisation (beta_binomial_lpmf(n | N, alpha, beta), neg_binomial_2_lpmf(n | mu, phi)); each
+# gives one log density per element (rethinking writes custom() inside a loop over the rows).
+# Positions count the outcome as 0.
+STAN_DENSITIES = {
+    "normal_lpdf": DistributionSpec(("y", "mu", "sigma"), positive=(2,)),
+    "cauchy_lpdf": DistributionSpec(("y", "mu", "sigma"), positive=(2,)),
+    "student_t_lpdf": DistributionSpec(("y", "nu", "mu", "sigma"), positive=(1, 3)),
+    "lognormal_lpdf": DistributionSpec(("y", "mu", "sigma"), positive=(2,)),
+    "exponential_lpdf": DistributionSpec(("y", "beta"), positive=(1,)),
+    "gamma_lpdf": DistributionSpec(("y", "alpha", "beta"), positive=(1, 2)),
+    "beta_lpdf": DistributionSpec(("y", "alpha", "beta"), positive=(1, 2)),
+    "uniform_lpdf": DistributionSpec(("y", "alpha", "beta")),
+    "binomial_lpmf": DistributionSpec(("n", "N", "theta"), unit=(2,)),
+    "binomial_logit_lpmf": DistributionSpec(("n", "N", "alpha")),
+    "bernoulli_lpmf": DistributionSpec(("y", "theta"), unit=(1,)),
+    "bernoulli_logit_lpmf": DistributionSpec(("y", "alpha")),
+    "poisson_lpmf": DistributionSpec(("n", "lambda"), positive=(1,)),
+    "poisson_log_lpmf": DistributionSpec(("n", "alpha")),
+    "neg_binomial_2_lpmf": DistributionSpec(("n", "mu", "phi"), positive=(1, 2)),
+    "neg_binomial_2_log_lpmf": DistributionSpec(("n", "eta", "phi"), positive=(2,)),
+    "beta_binomial_lpmf": DistributionSpec(("n", "N", "alpha", "beta"), positive=(2, 3)),
+}
+
 # function -> its arguments (None: any number, at least one)
 FUNCTIONS = {"exp": ("x",), "log": ("x",), "inv_logit": ("x",), "logit": ("x",), "sqrt": ("x",), "c": None,
              "abs": ("x",), "log1p": ("x",), "expm1": ("x",), "pow": ("x", "y"), "sum": ("x",), "mean": ("x",),
              "softmax": ("x",), "rep_vector": ("x", "n"), "inv": ("x",), "square": ("x",),
-             "log_sum_exp": ("x",), "cumulative_sum": ("x",), "dot": ("x", "y"), "dot_product": ("x", "y")}
+             "log_sum_exp": None, "cumulative_sum": ("x",), "dot": ("x", "y"), "dot_product": ("x", "y"),
+             # Stan's log-scale helpers, as custom() lines use them
+             "log1m": ("x",), "log_mix": ("theta", "lp1", "lp2"), "log_inv_logit": ("x",),
+             "log1m_inv_logit": ("x",), "log1m_exp": ("x",),
+             **{name: spec.args for name, spec in STAN_DENSITIES.items()}}
 
 
 def _check_symbols(statements, graph: ModelGraph, defined: set) -> None:

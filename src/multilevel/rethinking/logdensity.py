@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..errors import ModelError, MultilevelError
-from .graph import ModelGraph
-from .parse import FLAT, BinOp, Call, Index, Name, Neg, Num, UlamSyntaxError
+from .graph import CUSTOM, STAN_DENSITIES, ModelGraph
+from .parse import FLAT, BinOp, Call, Compare, Index, Name, Neg, Num, UlamSyntaxError
 
 
 def evaluate(node, env: dict):
@@ -50,8 +50,14 @@ def _evaluate(node, env: dict):
         indices = tuple(_index(_evaluate(i, env), target.shape[axis], node)
                         for axis, i in enumerate(node.indices))
         return target[indices]
+    if isinstance(node, Compare):
+        a, b = _evaluate(node.left, env), _evaluate(node.right, env)
+        return {"==": jnp.equal, "!=": jnp.not_equal, ">": jnp.greater, "<": jnp.less, ">=": jnp.greater_equal,
+                "<=": jnp.less_equal}[node.op](a, b)
     if isinstance(node, Call):
         args = [_evaluate(a, env) for a in node.args]
+        if node.func in STAN_DENSITIES:  # normal_lpdf(y | mu, sigma): one log density per element
+            return stan_density(node.func, args[1:]).log_prob(args[0])
         if node.func == "c":
             return jnp.stack(jnp.broadcast_arrays(*[jnp.asarray(a, dtype=float) for a in args]), axis=-1)
         if node.func == "rep_vector":  # its length is a whole number written in the model (checks.py)
@@ -92,9 +98,68 @@ def _functions() -> dict:
         "exp": jnp.exp, "log": jnp.log, "inv_logit": jsp.expit, "logit": jsp.logit, "sqrt": jnp.sqrt,
         "abs": jnp.abs, "log1p": jnp.log1p, "expm1": jnp.expm1, "inv": lambda x: 1.0 / x,
         "square": lambda x: x * x, "sum": jnp.sum, "mean": jnp.mean, "pow": lambda x, y: jnp.power(x * 1.0, y),
-        "softmax": jax.nn.softmax, "log_sum_exp": jsp.logsumexp, "cumulative_sum": jnp.cumsum,
-        "dot": _dot, "dot_product": _dot,
+        "softmax": jax.nn.softmax, "log_sum_exp": _log_sum_exp, "cumulative_sum": jnp.cumsum,
+        "dot": _dot, "dot_product": _dot, "log1m": lambda x: jnp.log1p(-x), "log_mix": _log_mix,
+        "log_inv_logit": jax.nn.log_sigmoid, "log1m_inv_logit": lambda x: jax.nn.log_sigmoid(-x),
+        "log1m_exp": _log1m_exp,
     }
+
+
+def _log_sum_exp(*args):
+    """Stan's log_sum_exp: of one vector, over its elements; of two or more values, elementwise
+    (``log_sum_exp(lp1, lp2)`` per row, as custom() lines use it)."""
+    import jax.numpy as jnp
+    import jax.scipy.special as jsp
+
+    if len(args) == 1:
+        return jsp.logsumexp(args[0])
+    out = jnp.asarray(args[0], dtype=float)
+    for arg in args[1:]:
+        out = jnp.logaddexp(out, arg)
+    return out
+
+
+def _log_mix(theta, lp1, lp2):
+    """Stan's log_mix(theta, lp1, lp2) = log(theta exp(lp1) + (1 - theta) exp(lp2)), computed as
+    log_sum_exp(log(theta) + lp1, log1m(theta) + lp2)."""
+    import jax.numpy as jnp
+
+    return jnp.logaddexp(jnp.log(theta) + lp1, jnp.log1p(-theta) + lp2)
+
+
+def _log1m_exp(x):
+    """log(1 - exp(x)) for x < 0, accurate near 0 and far below it (Stan's log1m_exp)."""
+    import jax.numpy as jnp
+
+    return jnp.where(x > -0.6931471805599453, jnp.log(-jnp.expm1(x)), jnp.log1p(-jnp.exp(x)))
+
+
+def stan_density(func: str, a: list):
+    """The NumPyro distribution of one of Stan's density calls (:data:`graph.STAN_DENSITIES`), in
+    Stan's parameterisation; ``a`` are the arguments after the bar."""
+    import jax.numpy as jnp
+    import numpyro.distributions as dist
+
+    builders = {
+        "normal_lpdf": lambda: dist.Normal(a[0], a[1], validate_args=False),
+        "cauchy_lpdf": lambda: dist.Cauchy(a[0], a[1], validate_args=False),
+        "student_t_lpdf": lambda: dist.StudentT(a[0], a[1], a[2], validate_args=False),
+        "lognormal_lpdf": lambda: dist.LogNormal(a[0], a[1], validate_args=False),
+        "exponential_lpdf": lambda: dist.Exponential(a[0], validate_args=False),
+        "gamma_lpdf": lambda: dist.Gamma(a[0], a[1], validate_args=False),
+        "beta_lpdf": lambda: dist.Beta(a[0], a[1], validate_args=False),
+        "uniform_lpdf": lambda: dist.Uniform(a[0], a[1], validate_args=False),
+        "binomial_lpmf": lambda: dist.Binomial(total_count=a[0], probs=a[1], validate_args=False),
+        "binomial_logit_lpmf": lambda: dist.Binomial(total_count=a[0], logits=a[1], validate_args=False),
+        "bernoulli_lpmf": lambda: dist.Bernoulli(probs=a[0], validate_args=False),
+        "bernoulli_logit_lpmf": lambda: dist.Bernoulli(logits=a[0], validate_args=False),
+        "poisson_lpmf": lambda: dist.Poisson(a[0], validate_args=False),
+        "poisson_log_lpmf": lambda: dist.Poisson(jnp.exp(a[0]), validate_args=False),
+        "neg_binomial_2_lpmf": lambda: dist.NegativeBinomial2(a[0], a[1], validate_args=False),
+        "neg_binomial_2_log_lpmf": lambda: dist.NegativeBinomial2(jnp.exp(a[0]), a[1], validate_args=False),
+        "beta_binomial_lpmf": lambda: dist.BetaBinomial(a[1], a[2], total_count=a[0], validate_args=False),
+    }
+    return builders[func]()
 
 
 def _dot(a, b):
@@ -148,6 +213,9 @@ def distribution(call: Call, env: dict, line: str = ""):
         return dist.Dirichlet(a[0], validate_args=False)
     if f in ("zero_inflated_poisson", "dzipois"):  # rethinking's dzipois(p, lambda): p the zero share
         return dist.ZeroInflatedPoisson(a[0], a[1], validate_args=False)
+    if f in CUSTOM:
+        raise ModelError(f"{f}() is a log density written out, not a distribution: it cannot be simulated and has "
+                         f"no mean (rethinking's sim cannot simulate it either)\n  {line.strip()}")
     if f in ("ordered_logistic", "dordlogit"):  # Stan's ordered_logistic(phi, c) on outcomes 1..K
         return OneBased(dist.OrderedLogistic(a[0], a[1], validate_args=False))
     if f in ("categorical", "dcategorical"):
@@ -337,13 +405,25 @@ class UlamDensity:
         return jnp.sum(normal.log_prob(values))
 
     def log_likelihood_terms(self, env: dict) -> list:
-        """Pointwise log-likelihood arrays, one per likelihood statement."""
-        out = []
+        """Pointwise log-likelihood arrays, one per observed variable of each likelihood statement.
+
+        Lines with a condition (``y|y==0 ~ ...``, ``y|y>0 ~ ...``) add their terms on the rows they
+        select (0 elsewhere), and the lines on one variable are summed: one term per row of ``y``,
+        as rethinking's log_lik is.
+        """
+        import jax.numpy as jnp
+
+        conditional = {stmt.target.names[0] for stmt in self.graph.likelihoods if stmt.target.condition is not None}
+        terms = {}
         for stmt in self.graph.likelihoods:
             with on_line(stmt):
-                d = distribution(stmt.expr, env, stmt.line)
-                out.extend(_log_prob(d, env[name], name, stmt) for name in stmt.target.names)
-        return out
+                for name in stmt.target.names:
+                    term = _likelihood_term(stmt, env, name)
+                    if stmt.target.condition is not None:
+                        term = jnp.where(evaluate(stmt.target.condition, env), term, 0.0)
+                    key = name if name in conditional else (stmt.line_no, name)
+                    terms[key] = term + terms[key] if key in terms else term
+        return list(terms.values())
 
     def log_density(self, flat):
         """The log posterior density (up to a constant) at one unconstrained vector, Jacobian included."""
@@ -360,6 +440,26 @@ class UlamDensity:
 
         flat = numpyro.sample("params", dist.ImproperUniform(dist.constraints.real, (), (self.size,)))
         numpyro.factor("log_density", self.log_density(flat))
+
+
+def _likelihood_term(stmt, env: dict, name: str):
+    """The log density of each element of the observed ``name`` on a likelihood line: the
+    distribution's, or custom()'s expression (one value a row, or one for all, repeated)."""
+    import jax.numpy as jnp
+
+    if stmt.expr.func not in CUSTOM:
+        return _log_prob(distribution(stmt.expr, env, stmt.line), env[name], name, stmt)
+    value = env[name]
+    term = jnp.asarray(evaluate(stmt.expr.args[0], env), dtype=float)
+    try:
+        fits = np.broadcast_shapes(jnp.shape(term), jnp.shape(value)) == jnp.shape(value)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ModelError(f"custom() on line {stmt.line_no} gives a log density shaped {jnp.shape(term)}, but {name!r} "
+                         f"has shape {jnp.shape(value)}: it needs one value for each row (or one for all)\n  "
+                         f"{stmt.line.strip()}")
+    return jnp.broadcast_to(term, jnp.shape(value))
 
 
 def _log_prob(d, value, name: str, stmt):

@@ -2,7 +2,9 @@
 
 A statement is ``target ~ distribution(args)`` or ``target <- expression``. Targets: ``a``,
 ``a[g]``, ``vector[61]:a``, ``c(a, b)``, ``c(a, b)[g]``, ``logit(p)`` / ``log(lambda)`` (on ``<-``),
-and a ``save>`` prefix that keeps a deterministic quantity in the draws.
+a condition on a likelihood's rows (``y|y==0 ~ custom(...)``), and a ``save>`` prefix that keeps a
+deterministic quantity in the draws. Stan's density calls separate the outcome with a bar:
+``normal_lpdf(y | mu, sigma)`` (read as the call ``normal_lpdf(y, mu, sigma)``).
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from ..errors import ArgumentError, MultilevelError
 MAX_DEPTH = 100  # nesting of brackets and operators in one expression; model lines use a handful
 MAX_VECTOR = 10_000_000  # elements of one vector[K] declaration
 
-_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|([A-Za-z_.][A-Za-z0-9_.]*)|(<-|\*\*|%\*%|[~+\-*/^()\[\],:><=]))")
+_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|([A-Za-z_.][A-Za-z0-9_.]*)|(<-|\*\*|%\*%|==|!=|>=|<=|[~+\-*/^()\[\],:><=|]))")
+COMPARISONS = ("==", "!=", ">", "<", ">=", "<=")  # in a likelihood's condition only: y|y==0 ~ ...
+DENSITY_CALL = re.compile(r"[A-Za-z0-9_.]+_(lpdf|lpmf)$")  # Stan's normal_lpdf(y | mu, sigma)
 
 
 class UlamSyntaxError(MultilevelError):
@@ -66,6 +70,15 @@ class Neg:
     operand: object
 
 
+@dataclass(frozen=True)
+class Compare:
+    """``left op right`` with op in :data:`COMPARISONS`: only in a likelihood's condition (``y|y>0``)."""
+
+    op: str
+    left: object
+    right: object
+
+
 def names_in(node) -> set[str]:
     """Every symbol an expression refers to (function names excluded)."""
     if isinstance(node, Name):
@@ -76,7 +89,7 @@ def names_in(node) -> set[str]:
         return names_in(node.target).union(*[names_in(i) for i in node.indices])
     if isinstance(node, Call):
         return set().union(*[names_in(a) for a in node.args]) if node.args else set()
-    if isinstance(node, BinOp):
+    if isinstance(node, (BinOp, Compare)):
         return names_in(node.left) | names_in(node.right)
     if isinstance(node, Neg):
         return names_in(node.operand)
@@ -94,6 +107,7 @@ class Target:
     declared: str | None = None  # the declared type: real, vector, ordered or simplex
     lower: float | None = None  # real<lower=0>:tau, vector<lower=0, upper=1>[K]:p
     upper: float | None = None
+    condition: object = None  # y|y==0 ~ ...: a Compare selecting the rows the line applies to
 
 
 DECLARED_TYPES = ("real", "vector", "ordered", "simplex")  # Stan's types as ulam declares them
@@ -201,11 +215,22 @@ def _primary(toks: _Tokens):
         if toks.peek()[1] == "(":
             toks.next()
             args = []
+            density = DENSITY_CALL.match(value) is not None
             if toks.peek()[1] != ")":
                 args.append(_expression(toks))
+                if toks.peek()[1] == "|" and not density:
+                    toks.error(f"'|' separates the outcome only in Stan's density calls, e.g. normal_lpdf(y | mu, "
+                               f"sigma); {value}() takes its arguments separated by ','")
+                if density and toks.peek()[1] != "|":
+                    toks.error(f"{value}() takes the outcome, then '|', then the parameters: {value}(y | ...)")
+                if density:
+                    toks.next()
+                    args.append(_expression(toks))
                 while toks.peek()[1] == ",":
                     toks.next()
                     args.append(_expression(toks))
+            elif density:
+                toks.error(f"{value}() takes the outcome, then '|', then the parameters: {value}(y | ...)")
             toks.expect(")")
             return Call(value, tuple(args))
         return Name(value)
@@ -275,8 +300,23 @@ def _target(toks: _Tokens, kind: str) -> Target:
         toks.next()
         target.index = _expression(toks)
         toks.expect("]")
+    if toks.peek()[1] == "|":
+        if kind != "~":
+            toks.error("a condition (y|y==0 ~ ...) selects the rows of a likelihood: it goes on a '~' line")
+        toks.next()
+        target.condition = _condition(toks)
     target.declared, target.lower, target.upper = declared, bounds.get("lower"), bounds.get("upper")
     return target
+
+
+def _condition(toks: _Tokens) -> Compare:
+    """rethinking's ``y|y==0``, ``y|y>0``, ``admit|male2>-1``: one comparison of two expressions."""
+    left = _expression(toks)
+    op = toks.peek()[1]
+    if op not in COMPARISONS:
+        toks.error(f"a condition compares two values with one of {' '.join(COMPARISONS)}, e.g. y|y==0 ~ ...")
+    toks.next()
+    return Compare(op, left, _expression(toks))
 
 
 def _bounds(toks: _Tokens) -> dict:
@@ -319,7 +359,7 @@ def depth(node) -> int:
     while stack:
         node, level = stack.pop()
         deepest = max(deepest, level)
-        children = (node.left, node.right) if isinstance(node, BinOp) else (node.operand,) if isinstance(node, Neg) \
+        children = (node.left, node.right) if isinstance(node, (BinOp, Compare)) else (node.operand,) if isinstance(node, Neg) \
             else node.args if isinstance(node, Call) else (node.target, *node.indices) if isinstance(node, Index) \
             else ()
         stack.extend((child, level + 1) for child in children)
@@ -353,13 +393,14 @@ def parse_line(line: str, line_no: int) -> Statement | None:
     expr = _expression(toks)
     if toks.peek()[1] is not None:
         toks.error(f"unexpected {toks.peek()[1]!r} after the end of the statement")
-    if depth(expr) > MAX_DEPTH or (target.index is not None and depth(target.index) > MAX_DEPTH):
+    if depth(expr) > MAX_DEPTH or any(part is not None and depth(part) > MAX_DEPTH
+                                      for part in (target.index, target.condition)):
         raise UlamSyntaxError(f"the expression is nested more than {MAX_DEPTH} levels deep", line.rstrip(), line_no)
     if kind == "~" and not isinstance(expr, Call):
         raise UlamSyntaxError("the right side of '~' must be a distribution, e.g. normal(0, 1)",
                               line.rstrip(), line_no, 0)
     statement = Statement(kind, target, expr, line.rstrip(), line_no, save)
-    statement.used = names_in(expr) | (names_in(target.index) if target.index is not None else set())
+    statement.used = names_in(expr) | names_in(target.index) | names_in(target.condition)
     return statement
 
 
@@ -367,7 +408,7 @@ def _declaration(toks: _Tokens, line: str, line_no: int, save: bool) -> Statemen
     """``real:b`` or ``vector<lower=0>[3]:s`` alone on a line: a parameter without a prior statement,
     so with a flat (improper) prior over its support, as Stan gives one: read as ``b ~ flat()``."""
     target = _target(toks, "~")
-    if save or target.index is not None or target.grouped or target.link:
+    if save or target.index is not None or target.grouped or target.link or target.condition is not None:
         toks.error("a declaration alone names one parameter, e.g. 'real<lower=0>:tau' or 'vector[3]:b'")
     if toks.peek()[1] is not None:
         toks.error(f"unexpected {toks.peek()[1]!r} after the declaration: give the prior with '~' on this line, "

@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import ArgumentError, DataError
 from ..options import whole_number
 from ..results.protocol import MissingCapability
-from .graph import _columns, encode_index
+from .graph import CUSTOM, _columns, encode_index
 from .logdensity import distribution, evaluate
 from .parse import Call, Name, names_in
 
@@ -127,6 +127,8 @@ def simulate(fit, values: dict, env: dict, rows: int, seed, statements=None) -> 
     import jax
 
     statements = fit.graph.likelihoods if statements is None else statements
+    for stmt in statements:
+        can_simulate(stmt)
     count = next(iter(values.values())).shape[0]
     key = jax.random.PRNGKey(0 if seed is None else whole_number("seed", seed, 0, 2**63 - 1))
     out = {}
@@ -140,6 +142,18 @@ def simulate(fit, values: dict, env: dict, rows: int, seed, statements=None) -> 
 
             out[name] = evaluate_draws(fit, values, env, draw, jax.random.split(sub, count))
     return out
+
+
+def can_simulate(stmt) -> None:
+    """custom() lines and lines on some rows only (``y|y>0 ~ ...``) cannot be simulated, as in rethinking."""
+    if stmt.expr.func in CUSTOM:
+        raise MissingCapability(f"cannot simulate line {stmt.line_no} ({stmt.line.strip()}): custom() is a log density "
+                                "written out, not a distribution to draw from (rethinking's sim cannot simulate it "
+                                "either); link() still gives the model's definitions")
+    if stmt.target.condition is not None:
+        raise MissingCapability(f"cannot simulate line {stmt.line_no} ({stmt.line.strip()}): its condition makes it "
+                                "hold for some rows only; write the model with one distribution for all rows "
+                                "(e.g. dzipois for a zero-inflated count) to simulate it")
 
 
 # ---- the first likelihood: linear predictor, mean, trials ------------------------------------------
@@ -173,6 +187,9 @@ def linear_predictor(fit, stmt):
 
 def expected_value(stmt):
     """A function of the model environment: the likelihood's mean on the response scale (binomial: n p)."""
+    if stmt.expr.func in CUSTOM or stmt.target.condition is not None:
+        raise MissingCapability(f"epred_draws needs a distribution with a mean; line {stmt.line_no} "
+                                f"({stmt.line.strip()}) is {'custom()' if stmt.expr.func in CUSTOM else 'conditional'}")
     return lambda env: distribution(stmt.expr, env, stmt.line).mean
 
 
