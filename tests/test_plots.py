@@ -113,3 +113,20 @@ def test_conditional_effects_by_group():
     first = ax.lines[1].get_ydata()
     fixed = fitted("sleep_slopes_reml").fixef()
     assert first[0] == pytest.approx(fixed["(Intercept)"] + ranef.iloc[0, 0], rel=1e-9)
+
+
+def test_brm_math_shows_the_priors(sleep_brm):
+    """fit.math() of a brm fit (issue 15): the model and every prior, brms's defaults included; each line
+    parses as mathtext. Here, next to the plots, to share their brm fit."""
+    from matplotlib.mathtext import MathTextParser
+
+    equations = sleep_brm.math()
+    text = equations.latex
+    assert r"\operatorname{MVNormal}" in text and r"\mathbf{R} &\sim \operatorname{LKJcorr}(1)" in text
+    assert r"\sigma &\sim \operatorname{Half-StudentT}(3, 0, " in text and r"\bar{\alpha} &\sim \operatorname{StudentT}(3, " in text
+    assert r"\bar{\beta}_{\text{Days}} &\sim \text{flat}" in text
+    assert any("centered predictors" in note for note in equations.notes)
+    parser = MathTextParser("path")
+    for style in ("rethinking", "levels", "matrix"):
+        for line in sleep_brm.math(style, numbers=True).mathtext_lines():
+            parser.parse(line, dpi=72)

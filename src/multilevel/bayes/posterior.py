@@ -199,6 +199,14 @@ class BrmFit(FormulaFit):
                 out.setdefault(g.group, []).append(_level_table(values, c, term.levels, g.group))
         return {k: pd.concat(v, axis=1) for k, v in out.items()}
 
+    def math(self, style: str = "rethinking", numbers: bool = False):
+        """The model as equations (LaTeX), its priors included (brms's defaults too): ``style="rethinking"``
+        (line by line), ``"levels"`` or ``"matrix"``; ``numbers=True`` fills in posterior means
+        (:mod:`multilevel.equations`)."""
+        from ..equations import formula_equations
+
+        return formula_equations(self, style=style, numbers=numbers)
+
     def prior_summary(self) -> pd.DataFrame:
         """The priors, as brms's ``prior_summary()``: its rows (class-wide, group-wide, per coefficient),
         columns prior, class, coef, group, resp, dpar, nlpar, lb, ub, source, and printed layout."""

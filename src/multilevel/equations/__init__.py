@@ -15,7 +15,15 @@ def formula_equations(fit, style: str = "levels", numbers: bool = False) -> Equa
     if style not in STYLES:
         raise ArgumentError(f"style must be one of {', '.join(map(repr, STYLES))}, not {style!r}")
     structure = structure_of(fit, numbers=bool(numbers))
-    return Equations(STYLES[style](structure, numbers=bool(numbers)), style)
+    lines, notes = STYLES[style](structure, numbers=bool(numbers)), []
+    if getattr(fit, "bayesian", False) and style == "levels":
+        notes.append("The priors are written in the rethinking dialect: fit.math('rethinking').")
+    if getattr(fit, "bayesian", False) and style == "rethinking":
+        from .priors import prior_lines
+
+        priors, notes = prior_lines(fit, structure)
+        lines += priors
+    return Equations(lines, style, notes)
 
 
 __all__ = ["Equations", "formula_equations", "structure_of"]

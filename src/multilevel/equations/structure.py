@@ -41,6 +41,9 @@ class ModelStructure:
 
 
 def _family_of(fit) -> tuple[str, str]:
+    likelihood = getattr(fit, "likelihood", None)  # brm
+    if likelihood is not None:
+        return likelihood.name, likelihood.link_name
     family = getattr(fit, "family", None)
     if family is None:
         return "gaussian", "identity"

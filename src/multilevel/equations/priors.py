@@ -1,0 +1,71 @@
+"""brm's priors as equation lines: every row of ``prior_summary()`` that applies to one parameter,
+defaults included, written as the literature writes them (``\\sigma \\sim \\operatorname{Half-StudentT}(3, 0, 59.3)``)."""
+from __future__ import annotations
+
+import re
+
+from .latex import escape, name
+from .structure import ModelStructure
+
+DENSITIES = {"normal": "Normal", "student_t": "StudentT", "cauchy": "Cauchy", "exponential": "Exponential",
+             "gamma": "Gamma", "inv_gamma": "InvGamma", "lkj": "LKJcorr", "lkj_corr_cholesky": "LKJcorr",
+             "uniform": "Uniform", "beta": "Beta", "logistic": "Logistic", "lognormal": "LogNormal",
+             "weibull": "Weibull", "dirichlet": "Dirichlet", "von_mises": "VonMises"}
+SYMMETRIC = {"normal", "student_t", "cauchy", "logistic"}
+_CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$")
+
+
+def density(text: str, lower_bound: str) -> str:
+    """A prior's text as LaTeX; a symmetric density bounded below at 0 is its half version."""
+    if text in ("", "(flat)"):
+        return r"\text{flat}"
+    match = _CALL.match(text)
+    if match is None:
+        return name(text)
+    family, args = match.groups()
+    label = DENSITIES.get(family, escape(family))
+    if lower_bound == "0" and family in SYMMETRIC:
+        label = f"Half-{label}"
+    return rf"\operatorname{{{label}}}({escape(args)})"
+
+
+def prior_lines(fit, structure: ModelStructure) -> tuple[list[tuple[str, str]], list[str]]:
+    """(lines, notes) for the priors of a brm fit, in the rethinking dialect's symbols."""
+    rows = fit.prior_summary()
+    single = len(structure.terms) == 1
+    varying = set(structure.terms[0].columns) if single else set()
+    lines, notes = [], []
+    for row in rows.itertuples(index=False):
+        cls, coef, group = row[1], row[2], row[3]
+        symbol = _symbol(cls, coef, group, single, varying, rows)
+        if symbol is None:
+            continue
+        lines.append((symbol, rf"\sim {density(row[0], row[7])}"))
+        if cls == "Intercept":
+            notes.append("brms puts the Intercept's prior on the intercept of the centered predictors.")
+    return lines, notes
+
+
+def _symbol(cls: str, coef: str, group: str, single: bool, varying: set, rows) -> str | None:
+    if cls == "Intercept" and not coef:
+        return r"\bar{\alpha}" if "(Intercept)" in varying else r"\alpha"
+    if cls == "b":
+        if not coef:
+            return None  # the class-wide row: its coefficients have rows of their own
+        return rf"\bar{{\beta}}_{{{name(coef)}}}" if coef in varying else rf"\beta_{{{name(coef)}}}"
+    if cls == "sd":
+        if not coef:
+            return None
+        if single:
+            return r"\sigma_{\alpha}" if coef == "Intercept" else rf"\sigma_{{{name(coef)}}}"
+        return rf"\sigma_{{{name(group)}}}" if coef == "Intercept" else rf"\sigma_{{{name(group)}, {name(coef)}}}"
+    if cls == "L":
+        has_group_rows = any(r[1] == "L" and r[3] for r in rows.itertuples(index=False))
+        if not group and has_group_rows:
+            return None
+        return r"\mathbf{R}" if single or not group else rf"\mathbf{{R}}_{{{name(group)}}}"
+    if cls == "sigma" and not coef:
+        return r"\sigma"
+    if not coef and not group:
+        return name(cls)
+    return None
