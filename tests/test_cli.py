@@ -46,6 +46,16 @@ def test_fit_prints_the_summary(capsys):
     assert status == 0 and "Linear mixed model fit by REML" in out and err == ""
 
 
+def test_math_prints_the_equations(capsys, no_fitting):
+    status, out, err = run_cli(capsys, "math", "Reaction ~ Days + (Days | Subject)", "--data", "sleepstudy")
+    assert status == 0 and err == "" and out.startswith("\\begin{align*}")
+    assert r"\beta_{1j} &= \gamma_{10} + U_{1j}" in out  # from the design alone: no fit
+    status, out, _ = run_cli(capsys, "math", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "--data",
+                             "cbpp", "--family", "binomial", "--style", "rethinking")
+    assert status == 0 and r"\operatorname{Binomial}(\text{size}_{i}, p_{i})" in out
+    assert_error(capsys, ["math", "y ~ x + (1 | g)", "--data", "sleepstudy"], "column 'y' is not in the data")
+
+
 def test_missing_file(capsys, tmp_path):
     assert_error(capsys, ["fit", SLEEP, "--data", str(tmp_path / "nope.csv")], "nope.csv' does not exist")
 

@@ -136,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--bayes", action="store_true", help="fit with brm (NUTS) instead of lmer/glmer")
     report.add_argument("--family", help="GLMM or brm family, e.g. binomial, poisson")
     report.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML (lmer)")
+    math = commands.add_parser("math", help="print a model's equations as LaTeX (an align* block)")
+    math.add_argument("formula")
+    math.add_argument("--data", required=True, help="bundled data set or a CSV/Parquet path")
+    math.add_argument("--style", choices=["levels", "rethinking", "matrix"], default=None,
+                      help="levels (Level 1 / Level 2; the default), rethinking (the default with --bayes) or matrix")
+    math.add_argument("--bayes", action="store_true", help="a brm model: its priors (brms's defaults) are shown")
+    math.add_argument("--family", help="GLMM or brm family, e.g. binomial, poisson")
+    math.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML (lmer, with --numbers)")
+    math.add_argument("--numbers", action="store_true", help="fit the model and fill in the estimates")
     commands.add_parser("datasets", help="list the bundled data sets")
     return parser
 
@@ -173,6 +182,24 @@ def _fit(args, data: pd.DataFrame, name: str):
     return lmer(args.formula, data, reml=not args.ml, data_name=name)
 
 
+def _equations(args, data: pd.DataFrame, name: str):
+    """``multilevel math``: the equations from the design alone, or from a fit (``--numbers``, ``--bayes``:
+    brm's priors are the fit's)."""
+    from .equations import formula_equations
+
+    style = args.style or ("rethinking" if args.bayes else "levels")
+    if args.numbers or args.bayes:
+        return formula_equations(_fit(args, data, name), style=style, numbers=args.numbers)
+    from types import SimpleNamespace
+
+    from .design import build_design
+    from .families import get_family
+
+    family = get_family(args.family) if args.family and not _is_gaussian(args.family) else None
+    return formula_equations(SimpleNamespace(design=build_design(args.formula, data, family=family),
+                                             family=family), style=style)
+
+
 def _is_gaussian(family: str) -> bool:
     """A gaussian GLMM (identity link) is a linear mixed model: lme4's glmer hands it to lmer too."""
     return family == "gaussian"
@@ -190,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         data, name = read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            if args.command == "math":
+                print(_equations(args, data, name).latex)
+                return 0
             result = _fit(args, data, name)
     except MultilevelError as exc:
         return _error(exc)
