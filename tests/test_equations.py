@@ -84,3 +84,37 @@ def test_names_are_escaped():
     assert escape("a_b%c&d{e}") == r"a\_b\%c\&d\{e\}"
     with pytest.raises(ml.MultilevelError, match="style must be one of"):
         ml.lmer("Reaction ~ Days + (1 | Subject)", ml.datasets.load("sleepstudy")).math("tikz")
+
+
+def _drawn(fig):
+    """(plates: name -> (x0, y0, x1, y1), shaded node names) read from the figure's patches."""
+    plates, shaded = {}, []
+    for patch in fig.axes[0].patches:
+        gid = patch.get_gid() or ""
+        if gid.startswith("plate:"):
+            x0, y0 = patch.get_xy()
+            plates[gid[6:]] = (x0, y0, x0 + patch.get_width(), y0 + patch.get_height())
+        elif gid.startswith("node:") and patch.get_facecolor()[0] < 0.95:
+            shaded.append(gid[5:])
+    return plates, sorted(shaded)
+
+
+def _within(inner, outer) -> bool:
+    return outer[0] < inner[0] and outer[1] < inner[1] and inner[2] < outer[2] and inner[3] < outer[3]
+
+
+def test_plate_diagrams(fits):
+    import matplotlib.pyplot as plt
+
+    plates, shaded = _drawn(fits["slopes"].diagram())
+    assert set(plates) == {"Subject", "observations"} and _within(plates["observations"], plates["Subject"])
+    assert shaded == ["x", "y"]  # the observed nodes: predictors and response
+    plates, _ = _drawn(fits["nested"].diagram())  # batch/cask: observations in cask:batch in batch
+    assert _within(plates["observations"], plates["cask:batch"]) and _within(plates["cask:batch"], plates["batch"])
+    plates, _ = _drawn(fits["crossed"].diagram())  # crossed factors: plates side by side, none inside another
+    assert len(plates) == 3 and not any(_within(a, b) for a in plates.values() for b in plates.values())
+    plates, shaded = _drawn(fits["binomial"].diagram())
+    assert shaded == ["trials", "x", "y"]  # cbind(incidence, size - incidence): size is observed
+    svg = fits["binomial"].diagram(format="svg")
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    plt.close("all")

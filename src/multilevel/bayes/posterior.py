@@ -207,6 +207,12 @@ class BrmFit(FormulaFit):
 
         return formula_equations(self, style=style, numbers=numbers)
 
+    def diagram(self, format: str | None = None, ax=None):
+        """The plate diagram of the model: a matplotlib Figure, or SVG text with ``format="svg"``."""
+        from ..plots.diagram import diagram_of
+
+        return diagram_of(self, format=format, ax=ax)
+
     def prior_summary(self) -> pd.DataFrame:
         """The priors, as brms's ``prior_summary()``: its rows (class-wide, group-wide, per coefficient),
         columns prior, class, coef, group, resp, dpar, nlpar, lb, ub, source, and printed layout."""

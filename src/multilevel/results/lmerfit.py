@@ -266,6 +266,13 @@ class LmerFit(FormulaFit):
 
         return formula_equations(self, style=style, numbers=numbers)
 
+    def diagram(self, format: str | None = None, ax=None):
+        """The plate diagram (Bayesian network) of the model: a matplotlib Figure, or SVG text with
+        ``format="svg"`` (:mod:`multilevel.plots.diagram`)."""
+        from ..plots.diagram import diagram_of
+
+        return diagram_of(self, format=format, ax=ax)
+
     def objective(self, params=None):
         """The criterion the fit minimized, as a function (lme4's ``devfun``, MixedModels.jl's ``objective!``):
         ``fit.objective(theta)`` is the REML criterion (ML: the deviance) at ``theta``, on the design as
