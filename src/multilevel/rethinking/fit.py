@@ -220,6 +220,17 @@ class UlamFit(Fit):
 
         return extract_samples(self, n)
 
+    def math(self, style: str = "rethinking", numbers: bool = False):
+        """The model as equations (LaTeX), one line per statement as *Statistical Rethinking* writes
+        them; ``numbers=True`` puts posterior means in place of the scalar parameters
+        (:mod:`multilevel.equations.ulam_model`)."""
+        from ..equations.ulam_model import ulam_equations
+        from ..errors import ArgumentError
+
+        if style != "rethinking":
+            raise ArgumentError(f"an ulam model is written line by line: style='rethinking', not {style!r}")
+        return ulam_equations(self, numbers=numbers)
+
     def precis(self, depth: int = 1, pars=None, prob: float = 0.89, digits: int = 2, regex: bool = False):
         """mean, sd, interval, n_eff and Rhat per parameter: :func:`multilevel.rethinking.helpers.precis`."""
         from .helpers import precis
