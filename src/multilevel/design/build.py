@@ -470,8 +470,9 @@ def _engine_additions(parsed: ParsedFormula, used: pd.DataFrame, names: tuple[st
     values, rest = {}, []
     for name, text in parsed.response_additions:
         if name.split(".")[0] in BOUND_ADDITIONS:  # read once the response is known (.censoring)
-            if name not in names:
-                raise DataError(f"the response addition {name}() is read by brm only; this model cannot use it")
+            if name.split(".")[0] not in names:
+                raise DataError(f"the response addition {name.split('.')[0]}() is read by brm only; "
+                                "this model cannot use it")
             continue
         if name.split(".")[0] not in names:
             rest.append((name, text))

@@ -93,7 +93,9 @@ def censoring_codes(values, text: str, labels) -> np.ndarray:
     bad = np.isnan(codes)
     if bad.any():
         i = np.flatnonzero(bad)[0]
-        raise DataError(f"cens({text}): row {labels[i]} has the censoring value {values.iloc[i]!r}; "
+        value = values.iloc[i]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise DataError(f"cens({text}): row {labels[i]} has the censoring value {value!r}; "
                         f"accepted: {ACCEPTED}")
     return codes
 
@@ -137,3 +139,19 @@ def _bound(additions: dict, side: str, used: pd.DataFrame, evaluate):
     if np.isnan(values).any():
         raise DataError(f"trunc({side} = {text}): the bound is missing on {int(np.isnan(values).sum())} row(s)")
     return values
+
+
+def read_prediction_additions(additions: dict, newdata: pd.DataFrame, evaluate) -> dict:
+    """``trunc_lb``, ``trunc_ub`` and ``rate`` of new data, for predictions (brms reads them from
+    newdata; censoring does not change predictions)."""
+    out = {}
+    for side in ("lb", "ub"):
+        values = _bound(additions, side, newdata, evaluate)
+        if values is not None:
+            out[f"trunc_{side}"] = values
+    if "rate" in additions:
+        rate = _raw(additions["rate"], newdata, evaluate, "rate()", numeric=True)
+        if not np.all(np.isfinite(rate) & (rate > 0)):
+            raise DataError(f"rate({additions['rate']}): rate denominators in newdata must be positive and finite")
+        out["rate"] = rate
+    return out
