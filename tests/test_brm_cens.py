@@ -275,3 +275,11 @@ def test_sbc_refuses_censored_models():
         ml.sbc("y | trunc(lb = 0) ~ x", frame(), family="gaussian", nsim=2,
                priors=[ml.prior("normal(0, 1)", class_="b"), ml.prior("normal(0, 1)", class_="Intercept"),
                        ml.prior("exponential(1)", class_="sigma")])
+
+
+def test_truncated_mean_gaussian_closed_form_and_our_error_otherwise():
+    # brms's posterior_epred_trunc_gaussian against scipy's truncated normal mean
+    mean = censoring.truncated_mean("gaussian", {"mu": np.array([0.3]), "sigma": np.array([1.5])}, 0.0, np.inf)
+    np.testing.assert_allclose(mean, stats.truncnorm(-0.2, np.inf, loc=0.3, scale=1.5).mean(), rtol=1e-12)
+    with pytest.raises(ArgumentError, match="posterior_epred of a truncated poisson model is not available"):
+        censoring.truncated_mean("poisson", {"mu": np.array([2.0])}, 1.0, 10.0)

@@ -249,3 +249,19 @@ def truncated_draws(name: str, p: dict, lb, ub, rng: np.random.Generator) -> np.
     u = low + rng.random(shape) * (high - low)
     draws = distribution.ppf(np.clip(u, 0.0, 1.0))
     return np.clip(draws, lower, upper)
+
+
+def truncated_mean(name: str, p: dict, lb, ub) -> np.ndarray:
+    """brms's ``posterior_epred`` of a truncated model: E[Y | lb <= Y <= ub]. gaussian in closed form
+    (brms's ``posterior_epred_trunc_gaussian``); brms integrates the other families numerically,
+    which brm does not: our ArgumentError."""
+    from scipy.stats import norm
+
+    from ..errors import ArgumentError
+
+    if name != "gaussian":
+        raise ArgumentError(f"posterior_epred of a truncated {name} model is not available in brm (only gaussian, "
+                            "in closed form); posterior_predict draws inside the bounds")
+    mu, sigma = np.asarray(p["mu"], dtype=float), np.asarray(p["sigma"], dtype=float)
+    z_low, z_high = (np.asarray(lb, dtype=float) - mu) / sigma, (np.asarray(ub, dtype=float) - mu) / sigma
+    return mu + (norm.pdf(z_low) - norm.pdf(z_high)) / (norm.cdf(z_high) - norm.cdf(z_low)) * sigma

@@ -113,6 +113,12 @@ def expected_value(fit, newdata=None, re_formula=None, allow_new_levels=False,
     eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
     extra = _extra_for(fit, ndraws, seed, newdata)
     data = _data_for(fit, newdata)
+    if "trunc_lb" in data or "trunc_ub" in data:  # brms: the mean of the truncated distribution
+        from .censoring import truncated_mean
+
+        params = {k: np.asarray(v) for k, v in fit.likelihood.family_parameters(eta, extra, data).items()}
+        bounds = [np.asarray(data.get(f"trunc_{side}", default)) for side, default in (("lb", -np.inf), ("ub", np.inf))]
+        return truncated_mean(fit.likelihood.name, params, *bounds)
     return np.asarray(fit.likelihood.mean(eta, extra, data))
 
 
