@@ -115,3 +115,8 @@ def test_predictions_follow_truncation_and_rate():
     np.testing.assert_allclose(epred[:, 1], 4 * epred[:, 0])  # brms's posterior_epred: mu * rate
     censored = fit("gaussian_cens")
     assert np.isfinite(censored.loo().estimates.loc["elpd_loo", "Estimate"])
+    # censored rows predict the uncensored response (brms); newdata need not carry the censoring column
+    draws = censored.posterior_predict(ndraws=400, seed=1)
+    right = (data("gaussian_cens")["censored"] == "right").to_numpy()
+    assert (draws[:, right] > 2.2).mean() > 0.3
+    assert censored.posterior_predict(newdata=pd.DataFrame({"x": [0.0], "g": ["g01"]}), ndraws=10).shape == (10, 1)

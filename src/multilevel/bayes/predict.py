@@ -18,6 +18,10 @@ from ..formula import tokenize
 
 def _check_newdata(fit, newdata: pd.DataFrame, used: set[int]) -> None:
     response_vars = {t.text for t in tokenize(fit.design.formula.response) if t.kind == "name"}
+    # censoring does not change predictions (brms): newdata need not say how its rows are censored
+    additions = dict(fit.design.formula.response_additions)
+    response_vars |= {t.text for key in ("cens", "cens.y2") if key in additions
+                      for t in tokenize(additions[key]) if t.kind == "name"}
     group_vars = {v for k in used for v in fit.design.terms[k].group_vars}
     all_group_vars = {v for t in fit.design.terms for v in t.group_vars}
     needed = [v for v in fit.design.formula.variables
