@@ -120,3 +120,18 @@ def test_predictions_follow_truncation_and_rate():
     right = (data("gaussian_cens")["censored"] == "right").to_numpy()
     assert (draws[:, right] > 2.2).mean() > 0.3
     assert censored.posterior_predict(newdata=pd.DataFrame({"x": [0.0], "g": ["g01"]}), ndraws=10).shape == (10, 1)
+
+
+def test_combination_of_cens_trunc_and_weights_fits():
+    # brms allows y | cens(c) + trunc(lb = ...) + weights(w); its Stan code weights the censoring term only
+    d = data("gaussian_cens")
+    d = d.assign(w=1.0 + (np.arange(len(d)) % 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = ml.brm("y | cens(censored) + trunc(lb = -1) + weights(w) ~ x + (1 | g)", d, seed=1, refresh=0,
+                        chains=1, warmup=300, draws=300)
+    code = fitted.model_code()
+    assert "weights * gaussian_lccdf(y | eta, sigma)  if cens == 1 (right)" in code
+    assert "- gaussian_lccdf(trunc_lb | eta, sigma)  (truncation, not weighted: as brms);" in code
+    assert np.isfinite(fitted.log_likelihood()).all()
+    assert fitted.parameter_summary().loc["b_x", "Rhat"] < 1.05
