@@ -129,7 +129,7 @@ def test_combination_of_cens_trunc_and_weights_fits():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted = ml.brm("y | cens(censored) + trunc(lb = -1) + weights(w) ~ x + (1 | g)", d, seed=1, refresh=0,
-                        chains=1, warmup=300, draws=300)
+                        chains=2, warmup=300, draws=300)
     code = fitted.model_code()
     assert "weights * gaussian_lccdf(y | eta, sigma)  if cens == 1 (right)" in code
     assert "- gaussian_lccdf(trunc_lb | eta, sigma)  (truncation, not weighted: as brms);" in code
