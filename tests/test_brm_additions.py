@@ -34,7 +34,7 @@ def test_se_and_weights_parse(text, additions):
     ("y | se(, sigma = TRUE) ~ 1", "needs an expression"),
     ("y | weights(w, 2) ~ 1", "takes one expression"),
     ("y | se(s) + se(t) ~ 1", "given twice"),
-    ("y | cens(c) ~ 1", "unknown response addition 'cens'"),
+    ("y | censor(c) ~ 1", "unknown response addition 'censor'"),  # cens() is known since issue 13 point 2
 ])
 def test_bad_additions_name_the_fault(text, message):
     with pytest.raises(FormulaError, match=message):

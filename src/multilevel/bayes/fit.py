@@ -43,7 +43,10 @@ def brm(formula, data: pd.DataFrame, *, family="gaussian", link: str | None = No
     ----------
     formula : str or ml.bf(...)
         ``"Reaction ~ Days + (Days | Subject)"``; binomial responses as ``successes | trials(n)``
-        or ``cbind(successes, failures)``. ``ml.bf("y ~ x", "sigma ~ g")`` gives a distributional
+        or ``cbind(successes, failures)``. brms's response additions ``se()``, ``weights()``,
+        ``cens(censored)`` / ``cens(censored, y2)`` (left, right and interval censoring),
+        ``trunc(lb = ..., ub = ...)`` and ``rate(exposure)`` (poisson, negbinomial):
+        :mod:`multilevel.bayes.censoring`. ``ml.bf("y ~ x", "sigma ~ g")`` gives a distributional
         parameter its own linear predictor; ``ml.bf("con ~ 0 + a", "a ~ 0 + id.f", nl=True)`` a
         nonlinear formula (:mod:`multilevel.bayes.brmsformula`, :mod:`multilevel.bayes.predictors`).
     family : str

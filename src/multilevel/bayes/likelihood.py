@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..families import Family, get_family
-from . import distributions
+from . import censoring, distributions
 from .distributions import FAMILIES, NEW_FAMILIES
 
 # families whose summed log-likelihood depends on the rows of a pattern only through sums (no extra parameter)
@@ -76,12 +76,32 @@ class Likelihood:
             out = {"y": jnp.asarray(np.round(y * trials)), "trials": jnp.asarray(np.round(trials))}
         else:
             out = {"y": jnp.asarray(y)}
-        return out | {k: jnp.asarray(v) for k, v in design.additions.items() if k in ("se", "weights")}
+        return out | {k: jnp.asarray(v) for k, v in design.additions.items() if k in ROW_DATA}
 
     def log_prob(self, eta, extra: dict, data: dict):
-        """log p(y_i | eta_i) row by row, times the row's weight where the model has ``weights()``."""
-        values = self.distribution(eta, extra, data).log_prob(data["y"])
+        """log p(y_i | eta_i) row by row, times the row's weight where the model has ``weights()``;
+        censored and truncated rows as brms (:mod:`.censoring`)."""
+        distribution = self.distribution(eta, extra, data)
+        if censoring.active(data):
+            main, trunc = censoring.log_likelihood(self.name, distribution.log_prob,
+                                                   self.family_parameters(eta, extra, data), data)
+            return censoring.weighted(main, trunc, data)
+        values = distribution.log_prob(data["y"])
         return values * data["weights"] if "weights" in data else values
+
+    def family_parameters(self, eta, extra: dict, data: dict) -> dict:
+        """``mu`` (the rate applied: brms's ``mu * denom``) and the family's other parameters per row
+        (gaussian/student ``sigma`` with any known standard errors; negbinomial ``shape * denom``)."""
+        mu = self.inverse_link(eta)
+        out = dict(extra)
+        if "rate" in data:
+            mu = mu * data["rate"]
+            if "shape" in out:
+                out["shape"] = out["shape"] * data["rate"]
+        if self.name in ("gaussian", "student"):
+            out["sigma"] = self.scale(extra, data)
+        out["mu"] = eta if self.name == "lognormal" else mu
+        return out
 
     @property
     def compressible(self) -> bool:
@@ -165,6 +185,9 @@ class Likelihood:
 
             return OrdinalDistribution(eta, extra["thresholds"], self.link_name)
         mu = self.inverse_link(eta)
+        if "rate" in data:  # brms's rate(): mu * denom, and for negbinomial shape * denom too
+            mu = mu * data["rate"]
+            extra = {k: v * data["rate"] if k == "shape" else v for k, v in extra.items()}
         if self.name in NEW_FAMILIES:
             return distributions.distribution(self.name, eta, mu, extra, data, self.link_name)
         if self.name in ("bernoulli", "binomial") and self.link_name != "logit":
@@ -211,6 +234,8 @@ class Likelihood:
             return category_probabilities(eta, extra["thresholds"], self.link_name)
 
         mu = self.inverse_link(eta)
+        if "rate" in data and data["rate"] is not None:  # brms's posterior_epred: mu * denom
+            mu = mu * data["rate"]
         if self.name in NEW_FAMILIES:
             return distributions.mean(self.name, eta, mu, extra, jnp)
         if self.name == "binomial":
@@ -320,7 +345,10 @@ def make_likelihood(family, link: str | None = None) -> Likelihood:
     return Likelihood(name, fam, spec.parameters)
 
 
-ADDITIONS = ("se", "weights")  # the response additions brm reads itself (``Design.additions``)
+# the response additions brm reads itself (``Design.additions``; cens, trunc, rate: design.censoring)
+ADDITIONS = ("se", "weights", "cens", "trunc", "rate")
+# what those become in the row data of the likelihood
+ROW_DATA = ("se", "weights", "cens", "cens_y2", "trunc_lb", "trunc_ub", "rate")
 SE_FAMILIES = ("gaussian", "student")
 
 
@@ -332,6 +360,13 @@ def with_additions(likelihood: Likelihood, parsed) -> Likelihood:
     from ..errors import ArgumentError
 
     given = dict(parsed.response_additions)
+    for addition in ("cens", "trunc"):
+        if addition in given and likelihood.name not in censoring.CENSORABLE:
+            raise ArgumentError(f"{addition}() in the response is not available for the {likelihood.name} family in brm: "
+                                f"it needs the family's CDF, which brm has for {', '.join(censoring.CENSORABLE)}")
+    if "rate" in given and likelihood.name not in censoring.RATE_FAMILIES:
+        raise ArgumentError(f"rate() in the response is for the {' and '.join(censoring.RATE_FAMILIES)} families "
+                            f"(as brms 2.18), not {likelihood.name}")
     if "se" not in given:
         return likelihood
     if likelihood.name not in SE_FAMILIES:

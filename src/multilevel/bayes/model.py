@@ -172,8 +172,8 @@ def build_layout(design: Design, likelihood: Likelihood, user_priors, predictors
     x_means = x.mean(axis=0) if intercept else np.zeros(len(b_names))
     intercept = intercept and not thresholds  # ordinal: the thresholds stand in for the intercept
     integrate_out = can_integrate_out_effects(design, likelihood) and predictors is None
-    # weighted rows are not summed into patterns (the sums would need the weights in them)
-    compress = (likelihood.compressible and not integrate_out and "weights" not in design.additions
+    # weighted, censored, truncated or rate rows are not summed into patterns (the sums know none of them)
+    compress = (likelihood.compressible and not integrate_out and not design.additions
                 and predictors is None)
     patterns = find_patterns(design) if compress else None
     # the pilot fit behind the centering runs on the patterns too (same estimates, ~1000x fewer rows at 1e5)

@@ -25,7 +25,7 @@ def model_code(fit) -> str:
         lines.append(f"  {g.group}: {g.n_levels} levels; Z_{g.index + 1}[N, {len(g.columns)}] columns "
                      f"{', '.join(g.columns)}")
     for name in design.additions:
-        lines.append(f"  {name}[N]  from the response's {name}()")
+        lines.append(f"  {name}[N]  {ADDITION_DATA.get(name, f'from the response' + chr(39) + f's {name}()')}")
     lines += ["}", "parameters {"]
     if lay.intercept:
         lines.append("  real Intercept;  // the intercept at the predictors' means")
@@ -61,6 +61,8 @@ def model_code(fit) -> str:
     if lay.integrate_out_effects:
         lines.append(f"  target += log p({response} | Intercept, b, sd, sigma): the effects integrated out "
                      "exactly (a Gaussian marginal likelihood)")
+    elif any(k in design.additions for k in ("cens", "trunc_lb", "trunc_ub")):
+        lines += _censored_likelihood(lik, design, response)
     else:
         weights = " * weights" if "weights" in design.additions else ""
         lines.append(f"  target += {_likelihood_call(lik, design, response)}{weights};")
@@ -130,11 +132,53 @@ def _likelihood_call(lik, design, response: str) -> str:
     return f"{lik.name}_lpdf({response} | {_arguments(lik, design)})"
 
 
+ADDITION_DATA = {
+    "cens": "censoring from the response's cens(): -1 left, 0 none, 1 right, 2 interval",
+    "cens_y2": "right ends of the interval-censored rows, from cens(..., y2)",
+    "trunc_lb": "lower truncation bounds, from trunc(lb = ...)",
+    "trunc_ub": "upper truncation bounds, from trunc(ub = ...)",
+    "rate": "rate denominators, from rate(): mu * rate",
+}
+
+
+def _censored_likelihood(lik, design, response: str) -> list[str]:
+    """brms's censored/truncated likelihood (``stan_log_lik_cens``), one line per kind of row."""
+    from .censoring import DISCRETE
+
+    name, args = lik.name, _arguments(lik, design)
+    weights = "weights * " if "weights" in design.additions else ""
+    lb = "trunc_lb - 1" if name in DISCRETE else "trunc_lb"
+    trunc = ""
+    if "trunc_lb" in design.additions and "trunc_ub" in design.additions:
+        trunc = f"log_diff_exp({name}_lcdf(trunc_ub | {args}), {name}_lcdf({lb} | {args}))"
+    elif "trunc_lb" in design.additions:
+        trunc = f"{name}_lccdf({lb} | {args})"
+    elif "trunc_ub" in design.additions:
+        trunc = f"{name}_lcdf(trunc_ub | {args})"
+    if "cens" not in design.additions:
+        body = f"{name}_lpdf({response} | {args})" + (f" - {trunc}" if trunc else "")
+        return [f"  target += {weights}({body});" if weights else f"  target += {body};"]
+    lines = ["  // censored rows (brms's cens()), row by row:",
+             f"  target += {weights}{name}_lpdf({response} | {args})   if cens == 0",
+             f"            {weights}{name}_lccdf({response} | {args})  if cens == 1 (right)",
+             f"            {weights}{name}_lcdf({response} | {args})   if cens == -1 (left)"]
+    if "cens_y2" in design.additions:
+        lines.append(f"            {weights}log_diff_exp({name}_lcdf(cens_y2 | {args}), {name}_lcdf({response} | {args}))"
+                     "  if cens == 2 (interval)")
+    if trunc:
+        lines.append(f"            - {trunc}  (truncation{', not weighted: as brms' if weights else ''})")
+    lines[-1] += ";"
+    return lines
+
+
 def _arguments(lik, design) -> str:
     mean = {"identity": "eta", "log": "exp(eta)", "logit": "inv_logit(eta)", "probit": "Phi(eta)",
             "cloglog": "inv_cloglog(eta)"}.get(lik.link_name, f"{lik.link_name}^-1(eta)")
     scale = [p for p in lik.parameters]
     if "se" in design.additions:
         scale = ["sqrt(sigma^2 + se^2)" if p == "sigma" else p for p in scale] if "sigma" in scale else ["se"] + scale
+    if "rate" in design.additions:  # brms: mu * denom, negbinomial's shape * denom
+        mean = f"{mean} * rate"
+        scale = ["shape * rate" if p == "shape" else p for p in scale]
     trials = ["trials"] if lik.name == "binomial" else []
     return ", ".join(trials + [mean] + scale)

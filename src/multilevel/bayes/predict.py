@@ -18,6 +18,10 @@ from ..formula import tokenize
 
 def _check_newdata(fit, newdata: pd.DataFrame, used: set[int]) -> None:
     response_vars = {t.text for t in tokenize(fit.design.formula.response) if t.kind == "name"}
+    # censoring does not change predictions (brms): newdata need not say how its rows are censored
+    additions = dict(fit.design.formula.response_additions)
+    response_vars |= {t.text for key in ("cens", "cens.y2") if key in additions
+                      for t in tokenize(additions[key]) if t.kind == "name"}
     group_vars = {v for k in used for v in fit.design.terms[k].group_vars}
     all_group_vars = {v for t in fit.design.terms for v in t.group_vars}
     needed = [v for v in fit.design.formula.variables
@@ -113,6 +117,12 @@ def expected_value(fit, newdata=None, re_formula=None, allow_new_levels=False,
     eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
     extra = _extra_for(fit, ndraws, seed, newdata)
     data = _data_for(fit, newdata)
+    if "trunc_lb" in data or "trunc_ub" in data:  # brms: the mean of the truncated distribution
+        from .censoring import truncated_mean
+
+        params = {k: np.asarray(v) for k, v in fit.likelihood.family_parameters(eta, extra, data).items()}
+        bounds = [np.asarray(data.get(f"trunc_{side}", default)) for side, default in (("lb", -np.inf), ("ub", np.inf))]
+        return truncated_mean(fit.likelihood.name, params, *bounds)
     return np.asarray(fit.likelihood.mean(eta, extra, data))
 
 
@@ -124,6 +134,12 @@ def predictive_draws(fit, newdata=None, re_formula=None, allow_new_levels=False,
     eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
     extra = _extra_for(fit, ndraws, seed, newdata)
     data = _data_for(fit, newdata)
+    if "trunc_lb" in data or "trunc_ub" in data:  # brms: draws inside the truncation bounds
+        from .censoring import truncated_draws
+
+        params = {k: np.asarray(v) for k, v in fit.likelihood.family_parameters(eta, extra, data).items()}
+        bounds = [np.asarray(data.get(f"trunc_{side}", default)) for side, default in (("lb", -np.inf), ("ub", np.inf))]
+        return truncated_draws(fit.likelihood.name, params, *bounds, np.random.default_rng(seed))
     dist = fit.likelihood.distribution(eta, extra, data)
     key = jax.random.PRNGKey(0 if seed is None else int(seed))
     return np.asarray(dist.sample(key))
@@ -149,7 +165,8 @@ def _bf_newdata(newdata):
 
 def _data_for(fit, newdata) -> dict:
     """What the response distribution needs besides the linear predictor: binomial trials, known
-    standard errors ``se()`` (predictions use them, as brms's); weights do not change predictions."""
+    standard errors ``se()`` (predictions use them, as brms's), truncation bounds and rates
+    (``trunc()``, ``rate()``, as brms); weights and censoring do not change predictions."""
     if newdata is None:
         return fit.likelihood.data(fit.design)
     from ..design.build import _expression
@@ -160,6 +177,10 @@ def _data_for(fit, newdata) -> dict:
         if "trials" not in additions:
             raise DataError("newdata for a binomial model needs the trials of each row")
         data["trials"] = _expression(additions["trials"], newdata, "trials")
+    if any(k in additions for k in ("trunc", "rate")):  # truncation bounds and rates of the new rows
+        from ..design.censoring import read_prediction_additions
+
+        data.update(read_prediction_additions(additions, newdata, lambda text, what: _expression(text, newdata, what)))
     if "se" in additions:
         try:
             data["se"] = _expression(additions["se"], newdata, "se()")

@@ -174,6 +174,9 @@ class Simulator:
             # a simulated response may miss the top category, and a refit would then have fewer thresholds
             raise ArgumentError(f"sbc does not simulate ordinal ({likelihood.name}) responses: a simulated data set "
                                 "can lack a category, which changes the model refitted to it")
+        if any(k in _design.additions for k in ("cens", "trunc_lb", "trunc_ub")):
+            raise ArgumentError("sbc does not simulate censored or truncated responses (cens(), trunc()): its "
+                                "simulated responses would be neither, unlike the data the model describes")
         from .model import has_improper_prior
 
         # a model without predictors still resolves brms's class-wide (flat) b row: no parameter has it

@@ -20,6 +20,7 @@ from formulaic import model_matrix
 from ..covariance import Covariance, Unstructured
 from ..errors import ArgumentError, DataError, MissingValuesWarning
 from ..formula import ParsedFormula, parse_formula, split_call_arguments, tokenize
+from .censoring import BOUND_ADDITIONS, read_bound_additions
 from .checks import check_finite, numeric_argument
 from .contrasts import FactorCodings, factor_codings, with_coded_levels, with_codings
 from .factors import factor_codes, factor_levels, interaction_codes, plain_dtypes
@@ -134,7 +135,9 @@ def _complete_rows(parsed, data, weights, na_action) -> tuple[np.ndarray, dict]:
     for name in group_vars:
         if data[name].isna().all():
             raise DataError(f"grouping column {name!r} is all missing")
-    missing = {name: data[name].isna().to_numpy() for name in parsed.variables}
+    # brms keeps rows whose cens(..., y2) is missing: y2 is read on interval-censored rows only (.censoring)
+    y2_only = _y2_only_columns(parsed)
+    missing = {name: data[name].isna().to_numpy() for name in parsed.variables if name not in y2_only}
     if weights is not None:
         missing["(weights)"] = np.isnan(weights)
     mask = np.zeros(len(data), dtype=bool)
@@ -151,6 +154,22 @@ def _complete_rows(parsed, data, weights, na_action) -> tuple[np.ndarray, dict]:
             stacklevel=4,
         )
     return ~mask, counts
+
+
+def _y2_only_columns(parsed) -> set[str]:
+    """Columns named in ``cens(c, y2)``'s y2 and nowhere else in the formula."""
+    given = dict(parsed.response_additions)
+    if "cens.y2" not in given:
+        return set()
+    tokens = tokenize(parsed.text)
+    start = next(i for i, t in enumerate(tokens) if t.text == "cens" and i + 1 < len(tokens) and tokens[i + 1].text == "(")
+    depth, end = 0, start + 1
+    for end in range(start + 1, len(tokens)):
+        depth += {"(": 1, ")": -1}.get(tokens[end].text, 0)
+        if depth == 0:
+            break
+    elsewhere = {t.text for i, t in enumerate(tokens) if t.kind == "name" and not start <= i <= end}
+    return set(columns_in(given["cens.y2"])) - elsewhere - set(columns_in(given["cens"]))
 
 
 def _poly_for_ordered(text: str, data: pd.DataFrame) -> str:
@@ -396,6 +415,10 @@ def build_design(
         finite(y, parsed.response, "the response")
     else:
         y, weights = _glm_response(response_parsed, used, family, weights, finite)
+    given = dict(parsed.response_additions)
+    if any(name in given for name in BOUND_ADDITIONS):
+        engine_additions.update(read_bound_additions(
+            given, used, y, data.index[rows], lambda text, what: _expression(text, used, what)))
     if weights is not None and not np.any(weights > 0):
         raise DataError(f"all {len(weights)} weights are zero: no observation would count in the fit")
     offset_total = None if offset is None else offset[keep]
@@ -443,6 +466,11 @@ def _engine_additions(parsed: ParsedFormula, used: pd.DataFrame, names: tuple[st
     parsed formula without them (and without their options, ``se.sigma``) for the GLM response."""
     values, rest = {}, []
     for name, text in parsed.response_additions:
+        if name.split(".")[0] in BOUND_ADDITIONS:  # read once the response is known (.censoring)
+            if name.split(".")[0] not in names:
+                raise DataError(f"the response addition {name.split('.')[0]}() is read by brm only; "
+                                "this model cannot use it")
+            continue
         if name.split(".")[0] not in names:
             rest.append((name, text))
         elif "." not in name:

@@ -475,14 +475,20 @@ def _offset_argument(piece: list[Token], text: str, variables: list[str]) -> str
     return _join(inner)
 
 
-RESPONSE_ADDITIONS = ("trials", "weights", "se")
+RESPONSE_ADDITIONS = ("trials", "weights", "se", "cens", "trunc", "rate")
 # additions with named options after the expression: se(sei, sigma = TRUE) -> ("se", "sei"), ("se.sigma", "TRUE")
 ADDITION_OPTIONS = {"se": {"sigma": ("TRUE", "FALSE", "T", "F")}}
+# additions with further expressions, positional in this order or named (brms's resp_cens, resp_trunc):
+# cens(c, y2) -> ("cens", "c"), ("cens.y2", "y2"); trunc(lb = 0, ub = u) -> ("trunc", "lb = 0, ub = u"),
+# ("trunc.lb", "0"), ("trunc.ub", "u"): trunc has no main expression, its entry keeps the text as written
+ADDITION_ARGUMENTS = {"cens": ("", "y2"), "trunc": ("lb", "ub")}
+INFINITE_BOUNDS = ("Inf", "- Inf", "-Inf")  # trunc(lb = -Inf): R's infinity, no bound
 
 
 def _response_additions(lhs: list[Token], text: str, variables: list[str]):
-    """brms's ``y | trials(n)``, ``y | weights(w)``, ``y | se(sei, sigma = TRUE)``: split the response
-    from its addition terms, each ``(name, expression text)``; options as ``(name.option, value)``."""
+    """brms's ``y | trials(n)``, ``y | weights(w)``, ``y | se(sei, sigma = TRUE)``, ``y | cens(c, y2)``,
+    ``y | trunc(lb = 0, ub = 10)``, ``y | rate(n)``: split the response from its addition terms, each
+    ``(name, expression text)``; options and further arguments as ``(name.argument, text)``."""
     bars = [t for t in _top_level(lhs) if t.text == "|"]
     if not bars:
         return lhs, []
@@ -492,7 +498,7 @@ def _response_additions(lhs: list[Token], text: str, variables: list[str]):
         raise FormulaError("a response is needed before '|'", text, bars[0].pos)
     additions = []
     for sep, part in _split_top(rest, {"+"}):
-        if len(part) < 4 or part[0].kind != "name" or part[1].text != "(" or part[-1].text != ")":
+        if len(part) < 3 or part[0].kind != "name" or part[1].text != "(" or part[-1].text != ")":
             where = part[0].pos if part else bars[0].pos
             raise FormulaError("after '|' the response takes addition terms such as trials(n)", text, where)
         if part[0].text not in RESPONSE_ADDITIONS:
@@ -502,6 +508,9 @@ def _response_additions(lhs: list[Token], text: str, variables: list[str]):
         if any(n == name for n, _ in additions):
             raise FormulaError(f"the response addition {name}() is given twice", text, part[0].pos)
         args = _split_top(inner, {","})
+        if name in ADDITION_ARGUMENTS:
+            additions += _addition_arguments(name, inner, args, text, part[0], variables)
+            continue
         allowed = ADDITION_OPTIONS.get(name, {})
         if not inner or (len(args) > 1 and not allowed):
             raise FormulaError(f"{name}() takes one expression, e.g. {name}(n)", text, part[0].pos)
@@ -513,6 +522,46 @@ def _response_additions(lhs: list[Token], text: str, variables: list[str]):
         for comma, option in args[1:]:
             additions.append(_addition_option(name, option, allowed, text, comma))
     return response, additions
+
+
+def _addition_arguments(name: str, inner: list[Token], args, text: str, call: Token, variables: list[str]):
+    """``cens(c, y2)`` / ``trunc(lb = 0, ub = 10)``: each argument positional (in the order of
+    :data:`ADDITION_ARGUMENTS`) or named, checked as an expression; R's ``Inf``/``-Inf`` bounds drop out."""
+    slots = ADDITION_ARGUMENTS[name]
+    example = {"cens": "cens(censored) or cens(censored, y2)", "trunc": "trunc(lb = 0, ub = 10)"}[name]
+    if not inner:
+        raise FormulaError(f"{name}() needs an expression, e.g. {example}", text, call.pos)
+    given: dict[str, list[Token]] = {}
+    free = list(slots)
+    for comma, arg in args:
+        where = arg[0].pos if arg else (comma.pos if comma is not None else call.pos)
+        if not arg:
+            raise FormulaError(f"{name}() has an empty argument", text, where)
+        if len(arg) >= 3 and arg[0].kind == "name" and arg[1].text == "=":
+            slot, arg = arg[0].text, arg[2:]
+            if slot not in slots or not slot:
+                named = ", ".join(s for s in slots if s)
+                raise FormulaError(f"{name}() has no argument {slot!r}; its arguments: {named}", text, where)
+            if slot in given:
+                raise FormulaError(f"{name}(): {slot} is given twice", text, where)
+        else:
+            open_slots = [s for s in free if s not in given]
+            if not open_slots:
+                raise FormulaError(f"{name}() takes at most {len(slots)} arguments, e.g. {example}", text, where)
+            slot = open_slots[0]
+        given[slot] = arg
+    if name == "cens" and "" not in given:
+        raise FormulaError(f"cens() needs the censoring column first, e.g. {example}", text, call.pos)
+    out = [] if "" in given else [(name, _join(inner))]
+    for slot in slots:
+        if slot not in given:
+            continue
+        expression = _join(given[slot])
+        if name == "trunc" and expression.replace(" ", "") in ("Inf", "-Inf"):
+            continue  # no bound on that side, as brms's default
+        _check_expression(given[slot], text, variables)
+        out.append((f"{name}.{slot}" if slot else name, expression))
+    return out
 
 
 def _addition_option(name: str, option: list[Token], allowed: dict, text: str, comma: Token):
