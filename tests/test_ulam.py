@@ -537,3 +537,23 @@ def test_chains_run_vectorized_where_devices_are_fewer_than_chains():
     a = fit.samples["a"]
     assert np.abs(a.mean() - 0.25) < 4 * np.sqrt(0.5 / a.size) * 3  # ESS per draw >= 1/9 here
     assert len({round(float(v), 12) for v in a[:, -1]}) == chains  # the chains differ
+
+
+def test_math_writes_each_line_as_the_book():
+    """fit.math() (issue 15): Statistical Rethinking's notation, one line per statement; parsed by mathtext."""
+    from matplotlib.mathtext import MathTextParser
+
+    fit = fitted("partial", PARTIAL, frogs())
+    lines = dict(fit.math().lines)
+    assert lines[r"\text{surv}_i"] == r"\sim \operatorname{Binomial}\left(\text{density}_i, p_{i}\right)"
+    assert lines[r"\operatorname{logit}\left(p_{i}\right)"] == r"= \alpha_{\text{tank}[i]}"
+    assert lines[r"\alpha_{j}"] == r"\sim \operatorname{Normal}\left(\bar{\alpha}, \sigma\right)"
+    assert lines[r"\sigma"] == r"\sim \operatorname{Exponential}\left(1\right)"
+    assert fit.math().notes == ["j indexes the levels of tank"]
+    filled = dict(fit.math(numbers=True).lines)[r"\alpha_{j}"]
+    assert r"\bar{\alpha}" not in filled and r"\sigma" not in filled  # posterior means in their place
+    parser = MathTextParser("path")
+    for line in fit.math().mathtext_lines() + fit.math(numbers=True).mathtext_lines():
+        parser.parse(line, dpi=72)
+    with pytest.raises(ml.MultilevelError, match="line by line"):
+        fit.math("levels")
