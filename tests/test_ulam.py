@@ -557,3 +557,19 @@ def test_math_writes_each_line_as_the_book():
         parser.parse(line, dpi=72)
     with pytest.raises(ml.MultilevelError, match="line by line"):
         fit.math("levels")
+
+
+def test_diagram_reads_the_statements():
+    """fit.diagram() (issue 15): data shaded, the definition dashed, the tank plate and the observations'."""
+    import matplotlib.pyplot as plt
+
+    fig = fitted("partial", PARTIAL, frogs()).diagram()
+    patches = {p.get_gid(): p for p in fig.axes[0].patches if p.get_gid()}
+    assert {g for g in patches if g.startswith("plate:")} == {"plate:observations", "plate:tank"}
+    shaded = sorted(g[5:] for g, p in patches.items() if g.startswith("node:") and p.get_facecolor()[0] < 0.95)
+    assert shaded == ["density", "surv"]
+    assert patches["node:p"].get_linestyle() == "--"  # logit(p) <- a[tank]: deterministic
+    graph = fig.multilevel_graph
+    assert ("a", "p") in graph.edges and ("a_bar", "a") in graph.edges and ("p", "surv") in graph.edges
+    assert next(n for n in graph.nodes if n.name == "a").plate == "tank"
+    plt.close(fig)

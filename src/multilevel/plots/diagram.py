@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import re
+
+import numpy as np
+
 from ..equations.latex import escape
 
 
@@ -108,6 +112,81 @@ def formula_graph(fit) -> Graph:
     return graph
 
 
+def ulam_graph(fit) -> Graph:
+    """The plate diagram of an ulam model, from its statements: data (shaded) and definitions (dashed)
+    per observation in the plate ``i``, parameters indexed by a data column in that column's plate,
+    edges from every name an expression uses to what the statement defines or draws."""
+    from ..equations.ulam_model import UlamWriter
+    from ..rethinking.parse import Index, Name, names_in
+
+    writer = UlamWriter(fit)
+    graph = Graph()
+    graph.plates.append(Plate("observations", f"i = 1..{fit.graph.nobs}"))
+    plate_of: dict[str, str | None] = {}
+    for statement in writer.statements:  # parameters indexed in their prior: their column's plate
+        index = statement.target.index
+        if isinstance(index, Name):
+            letter = writer.letter(index.id)
+            if index.id not in [p.name for p in graph.plates]:
+                levels = len(fit.index_levels.get(index.id, ())) if hasattr(fit, "index_levels") else 0
+                levels = levels or int(np.max(fit.graph.data[index.id]))
+                graph.plates.append(Plate(index.id, f"{index.id}: {letter} = 1..{levels}"))
+            for name in statement.target.names:
+                plate_of[name] = index.id
+    kinds: dict[str, tuple[str, str | None]] = {}
+    for statement in writer.statements:  # what each statement defines or draws
+        for target in statement.target.names:
+            if writer.is_data(target):
+                kinds[target] = ("observed", "observations" if writer.per_row(target) else None)
+            elif statement.kind == "<-":
+                kinds[target] = ("deterministic", "observations" if writer.per_row(target) else None)
+            else:
+                kinds.setdefault(target, ("parameter", plate_of.get(target)))
+    index_columns = {p.name for p in graph.plates}
+    edges = []
+    for statement in writer.statements:
+        used = names_in(statement.expr)
+        if isinstance(statement.target.index, (Name, Index)):
+            used -= names_in(statement.target.index)
+        for name in sorted(used - index_columns):
+            if name not in kinds:
+                kinds[name] = ("observed", "observations" if writer.per_row(name) else None) if writer.is_data(name) \
+                    else ("parameter", plate_of.get(name))
+            for target in statement.target.names:
+                if name != target and (name, target) not in edges:
+                    edges.append((name, target))
+    for name, (kind, plate) in kinds.items():
+        if name in plate_of:
+            label = writer.symbol(name, writer.letter(plate_of[name]))
+        elif kind == "observed":
+            label = r"\mathrm{" + escape(name) + "}" + ("_i" if plate else "")
+        else:
+            label = writer._plain(name) + ("_i" if plate else "")
+        graph.nodes.append(Node(name, label, kind, plate))
+    graph.edges = edges
+    _place_in_rows(graph)
+    return graph
+
+
+def _place_in_rows(graph: Graph) -> None:
+    """Rows: population-level nodes, then the index plates side by side, then the observations; within
+    a row, nodes by their depth in the graph."""
+    ranks = _ranks(graph)
+    rows = {None: 0, "observations": 2}
+    column = {0: 0.0, 1: 0.0, 2: 0.0}
+    placed = []
+    plate_order = [None] + [p.name for p in graph.plates if p.name != "observations"] + ["observations"]
+    for plate in plate_order:
+        row = rows.get(plate, 1)
+        members = sorted((n for n in graph.nodes if n.plate == plate), key=lambda n: (ranks[n.name], n.name))
+        for node in members:
+            placed.append(Node(node.name, node.label, node.kind, node.plate, (column[row], row), node.caption))
+            column[row] += 1.0
+        if row == 1 and members:
+            column[row] += 0.6  # room between two plates
+    graph.nodes = placed
+
+
 def _ranks(graph: Graph) -> dict[str, int]:
     ranks = {n.name: 0 for n in graph.nodes}
     for _ in graph.nodes:  # longest path from a source; graphs here are small and acyclic
@@ -148,6 +227,7 @@ def draw(graph: Graph, ax=None):
         x0 = min(xs + [b[0] for b in inner]) - pad
         y0 = min(ys + [b[1] for b in inner]) - pad - 0.45  # room for a caption and the plate's label
         x1 = max(xs + [b[2] for b in inner]) + pad
+        x1 = max(x1, x0 + 0.11 * len(plate.label) + 0.2)  # the label fits inside
         y1 = max(ys + [b[3] for b in inner]) + pad
         boxes[plate.name] = (x0, y0, x1, y1)
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.0, ec="0.3", gid=f"plate:{plate.name}"))
@@ -157,7 +237,9 @@ def draw(graph: Graph, ax=None):
         shaded = node.kind == "observed"
         ax.add_patch(Circle((x, y), radius, fc="0.8" if shaded else "white", ec="black",
                             ls="--" if node.kind == "deterministic" else "-", lw=1.2, zorder=3, gid=f"node:{node.name}"))
-        ax.text(x, y, f"${node.label}$", ha="center", va="center", fontsize=11, zorder=4)
+        visible = len(re.sub(r"\\[A-Za-z]+|[{}_^$]", "", node.label))  # roughly, the characters shown
+        ax.text(x, y, f"${node.label}$", ha="center", va="center", fontsize=11 if visible <= 5 else 8 if visible <= 9
+                else 6.5, zorder=4)
         if node.caption:
             ax.text(x, y - radius - 0.05, node.caption, ha="center", va="top", fontsize=7, color="0.2", zorder=4)
     for a, b in graph.edges:  # from circle edge to circle edge
@@ -181,7 +263,7 @@ def diagram_of(fit, format: str | None = None, ax=None):
     """``fit.diagram()``: the Figure, or its SVG text for ``format="svg"``."""
     from ..options import choice
 
-    fig = draw(formula_graph(fit), ax=ax)
+    fig = draw(ulam_graph(fit) if getattr(fit, "engine", "") == "ulam" else formula_graph(fit), ax=ax)
     if format is None:
         return fig
     choice("format", format, ["svg"])

@@ -220,6 +220,13 @@ class UlamFit(Fit):
 
         return extract_samples(self, n)
 
+    def diagram(self, format: str | None = None, ax=None):
+        """The plate diagram of the model (data shaded, definitions dashed, one plate per index column
+        and one for the observations): a matplotlib Figure, or SVG text with ``format="svg"``."""
+        from ..plots.diagram import diagram_of
+
+        return diagram_of(self, format=format, ax=ax)
+
     def math(self, style: str = "rethinking", numbers: bool = False):
         """The model as equations (LaTeX), one line per statement as *Statistical Rethinking* writes
         them; ``numbers=True`` puts posterior means in place of the scalar parameters
