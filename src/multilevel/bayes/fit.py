@@ -117,7 +117,9 @@ def brm(formula, data: pd.DataFrame, *, family="gaussian", link: str | None = No
         default_adapt_delta=0.8, target_accept_label="target_accept (brms's adapt_delta)")
     priors = _check_options(sample_prior=sample_prior, data_name=data_name, priors=priors)
     dtype = options.draws_dtype(draws_dtype)
-    if isinstance(formula, BrmsFormula):
+    if make_likelihood(family, link).categorical:
+        design, likelihood, layout = _categorical_layout(formula, data, family, na_action, link, priors)
+    elif isinstance(formula, BrmsFormula):
         design, likelihood, layout = _bf_layout(formula, data, family, na_action, link, priors)
     else:
         design, likelihood = design_and_likelihood(formula, data, family, na_action, link=link)
@@ -179,6 +181,38 @@ def _bf_layout(formula, data, family, na_action, link, priors):
     _check_response(design, likelihood)
     main_priors, extra_priors = split_priors(priors)
     predictors = build_predictors(formula, rows, design, likelihood, extra_priors)
+    return design, likelihood, build_layout(design, likelihood, main_priors, predictors)
+
+
+def _categorical_layout(formula, data, family, na_action, link, priors):
+    """A categorical model (:mod:`.categorical`): the main design holds the response alone (coded
+    1..K, the first category the reference); each other category k gets the formula's right side as
+    the distributional predictor ``mu<k>`` of :mod:`.predictors`, all on the same rows."""
+    import dataclasses
+
+    from .brmsformula import bf
+    from .categorical import response_categories
+    from .predictors import Predictors, build_predictor, model_rows, resolve_predictor_priors, split_priors
+
+    if isinstance(formula, BrmsFormula):
+        if formula.parts or formula.nl:
+            raise ArgumentError("bf() with further formulas is not available for the categorical family yet; "
+                                f"give the formula alone ({formula.formula!r})")
+        formula = formula.formula
+    parsed = bf(formula)
+    rows = model_rows(parsed, data, na_action)
+    name = parsed.response
+    if name not in rows.columns:
+        raise DataError(f"the categorical response {name!r} must be a column of the data")
+    codes, labels = response_categories(rows[name], name)
+    rows = rows.assign(**{name: codes})
+    design, likelihood = design_and_likelihood(f"{name} ~ 0", rows, family, na_action, link=link)
+    likelihood = dataclasses.replace(likelihood, categories=labels)
+    main_priors, extra_priors = split_priors(priors)
+    items = tuple(build_predictor(mu, parsed.rhs, name, rows, "dpar", "identity", "student_t(3, 0, 2.5)")
+                  for mu in likelihood.category_predictors)
+    predictors = Predictors(parsed, items, data=rows)
+    predictors.priors = resolve_predictor_priors(predictors, extra_priors)
     return design, likelihood, build_layout(design, likelihood, main_priors, predictors)
 
 
