@@ -117,8 +117,8 @@ def brm(formula, data: pd.DataFrame, *, family="gaussian", link: str | None = No
         default_adapt_delta=0.8, target_accept_label="target_accept (brms's adapt_delta)")
     priors = _check_options(sample_prior=sample_prior, data_name=data_name, priors=priors)
     dtype = options.draws_dtype(draws_dtype)
-    if make_likelihood(family, link).categorical:
-        design, likelihood, layout = _categorical_layout(formula, data, family, na_action, link, priors)
+    if make_likelihood(family, link).categorical:  # priors: those without dpar given to every mu<k>
+        design, likelihood, layout, priors = _categorical_layout(formula, data, family, na_action, link, priors)
     elif isinstance(formula, BrmsFormula):
         design, likelihood, layout = _bf_layout(formula, data, family, na_action, link, priors)
     else:
@@ -192,7 +192,7 @@ def _categorical_layout(formula, data, family, na_action, link, priors):
 
     from .brmsformula import bf
     from .categorical import response_categories
-    from .predictors import Predictors, build_predictor, model_rows, resolve_predictor_priors, split_priors
+    from .predictors import Predictors, build_predictor, model_rows, resolve_predictor_priors
 
     if isinstance(formula, BrmsFormula):
         if formula.parts or formula.nl:
@@ -208,12 +208,32 @@ def _categorical_layout(formula, data, family, na_action, link, priors):
     rows = rows.assign(**{name: codes})
     design, likelihood = design_and_likelihood(f"{name} ~ 0", rows, family, na_action, link=link)
     likelihood = dataclasses.replace(likelihood, categories=labels)
-    main_priors, extra_priors = split_priors(priors)
+    priors = _categorical_priors(priors, likelihood.category_predictors)
     items = tuple(build_predictor(mu, parsed.rhs, name, rows, "dpar", "identity", "student_t(3, 0, 2.5)")
                   for mu in likelihood.category_predictors)
     predictors = Predictors(parsed, items, data=rows)
-    predictors.priors = resolve_predictor_priors(predictors, extra_priors)
-    return design, likelihood, build_layout(design, likelihood, main_priors, predictors)
+    predictors.priors = resolve_predictor_priors(predictors, priors)
+    return design, likelihood, build_layout(design, likelihood, [], predictors), priors
+
+
+def _categorical_priors(priors, predictors) -> list:
+    """A categorical model's priors, each with its ``dpar``: one without (class b, Intercept, sd or
+    cor) stands for every ``mu<k>`` that has no prior of its own for the same coefficient and group,
+    as brms's rows with an empty dpar (``get_prior``) do."""
+    import dataclasses
+
+    shared_classes = ("b", "Intercept", "sd", "cor")
+    own = [p for p in priors if p.dpar or p.nlpar]
+    out = list(own)
+    for p in priors:
+        if p.dpar or p.nlpar:
+            continue
+        if p.class_ not in shared_classes:
+            raise PriorError(f"prior {p.text or '(flat)'!r} of class {p.class_!r}: a categorical model has classes "
+                             f"{', '.join(shared_classes)} for each of {', '.join(predictors)} (dpar=...)")
+        out += [dataclasses.replace(p, dpar=mu) for mu in predictors
+                if not any(q.dpar == mu and (q.class_, q.coef, q.group) == (p.class_, p.coef, p.group) for q in own)]
+    return out
 
 
 def design_and_likelihood(formula: str, data: pd.DataFrame, family, na_action: str = "omit", link=None):

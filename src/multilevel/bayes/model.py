@@ -96,7 +96,9 @@ class ModelLayout:
     def parameterization(self) -> str:
         """How the group-level effects are sampled (recorded with the fit)."""
         if not self.groups:
-            return "no group-level effects"
+            extra = [p.name for p in self.predictors.items if p.terms] if self.predictors is not None else []
+            # the further formulas' terms (bf(), categorical's mu<k>) are sampled in brms's form
+            return f"{', '.join(extra)}: non-centered" if extra else "no group-level effects"
         if self.integrate_out_effects:
             factors = ", ".join(dict.fromkeys(g.group for g in self.groups))
             return f"effects of {factors} integrated out in NUTS, drawn from their exact conditional"

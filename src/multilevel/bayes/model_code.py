@@ -55,7 +55,8 @@ def model_code(fit) -> str:
     eta = " + ".join((["Intercept"] if lay.intercept else []) + (["X * b"] if lay.b_names else [])
                      + [f"rows of Z_{g.index + 1} .* r_{g.index + 1}[{g.group}]" for g in lay.groups]
                      + (["offset"] if design.offset is not None else [])) or "0"
-    lines.append(f"  eta = {eta};")
+    if not (lik.categorical and eta == "0"):  # categorical: the predictors mu<k> below are the model
+        lines.append(f"  eta = {eta};")
     if preds is not None:
         lines += preds.code_model()
     if lay.integrate_out_effects:
@@ -122,6 +123,10 @@ def _likelihood_note(fit, design) -> str:
 
 
 def _likelihood_call(lik, design, response: str) -> str:
+    if lik.categorical:  # brms: categorical_logit with the reference category's predictor fixed at 0
+        logits = ", ".join(["0"] + [f"{mu}[n]" for mu in lik.category_predictors])
+        offset = " + offset[n]" if design.offset is not None else ""
+        return f"categorical_logit_lpmf({response}[n] | [{logits}]'{offset})  // summed over rows n"
     if lik.ordinal:  # brms: ordered_logistic for the logit link, its cumulative_probit_lpmf otherwise
         if lik.link_name == "logit":
             return f"ordered_logistic_lpmf({response} | eta, Intercept)"

@@ -81,6 +81,15 @@ def linear_predictor(fit, newdata=None, re_formula=None, allow_new_levels=False,
     return eta
 
 
+def category_linear_predictors(fit, newdata=None, re_formula=None, allow_new_levels=False,
+                               sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
+    """(draws, observations, K - 1): a categorical model's predictors ``mu<k>`` of the non-reference
+    categories (plus any offset), brms's posterior_linpred of such a model."""
+    eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+    extra = _extra_for(fit, ndraws, seed, newdata)
+    return np.stack([eta + extra[mu] for mu in fit.likelihood.category_predictors], axis=-1)
+
+
 def _new_level_effects(fit, g, r, draws, pick, n_new, how, rng) -> np.ndarray:
     """Effects for observations of unseen levels (draws, n_new, p); all new rows of one draw share a level."""
     n_draws, levels, p = r.shape
@@ -126,7 +135,10 @@ def predictive_draws(fit, newdata=None, re_formula=None, allow_new_levels=False,
     data = _data_for(fit, newdata)
     dist = fit.likelihood.distribution(eta, extra, data)
     key = jax.random.PRNGKey(0 if seed is None else int(seed))
-    return np.asarray(dist.sample(key))
+    draws = np.asarray(dist.sample(key))
+    if fit.likelihood.categorical:  # the category labels (brms gives their codes 1..K)
+        return np.asarray(fit.likelihood.categories, dtype=object)[draws.astype(int) - 1]
+    return draws
 
 
 def _extra_for(fit, ndraws, seed, newdata=None) -> dict:
