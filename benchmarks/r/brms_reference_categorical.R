@@ -1,7 +1,11 @@
 #!/usr/bin/env Rscript
-# brms 2.18 reference for the categorical family (issue 13, point 3) -> tests/fixtures/brms_categorical.json.
+# brms 2.18 reference for the categorical, sratio and acat families (issue 13, point 3)
+# -> tests/fixtures/brms_categorical.json.
 #
-# Usage (repository root):  Rscript benchmarks/r/brms_reference_categorical.R
+# Usage (repository root):
+#   Rscript benchmarks/r/brms_reference_categorical.R                      # every model
+#   Rscript benchmarks/r/brms_reference_categorical.R sratio_generated     # only the named ones
+# Each model's entry is merged into the existing JSON.
 # Writes:
 #   tests/fixtures/brms_categorical.json                meta + fits[<name>] (posterior summaries, prior
 #                                                       table, get_prior rows, pointwise log-lik checks)
@@ -55,12 +59,12 @@ summarise_fit <- function(name, fit, formula_desc, wall) {
   }
   np <- nuts_params(fit)
   writeLines(stancode(fit), file.path(fix_dir, paste0("brms_categorical_", name, ".stan")))
-  # pointwise log-lik and epred of the first 3 rows at the first draw: pins the softmax coding
+  # pointwise log-lik and epred of the first 3 rows at the first draw (kept for reference)
   ll <- log_lik(fit)[1, 1:3]
   ep <- posterior_epred(fit)[1, 1:3, ]
-  list(formula = formula_desc, family = "categorical", nobs = nobs(fit),
+  list(formula = formula_desc, family = fit$family$family, nobs = nobs(fit),
        response_levels = levels(fit$data$y),
-       priors = table(prior_summary(fit)), get_prior = table(get_prior(fit$formula, fit$data, family = categorical())),
+       priors = table(prior_summary(fit)), get_prior = table(get_prior(fit$formula, fit$data, family = fit$family)),
        draws = DRAWS,
        divergent_transitions = sum(np$Value[np$Parameter == "divergent__"]),
        max_rhat = max(s$rhat, na.rm = TRUE), wall_seconds = round(wall, 3),
@@ -68,6 +72,31 @@ summarise_fit <- function(name, fit, formula_desc, wall) {
        log_lik_first_draw_rows_1_3 = ll, epred_first_draw_rows_1_3 = ep,
        params = params)
 }
+
+# ordinal data for sratio and acat: 4 categories from a cumulative-logit latent model,
+# y ~ x + (1 | g), 300 rows, 12 groups, latent = 1.0 x + u[g], u ~ N(0, 0.5^2), cuts -1, 0, 1.2
+ordinal_data <- function() {
+  set.seed(20261201)
+  n <- 300
+  g <- sample(1:12, n, replace = TRUE)
+  x <- round(rnorm(n), 4)
+  u <- rnorm(12, 0, 0.5)
+  latent <- 1.0 * x + u[g] + rlogis(n)
+  y <- 1 + (latent > -1) + (latent > 0) + (latent > 1.2)
+  data.frame(y = y, x = x, g = paste0("g", g))
+}
+
+fit_ordinal <- function(name, family) {
+  d <- ordinal_data()
+  write.csv(d, file.path(fix_dir, paste0("brms_categorical_", name, ".csv")), row.names = FALSE)
+  t0 <- proc.time()[["elapsed"]]
+  fit <- brm(y ~ x + (1 | g), data = d, family = family, chains = 4, iter = 2000, warmup = 1000,
+             cores = 2, seed = SEED, refresh = 0)
+  wall <- proc.time()[["elapsed"]] - t0
+  summarise_fit(name, fit, "y ~ x + (1 | g)", wall)
+}
+fit_sratio_generated <- function(name = "sratio_generated") fit_ordinal(name, sratio())
+fit_acat_generated <- function(name = "acat_generated") fit_ordinal(name, acat())
 
 fit_categorical_generated <- function(name = "categorical_generated") {
   d <- generated_data()
@@ -79,14 +108,18 @@ fit_categorical_generated <- function(name = "categorical_generated") {
   summarise_fit(name, fit, "y ~ x + (1 | g)", wall)
 }
 
-MODELS <- c("categorical_generated")
-out <- list(meta = list(generated = as.character(Sys.Date()), R = R.version.string,
-                        brms = as.character(packageVersion("brms")), rstan = as.character(packageVersion("rstan")),
-                        posterior = as.character(packageVersion("posterior")),
-                        script = "benchmarks/r/brms_reference_categorical.R", draws = DRAWS,
-                        notes = "params: posterior::summarise_draws mean, sd, mcse_mean, mcse_sd, ess, rhat"),
-            fits = list())
-for (name in MODELS) {
+MODELS <- c("categorical_generated", "sratio_generated", "acat_generated")
+args <- commandArgs(trailingOnly = TRUE)
+which <- if (length(args)) args else MODELS
+stopifnot(all(which %in% MODELS))
+out <- if (file.exists(json_path)) fromJSON(json_path, simplifyVector = FALSE) else list(fits = list())
+out$meta <- list(generated = as.character(Sys.Date()), R = R.version.string,
+                 brms = as.character(packageVersion("brms")), rstan = as.character(packageVersion("rstan")),
+                 posterior = as.character(packageVersion("posterior")),
+                 script = "benchmarks/r/brms_reference_categorical.R", draws = DRAWS,
+                 notes = "params: posterior::summarise_draws mean, sd, mcse_mean, mcse_sd, ess, rhat")
+for (name in which) {
   out$fits[[name]] <- get(paste0("fit_", name))(name)
+  out <- out[c("meta", "fits")]
   writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null", na = "null"), json_path)
 }

@@ -98,6 +98,8 @@ FAMILIES = {f.name: f for f in (
     FamilySpec("skew_normal", ("identity",), ("sigma", "alpha")),
     # ordinal: thresholds in place of an intercept, no parameter besides mu (brms drops disc): .ordinal
     FamilySpec("cumulative", ("logit", "probit"), (), "ordinal"),
+    FamilySpec("sratio", ("logit",), (), "ordinal"),
+    FamilySpec("acat", ("logit",), (), "ordinal"),
     # categorical: one predictor mu<k> per non-reference category, no intercept of its own: .categorical
     FamilySpec("categorical", ("logit",), (), "categorical"),
 )}

@@ -189,7 +189,7 @@ class Likelihood:
         if self.ordinal:
             from .ordinal import OrdinalDistribution
 
-            return OrdinalDistribution(eta, extra["thresholds"], self.link_name)
+            return OrdinalDistribution(eta, extra["thresholds"], self.link_name, self.name)
         if self.categorical:
             from .categorical import CategoricalDistribution
 
@@ -238,7 +238,7 @@ class Likelihood:
         if self.ordinal:
             from .ordinal import category_probabilities
 
-            return category_probabilities(eta, extra["thresholds"], self.link_name)
+            return category_probabilities(eta, extra["thresholds"], self.link_name, self.name)
         if self.categorical:  # the probability of each category, as brms
             from .categorical import category_probabilities as softmax
 

@@ -255,8 +255,10 @@ class Simulator:
             truth["b_Intercept"] = intercept - (float(b @ layout.x_means) if len(b) else 0.0)
         truth.update({f"b_{c}": float(v) for c, v in zip(layout.b_names, b)})
         if layout.thresholds:  # ordinal: brms's b_Intercept[k], the thresholds for uncentered predictors
-            thresholds = _ordered_draw([prior["Intercept", str(k + 1), ""] for k in range(layout.thresholds)],
-                                       next_key) + (float(b @ layout.x_means) if len(b) else 0.0)
+            threshold_priors = [prior["Intercept", str(k + 1), ""] for k in range(layout.thresholds)]
+            thresholds = (_ordered_draw(threshold_priors, next_key) if layout.ordered_thresholds else  # sratio, acat
+                          np.array([float(numpyro_distribution(p.text).sample(next_key())) for p in threshold_priors]))
+            thresholds = thresholds + (float(b @ layout.x_means) if len(b) else 0.0)
             truth.update({f"b_Intercept[{k + 1}]": float(v) for k, v in enumerate(thresholds)})
         cors = {}
         for g in layout.groups:
