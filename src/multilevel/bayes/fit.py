@@ -63,7 +63,16 @@ def brm(formula, data: pd.DataFrame, *, family="gaussian", link: str | None = No
         - skew_normal (sigma, alpha): mu the mean, sigma the sd, alpha the skewness;
         - cumulative (logit or probit): ordinal responses 1..K (or an ordered categorical) with
           ordered thresholds ``b_Intercept[1]``..``b_Intercept[K-1]``; ``posterior_epred`` gives
-          category probabilities (draws x rows x K), as brms (:mod:`multilevel.bayes.ordinal`).
+          category probabilities (draws x rows x K), as brms (:mod:`multilevel.bayes.ordinal`);
+          sratio and acat (logit): the same thresholds, brms's stopping-ratio and adjacent-category
+          densities (the thresholds a plain vector, as brms's);
+        - categorical (logit): an unordered response (text, pandas categorical or numbers; the first
+          category, as R's ``levels(factor(y))``, the reference), one predictor ``mu<category>`` per
+          other category with the formula's terms: ``b_muB_Intercept``, ``b_muB_x``,
+          ``sd_g__muB_Intercept``; priors ``ml.prior(..., dpar="muB")`` (without dpar: every mu);
+          ``posterior_epred`` gives the probabilities (draws x rows x K), ``posterior_predict`` the
+          labels (:mod:`multilevel.bayes.categorical`). Group terms are independent across
+          categories (brms's ``(1 | ID | g)`` is not read yet).
 
         Densities, means and default priors: :mod:`multilevel.bayes.distributions`.
     link : str, optional
