@@ -184,3 +184,7 @@ def test_predictions_loo_and_names(reference_fit):
     assert "Links: muB = logit; muC = logit" in text and "sd(muB_Intercept)" in text
     assert "categorical_logit_lpmf(y[n] | [0, muB[n], muC[n]]')" in fit.model_code()
     assert "r_g__muC[g1,Intercept]" in fit.draws().columns
+    with pytest.raises(ArgumentError, match="re_formula='NA' is not available for categorical"):
+        fit.posterior_epred(re_formula="NA")
+    with pytest.raises(ArgumentError, match="not defined for ordinal or categorical"):
+        fit.bayes_r2()
