@@ -273,3 +273,18 @@ def test_simulation_based_calibration():
     table = result.summary(bins=10)
     assert set(table.index) == {"b_Intercept[1]", "b_Intercept[2]", "b_Intercept[3]", "b_x"}
     assert (table["p_value"] > 0.001).all(), table
+
+
+@pytest.mark.slow  # ~1-3 s of op-by-op JAX draws: kept out of the default run's budget
+def test_sbc_draws_ordered_thresholds_and_simulates_categories():
+    # the simulator behind ml.sbc: thresholds from their priors, increasing, and responses 1..K
+    from multilevel.bayes.sbc import Simulator
+
+    data = pd.DataFrame({"x": np.linspace(-1, 1, 40), "y": np.tile([1, 2, 3, 4], 10)})
+    priors = [ml.prior("normal(0, 1)", class_="Intercept"), ml.prior("normal(0, 1)", class_="b")]
+    simulator = Simulator.of("y ~ x", data, "cumulative", priors)
+    assert simulator.variable_names() == ["b_x", "b_Intercept[1]", "b_Intercept[2]", "b_Intercept[3]"]
+    for seed in range(3):
+        truth, y = simulator.draw(np.random.default_rng(seed))
+        assert np.all(np.diff([truth[f"b_Intercept[{k}]"] for k in (1, 2, 3)]) > 0)
+        assert set(np.unique(y)) <= {1.0, 2.0, 3.0, 4.0}
