@@ -237,7 +237,7 @@ def test_text_response_and_model_errors_are_ours(wine):
         ml.brm("rating ~ temp", wine, family="cumulative", link="identity", refresh=0)
     with pytest.raises(ArgumentError, match="intercept"):
         ml.brm("rating ~ 0 + temp", wine, family="cumulative", refresh=0)
-    with pytest.raises(ArgumentError, match="ordinal"):
+    with pytest.raises(PriorError, match="flat"):  # sbc simulates ordinal responses, from proper priors only
         ml.sbc("rating ~ temp", wine, family="cumulative", nsim=2)
 
 
@@ -252,3 +252,39 @@ def test_an_ordered_categorical_response_is_read_in_its_order():
     assert np.array_equal(fit.design.response, w.rating.to_numpy(dtype=float))
     with pytest.raises(DataError, match="'temp' is text"):
         ml.brm("temp ~ contact", w, family="cumulative")
+
+
+# ---- simulation-based calibration (slow): thresholds and slope of the cumulative family --------
+@pytest.mark.slow
+def test_simulation_based_calibration():
+    # ml.sbc draws the ordered thresholds from their priors (iid normal(0, 1), sorted: the ordered
+    # region of the product prior), simulates categories 1..4 and refits; 50 simulations, ranks
+    # 0..99, chi-square over 10 bins at level 0.001 per variable (as tests/test_sbc_helper.py). The
+    # priors keep every category likely in 100 rows (a replicate without the top one would be
+    # counted as failed: its refit would have fewer thresholds).
+    rng = np.random.default_rng(5)
+    data = pd.DataFrame({"x": rng.normal(size=100), "y": np.tile([1, 2, 3, 4], 25)})
+    priors = [ml.prior("normal(0, 1)", class_="Intercept"), ml.prior("normal(0, 1)", class_="b")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = ml.sbc("y ~ x", data, family="cumulative", priors=priors, nsim=50, thin_to=99, warmup=400,
+                        draws=500, chains=2, seed=20261130, scheduler="synchronous")
+    assert result.failed == 0, result.messages
+    table = result.summary(bins=10)
+    assert set(table.index) == {"b_Intercept[1]", "b_Intercept[2]", "b_Intercept[3]", "b_x"}
+    assert (table["p_value"] > 0.001).all(), table
+
+
+@pytest.mark.slow  # ~1-3 s of op-by-op JAX draws: kept out of the default run's budget
+def test_sbc_draws_ordered_thresholds_and_simulates_categories():
+    # the simulator behind ml.sbc: thresholds from their priors, increasing, and responses 1..K
+    from multilevel.bayes.sbc import Simulator
+
+    data = pd.DataFrame({"x": np.linspace(-1, 1, 40), "y": np.tile([1, 2, 3, 4], 10)})
+    priors = [ml.prior("normal(0, 1)", class_="Intercept"), ml.prior("normal(0, 1)", class_="b")]
+    simulator = Simulator.of("y ~ x", data, "cumulative", priors)
+    assert simulator.variable_names() == ["b_x", "b_Intercept[1]", "b_Intercept[2]", "b_Intercept[3]"]
+    for seed in range(3):
+        truth, y = simulator.draw(np.random.default_rng(seed))
+        assert np.all(np.diff([truth[f"b_Intercept[{k}]"] for k in (1, 2, 3)]) > 0)
+        assert set(np.unique(y)) <= {1.0, 2.0, 3.0, 4.0}

@@ -65,7 +65,7 @@ DPARS = {
 class FamilySpec:
     """One brm family: its links (the first is brms's default), parameters besides mu in brms's
     order, what its response must be (``count``, ``binary``, ``nonnegative``, ``positive``,
-    ``unit`` (open), ``real``) and whether brms reads its default priors from ``log(y)``
+    ``unit`` (open), ``real``; ``ordinal``, ``categorical``) and whether brms reads its default priors from ``log(y)``
     (``has_logscale``: the lognormal families); ``ordinal``: categories 1..K (:mod:`.ordinal`)."""
 
     name: str
@@ -98,10 +98,14 @@ FAMILIES = {f.name: f for f in (
     FamilySpec("skew_normal", ("identity",), ("sigma", "alpha")),
     # ordinal: thresholds in place of an intercept, no parameter besides mu (brms drops disc): .ordinal
     FamilySpec("cumulative", ("logit", "probit"), (), "ordinal"),
+    FamilySpec("sratio", ("logit",), (), "ordinal"),
+    FamilySpec("acat", ("logit",), (), "ordinal"),
+    # categorical: one predictor mu<k> per non-reference category, no intercept of its own: .categorical
+    FamilySpec("categorical", ("logit",), (), "categorical"),
 )}
 # the families this module computes (the first eight live in .likelihood, binomial links aside; the
-# ordinal ones in .ordinal)
-NEW_FAMILIES = tuple(name for name in list(FAMILIES)[8:] if FAMILIES[name].response != "ordinal")
+# ordinal ones in .ordinal, categorical in .categorical)
+NEW_FAMILIES = tuple(name for name in list(FAMILIES)[8:] if FAMILIES[name].response not in ("ordinal", "categorical"))
 
 
 def check_response(spec: FamilySpec, y: np.ndarray, name: str) -> None:

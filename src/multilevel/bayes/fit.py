@@ -66,7 +66,16 @@ def brm(formula, data: pd.DataFrame, *, family="gaussian", link: str | None = No
         - skew_normal (sigma, alpha): mu the mean, sigma the sd, alpha the skewness;
         - cumulative (logit or probit): ordinal responses 1..K (or an ordered categorical) with
           ordered thresholds ``b_Intercept[1]``..``b_Intercept[K-1]``; ``posterior_epred`` gives
-          category probabilities (draws x rows x K), as brms (:mod:`multilevel.bayes.ordinal`).
+          category probabilities (draws x rows x K), as brms (:mod:`multilevel.bayes.ordinal`);
+          sratio and acat (logit): the same thresholds, brms's stopping-ratio and adjacent-category
+          densities (the thresholds a plain vector, as brms's);
+        - categorical (logit): an unordered response (text, pandas categorical or numbers; the first
+          category, as R's ``levels(factor(y))``, the reference), one predictor ``mu<category>`` per
+          other category with the formula's terms: ``b_muB_Intercept``, ``b_muB_x``,
+          ``sd_g__muB_Intercept``; priors ``ml.prior(..., dpar="muB")`` (without dpar: every mu);
+          ``posterior_epred`` gives the probabilities (draws x rows x K), ``posterior_predict`` the
+          labels (:mod:`multilevel.bayes.categorical`). Group terms are independent across
+          categories (brms's ``(1 | ID | g)`` is not read yet).
 
         Densities, means and default priors: :mod:`multilevel.bayes.distributions`.
     link : str, optional
@@ -120,7 +129,9 @@ def brm(formula, data: pd.DataFrame, *, family="gaussian", link: str | None = No
         default_adapt_delta=0.8, target_accept_label="target_accept (brms's adapt_delta)")
     priors = _check_options(sample_prior=sample_prior, data_name=data_name, priors=priors)
     dtype = options.draws_dtype(draws_dtype)
-    if isinstance(formula, BrmsFormula):
+    if make_likelihood(family, link).categorical:  # priors: those without dpar given to every mu<k>
+        design, likelihood, layout, priors = _categorical_layout(formula, data, family, na_action, link, priors)
+    elif isinstance(formula, BrmsFormula):
         design, likelihood, layout = _bf_layout(formula, data, family, na_action, link, priors)
     else:
         design, likelihood = design_and_likelihood(formula, data, family, na_action, link=link)
@@ -183,6 +194,58 @@ def _bf_layout(formula, data, family, na_action, link, priors):
     main_priors, extra_priors = split_priors(priors)
     predictors = build_predictors(formula, rows, design, likelihood, extra_priors)
     return design, likelihood, build_layout(design, likelihood, main_priors, predictors)
+
+
+def _categorical_layout(formula, data, family, na_action, link, priors):
+    """A categorical model (:mod:`.categorical`): the main design holds the response alone (coded
+    1..K, the first category the reference); each other category k gets the formula's right side as
+    the distributional predictor ``mu<k>`` of :mod:`.predictors`, all on the same rows."""
+    import dataclasses
+
+    from .brmsformula import bf
+    from .categorical import response_categories
+    from .predictors import Predictors, build_predictor, model_rows, resolve_predictor_priors
+
+    if isinstance(formula, BrmsFormula):
+        if formula.parts or formula.nl:
+            raise ArgumentError("bf() with further formulas is not available for the categorical family yet; "
+                                f"give the formula alone ({formula.formula!r})")
+        formula = formula.formula
+    parsed = bf(formula)
+    rows = model_rows(parsed, data, na_action)
+    name = parsed.response
+    if name not in rows.columns:
+        raise DataError(f"the categorical response {name!r} must be a column of the data")
+    codes, labels = response_categories(rows[name], name)
+    rows = rows.assign(**{name: codes})
+    design, likelihood = design_and_likelihood(f"{name} ~ 0", rows, family, na_action, link=link)
+    likelihood = dataclasses.replace(likelihood, categories=labels)
+    priors = _categorical_priors(priors, likelihood.category_predictors)
+    items = tuple(build_predictor(mu, parsed.rhs, name, rows, "dpar", "identity", "student_t(3, 0, 2.5)")
+                  for mu in likelihood.category_predictors)
+    predictors = Predictors(parsed, items, data=rows)
+    predictors.priors = resolve_predictor_priors(predictors, priors)
+    return design, likelihood, build_layout(design, likelihood, [], predictors), priors
+
+
+def _categorical_priors(priors, predictors) -> list:
+    """A categorical model's priors, each with its ``dpar``: one without (class b, Intercept, sd or
+    cor) stands for every ``mu<k>`` that has no prior of its own for the same coefficient and group,
+    as brms's rows with an empty dpar (``get_prior``) do."""
+    import dataclasses
+
+    shared_classes = ("b", "Intercept", "sd", "cor")
+    own = [p for p in priors if p.dpar or p.nlpar]
+    out = list(own)
+    for p in priors:
+        if p.dpar or p.nlpar:
+            continue
+        if p.class_ not in shared_classes:
+            raise PriorError(f"prior {p.text or '(flat)'!r} of class {p.class_!r}: a categorical model has classes "
+                             f"{', '.join(shared_classes)} for each of {', '.join(predictors)} (dpar=...)")
+        out += [dataclasses.replace(p, dpar=mu) for mu in predictors
+                if not any(q.dpar == mu and (q.class_, q.coef, q.group) == (p.class_, p.coef, p.group) for q in own)]
+    return out
 
 
 def design_and_likelihood(formula: str, data: pd.DataFrame, family, na_action: str = "omit", link=None):

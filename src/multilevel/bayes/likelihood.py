@@ -45,6 +45,7 @@ class Likelihood:
     name: str
     family: Family
     parameters: tuple[str, ...] = ()
+    categories: tuple = ()  # categorical: the response's category labels, the reference first (.categorical)
 
     @property
     def identity_link(self) -> bool:
@@ -58,6 +59,31 @@ class Likelihood:
     def ordinal(self) -> bool:
         """An ordinal family (cumulative): thresholds in ``extra["thresholds"]``, see :mod:`.ordinal`."""
         return self.spec.response == "ordinal"
+
+    @property
+    def categorical(self) -> bool:
+        """The categorical family: one predictor ``mu<k>`` per non-reference category in ``extra``,
+        see :mod:`.categorical`."""
+        return self.spec.response == "categorical"
+
+    @property
+    def category_predictors(self) -> tuple[str, ...]:
+        """brms's names of the categorical family's predictors (``muB``, ``muC``...)."""
+        from .categorical import predictor_names
+
+        return predictor_names(self.categories) if self.categorical else ()
+
+    def category_logits(self, eta, extra: dict):
+        """(..., K) logits of a categorical model: the reference's 0, then each ``mu<k>`` (plus eta,
+        which holds only an offset); JAX inside the sampler, NumPy on NumPy draws."""
+        import jax
+        import jax.numpy as jnp
+
+        from .categorical import category_logits
+
+        names = self.category_predictors
+        traced = any(isinstance(v, jax.Array) for v in [eta, *(extra[n] for n in names)])
+        return category_logits(eta, extra, names, jnp if traced else np)
 
     @property
     def spec(self) -> distributions.FamilySpec:
@@ -183,7 +209,11 @@ class Likelihood:
         if self.ordinal:
             from .ordinal import OrdinalDistribution
 
-            return OrdinalDistribution(eta, extra["thresholds"], self.link_name)
+            return OrdinalDistribution(eta, extra["thresholds"], self.link_name, self.name)
+        if self.categorical:
+            from .categorical import CategoricalDistribution
+
+            return CategoricalDistribution(self.category_logits(eta, extra))
         mu = self.inverse_link(eta)
         if "rate" in data:  # brms's rate(): mu * denom, and for negbinomial shape * denom too
             mu = mu * data["rate"]
@@ -231,7 +261,11 @@ class Likelihood:
         if self.ordinal:
             from .ordinal import category_probabilities
 
-            return category_probabilities(eta, extra["thresholds"], self.link_name)
+            return category_probabilities(eta, extra["thresholds"], self.link_name, self.name)
+        if self.categorical:  # the probability of each category, as brms
+            from .categorical import category_probabilities as softmax
+
+            return softmax(self.category_logits(eta, extra))
 
         mu = self.inverse_link(eta)
         if "rate" in data and data["rate"] is not None:  # brms's posterior_epred: mu * denom

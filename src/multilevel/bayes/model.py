@@ -28,6 +28,7 @@ import numpy as np
 from ..design import Design
 from .likelihood import Likelihood, find_patterns
 from .lkj import lkj_cholesky_log_density
+from .ordinal import ORDERED_THRESHOLDS
 from .parameterization import centering_weights
 from .priors import Prior, PriorError, check_prior_fits_class, numpyro_distribution, parse_prior_text
 
@@ -83,6 +84,7 @@ class ModelLayout:
     patterns: object = None  # .likelihood.Patterns: rows summed for the likelihood (bernoulli, binomial, poisson)
     family_bounds: dict = field(default_factory=dict)  # "interval" parameters -> (lower, upper): ndt
     thresholds: int = 0  # ordinal families: K - 1 thresholds (brms's ordered Intercept) in place of an intercept
+    ordered_thresholds: bool = True  # cumulative's are Stan's ordered vector; sratio's and acat's a plain one
     predictors: object = None  # .predictors.Predictors: a bf() model's nonlinear/distributional predictors
 
     def for_prior_only(self) -> "ModelLayout":
@@ -96,7 +98,9 @@ class ModelLayout:
     def parameterization(self) -> str:
         """How the group-level effects are sampled (recorded with the fit)."""
         if not self.groups:
-            return "no group-level effects"
+            extra = [p.name for p in self.predictors.items if p.terms] if self.predictors is not None else []
+            # the further formulas' terms (bf(), categorical's mu<k>) are sampled in brms's form
+            return f"{', '.join(extra)}: non-centered" if extra else "no group-level effects"
         if self.integrate_out_effects:
             factors = ", ".join(dict.fromkeys(g.group for g in self.groups))
             return f"effects of {factors} integrated out in NUTS, drawn from their exact conditional"
@@ -186,7 +190,8 @@ def build_layout(design: Design, likelihood: Likelihood, user_priors, predictors
                          family_params=tuple(p for p in likelihood.parameters
                                              if predictors is None or p not in predictors.dpars),
                          integrate_out_effects=integrate_out, patterns=patterns,
-                         family_bounds=family_bounds(design, likelihood), thresholds=thresholds, predictors=predictors)
+                         family_bounds=family_bounds(design, likelihood), thresholds=thresholds, predictors=predictors,
+                         ordered_thresholds=likelihood.name in ORDERED_THRESHOLDS)
     layout.priors = resolve_priors(layout, default_priors(design, likelihood), user_priors or [])
     return layout
 
@@ -366,7 +371,7 @@ class ParameterVector:
         if layout.intercept:
             blocks.append(("Intercept", (), "real"))
         if layout.thresholds:
-            blocks.append(("Intercept", (layout.thresholds,), "ordered"))
+            blocks.append(("Intercept", (layout.thresholds,), "ordered" if layout.ordered_thresholds else "real"))
         if layout.b_names:
             blocks.append(("b", (len(layout.b_names),), "real"))
         for g in layout.groups:

@@ -30,7 +30,8 @@ def model_code(fit) -> str:
     if lay.intercept:
         lines.append("  real Intercept;  // the intercept at the predictors' means")
     if lay.thresholds:
-        lines.append(f"  ordered[{lay.thresholds}] Intercept;  // thresholds for centered predictors (no intercept in eta)")
+        kind = "ordered" if lay.ordered_thresholds else "vector"  # brms: ordered for cumulative only
+        lines.append(f"  {kind}[{lay.thresholds}] Intercept;  // thresholds for centered predictors (no intercept in eta)")
     if lay.b_names:
         lines.append(f"  vector[{len(lay.b_names)}] b;  // {', '.join(lay.b_names)}")
     for g in lay.groups:
@@ -55,7 +56,8 @@ def model_code(fit) -> str:
     eta = " + ".join((["Intercept"] if lay.intercept else []) + (["X * b"] if lay.b_names else [])
                      + [f"rows of Z_{g.index + 1} .* r_{g.index + 1}[{g.group}]" for g in lay.groups]
                      + (["offset"] if design.offset is not None else [])) or "0"
-    lines.append(f"  eta = {eta};")
+    if not (lik.categorical and eta == "0"):  # categorical: the predictors mu<k> below are the model
+        lines.append(f"  eta = {eta};")
     if preds is not None:
         lines += preds.code_model()
     if lay.integrate_out_effects:
@@ -124,6 +126,15 @@ def _likelihood_note(fit, design) -> str:
 
 
 def _likelihood_call(lik, design, response: str) -> str:
+    if lik.categorical:  # brms: categorical_logit with the reference category's predictor fixed at 0
+        logits = ", ".join(["0"] + [f"{mu}[n]" for mu in lik.category_predictors])
+        offset = " + offset[n]" if design.offset is not None else ""
+        return f"categorical_logit_lpmf({response}[n] | [{logits}]'{offset})  // summed over rows n"
+    if lik.ordinal and lik.name in ("sratio", "acat"):  # brms's own functions, disc = 1
+        how = ("q_k = log1m_inv_logit(Intercept[k] - eta); log P(y = k) = log1m_exp(q_k) + sum(q[1:(k-1)])"
+               if lik.name == "sratio" else "p = append_row(0, cumulative_sum(eta - Intercept)); log P(y) = p[y] - "
+               "log_sum_exp(p)")
+        return f"{lik.name}_logit_lpmf({response} | eta, disc = 1, Intercept)  // {how}"
     if lik.ordinal:  # brms: ordered_logistic for the logit link, its cumulative_probit_lpmf otherwise
         if lik.link_name == "logit":
             return f"ordered_logistic_lpmf({response} | eta, Intercept)"

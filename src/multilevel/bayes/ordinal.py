@@ -1,4 +1,9 @@
-"""brms's ``cumulative`` family (ordinal regression): thresholds, densities, probabilities, draws.
+"""brms's ordinal families ``cumulative``, ``sratio`` and ``acat``: thresholds, densities, probabilities, draws.
+
+``sratio`` (stopping ratio) and ``acat`` (adjacent category), logit link only, share the layout below
+(thresholds ``b_Intercept[k]`` for uncentered predictors, no intercept in mu) but their thresholds
+are a plain vector in brms (not ordered) and their densities are brms's ``sratio_logit_lpmf`` and
+``acat_logit_lpmf`` (:func:`sratio_log_probabilities`, :func:`acat_log_probabilities`).
 
 brms 2.18 (``family = cumulative("logit")`` or ``"probit"``) has no intercept in the linear
 predictor; instead ``ordered[nthres] Intercept`` thresholds for the centered predictors, with
@@ -24,7 +29,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ORDINAL_FAMILIES = ("cumulative",)
+ORDINAL_FAMILIES = ("cumulative", "sratio", "acat")
+# families whose thresholds are Stan's ordered vector; sratio's and acat's are a plain vector in brms
+ORDERED_THRESHOLDS = ("cumulative",)
 
 
 # ---- the response ------------------------------------------------------------------------------
@@ -43,7 +50,7 @@ def ordinal_codes(values, name: str) -> np.ndarray:
         codes[series.isna().to_numpy()] = np.nan
         return codes
     if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
-        raise DataError(f"cumulative response {name!r} is text ({series.dtype}): make it an ordered categorical "
+        raise DataError(f"ordinal response {name!r} is text ({series.dtype}): make it an ordered categorical "
                         f"(pd.Categorical(values, categories=[...], ordered=True)) so that its order is known, "
                         f"or code it as whole numbers 1..K")
     return series.to_numpy(dtype=float, na_value=np.nan)
@@ -65,10 +72,10 @@ def check_ordinal_response(y: np.ndarray, name: str) -> int:
     y = np.asarray(y, dtype=float)
     bad = ~(np.isfinite(y) & (y >= 1) & (y == np.round(y)))
     if bad.any():
-        raise DataError(f"cumulative response {name!r} must be whole numbers 1, 2, ..., K (or an ordered "
+        raise DataError(f"ordinal response {name!r} must be whole numbers 1, 2, ..., K (or an ordered "
                         f"categorical); {int(bad.sum())} row(s) are not (first: {y[bad][0]:g})")
     if len(np.unique(y)) < 2:
-        raise DataError(f"cumulative response {name!r} has a single category ({y[0]:g}): an ordinal model "
+        raise DataError(f"ordinal response {name!r} has a single category ({y[0]:g}): an ordinal model "
                         "needs at least two")
     return int(np.max(y))
 
@@ -125,6 +132,61 @@ def category_log_probabilities(eta, thresholds, link: str, xp=np):
         xp.concatenate([z, inf], axis=-1), xp)
 
 
+def _log_sigmoid(z, xp):
+    if xp is np:
+        from scipy.special import log_expit
+
+        return log_expit(z)
+    from jax.nn import log_sigmoid
+
+    return log_sigmoid(z)
+
+
+def sratio_log_probabilities(eta, thresholds, xp=np):
+    """brms's ``sratio_logit_lpmf`` for every category (..., K): with ``q_j = log(1 - logistic(
+    thres_j - mu))`` (going on past category j), ``log P(y = k) = log logistic(thres_k - mu) +
+    sum_{j < k} q_j`` and ``log P(y = K) = sum_j q_j``."""
+    z = thresholds - eta[..., None]
+    q = _log_sigmoid(-z, xp)
+    before = xp.concatenate([xp.zeros(q.shape[:-1] + (1,)), xp.cumsum(q, axis=-1)], axis=-1)
+    stop = xp.concatenate([_log_sigmoid(z, xp), xp.zeros(z.shape[:-1] + (1,))], axis=-1)
+    return stop + before
+
+
+def acat_log_probabilities(eta, thresholds, xp=np):
+    """brms's ``acat_logit_lpmf`` for every category (..., K): ``p = (0, cumsum(mu - thres))``,
+    ``log P(y = k) = p_k - log_sum_exp(p)``."""
+    if xp is np:
+        from scipy.special import logsumexp
+    else:
+        from jax.scipy.special import logsumexp
+    steps = eta[..., None] - thresholds
+    p = xp.concatenate([xp.zeros(steps.shape[:-1] + (1,)), xp.cumsum(steps, axis=-1)], axis=-1)
+    return p - logsumexp(p, axis=-1, keepdims=True)
+
+
+def family_log_probabilities(eta, thresholds, link: str, family: str, xp=np):
+    """log P(y = k), k = 1..K (..., K), of any ordinal family."""
+    if family == "sratio":
+        return sratio_log_probabilities(eta, thresholds, xp)
+    if family == "acat":
+        return acat_log_probabilities(eta, thresholds, xp)
+    return category_log_probabilities(eta, thresholds, link, xp)
+
+
+def ordinal_lpmf(y, eta, thresholds, link: str, family: str = "cumulative"):
+    """log P(y | eta, thresholds) in JAX for any ordinal family, y coded 1..K (floats)."""
+    import jax.numpy as jnp
+
+    if family == "cumulative":
+        return cumulative_lpmf(y, eta, thresholds, link)
+    log_p = family_log_probabilities(jnp.asarray(eta), jnp.asarray(thresholds), link, family, jnp)
+    k = jnp.asarray(y).astype(jnp.int32) - 1
+    shape = jnp.broadcast_shapes(log_p.shape[:-1], k.shape)
+    log_p = jnp.broadcast_to(log_p, shape + log_p.shape[-1:])
+    return jnp.take_along_axis(log_p, jnp.broadcast_to(k, shape)[..., None], -1)[..., 0]
+
+
 def cumulative_lpmf(y, eta, thresholds, link: str):
     """log P(y | eta, thresholds) in JAX, y coded 1..K (floats); broadcasts over leading axes."""
     import jax.numpy as jnp
@@ -149,27 +211,27 @@ def cumulative_lpmf(y, eta, thresholds, link: str):
     return _interval_log_probability(lf_lo, lf_up, ls_lo, ls_up, z_up, jnp)
 
 
-def category_probabilities(eta, thresholds, link: str) -> np.ndarray:
+def category_probabilities(eta, thresholds, link: str, family: str = "cumulative") -> np.ndarray:
     """P(y = k) (..., K) in NumPy: brms's posterior_epred of an ordinal model."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.exp(category_log_probabilities(np.asarray(eta, float), np.asarray(thresholds, float), link))
+        return np.exp(family_log_probabilities(np.asarray(eta, float), np.asarray(thresholds, float), link, family))
 
 
 class OrdinalDistribution:
-    """The cumulative family at broadcast ``eta`` (...) and ``thresholds`` (..., K - 1)."""
+    """An ordinal family (cumulative, sratio, acat) at broadcast ``eta`` (...) and ``thresholds`` (..., K - 1)."""
 
-    def __init__(self, eta, thresholds, link: str):
-        self.eta, self.thresholds, self.link = eta, thresholds, link
+    def __init__(self, eta, thresholds, link: str, family: str = "cumulative"):
+        self.eta, self.thresholds, self.link, self.family = eta, thresholds, link, family
 
     def log_prob(self, y):
-        return cumulative_lpmf(y, self.eta, self.thresholds, self.link)
+        return ordinal_lpmf(y, self.eta, self.thresholds, self.link, self.family)
 
     def sample(self, key, sample_shape=()):
         """Categories 1..K (floats), by inverting the cumulative probabilities with one uniform each."""
         from .distributions import _numpy_rng
 
         rng = _numpy_rng(key)
-        probs = category_probabilities(self.eta, self.thresholds, self.link)
+        probs = category_probabilities(self.eta, self.thresholds, self.link, self.family)
         shape = tuple(sample_shape) + probs.shape[:-1]
         cumulative = np.cumsum(np.broadcast_to(probs, shape + probs.shape[-1:]), axis=-1)
         u = rng.random(shape)[..., None]

@@ -287,6 +287,10 @@ class BrmFit(FormulaFit):
             out["thresholds"] = threshold_draws(self.run.samples, self.layout).reshape(-1, self.layout.thresholds)
         return out
 
+    def response_categories(self):
+        """A categorical model's category labels, the reference first (None for other families)."""
+        return list(self.likelihood.categories) if self.likelihood.categorical else None
+
     def prior_samples(self, ndraws: int = 2000, seed=None) -> dict:
         """Draws from the priors, brms-named (needs ``sample_prior="yes"`` when fitting)."""
         frame = self.prior_draws
@@ -297,15 +301,19 @@ class BrmFit(FormulaFit):
     def replicated_data(self, ndraws: int = 50, seed=None) -> np.ndarray:
         """(ndraws, observations) posterior predictive data sets, on the scale of :meth:`observed`."""
         replicated = self.posterior_predict(ndraws=ndraws, seed=seed)
+        if self.likelihood.categorical:  # labels -> the codes 1..K that observed() holds
+            codes = {label: k + 1.0 for k, label in enumerate(self.likelihood.categories)}
+            return np.vectorize(codes.__getitem__, otypes=[float])(replicated)
         if self.likelihood.name == "binomial" and self.design.weights is not None:
             replicated = replicated / self.design.weights
         return replicated
 
     def fitted_mean(self) -> np.ndarray:
         """Posterior mean of the expected response per observation, on the scale of :meth:`observed`
-        (ordinal models: the expected category, sum_k k P(y = k))."""
+        (ordinal models: the expected category, sum_k k P(y = k); categorical models the same on
+        the codes 1..K, which observed() holds)."""
         epred = self.posterior_epred().mean(axis=0)
-        if self.layout.thresholds:
+        if self.layout.thresholds or self.likelihood.categorical:
             return epred @ np.arange(1, epred.shape[-1] + 1)
         if self.likelihood.name == "binomial" and self.design.weights is not None:
             epred = epred / self.design.weights
@@ -343,9 +351,11 @@ class BrmFit(FormulaFit):
     # ---- prediction and model checking -----------------------------------------------------------
     def posterior_linpred(self, newdata=None, re_formula=None, allow_new_levels=False,
                           sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
-        from .predict import linear_predictor
+        from .predict import category_linear_predictors, linear_predictor
 
-        return linear_predictor(self, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+        # categorical: (draws, rows, K - 1), one predictor mu<k> per non-reference category, as brms
+        predictor = category_linear_predictors if self.likelihood.categorical else linear_predictor
+        return predictor(self, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
 
     def posterior_epred(self, newdata=None, re_formula=None, allow_new_levels=False,
                         sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
@@ -491,10 +501,10 @@ class BrmFit(FormulaFit):
 
     def bayes_r2(self) -> pd.DataFrame:
         """Bayesian R^2 (Gelman et al. 2019): var(fit) / (var(fit) + var(residual)) per draw."""
-        if self.layout.thresholds:
+        if self.layout.thresholds or self.likelihood.categorical:
             from ..errors import ArgumentError
 
-            raise ArgumentError("bayes_r2 is not defined for ordinal models (brms: 'bayes_R2' is not defined "
+            raise ArgumentError("bayes_r2 is not defined for ordinal or categorical models (brms: 'bayes_R2' is not defined "
                                 "for ordinal or categorical models): their expected value is a probability per category")
         epred = self.posterior_epred().reshape(-1, self.nobs)
         y = self.likelihood.data(self.design)["y"]

@@ -85,6 +85,27 @@ def linear_predictor(fit, newdata=None, re_formula=None, allow_new_levels=False,
     return eta
 
 
+def category_linear_predictors(fit, newdata=None, re_formula=None, allow_new_levels=False,
+                               sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
+    """(draws, observations, K - 1): a categorical model's predictors ``mu<k>`` of the non-reference
+    categories (plus any offset), brms's posterior_linpred of such a model."""
+    _check_category_re_formula(fit, re_formula)
+    eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
+    extra = _extra_for(fit, ndraws, seed, newdata)
+    return np.stack([eta + extra[mu] for mu in fit.likelihood.category_predictors], axis=-1)
+
+
+def _check_category_re_formula(fit, re_formula) -> None:
+    """A categorical model's group-level effects live in its predictors mu<k>, which always include
+    them: re_formula (brms's NA or a subset) is refused rather than silently ignored."""
+    from ..errors import ArgumentError
+
+    preds = fit.layout.predictors
+    if fit.likelihood.categorical and re_formula is not None and any(p.terms for p in preds.items):
+        raise ArgumentError(f"re_formula={re_formula!r} is not available for categorical models yet: their "
+                            "predictions always include the group-level effects of every mu<category>")
+
+
 def _new_level_effects(fit, g, r, draws, pick, n_new, how, rng) -> np.ndarray:
     """Effects for observations of unseen levels (draws, n_new, p); all new rows of one draw share a level."""
     n_draws, levels, p = r.shape
@@ -114,6 +135,7 @@ def expected_value(fit, newdata=None, re_formula=None, allow_new_levels=False,
                    sample_new_levels="uncertainty", ndraws=None, seed=None) -> np.ndarray:
     """(draws, observations) E[y]; binomial: expected successes, as brms. Ordinal (cumulative)
     models: the probability of each category, (draws, observations, K), as brms."""
+    _check_category_re_formula(fit, re_formula)
     eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
     extra = _extra_for(fit, ndraws, seed, newdata)
     data = _data_for(fit, newdata)
@@ -131,6 +153,7 @@ def predictive_draws(fit, newdata=None, re_formula=None, allow_new_levels=False,
     """(draws, observations) draws from the posterior predictive distribution."""
     import jax
 
+    _check_category_re_formula(fit, re_formula)
     eta = linear_predictor(fit, newdata, re_formula, allow_new_levels, sample_new_levels, ndraws, seed)
     extra = _extra_for(fit, ndraws, seed, newdata)
     data = _data_for(fit, newdata)
@@ -142,7 +165,10 @@ def predictive_draws(fit, newdata=None, re_formula=None, allow_new_levels=False,
         return truncated_draws(fit.likelihood.name, params, *bounds, np.random.default_rng(seed))
     dist = fit.likelihood.distribution(eta, extra, data)
     key = jax.random.PRNGKey(0 if seed is None else int(seed))
-    return np.asarray(dist.sample(key))
+    draws = np.asarray(dist.sample(key))
+    if fit.likelihood.categorical:  # the category labels (brms gives their codes 1..K)
+        return np.asarray(fit.likelihood.categories, dtype=object)[draws.astype(int) - 1]
+    return draws
 
 
 def _extra_for(fit, ndraws, seed, newdata=None) -> dict:

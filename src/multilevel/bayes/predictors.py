@@ -395,10 +395,6 @@ def _check_expression(formula: BrmsFormula, data: pd.DataFrame):
 def build_predictors(formula: BrmsFormula, data: pd.DataFrame, design, likelihood, user_priors) -> Predictors:
     """The extra predictors of a bf() model on the rows of ``data`` (those of :func:`model_rows`),
     checked against the family, with their priors resolved."""
-    from ..design import build_design
-    from ..formula import parse_formula
-    from .model import _brms_coef
-
     expression = _check_expression(formula, data) if formula.nl else None
     from .model import default_priors
 
@@ -410,21 +406,9 @@ def build_predictors(formula: BrmsFormula, data: pd.DataFrame, design, likelihoo
             raise FormulaError(f"the {likelihood.name} family has no parameter {name!r} for the formula "
                                f"'{name} ~ {rhs}'; its distributional parameters: "
                                f"{', '.join(likelihood.parameters) or 'none'}")
-        parsed = parse_formula(f"{formula.response} ~ {rhs}")
-        if parsed.offsets:
-            raise FormulaError(f"offset() in the formula '{name} ~ {rhs}' is not available yet")
-        part = build_design(parsed, data, na_action="omit", observation_level_ok=True)
-        if part.nobs != len(data):
-            raise DataError(f"the formula '{name} ~ {rhs}' uses {part.nobs} of the model's {len(data)} rows")
-        names = list(part.fixed.column_names)
-        centered = is_dpar and "(Intercept)" in names
-        columns = tuple(i for i, n in enumerate(names) if not (centered and n == "(Intercept)"))
-        x = part.fixed.matrix[:, list(columns)]
-        means = x.mean(axis=0) if centered and columns else np.zeros(len(columns))
-        items.append(Predictor(name, "dpar" if is_dpar else "nlpar", rhs, part, columns,
-                               tuple(_brms_coef(names[i]) for i in columns), centered, means,
-                               DPAR_LINKS[name] if is_dpar else "identity",
-                               "student_t(3, 0, 2.5)" if is_dpar else sd_default))
+        items.append(build_predictor(name, rhs, formula.response, data, "dpar" if is_dpar else "nlpar",
+                                     DPAR_LINKS[name] if is_dpar else "identity",
+                                     "student_t(3, 0, 2.5)" if is_dpar else sd_default))
     if expression is not None:
         from ..rethinking.parse import names_in
 
@@ -436,6 +420,29 @@ def build_predictors(formula: BrmsFormula, data: pd.DataFrame, design, likelihoo
                        tuple(sorted(expression_columns(formula, set(data.columns)) if formula.nl else ())), data)
     preds.priors = resolve_predictor_priors(preds, user_priors)
     return preds
+
+
+def build_predictor(name: str, rhs: str, response: str, data: pd.DataFrame, kind: str, link: str,
+                    sd_default: str) -> Predictor:
+    """One further formula ``name ~ rhs`` on the model's rows: its own design (a distributional
+    parameter's intercept centered, as brms's ``Intercept_<name>``)."""
+    from ..design import build_design
+    from ..formula import parse_formula
+    from .model import _brms_coef
+
+    parsed = parse_formula(f"{response} ~ {rhs}")
+    if parsed.offsets:
+        raise FormulaError(f"offset() in the formula '{name} ~ {rhs}' is not available yet")
+    part = build_design(parsed, data, na_action="omit", observation_level_ok=True)
+    if part.nobs != len(data):
+        raise DataError(f"the formula '{name} ~ {rhs}' uses {part.nobs} of the model's {len(data)} rows")
+    names = list(part.fixed.column_names)
+    centered = kind == "dpar" and "(Intercept)" in names
+    columns = tuple(i for i, n in enumerate(names) if not (centered and n == "(Intercept)"))
+    x = part.fixed.matrix[:, list(columns)]
+    means = x.mean(axis=0) if centered and columns else np.zeros(len(columns))
+    return Predictor(name, kind, rhs, part, columns, tuple(_brms_coef(names[i]) for i in columns), centered, means,
+                     link, sd_default)
 
 
 def resolve_predictor_priors(preds: Predictors, user_priors) -> dict:

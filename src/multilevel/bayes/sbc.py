@@ -170,10 +170,8 @@ class Simulator:
         complete = data[[v for v in parsed.variables if v in data.columns]].notna().all(axis=1)
         simulator = cls(formula, data.loc[complete].reset_index(drop=True), family, [], response[0], link)
         _design, likelihood, layout = simulator._build(user_priors)
-        if likelihood.ordinal:
-            # a simulated response may miss the top category, and a refit would then have fewer thresholds
-            raise ArgumentError(f"sbc does not simulate ordinal ({likelihood.name}) responses: a simulated data set "
-                                "can lack a category, which changes the model refitted to it")
+        if likelihood.categorical:
+            raise ArgumentError("sbc does not simulate categorical responses yet")
         if any(k in _design.additions for k in ("cens", "trunc_lb", "trunc_ub")):
             raise ArgumentError("sbc does not simulate censored or truncated responses (cens(), trunc()): its "
                                 "simulated responses would be neither, unlike the data the model describes")
@@ -259,6 +257,12 @@ class Simulator:
         if layout.intercept:  # the prior is on the intercept of centered predictors, as in brms
             truth["b_Intercept"] = intercept - (float(b @ layout.x_means) if len(b) else 0.0)
         truth.update({f"b_{c}": float(v) for c, v in zip(layout.b_names, b)})
+        if layout.thresholds:  # ordinal: brms's b_Intercept[k], the thresholds for uncentered predictors
+            threshold_priors = [prior["Intercept", str(k + 1), ""] for k in range(layout.thresholds)]
+            thresholds = (_ordered_draw(threshold_priors, next_key) if layout.ordered_thresholds else  # sratio, acat
+                          np.array([float(numpyro_distribution(p.text).sample(next_key())) for p in threshold_priors]))
+            thresholds = thresholds + (float(b @ layout.x_means) if len(b) else 0.0)
+            truth.update({f"b_Intercept[{k + 1}]": float(v) for k, v in enumerate(thresholds)})
         cors = {}
         for g in layout.groups:
             sd = np.array([_positive_draw(prior["sd", c, g.group], next_key()) for c in g.columns])
@@ -303,7 +307,10 @@ class Simulator:
         import jax.numpy as jnp
 
         names = list(design.fixed.column_names)
-        beta = np.array([truth["b_Intercept"] if n == "(Intercept)" else truth[f"b_{n}"] for n in names])
+        if layout.thresholds:  # ordinal: no intercept in eta, the thresholds go to the likelihood
+            extra = {**extra, "thresholds": np.array([truth[f"b_Intercept[{k + 1}]"] for k in range(layout.thresholds)])}
+        beta = np.array([(0.0 if layout.thresholds else truth["b_Intercept"]) if n == "(Intercept)" else truth[f"b_{n}"]
+                         for n in names])
         eta = design.fixed.matrix @ beta if names else np.zeros(design.nobs)
         if design.offset is not None:
             eta = eta + design.offset
@@ -317,6 +324,22 @@ class Simulator:
         data = {k: v.astype(int) if k == "trials" else v for k, v in likelihood.data(design).items()}
         distribution = likelihood.distribution(jnp.asarray(eta), {p: jnp.asarray(v) for p, v in extra.items()}, data)
         return np.asarray(distribution.sample(key))
+
+
+def _ordered_draw(priors: list[Prior], next_key) -> np.ndarray:
+    """An ordinal model's thresholds (for centered predictors) from their priors restricted to
+    increasing values, as brm's ``ordered`` vector has them: with one prior for all, the sorted
+    independent draws (their density is the product of the priors on the ordered region, times K!);
+    with different priors, independent draws until they come out increasing."""
+    distributions = [numpyro_distribution(p.text) for p in priors]
+    if len({p.text for p in priors}) == 1:
+        return np.sort([float(d.sample(next_key())) for d in distributions])
+    for _ in range(_POSITIVE_BATCH * _POSITIVE_ROUNDS):
+        values = np.array([float(d.sample(next_key())) for d in distributions])
+        if np.all(np.diff(values) > 0):
+            return values
+    raise PriorError(f"the thresholds' priors ({', '.join(p.text for p in priors)}) almost never give increasing "
+                     "values; sbc cannot draw from them")
 
 
 def _positive_draw(prior: Prior, key) -> float:
@@ -372,6 +395,10 @@ class Replicate:
         data = self.simulator.data.copy()
         data[self.simulator.response] = y
         nothing = [np.nan] * len(self.variables)
+        _design, likelihood, layout = self.simulator.built
+        if likelihood.ordinal and np.max(y) < layout.thresholds + 1:
+            # the refit would have fewer thresholds (K is the largest category seen): counted, not hidden
+            return nothing, values, FAILED, 0, f"the simulated response lacks the top category {layout.thresholds + 1}"
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             try:

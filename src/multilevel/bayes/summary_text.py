@@ -73,6 +73,8 @@ class BrmSummary:
         links = [f"mu = {fit.likelihood.link_name}"] + [
             f"{p} = {next(x.link for x in preds.items if x.name == p) if preds is not None and p in preds.dpars else 'identity'}"
             for p in fit.likelihood.parameters]
+        if fit.likelihood.categorical:  # brms: "muB = logit; muC = logit", one per predicted category
+            links = [f"{mu} = {fit.likelihood.link_name}" for mu in fit.likelihood.category_predictors]
         if fit.layout.thresholds:
             links.append("disc = identity")  # brms prints the link of disc, fixed at 1 (not a parameter)
         return [f" Family: {fit.likelihood.name} ", f"  Links: {'; '.join(links)} ",

@@ -57,7 +57,7 @@ def _add_draws(newdata, fit, question, value, ndraws, seed, re_formula, allow_ne
     if values.shape[:2] != (len(picked), len(newdata)) or values.ndim > 3:
         raise DataError(f"{question} gave draws of shape {values.shape}, expected ({len(picked)}, {len(newdata)})")
     if values.ndim == 3:  # ordinal epred: a probability per category, rows by .category as tidybayes
-        return _with_categories(newdata, values, picked, iterations, value)
+        return _with_categories(newdata, values, picked, iterations, value, fit.response_categories())
     n_draws, n_rows = values.shape
     out = newdata.iloc[np.repeat(np.arange(n_rows), n_draws)].reset_index(drop=True)
     out[".row"] = np.repeat(np.arange(1, n_rows + 1), n_draws)
@@ -69,9 +69,10 @@ def _add_draws(newdata, fit, question, value, ndraws, seed, re_formula, allow_ne
     return out
 
 
-def _with_categories(newdata, values, picked, iterations, value) -> pd.DataFrame:
+def _with_categories(newdata, values, picked, iterations, value, labels=None) -> pd.DataFrame:
     """(draws, rows, K) -> one row per (newdata row, category, draw), with tidybayes's ``.category``
-    (1..K) beside ``.row``: what ``add_epred_draws`` gives for an ordinal brms model."""
+    (1..K; a categorical model's labels) beside ``.row``: what ``add_epred_draws`` gives for an
+    ordinal or categorical brms model."""
     if ".category" in newdata.columns:
         raise DataError("newdata already has a column .category; rename it (the categories are added under that name)")
     n_draws, n_rows, n_categories = values.shape
@@ -81,7 +82,10 @@ def _with_categories(newdata, values, picked, iterations, value) -> pd.DataFrame
     out[".chain"] = np.tile(picked // iterations + 1, n_rows * n_categories)
     out[".iteration"] = np.tile(picked % iterations + 1, n_rows * n_categories)
     out[".draw"] = np.tile(picked + 1, n_rows * n_categories)
-    out[".category"] = np.tile(np.repeat(np.arange(1, n_categories + 1), n_draws), n_rows)
+    if labels is not None and len(labels) == n_categories + 1:  # categorical linpred: mu<k> of k = 2..K
+        labels = labels[1:]
+    categories = np.arange(1, n_categories + 1) if labels is None else np.asarray(labels, dtype=object)
+    out[".category"] = np.tile(np.repeat(categories, n_draws), n_rows)
     out[value] = np.transpose(values, (1, 2, 0)).reshape(-1)
     out.attrs["multilevel_values"] = [value]
     return out

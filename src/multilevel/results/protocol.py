@@ -91,6 +91,11 @@ class Fit:
     def observation_weights(self):
         return None
 
+    def response_categories(self):
+        """The labels of an unordered categorical response, reference first (the ``.category`` of
+        ``add_epred_draws``); None where the response is not categorical (ordinal: categories 1..K)."""
+        return None
+
     @property
     def response_name(self) -> str:
         return "response"
