@@ -209,9 +209,10 @@ class BrmFit(FormulaFit):
 
     def diagram(self, format: str | None = None, ax=None):
         """The plate diagram of the model: a matplotlib Figure, or SVG text with ``format="svg"``."""
-        from ..plots.diagram import diagram_of
+        from ..equations.graphs import formula_graph
+        from ..plots.diagram import show
 
-        return diagram_of(self, format=format, ax=ax)
+        return show(formula_graph(self), format=format, ax=ax)
 
     def prior_summary(self) -> pd.DataFrame:
         """The priors, as brms's ``prior_summary()``: its rows (class-wide, group-wide, per coefficient),

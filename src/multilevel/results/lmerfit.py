@@ -269,9 +269,10 @@ class LmerFit(FormulaFit):
     def diagram(self, format: str | None = None, ax=None):
         """The plate diagram (Bayesian network) of the model: a matplotlib Figure, or SVG text with
         ``format="svg"`` (:mod:`multilevel.plots.diagram`)."""
-        from ..plots.diagram import diagram_of
+        from ..equations.graphs import formula_graph
+        from ..plots.diagram import show
 
-        return diagram_of(self, format=format, ax=ax)
+        return show(formula_graph(self), format=format, ax=ax)
 
     def objective(self, params=None):
         """The criterion the fit minimized, as a function (lme4's ``devfun``, MixedModels.jl's ``objective!``):

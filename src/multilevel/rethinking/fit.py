@@ -223,9 +223,10 @@ class UlamFit(Fit):
     def diagram(self, format: str | None = None, ax=None):
         """The plate diagram of the model (data shaded, definitions dashed, one plate per index column
         and one for the observations): a matplotlib Figure, or SVG text with ``format="svg"``."""
-        from ..plots.diagram import diagram_of
+        from ..equations.graphs import ulam_graph
+        from ..plots.diagram import show
 
-        return diagram_of(self, format=format, ax=ax)
+        return show(ulam_graph(self), format=format, ax=ax)
 
     def math(self, style: str = "rethinking", numbers: bool = False):
         """The model as equations (LaTeX), one line per statement as *Statistical Rethinking* writes
