@@ -22,7 +22,9 @@ def test_report_content(report_path):
     text = report_path.read_text()
     for piece in ["<h2>Summary</h2>", "Linear mixed model fit by REML", "<h2>Diagnostics</h2>", "<h2>Plots</h2>"]:
         assert piece in text
-    assert text.count("data:image/png;base64,") == 5  # coefficients, caterpillar, shrinkage, predictions, pp_check
+    # equations, plate diagram, coefficients, caterpillar, shrinkage, predictions, pp_check
+    assert text.count("data:image/png;base64,") == 7
+    assert "<h2>Model</h2>" in text and "\\begin{align*}" in text
     assert "not drawn" not in text
 
 
@@ -57,7 +59,7 @@ def _dump_dom(page, tmp_path) -> subprocess.CompletedProcess:
 
 def test_report_renders_in_headless_chromium(report_path, tmp_path):
     result = _dump_dom(report_path, tmp_path)
-    assert 'data-images="ok:5"' in result.stdout, result.stderr[-2000:]
+    assert 'data-images="ok:7"' in result.stdout, result.stderr[-2000:]
     console_errors = [line for line in result.stderr.splitlines()
                       if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)]
     assert not console_errors
@@ -147,7 +149,7 @@ def test_crafted_names_show_as_text_in_headless_chromium(crafted_report, tmp_pat
     text = "".join(dom.text)
     for payload in PAYLOADS:
         assert payload in text  # shown to the reader, literally
-    assert 'data-images="ok:5"' in result.stdout  # no broken <img> injected
+    assert 'data-images="ok:7"' in result.stdout  # no broken <img> injected
 
 
 def test_lmer_and_glmer_html_summaries_escape_user_text():

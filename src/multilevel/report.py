@@ -34,6 +34,37 @@ def _png(figure_or_axes) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def equations_figure(equations):
+    """The equations as a matplotlib Figure (mathtext, one line each): a picture the page can embed
+    offline, without a TeX installation or a script from the web."""
+    import matplotlib.pyplot as plt
+
+    lines = equations.mathtext_lines()
+    fig = plt.figure(figsize=(8.5, 0.42 * len(lines) + 0.2))
+    for k, line in enumerate(lines):
+        fig.text(0.01, 1 - (k + 0.7) / (len(lines) + 0.2), line, fontsize=12, ha="left", va="center")
+    return fig
+
+
+def _model_section(fit) -> list[str]:
+    """The model as equations (the picture and its LaTeX) and as a plate diagram."""
+    out = ["<h2>Model</h2>"]
+    for name, make in (("Equations", lambda: fit.math()), ("Plate diagram", lambda: fit.diagram())):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                made = make()
+                image = _png(equations_figure(made) if name == "Equations" else made)
+            except Exception as exc:  # reported, not fatal
+                out.append(f"<p><i>{html.escape(name)}: not drawn ({html.escape(str(exc))})</i></p>")
+                continue
+        out.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{image}'>"
+                   f"<figcaption>{html.escape(name)}</figcaption></figure>")
+        if name == "Equations":
+            out.append(f"<details><summary>LaTeX</summary><pre>{html.escape(made.latex)}</pre></details>")
+    return out
+
+
 def _pictures(fit) -> list[tuple[str, object]]:
     """(title, callable) for every plot that fits this model."""
     bayesian = fit.bayesian
@@ -63,6 +94,7 @@ def build_report(fit, title: str | None = None) -> str:
     sections.append("<h2>Diagnostics</h2>")
     sections.append("<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in messages) + "</ul>" if messages
                     else "<p>No warnings: the optimizer converged / the sampler reported no problems.</p>")
+    sections += _model_section(fit)
     sections.append("<h2>Plots</h2>")
     for name, draw in _pictures(fit):
         with warnings.catch_warnings():
