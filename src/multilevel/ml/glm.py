@@ -23,7 +23,7 @@ from ..options import whole_number
 from ..results.glmfit import GlmFit
 from .lm import least_squares, unscaled_covariance
 from .services import LinearModelServices
-from .update import records_call
+from .update import remember_call
 
 EPSILON = 1e-8  # glm.control()$epsilon
 MAXIT = 25  # glm.control()$maxit
@@ -93,7 +93,6 @@ def irls(x: np.ndarray, y: np.ndarray, weights: np.ndarray, offset: np.ndarray, 
     return IrlsResult(coef, r, w2, eta, mu, dev, iteration, converged, boundary)
 
 
-@records_call
 def glm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None = None, weights=None,
         offset=None, na_action: str = "omit", maxit: int = MAXIT, epsilon: float = EPSILON,
         data_name: str | None = None, contrasts: dict | None = None) -> GlmFit:
@@ -124,6 +123,7 @@ def glm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
     >>> round(fit.deviance, 3)
     114.102
     """
+    arguments = dict(locals())  # the call, for fit.update() (as given: before any checks)
     maxit = whole_number("maxit", maxit, 1)
     fam = get_family(family, link)
     allowed = VALID_LINKS.get(fam.name, ())
@@ -139,7 +139,7 @@ def glm(formula: str, data: pd.DataFrame, *, family="gaussian", link: str | None
     call = {"family": family if isinstance(family, str) else fam.name, "link": link}
     if isinstance(weights, str):
         call["weights"] = weights
-    return fit_glm_design(design, maxit=maxit, epsilon=float(epsilon), data_name=data_name or "data", call=call)
+    return remember_call(fit_glm_design(design, maxit=maxit, epsilon=float(epsilon), data_name=data_name or "data", call=call), "glm", arguments)
 
 
 def fit_glm_design(design: Design, *, maxit: int = MAXIT, epsilon: float = EPSILON, data_name: str = "data",

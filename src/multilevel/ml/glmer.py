@@ -26,7 +26,7 @@ from .optimize import bobyqa, finite_difference_hessian
 from .services import GeneralizedMixedServices
 from .lmer import refuse_out_of_core_options, require_grouping
 from .standardize import standardize
-from .update import records_call
+from .update import remember_call
 from .control import OptimizerControl, glmm_deviance_function
 
 GRADIENT_TOL = 2e-3
@@ -39,7 +39,6 @@ class SeparationWarning(UserWarning):
     """Fitted probabilities of exactly 0 or 1: some fixed effects are not identified."""
 
 
-@records_call
 def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | None = None, nagq: int = 1,
           weights=None, offset=None, na_action: str = "omit", start=None, data_name: str | None = None,
           progress: bool | None = None, client=None, contrasts: dict | None = None, control: dict | None = None,
@@ -88,6 +87,7 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
     >>> round(fit.loglik, 2)
     -92.03
     """
+    arguments = dict(locals())  # the call, for fit.update() (as given: before any checks)
     nagq = whole_number("nagq", nagq, 0, MAX_NAGQ)
     progress = flag("progress", progress, allow_none=True)
     control, devfun_only = OptimizerControl.of(control, "glmer"), flag("devfun_only", devfun_only)
@@ -103,9 +103,9 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
 
         refuse_out_of_core_options(contrasts=contrasts, control=control != OptimizerControl(),
                                    devfun_only=devfun_only)
-        return glmer_out_of_core(parsed, data, family=fam, nagq=int(nagq), weights=weights, offset=offset,
-                                 na_action=na_action, start=start, data_name=data_name, progress=progress,
-                                 client=client)
+        return remember_call(glmer_out_of_core(parsed, data, family=fam, nagq=int(nagq), weights=weights, offset=offset,
+                                               na_action=na_action, start=start, data_name=data_name, progress=progress,
+                                               client=client), "glmer", arguments)
     if client is not None:
         raise ArgumentError("client= is for out-of-core data (a Dask DataFrame or a parquet path); "
                             "in-memory data are fitted in this process")
@@ -113,9 +113,10 @@ def glmer(formula: str, data: pd.DataFrame, *, family="binomial", link: str | No
                           contrasts=contrasts)
     if devfun_only:
         _check_response_varies(design)
-        return glmm_deviance_function(GLMMProblem(design, nagq=int(nagq)), int(nagq), design.fixed.column_names)
-    return fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data", progress=progress,
-                           control=control)
+        devfun = glmm_deviance_function(GLMMProblem(design, nagq=int(nagq)), int(nagq), design.fixed.column_names)
+        return remember_call(devfun, "glmer", arguments)
+    return remember_call(fit_glmm_design(design, nagq=int(nagq), start=start, data_name=data_name or "data", progress=progress,
+                                         control=control), "glmer", arguments)
 
 
 def _check_family(fam) -> None:
@@ -282,7 +283,6 @@ def _check_separation(fit: GlmerFit, count_extreme=None) -> None:
     warnings.warn(message, SeparationWarning, stacklevel=6)
 
 
-@records_call
 def glmer_nb(formula: str, data: pd.DataFrame, *, nagq: int = 1, weights=None, offset=None,
              na_action: str = "omit", data_name: str | None = None, tol: float = 1e-5,
              contrasts: dict | None = None) -> GlmerFit:
@@ -291,6 +291,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, nagq: int = 1, weights=None, o
     A Poisson fit gives a start for the shape (its ML estimate given the fitted means); the
     shape is then chosen by Brent's method on log(theta), refitting the GLMM at each value.
     """
+    arguments = dict(locals())  # the call, for fit.update() (as given: before any checks)
     nagq = whole_number("nagq", nagq, 0, MAX_NAGQ)
     parsed = require_grouping(parse_formula(formula), "glmer_nb")
     design = build_design(parsed, data, weights=weights, offset=offset, family=get_family("poisson"),
@@ -317,7 +318,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, nagq: int = 1, weights=None, o
     final = fit_glmm_design(best.design, nagq=nagq, start=np.concatenate([best.theta, best.fixef().to_numpy()]),
                             data_name=data_name or "data")
     final.optimizer.settings["nb_shape_evaluations"] = int(result.nfev)
-    return final
+    return remember_call(final, "glmer_nb", arguments)
 
 
 def _with_family(design: Design, family) -> Design:

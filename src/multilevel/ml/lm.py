@@ -19,7 +19,7 @@ from ..errors import DataError, ModelError
 from ..formula import parse_formula
 from ..results.lmfit import LmFit
 from .services import LinearModelServices
-from .update import records_call
+from .update import remember_call
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,6 @@ def unscaled_covariance(r: np.ndarray) -> np.ndarray:
     return inv @ inv.T
 
 
-@records_call
 def lm(formula: str, data: pd.DataFrame, *, weights=None, offset=None, na_action: str = "omit",
        data_name: str | None = None, contrasts: dict | None = None) -> LmFit:
     """Fit a linear model by least squares, as R's ``lm``.
@@ -89,6 +88,7 @@ def lm(formula: str, data: pd.DataFrame, *, weights=None, offset=None, na_action
     >>> round(float(fit.coef()["Days"]), 4)
     10.4673
     """
+    arguments = dict(locals())  # the call, for fit.update() (as given: before any checks)
     parsed = parse_formula(formula)
     if parsed.bars:
         raise ModelError(f"lm fits models without random-effects terms; {parsed.text!r} has "
@@ -96,7 +96,7 @@ def lm(formula: str, data: pd.DataFrame, *, weights=None, offset=None, na_action
     design = build_design(parsed, data, weights=weights, offset=offset, na_action=na_action,
                           contrasts=contrasts)
     call = {"weights": weights} if isinstance(weights, str) else {}
-    return fit_lm_design(design, data_name=data_name or "data", call=call)
+    return remember_call(fit_lm_design(design, data_name=data_name or "data", call=call), "lm", arguments)
 
 
 def fit_lm_design(design: Design, *, data_name: str = "data", call: dict | None = None) -> LmFit:

@@ -18,13 +18,12 @@ from .lmm import LMMProblem
 from .optimize import bobyqa, finite_difference_gradient, finite_difference_hessian
 from .services import LinearMixedServices
 from .standardize import standardize
-from .update import records_call
+from .update import remember_call
 from .control import OptimizerControl, lmm_deviance_function
 
 GRADIENT_TOL = 2e-3  # lme4's check.conv.grad tolerance
 
 
-@records_call
 def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=None, na_action: str = "omit",
          start=None, data_name: str | None = None, progress: bool | None = None, client=None,
          contrasts: dict | None = None, control: dict | None = None, devfun_only: bool = False) -> LmerFit:
@@ -69,6 +68,7 @@ def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=N
     >>> round(fit.reml_criterion, 3)
     1743.628
     """
+    arguments = dict(locals())  # the call, for fit.update() (as given: before any checks)
     reml, progress = flag("reml", reml), flag("progress", progress, allow_none=True)
     control, devfun_only = OptimizerControl.of(control, "lmer"), flag("devfun_only", devfun_only)
     parsed = require_grouping(parse_formula(formula), "lmer")
@@ -77,16 +77,16 @@ def lmer(formula: str, data: pd.DataFrame | str, *, reml: bool = True, weights=N
 
         refuse_out_of_core_options(contrasts=contrasts, control=control != OptimizerControl(),
                                    devfun_only=devfun_only)
-        return lmer_out_of_core(parsed, data, reml=reml, weights=weights, na_action=na_action, start=start,
-                                data_name=data_name, progress=progress, client=client)
+        return remember_call(lmer_out_of_core(parsed, data, reml=reml, weights=weights, na_action=na_action, start=start,
+                                              data_name=data_name, progress=progress, client=client), "lmer", arguments)
     if client is not None:
         raise ArgumentError("client= is for out-of-core data (a Dask DataFrame or a parquet path); "
                             "an in-memory DataFrame is fitted in this process")
     design = build_design(parsed, data, weights=weights, na_action=na_action, contrasts=contrasts)
     if devfun_only:
-        return lmm_deviance_function(LMMProblem(design, reml=reml), reml)
-    return fit_design(design, reml=reml, start=start, data_name=data_name or "data", progress=progress,
-                      control=control)
+        return remember_call(lmm_deviance_function(LMMProblem(design, reml=reml), reml), "lmer", arguments)
+    return remember_call(fit_design(design, reml=reml, start=start, data_name=data_name or "data", progress=progress,
+                                    control=control), "lmer", arguments)
 
 
 def refuse_out_of_core_options(**given) -> None:

@@ -3,7 +3,7 @@
 - ``fit.update("~ . + x")``, ``fit.update(data=other)``, ``fit.update(reml=False)``: the fit's call made
   again with the changes; the formula follows R's ``update.formula``
   (:func:`multilevel.formula.update.update_formula`). Every engine records its call on the fit
-  (:func:`records_call`); a fit made otherwise (a bootstrap replicate, say) cannot be updated.
+  (:func:`remember_call`); a fit made otherwise (a bootstrap replicate, say) cannot be updated.
 - ``fit.refit(y)``: lme4's ``refit(object, newresp)``, the same model for another response. For lmer,
   the cross-products of Z and X and the symbolic factorization are reused and only the blocks that
   involve y are recomputed (:meth:`multilevel.ml.lmm.LMMProblem.with_response`); the optimizer starts
@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
 
 import numpy as np
 import pandas as pd
@@ -22,20 +20,16 @@ from ..errors import ArgumentError, DataError
 from ..formula.update import update_formula
 
 
-def records_call(engine):
-    """Decorate an engine function so that its fits record the call: the engine's name and every argument
-    as bound (defaults included), which :func:`update` makes again with the changes."""
-    signature = inspect.signature(engine)
-
-    @functools.wraps(engine)
-    def recording(*args, **kwargs):
-        fit = engine(*args, **kwargs)
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        fit._call = {"engine": engine.__name__, **bound.arguments}
-        return fit
-
-    return recording
+def remember_call(fit, engine: str, arguments: dict):
+    """Record on ``fit`` the engine and the arguments it was called with (what :func:`update` makes
+    again); returns ``fit``. Engines call it at each return (a decorator would add a frame between the
+    user and the warnings that point at the user's line)."""
+    if fit is not None and not isinstance(fit, type):
+        try:
+            fit._call = {"engine": engine, **arguments}
+        except AttributeError:  # an object without attributes of its own
+            pass
+    return fit
 
 
 def update(fit, formula: str | None = None, newdata=None, **changes):
