@@ -397,6 +397,7 @@ def build_predictors(formula: BrmsFormula, data: pd.DataFrame, design, likelihoo
     checked against the family, with their priors resolved."""
     from ..design import build_design
     from ..formula import parse_formula
+    from .fit import refuse_structured
     from .model import _brms_coef
 
     expression = _check_expression(formula, data) if formula.nl else None
@@ -410,7 +411,7 @@ def build_predictors(formula: BrmsFormula, data: pd.DataFrame, design, likelihoo
             raise FormulaError(f"the {likelihood.name} family has no parameter {name!r} for the formula "
                                f"'{name} ~ {rhs}'; its distributional parameters: "
                                f"{', '.join(likelihood.parameters) or 'none'}")
-        parsed = parse_formula(f"{formula.response} ~ {rhs}")
+        parsed = refuse_structured(parse_formula(f"{formula.response} ~ {rhs}"))
         if parsed.offsets:
             raise FormulaError(f"offset() in the formula '{name} ~ {rhs}' is not available yet")
         part = build_design(parsed, data, na_action="omit", observation_level_ok=True)

@@ -67,7 +67,9 @@ def random_effects_rows(fit, with_variance: bool = True, varcorr=None, digits: i
             for j in range(i):
                 value = corr[(corr.var1 == cols[j]) & (corr.var2 == cols[i])].sdcor.iloc[0]
                 corr_cells.append(f"{value:.{digits - 2}f}".rjust(width))
-            cells = [name if i == 0 else "", row.var1]
+            structure = term.covariance.structure
+            label = name if structure == "us" else f"{name} ({structure})"  # glmmTMB's "Subject (ar1)"
+            cells = [label if i == 0 else "", row.var1]
             cells += [var_text[idx], sd_text[idx]] if with_variance else [sd_text[idx]]
             rows.append(cells + corr_cells)
     if fit.has_residual_variance:
