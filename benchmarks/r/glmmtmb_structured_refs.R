@@ -43,6 +43,9 @@ out <- list(meta = list(generated = format(Sys.Date()), R = R.version.string,
                                       "correlation matrix by column.")))
 out$ar1 <- summarise_tmb(glmmTMB(Reaction ~ Days + ar1(0 + dayf | Subject), ss, control = ctrl), "Subject")
 out$cs <- summarise_tmb(glmmTMB(Reaction ~ Days + cs(0 + dayf | Subject), ss, control = ctrl), "Subject")
+# REML (glmmTMB integrates the fixed effects out with the random effects)
+out$ar1_reml <- summarise_tmb(glmmTMB(Reaction ~ Days + ar1(0 + dayf | Subject), ss, REML = TRUE, control = ctrl),
+                              "Subject")
 out$diag <- summarise_tmb(glmmTMB(Reaction ~ Days + diag(Days | Subject), ss, control = ctrl), "Subject")
 out$glmm_ar1 <- summarise_tmb(glmmTMB(cbind(incidence, size - incidence) ~ period + ar1(0 + period | herd),
                                       cbpp, family = binomial, control = ctrl), "herd")
