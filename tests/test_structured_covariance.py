@@ -36,6 +36,11 @@ def ar1_fit(sleep):
     return ml.lmer("Reaction ~ Days + ar1(0 + dayf | Subject)", sleep, reml=False)
 
 
+@pytest.fixture(scope="module")
+def homdiag_fit(sleep):
+    return ml.lmer("Reaction ~ Days + homdiag(0 + dayf | Subject)", sleep, reml=False)
+
+
 # ---- the covariance classes ------------------------------------------------------------------
 def _sigma(sd, corr):
     return np.outer(sd, sd) * corr
@@ -153,8 +158,18 @@ def test_diag_is_lme4_uncorrelated_and_agrees_with_glmmtmb(sleep):
     assert np.allclose(fit.fixef().to_numpy(), list(ref["fixef"].values()), rtol=1e-7)
 
 
-def test_homdiag_is_lme4_interaction_intercept(sleep):
-    fit = ml.lmer("Reaction ~ Days + homdiag(0 + dayf | Subject)", sleep, reml=False)
+def test_cs_of_two_columns_is_lme4_unstructured(sleep):
+    """With two columns cs() is the full 2 x 2 covariance (rho = tanh(phi / 2) spans (-1, 1))."""
+    fit = ml.lmer("Reaction ~ Days + cs(Days | Subject)", sleep, reml=False)
+    ref = REF["lme4_unstructured2"]  # lme4, (Days | Subject), tight bobyqa
+    assert fit.loglik == pytest.approx(ref["loglik"], rel=1e-11)
+    vc = pd.DataFrame(fit.varcorr()).sdcor.to_numpy()
+    assert np.allclose(vc[:2], ref["sd"], rtol=1e-5) and vc[2] == pytest.approx(ref["corr"], abs=1e-5)
+    assert fit.sigma == pytest.approx(ref["sigma"], rel=1e-6)
+
+
+def test_homdiag_is_lme4_interaction_intercept(homdiag_fit):
+    fit = homdiag_fit
     ref = REF["lme4_homdiag"]  # lme4, (1 | Subject:dayf), tight bobyqa
     assert fit.loglik == pytest.approx(ref["loglik"], rel=1e-12)
     assert np.allclose(fit.theta, ref["theta"], rtol=1e-6)
@@ -171,6 +186,13 @@ def test_structured_theta_with_prior_weights(sleep, ar1_fit):
     assert np.allclose(pd.DataFrame(weighted.varcorr()).sdcor.to_numpy()[:-1],
                        pd.DataFrame(plain.varcorr()).sdcor.to_numpy()[:-1], rtol=1e-6)
     assert weighted.theta[1] == pytest.approx(plain.theta[1], rel=1e-6)
+
+
+def test_uncorrelated_structures_list_no_correlations(homdiag_fit):
+    fit = homdiag_fit
+    assert pd.DataFrame(fit.varcorr()).var2.isna().all()
+    text = str(fit.summary())
+    assert "Subject (homdiag)" in text and "Corr" not in text.split("Random effects")[1].split("Fixed")[0]
 
 
 @pytest.mark.slow

@@ -59,5 +59,10 @@ out$lme4_uncorrelated <- list(loglik = as.numeric(logLik(m)), fixef = as.list(fi
 m <- lmer(Reaction ~ Days + (1 | Subject:dayf), ss, REML = FALSE, control = tight)
 out$lme4_homdiag <- list(loglik = as.numeric(logLik(m)), fixef = as.list(fixef(m)), theta = unname(getME(m, "theta")),
                          sigma = sigma(m))
+# cs() of two columns is the unstructured 2 x 2 covariance: lme4's (Days | Subject)
+m <- lmer(Reaction ~ Days + (Days | Subject), ss, REML = FALSE, control = tight)
+vc <- VarCorr(m)$Subject
+out$lme4_unstructured2 <- list(loglik = as.numeric(logLik(m)), fixef = as.list(fixef(m)), sd = unname(attr(vc, "stddev")),
+                               corr = attr(vc, "correlation")[2, 1], sigma = sigma(m))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), out_json)
 cat("wrote", out_json, "\n")

@@ -31,6 +31,8 @@ class Covariance:
     # free entries (sds and correlations set one by one): lme4's profile and the standardizing
     # transforms of the optimizer's coordinates need it; structured covariances tie entries together
     free_entries = True
+    # whether the effects can be correlated (VarCorr lists correlations only then, as glmmTMB)
+    correlated = True
 
     @property
     def dim(self) -> int:
@@ -132,6 +134,7 @@ class Diagonal(Covariance):
 
     structure = "diag"
     free_entries = False  # a linear recoding of the columns makes them correlated
+    correlated = False
 
     def theta_pairs(self) -> list[tuple[int, int]]:
         return [(i, i) for i in range(self.dim)]
@@ -169,6 +172,7 @@ class HomogeneousDiagonal(Covariance):
 
     structure = "homdiag"
     free_entries = False
+    correlated = False
 
     @property
     def n_theta(self) -> int:

@@ -190,7 +190,7 @@ class LmerFit(FormulaFit):
             cols = term.column_names
             for i, col in enumerate(cols):
                 rows.append((name, col, None, cov[i, i], sd[i]))
-            for i in range(len(cols)):
+            for i in range(len(cols) if term.covariance.correlated else 0):
                 for j in range(i + 1, len(cols)):
                     rows.append((name, cols[i], cols[j], cov[j, i], corr[j, i]))
         if self.has_residual_variance:
