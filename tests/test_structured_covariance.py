@@ -17,7 +17,8 @@ import pytest
 import multilevel as ml
 from conftest import load_fixture
 from multilevel.covariance import AR1, CompoundSymmetry, Diagonal, HomogeneousDiagonal, Unstructured
-from multilevel.errors import DataError, FormulaError, SingularFitWarning
+from multilevel.design import build_design
+from multilevel.errors import DataError, DoubtWarning, FormulaError, SingularFitWarning
 from multilevel.formula import parse_formula
 
 REF = load_fixture("glmmtmb_structured.json")
@@ -111,6 +112,11 @@ def test_parse_errors_name_the_term(text, fragment):
 def test_one_column_correlation_structure_is_our_error(sleep):
     with pytest.raises(DataError, match=r"ar1\(1 \| Subject\) has 1 column"):
         ml.lmer("Reaction ~ Days + ar1(1 | Subject)", sleep)
+
+
+def test_ar1_with_an_intercept_is_doubted(sleep):
+    with pytest.warns(DoubtWarning, match=r"ar1\(Days \| Subject\) has an intercept column"):
+        build_design("Reaction ~ Days + ar1(Days | Subject)", sleep)
 
 
 def test_brm_refuses_structured_terms(sleep):

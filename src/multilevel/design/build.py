@@ -18,7 +18,7 @@ import pandas as pd
 from formulaic import model_matrix
 
 from ..covariance import STRUCTURES, Covariance
-from ..errors import ArgumentError, DataError, MissingValuesWarning
+from ..errors import ArgumentError, DataError, DoubtWarning, MissingValuesWarning
 from ..formula import ParsedFormula, parse_formula, split_call_arguments, tokenize
 from .checks import check_finite, numeric_argument
 from .contrasts import FactorCodings, factor_codings, with_coded_levels, with_codings
@@ -49,6 +49,10 @@ def term_covariance(bar, z_names: tuple[str, ...]) -> Covariance:
     if bar.structure in ("cs", "ar1") and len(z_names) < 2:
         raise DataError(f"{bar.text} has {len(z_names)} column ({', '.join(z_names)}): {bar.structure}() describes "
                         "correlations between two or more columns, e.g. ar1(0 + f | g) with f a factor of times")
+    if bar.structure == "ar1" and "(Intercept)" in z_names:
+        warnings.warn(f"{bar.text} has an intercept column: ar1() correlates the columns in their order as "
+                      f"consecutive times ({', '.join(z_names)}); write ar1(0 + f | g) with f a factor of times",
+                      DoubtWarning, stacklevel=4)
     return STRUCTURES[bar.structure](tuple(z_names))
 
 
