@@ -98,7 +98,7 @@ NAMES = ["y", "x", "n", "cnt", "bin", "z0", "frac", "f", "o", "s", "b", "g", "h"
 OPERATORS = ["~", "+", "-", "*", ":", "/", "|", "||", "(", ")", "0", "1", "-1", "2", "0.5", "**", "^", ",",
              "==", ">", "%in%", "=", "'a'", ".", "`"]
 CALLS = ["log(", "I(", "C(", "offset(", "cbind(", "np.sqrt(", "np.log(", "exp(", "poly(", "scale(", "center(",
-         "abs(", "trials(", "weights(", "contr.sum", "ofset(", "np.exp(", "sqrt("]
+         "abs(", "trials(", "weights(", "contr.sum", "ofset(", "np.exp(", "sqrt(", "ar1(", "cs(", "diag(", "homdiag("]
 TOKENS = st.sampled_from(NAMES + OPERATORS + CALLS)
 FORMULA_ALPHABET = st.sampled_from(list("yxgfs01~+-*:/|()., ^'`=<>!%\t\n") + ["é", "\x00", "$"])
 
@@ -108,7 +108,8 @@ TERMS = ["x", "n", "f", "o", "s", "b", "z0", "dt", "ni", "st", "nope", "x:f", "x
          "np.log(frac)", "log(x)", "C(h)", "C(f, contr.sum)", "C(o, Helmert)", "poly(x, 3)", "scale(x)",
          "offset(ni)", "offset(np.log(frac))", "offset(s)", "I(x / z0)", "np.sqrt(n)", "0", "1", "- 1",
          "(1 | g)", "(x | g)", "(1 | g/h)", "(x || s)", "(f | b)", "(0 + ni | g)", "(1 | dt)", "(1 | nope)",
-         "(1 | st)", "(log(x) | g)", "(1 | g:h:s)", "(0 | g)", "(- 1 | g)", "(z0 | g)"]
+         "(1 | st)", "(log(x) | g)", "(1 | g:h:s)", "(0 | g)", "(- 1 | g)", "(z0 | g)", "ar1(0 + f | g)",
+         "cs(f | g/h)", "diag(x | g)", "homdiag(0 + s | g)", "ar1(1 | g)", "toeplitz(x | g)", "cs(x || g)"]
 
 
 @st.composite
@@ -193,8 +194,12 @@ def model_formulas(draw, max_theta: int = MAX_THETA):
     fixed = draw(st.lists(st.sampled_from(FIXED_TERMS), max_size=3, unique=True))
     if draw(st.booleans()):
         fixed = [draw(st.sampled_from(["0", "1", "-1"]))] + fixed
-    bars = [f"({draw(st.sampled_from(BAR_LHS))} {draw(st.sampled_from(['|', '||']))} {draw(st.sampled_from(GROUPS))})"
-            for _ in range(draw(st.integers(1, 2)))]
+    bars = []
+    for _ in range(draw(st.integers(1, 2))):
+        bar = draw(st.sampled_from(['|', '||']))
+        # glmmTMB's structures around some '|' terms (ar1/cs of one column: our DataError)
+        structure = draw(st.sampled_from(["", "", "", "cs", "ar1", "diag", "homdiag"])) if bar == "|" else ""
+        bars.append(f"{structure}({draw(st.sampled_from(BAR_LHS))} {bar} {draw(st.sampled_from(GROUPS))})")
     n_terms, n_theta = _complexity(bars)
     if n_terms > MAX_TERMS or n_theta > max_theta:
         bars = bars[:1]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import options
 from ..design import build_design
-from ..errors import ArgumentError, DataError
+from ..errors import ArgumentError, DataError, FormulaError
 from ..formula import parse_formula
 from . import fit_file
 from .distributions import NEW_FAMILIES, check_response
@@ -253,7 +253,7 @@ def design_and_likelihood(formula: str, data: pd.DataFrame, family, na_action: s
     additions ``se()`` and ``weights()`` read into ``design.additions``, the rest as glmer reads them."""
     from ..families import get_family
 
-    parsed = parse_formula(formula)
+    parsed = refuse_structured(parse_formula(formula))
     likelihood = with_additions(make_likelihood(family, link), parsed)
     data = with_intercept_column(parsed, data)
     data = with_ordinal_response(parsed, data, likelihood)  # an ordered categorical response -> 1..K
@@ -262,6 +262,17 @@ def design_and_likelihood(formula: str, data: pd.DataFrame, family, na_action: s
     design = build_design(parsed, data, family=get_family(design_family) if design_family else None,
                           na_action=na_action, additions=ADDITIONS, observation_level_ok=True)
     return _uncentered_intercept(design), likelihood
+
+
+def refuse_structured(parsed):
+    """brm samples unstructured (``|``) and independent (``||``) group-level effects only: glmmTMB's
+    structured covariances are ml.lmer/ml.glmer's (brms's own ``cs()`` means category-specific effects)."""
+    for bar in parsed.bars:
+        if bar.structure != "us":
+            hint = f" (write ({bar.lhs} || {bar.group_name}))" if bar.structure == "diag" else ""
+            raise FormulaError(f"brm does not fit the structured covariance {bar.structure}() of the term "
+                               f"{bar.text}{hint}; ml.lmer and ml.glmer fit it", parsed.text, bar.pos)
+    return parsed
 
 
 INTERCEPT_COLUMN = "Intercept"

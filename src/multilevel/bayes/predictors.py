@@ -428,9 +428,10 @@ def build_predictor(name: str, rhs: str, response: str, data: pd.DataFrame, kind
     parameter's intercept centered, as brms's ``Intercept_<name>``)."""
     from ..design import build_design
     from ..formula import parse_formula
+    from .fit import refuse_structured
     from .model import _brms_coef
 
-    parsed = parse_formula(f"{response} ~ {rhs}")
+    parsed = refuse_structured(parse_formula(f"{response} ~ {rhs}"))
     if parsed.offsets:
         raise FormulaError(f"offset() in the formula '{name} ~ {rhs}' is not available yet")
     part = build_design(parsed, data, na_action="omit", observation_level_ok=True)

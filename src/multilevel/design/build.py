@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-from ..covariance import Covariance, Unstructured
-from ..errors import ArgumentError, DataError, MissingValuesWarning
+from ..covariance import STRUCTURES, Covariance
+from ..errors import ArgumentError, DataError, DoubtWarning, MissingValuesWarning
 from ..formula import ParsedFormula, parse_formula, split_call_arguments, tokenize
 from .censoring import BOUND_ADDITIONS, read_bound_additions
 from .checks import check_finite, numeric_argument
@@ -44,6 +44,19 @@ class FixedDesign:
     codings: FactorCodings = NO_CODINGS  # contrasts= (the formula's context for new data, R's names)
 
 
+def term_covariance(bar, z_names: tuple[str, ...]) -> Covariance:
+    """The term's covariance structure (lme4's unstructured unless the formula wraps the term in
+    glmmTMB's ``cs()``, ``ar1()``, ``diag()`` or ``homdiag()``)."""
+    if bar.structure in ("cs", "ar1") and len(z_names) < 2:
+        raise DataError(f"{bar.text} has {len(z_names)} column ({', '.join(z_names)}): {bar.structure}() describes "
+                        "correlations between two or more columns, e.g. ar1(0 + f | g) with f a factor of times")
+    if bar.structure == "ar1" and "(Intercept)" in z_names:
+        warnings.warn(f"{bar.text} has an intercept column: ar1() correlates the columns in their order as "
+                      f"consecutive times ({', '.join(z_names)}); write ar1(0 + f | g) with f a factor of times",
+                      DoubtWarning, stacklevel=4)
+    return STRUCTURES[bar.structure](tuple(z_names))
+
+
 @dataclass(frozen=True)
 class RandomTerm:
     """One random-effects term: codes (n,), levels, per-row matrix z (n, p) and its covariance."""
@@ -59,6 +72,13 @@ class RandomTerm:
     # the levels as values of the data's own dtype and order (a categorical keeps its categories,
     # an integer id stays int64); interactions ``a:b`` are their text labels. None: not recorded.
     level_values: pd.Index | None = None
+
+    @property
+    def text(self) -> str:
+        """The term as written: ``(Days | Subject)``, ``ar1(0 + dayf | Subject)``."""
+        inner = f"({self.lhs} | {self.group_name})"
+        structure = self.covariance.structure
+        return inner if structure == "us" else structure + inner
 
     @property
     def n_levels(self) -> int:
@@ -451,7 +471,7 @@ def build_design(
         if z.shape[1] == 0:
             raise DataError(f"random-effects term ({bar.lhs} | {bar.group_name}) has no columns")
         terms.append(RandomTerm(bar.group_name, bar.group_vars, codes, levels, z,
-                                Unstructured(z_names), z_spec, bar.lhs, level_values))
+                                term_covariance(bar, z_names), z_spec, bar.lhs, level_values))
     _check_levels(terms, len(y), observation_level_ok=family is not None if observation_level_ok is None
                   else observation_level_ok)
     order = lme4_term_order([t.n_levels for t in terms])

@@ -179,6 +179,9 @@ def plan_partitions(parsed: ParsedFormula, frame, reducer: PartitionReducer, *, 
     group_dtypes = {v: meta[v].dtype for bar in parsed.bars for v in bar.group_vars}
     terms, groups, z_specs = [], [], []
     for i, (bar, lhs) in enumerate(zip(parsed.bars, lhs_texts)):
+        if bar.structure != "us":
+            raise ModelError(f"{bar.text}: out-of-core fits take unstructured terms only; fit a structured "
+                             "covariance on data in memory")
         lhs_r, lhs_spelled = _r_factor_calls(lhs)
         z_spec = pinned(f"bar{i}", lhs_r)
         z_names = tuple(r_column_names(z_spec.column_names, lhs_spelled))

@@ -78,6 +78,15 @@ class Bar:
     group_vars: tuple[str, ...]
     correlated: bool = True
     pos: int = 0
+    # covariance structure as glmmTMB writes it around the term: "us" (unstructured, lme4's), "cs",
+    # "ar1", "diag" or "homdiag" (``ar1(0 + f | g)``)
+    structure: str = "us"
+
+    @property
+    def text(self) -> str:
+        """The term as written back: ``(Days | Subject)``, ``ar1(0 + dayf | Subject)``."""
+        inner = f"({self.lhs} | {self.group_name})"
+        return inner if self.structure == "us" else self.structure + inner
 
     @property
     def group_name(self) -> str:
@@ -371,6 +380,28 @@ def _split_uncorrelated(lhs_tokens: list[Token], text: str) -> list[str]:
     return (["1"] if intercept else []) + terms
 
 
+# glmmTMB's covariance structures written around a random-effects term, e.g. ar1(0 + f | g)
+STRUCTURES = ("us", "cs", "ar1", "diag", "homdiag")
+
+
+def _structured_bar(piece: list[Token]) -> bool:
+    """``name((...) | g)``-shaped: a function call whose one argument is a random-effects term."""
+    return (len(piece) >= 3 and piece[0].kind == "name" and piece[1].text == "("
+            and _closing_paren(piece, 1) == len(piece) - 1
+            and any(t.text in {"|", "||"} for t in _top_level(piece[2:-1])))
+
+
+def _unwrap_structure(piece: list[Token], text: str) -> tuple[list[Token], str]:
+    """``ar1(0 + f | g)`` -> the tokens ``(0 + f | g)`` and "ar1"; an unknown wrapper is our error."""
+    if not _structured_bar(piece):
+        return piece, "us"
+    name = piece[0].text
+    if name not in STRUCTURES:
+        raise FormulaError(f"unknown covariance structure {name}() around the random-effects term "
+                           f"{_join(piece)}; available: {', '.join(s + '()' for s in STRUCTURES)}", text, piece[0].pos)
+    return piece[1:], name
+
+
 def parse_formula(text: str) -> ParsedFormula:
     """Parse lme4 formula text into response, fixed part and random-effects bars.
 
@@ -407,6 +438,8 @@ def parse_formula(text: str) -> ParsedFormula:
             if sep is None:  # a leading "-" or "+"
                 continue
             raise FormulaError(f"'{sep.text}' is missing a term after it", text, sep.pos)
+        term_pos = piece[0].pos if piece else 0  # where the term starts, a structure's name included
+        piece, structure = _unwrap_structure(piece, text)
         is_bar = _is_bar_piece(piece)
         if not is_bar:
             if _is_offset_term(piece):
@@ -429,6 +462,9 @@ def parse_formula(text: str) -> ParsedFormula:
         _check_expression(lhs_tokens, text, variables)
         _check_term_count(lhs_tokens, text, lhs_tokens[0].pos)
         group_tokens, correlated = _unwrap_gr(group_tokens, text, bar_tok.text == "|")
+        if structure != "us" and not correlated:
+            raise FormulaError(f"{structure}() takes a term written with one '|', e.g. {structure}(0 + f | g): "
+                               "the structure already says how its effects are correlated", text, bar_tok.pos)
         groups = _parse_group(group_tokens, text, bar_tok.pos)
         for group in groups:
             for name in group:
@@ -437,10 +473,10 @@ def parse_formula(text: str) -> ParsedFormula:
         lhs_terms = [_join(lhs_tokens)] if correlated else _split_uncorrelated(lhs_tokens, text)
         for group in groups:
             for lhs_text in lhs_terms:
-                bars.append(Bar(lhs_text, group, correlated, piece[0].pos))
+                bars.append(Bar(lhs_text, group, correlated, term_pos, structure))
 
     fixed_tokens = [t for sep, piece in _split_top(rhs, {"+", "-"}) for t in ([sep] if sep else []) + piece
-                    if not _is_bar_piece(piece)]
+                    if not _is_bar_piece(piece) and not _structured_bar(piece)]
     if fixed_tokens:
         _check_term_count(fixed_tokens, text, fixed_tokens[0].pos)
     fixed = " ".join(fixed_pieces).strip()

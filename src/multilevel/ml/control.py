@@ -98,18 +98,7 @@ class DevianceFunction:
 
 def theta_labels(terms) -> list[str]:
     """lme4's names of theta: ``Subject.(Intercept)``, ``Subject.Days.(Intercept)``, ``Subject.Days``."""
-    labels = []
-    for term in terms:
-        names = list(term.column_names)
-        n_theta = term.covariance.n_theta
-        if n_theta == len(names) * (len(names) + 1) // 2:
-            for j in range(len(names)):  # column-major lower triangle, as lme4
-                for i in range(j, len(names)):
-                    labels.append(f"{term.group_name}.{names[i]}" if i == j else
-                                  f"{term.group_name}.{names[i]}.{names[j]}")
-        else:
-            labels.extend(f"{term.group_name}.{name}" for name in names[:n_theta])
-    return labels
+    return [label for term in terms for label in term.covariance.theta_labels(term.group_name)]
 
 
 def lmm_deviance_function(problem, reml: bool) -> DevianceFunction:

@@ -39,28 +39,18 @@ class SdCorDeviance:
         return np.concatenate([psi, beta])
 
     def psi_from_theta(self, theta: np.ndarray) -> np.ndarray:
-        psi = []
-        for lam, pairs in zip(self.problem.lambdas(theta), self.pairs):
-            cov = lam @ lam.T
-            sd = np.sqrt(np.diag(cov))
-            psi += [sd[i] if i == j else (cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
-                    for i, j in pairs]
-        return np.array(psi)
+        theta = np.asarray(theta)
+        return np.concatenate([t.covariance.sdcor(theta[s]) for t, s in zip(self.problem.terms, self.problem.theta_slices)]
+                              + [np.zeros(0)])
 
     def theta_from_psi(self, psi: np.ndarray) -> np.ndarray | None:
         theta, start = [], 0
         for term, pairs in zip(self.problem.terms, self.pairs):
-            sd, corr = np.zeros(term.dim), np.eye(term.dim)
-            for (i, j), value in zip(pairs, psi[start : start + len(pairs)]):
-                if i == j:
-                    sd[i] = value
-                else:
-                    corr[i, j] = corr[j, i] = value
-            start += len(pairs)
             try:
-                theta.append(term.covariance.theta_from_factor(np.diag(sd) @ np.linalg.cholesky(corr)))
+                theta.append(term.covariance.theta_from_sdcor(psi[start : start + len(pairs)]))
             except np.linalg.LinAlgError:
                 return None
+            start += len(pairs)
         return np.concatenate(theta)
 
     def __call__(self, params: np.ndarray) -> float:

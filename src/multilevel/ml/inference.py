@@ -54,33 +54,21 @@ class VarianceScaleDeviance:
 
     def psi_from_theta(self, theta: np.ndarray, sigma: float) -> np.ndarray:
         psi = []
-        for lam, pairs in zip(self.problem.lambdas(theta), self.pairs):
-            cov = lam @ lam.T
-            sd = np.sqrt(np.diag(cov))
-            for i, j in pairs:
-                if i == j:
-                    psi.append(sd[i] * sigma)
-                else:
-                    psi.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
+        for term, pairs, s in zip(self.problem.terms, self.pairs, self.problem.theta_slices):
+            values = term.covariance.sdcor(np.asarray(theta)[s])
+            psi += [v * sigma if i == j else v for (i, j), v in zip(pairs, values)]
         return np.array(psi + [sigma])
 
     def theta_from_psi(self, psi: np.ndarray) -> np.ndarray | None:
         sigma = psi[-1]
         theta, start = [], 0
         for term, pairs in zip(self.problem.terms, self.pairs):
-            p = term.dim
-            sd, corr = np.zeros(p), np.eye(p)
-            for (i, j), value in zip(pairs, psi[start : start + len(pairs)]):
-                if i == j:
-                    sd[i] = value
-                else:
-                    corr[i, j] = corr[j, i] = value
+            values = [v / sigma if i == j else v for (i, j), v in zip(pairs, psi[start : start + len(pairs)])]
             start += len(pairs)
             try:
-                lam = np.diag(sd) @ np.linalg.cholesky(corr) / sigma
+                theta.append(term.covariance.theta_from_sdcor(np.array(values)))
             except np.linalg.LinAlgError:
                 return None
-            theta.append(term.covariance.theta_from_factor(lam))
         return np.concatenate(theta)
 
     def __call__(self, psi: np.ndarray) -> float:

@@ -14,7 +14,9 @@ back exactly:
     Z_std = Z T_k           b = T_k b_std,   Lambda Lambda' = T_k Lambda_std Lambda_std' T_k'
 
 Every affine recoding of a predictor gives the same standardized design, hence the same path of the
-optimizer. Columns of zeros and ones (dummy variables) are left as they are.
+optimizer. Columns of zeros and ones (dummy variables) are left as they are. A structured covariance
+(``cs()``, ``ar1()``, ``diag()``, ``homdiag()``) is not closed under ``Lambda -> T Lambda``, so its
+term's columns keep their units (its optimizer path depends on them, as glmmTMB's does).
 """
 from __future__ import annotations
 
@@ -114,23 +116,31 @@ class Standardization:
 
     def theta_to_original(self, theta_std: np.ndarray) -> np.ndarray:
         """theta is relative to sigma, and sigma^2 scales with the weights: weights c w -> theta / sqrt(c)."""
-        return self._map_theta(theta_std, lambda t, lam: t @ lam) / np.sqrt(self.weight_scale)
+        root = np.sqrt(self.weight_scale)
+        return self._map_theta(theta_std, lambda t, lam: t @ lam, lambda x: x / root, after=True)
 
     def theta_to_standard(self, theta: np.ndarray) -> np.ndarray:
-        theta = np.asarray(theta, dtype=float) * np.sqrt(self.weight_scale)
-        return self._map_theta(theta, lambda t, lam: solve_triangular(t, lam, lower=False))
+        root = np.sqrt(self.weight_scale)
+        return self._map_theta(theta, lambda t, lam: solve_triangular(t, lam, lower=False), lambda x: x * root)
 
-    def _map_theta(self, theta: np.ndarray, apply) -> np.ndarray:
+    def _map_theta(self, theta: np.ndarray, apply, rescale, after: bool = False) -> np.ndarray:
+        """Each term's theta through Lambda -> T Lambda (``apply``) and the weights' scale (``rescale``,
+        before or ``after`` the transform)."""
         theta = np.asarray(theta, dtype=float)
         out, start = [], 0
         for transform, covariance in zip(self.terms, self.covariances):
             piece = theta[start : start + covariance.n_theta]
             start += covariance.n_theta
-            if np.array_equal(transform, np.eye(len(transform))):
-                out.append(piece.copy())
+            if not covariance.free_entries:  # structured: identity transform; only its sds scale
+                out.append(piece.copy() if self.weight_scale == 1.0
+                           else covariance.theta_from_factor(rescale(covariance.factor(piece))))
                 continue
-            lam = lower_factor(apply(transform, covariance.factor(piece)))
-            out.append(covariance.theta_from_factor(lam))
+            if np.array_equal(transform, np.eye(len(transform))):
+                out.append(rescale(piece))
+                continue
+            lam = lower_factor(apply(transform, covariance.factor(piece if after else rescale(piece))))
+            theta_k = covariance.theta_from_factor(lam)
+            out.append(rescale(theta_k) if after else theta_k)
         return np.concatenate(out) if out else np.zeros(0)
 
     def hessian_to_original_beta(self, hessian: np.ndarray) -> np.ndarray:
@@ -224,6 +234,10 @@ def standardize(design: Design) -> tuple[Design, Standardization]:
     fixed_transform, x = standardizing_transform(design.fixed.matrix)
     term_transforms, terms = [], []
     for term in design.terms:
+        if not term.covariance.free_entries:  # T Lambda leaves the structure: this term keeps its units
+            term_transforms.append(np.eye(term.dim))
+            terms.append(term)
+            continue
         transform, z = standardizing_transform(term.z)
         term_transforms.append(transform)
         terms.append(dataclasses.replace(term, z=z))

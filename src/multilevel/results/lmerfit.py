@@ -145,10 +145,10 @@ class LmerFit(FormulaFit):
         Judged on theta in standardized coordinates, so that the answer does not depend on the
         units of the predictors (lme4's tolerance is in absolute units of theta).
         """
-        lower = np.concatenate([t.covariance.lower_bounds() for t in self.design.terms])
         theta = self._theta if self.standardization is None else self.standardization.theta_to_standard(self._theta)
-        on_bound = np.isfinite(lower) & (theta < lower + tol)
-        return bool(on_bound.any())
+        edges = np.cumsum([0] + [t.covariance.n_theta for t in self.design.terms])
+        return any(t.covariance.on_boundary(theta[a:b], tol)
+                   for t, a, b in zip(self.design.terms, edges[:-1], edges[1:]))
 
     # ---- fixed effects -----------------------------------------------------------------------
     def fixef(self) -> pd.Series:
@@ -169,13 +169,12 @@ class LmerFit(FormulaFit):
                             index=list(self.design.fixed.column_names))
 
     # ---- random effects ----------------------------------------------------------------------
+    def _term_thetas(self) -> list[np.ndarray]:
+        edges = np.cumsum([0] + [t.covariance.n_theta for t in self.design.terms])
+        return [self._theta[a:b] for a, b in zip(edges[:-1], edges[1:])]
+
     def _lambdas(self) -> list[np.ndarray]:
-        out, start = [], 0
-        for term in self.design.terms:
-            n = term.covariance.n_theta
-            out.append(term.covariance.factor(self._theta[start : start + n]))
-            start += n
-        return out
+        return [t.covariance.factor(theta) for t, theta in zip(self.design.terms, self._term_thetas())]
 
     def varcorr(self) -> pd.DataFrame:
         """Variance components as lme4's ``as.data.frame(VarCorr(fit))``: grp, var1, var2, vcov, sdcor.
@@ -184,13 +183,14 @@ class LmerFit(FormulaFit):
         """
         rows = []
         names = unique_group_names([t.group_name for t in self.design.terms])
-        for name, term, lam in zip(names, self.design.terms, self._lambdas()):
-            cov, sd, corr = covariance_from_factor(lam)
+        for name, term, theta in zip(names, self.design.terms, self._term_thetas()):
+            cov, sd, _ = covariance_from_factor(term.covariance.factor(theta))
+            corr = term.covariance.correlation(theta)  # a structure's correlation, also beside a zero sd
             cov, sd = cov * self._sigma**2, sd * self._sigma
             cols = term.column_names
             for i, col in enumerate(cols):
                 rows.append((name, col, None, cov[i, i], sd[i]))
-            for i in range(len(cols)):
+            for i in range(len(cols) if term.covariance.correlated else 0):
                 for j in range(i + 1, len(cols)):
                     rows.append((name, cols[i], cols[j], cov[j, i], corr[j, i]))
         if self.has_residual_variance:

@@ -59,15 +59,17 @@ def random_effects_rows(fit, with_variance: bool = True, varcorr=None, digits: i
         diag = block[block.var2.isna()]
         corr = block[block.var2.notna()]
         cols = list(term.column_names)
-        max_corr = max(max_corr, len(cols) - 1)
+        max_corr = max(max_corr, len(cols) - 1 if term.covariance.correlated else 0)
         # R formats each term's correlation matrix to one width (a negative value widens them all)
         width = max([len(f"{v:.{digits - 2}f}") for v in corr.sdcor] + [digits - 1])
         for i, (idx, row) in enumerate(diag.iterrows()):
             corr_cells = []
-            for j in range(i):
+            for j in range(i if term.covariance.correlated else 0):
                 value = corr[(corr.var1 == cols[j]) & (corr.var2 == cols[i])].sdcor.iloc[0]
                 corr_cells.append(f"{value:.{digits - 2}f}".rjust(width))
-            cells = [name if i == 0 else "", row.var1]
+            structure = term.covariance.structure
+            label = name if structure == "us" else f"{name} ({structure})"  # glmmTMB's "Subject (ar1)"
+            cells = [label if i == 0 else "", row.var1]
             cells += [var_text[idx], sd_text[idx]] if with_variance else [sd_text[idx]]
             rows.append(cells + corr_cells)
     if fit.has_residual_variance:
