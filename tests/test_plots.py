@@ -123,7 +123,7 @@ def test_brm_math_shows_the_priors(sleep_brm):
     equations = sleep_brm.math()
     text = equations.latex
     assert r"\operatorname{MVNormal}" in text and r"\mathbf{R} &\sim \operatorname{LKJcorr}(1)" in text
-    assert r"\sigma &\sim \operatorname{Half-StudentT}(3, 0, " in text and r"\bar{\alpha} &\sim \operatorname{StudentT}(3, " in text
+    assert r"\sigma &\sim \operatorname{HalfStudentT}(3, 0, " in text and r"\bar{\alpha} &\sim \operatorname{StudentT}(3, " in text
     assert r"\bar{\beta}_{\text{Days}} &\sim \text{flat}" in text
     assert any("centered predictors" in note for note in equations.notes)
     parser = MathTextParser("path")

@@ -25,7 +25,7 @@ def density(text: str, lower_bound: str) -> str:
     family, args = match.groups()
     label = DENSITIES.get(family, escape(family))
     if lower_bound == "0" and family in SYMMETRIC:
-        label = f"Half-{label}"
+        label = f"Half{label}"
     return rf"\operatorname{{{label}}}({escape(args)})"
 
 
