@@ -23,7 +23,10 @@ What is measured, per family
   package, reads the CSV, calls ``ml.brm``, summarises the draws and writes them to JSON: Python
   and JAX start-up, tracing and XLA compilation all count. ``brm s`` is the in-process wall of the
   ``ml.brm`` call alone, ``compile s`` its XLA compilation (``fit.run.settings["compile_seconds"]``),
-  ``import s`` the ``import multilevel`` inside the worker.
+  ``import s`` the ``import multilevel`` inside the worker. By default (``--jax-cache cold``) the
+  worker runs with ``MULTILEVEL_JAX_CACHE=0``, so it compiles as a first fit of the model does
+  (brms compiles C++ on every call); ``--jax-cache user`` keeps the persistent compilation cache,
+  where a model fitted before loads its compiled program from disk.
 * brms e2e: wall of a fresh ``Rscript`` process (``benchmarks/r/brms_families_bench.R``): R start-up,
   ``library(brms)``, Stan's C++ compilation, sampling and the summary. ``brm s`` is
   ``system.time(brm(...))`` inside R (compilation included).
@@ -166,7 +169,10 @@ def run_ours(name: str, csv: Path, workdir: Path, args) -> dict | None:
            "--chains", str(args.chains), "--draws", str(args.draws), "--warmup", str(args.warmup),
            "--seed", str(args.seed)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO))
+    env = dict(os.environ)
+    if args.jax_cache == "cold":  # every fit compiles, as every brms fit compiles its C++
+        env["MULTILEVEL_JAX_CACHE"] = "0"
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO), env=env)
     wall = time.perf_counter() - t0
     if proc.returncode != 0 or not out.exists():
         print(f"  ours failed (rc={proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -220,7 +226,7 @@ def write_json(path: str, args, cores: int, results: dict) -> None:
     info = next((r["brms"]["info"] for r in results.values() if r["brms"]), {})
     versions = next((r["ours"]["versions"] for r in results.values() if r["ours"]), {})
     settings = dict(chains=args.chains, draws=args.draws, warmup=args.warmup, seed=args.seed, cores=cores,
-                    cpus=os.cpu_count())
+                    cpus=os.cpu_count(), jax_cache=args.jax_cache)
     Path(path).write_text(json.dumps(dict(settings=settings, versions=dict(versions, **info), families=results),
                                      indent=1))
 
@@ -236,6 +242,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cores", type=int, default=None, help="brms cores (default: min(chains, CPUs))")
     ap.add_argument("--r-timeout", type=float, default=3600.0, help="seconds per brms fit")
+    ap.add_argument("--jax-cache", choices=("cold", "user"), default="cold",
+                    help="cold: our fits skip JAX's persistent compilation cache (MULTILEVEL_JAX_CACHE=0), so each "
+                         "compiles; user: the user's cache as it is (a model compiled before loads from disk)")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one of our fits
     ap.add_argument("--csv", default=None, help=argparse.SUPPRESS)
@@ -250,7 +259,7 @@ def main(argv=None) -> int:
     cores = args.cores or min(args.chains, os.cpu_count() or 1)
     import_multilevel()
     print(f"{args.chains} chains x {args.warmup} warm-up + {args.draws} draws, seed {args.seed}, "
-          f"{os.cpu_count()} CPUs, {platform.machine()}; brms cores {cores}")
+          f"{os.cpu_count()} CPUs, {platform.machine()}; brms cores {cores}; JAX compilation cache {args.jax_cache}")
 
     results = {}
     with tempfile.TemporaryDirectory(prefix="brm_families_") as tmp:
