@@ -90,8 +90,8 @@ bernoulli_probit                 1523      1135         335         351        1
 
 Under this load the end-to-end target (brms / ours >= 10) is met by zero_inflated_poisson only
 (hurdle_negbinomial 9.8); the other eleven families are at 2.9 to 6.6. Where our time goes: XLA
-compilation is 45-65 % of our end-to-end wall (10-28 s), warm-up plus sampling most of the rest
-(import 1-5 s, Python start-up and the summary ~2-5 s). brms's wall is almost all C++ compilation
+compilation is 35-65 % of our end-to-end wall (10-28 s), warm-up plus sampling most of the rest
+(import 1-5 s, Python start-up and the summary 1.5-4 s). brms's wall is almost all C++ compilation
 (its sampling is 3-11 s summed over chains). Our sampling efficiency is at brms's or better (ESS/s
 ours/brms 1.0-2.6) except cumulative, exgaussian and beta (0.4-0.5: ours spent 7.0, 9.9 and 19.7 s
 sampling against brms's 3.8, 4.9 and 9.5 s summed over chains). No agreement problem: max |z| < 4
