@@ -50,7 +50,7 @@ Measured
 a 2-CPU AMD EPYC virtual machine, shared and heavily loaded by other work during the whole run
 (load average 5 to 12 on 2 CPUs: every number here is slowed, compilation on both sides most;
 they are not quiet-machine numbers). multilevel 0.1.0, Python 3.11.7, jax 0.10.2, numpyro 0.22.0;
-R 4.2.2, brms 2.18.0, rstan 2.21.7, posterior 1.4.0. Our chains ran "parallel" on 4 XLA CPU devices.
+R 4.2.2, brms 2.18.0, rstan 2.21.7, posterior 1.4.0; the package at commit 8d688f7. Our chains ran "parallel" on 4 XLA CPU devices.
 
 ===========================  ========  ======  ====  =======  ========  ========  ========  =============  =========  =========
 family                       ours e2e  import  brm   compile  sampling  brms e2e  brms brm  brms sampling  ratio e2e  ratio brm
