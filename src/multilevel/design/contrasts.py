@@ -23,8 +23,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from formulaic.transforms.contrasts import (CustomContrasts, DiffContrasts, HelmertContrasts, PolyContrasts,
-                                            SumContrasts, TreatmentContrasts)
+from formulaic.transforms.contrasts import (
+    CustomContrasts,
+    DiffContrasts,
+    HelmertContrasts,
+    PolyContrasts,
+    SumContrasts,
+    TreatmentContrasts,
+)
 
 from ..errors import ArgumentError, DataError
 from ..formula.parse import tokenize
@@ -98,7 +104,7 @@ class FactorCodings:
 
 def _coding_name(value, variable: str) -> str:
     text = value.strip()
-    key = text[len("contr."):] if text.startswith("contr.") else text
+    key = text.removeprefix("contr.")
     if key not in NAMED_CODINGS:
         known = ", ".join(repr(k) for k in NAMED_CODINGS)
         raise ArgumentError(f"contrasts for {variable!r}: unknown coding {value!r}; use one of {known} "

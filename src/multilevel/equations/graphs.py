@@ -52,10 +52,6 @@ class Graph:
         return False
 
 
-def _text(name: str) -> str:
-    return r"\mathrm{" + escape(name).replace(" ", r"\ ") + "}"
-
-
 def formula_graph(fit) -> Graph:
     """The plate diagram of an lmer, glmer or brm fit, from its design.
 
@@ -109,8 +105,8 @@ def ulam_graph(fit) -> Graph:
     """The plate diagram of an ulam model, from its statements: data (shaded) and definitions (dashed)
     per observation in the plate ``i``, parameters indexed by a data column in that column's plate,
     edges from every name an expression uses to what the statement defines or draws."""
-    from .ulam_model import UlamWriter
     from ..rethinking.parse import Index, Name, names_in
+    from .ulam_model import UlamWriter
 
     writer = UlamWriter(fit)
     graph = Graph()

@@ -139,7 +139,7 @@ class UlamWriter:
             if node.func == "c":
                 return column_vector([self.expression(a) for a in node.args])
             args = ", ".join(self.expression(a) for a in node.args)
-            name = FUNCTIONS.get(node.func, r"\operatorname{" + escape(node.func).replace(r"\_", r"\_") + "}")
+            name = FUNCTIONS.get(node.func, r"\operatorname{" + escape(node.func) + "}")
             return rf"{name}\left({args}\right)"
         if isinstance(node, Compare):
             return f"{self.expression(node.left)} {node.op} {self.expression(node.right)}"

@@ -36,7 +36,7 @@ class OptimizerControl:
     nagq0_init_step: bool = True
 
     @classmethod
-    def of(cls, control, engine: str) -> "OptimizerControl":
+    def of(cls, control, engine: str) -> OptimizerControl:
         if control is None:
             return cls()
         if isinstance(control, OptimizerControl):
