@@ -118,3 +118,20 @@ def test_plate_diagrams(fits):
     svg = fits["binomial"].diagram(format="svg")
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     plt.close("all")
+
+
+def test_trials_and_offsets():
+    frogs = ml.datasets.load("reedfrogs").assign(tank=np.arange(1, 49))
+    rng = np.random.default_rng(2)
+    g, exposure = np.repeat(np.arange(20), 10), rng.uniform(1, 5, 200)
+    counts = pd.DataFrame({"y": rng.poisson(exposure * np.exp(0.2 + rng.normal(0, 0.3, 20)[g])),
+                           "exposure": exposure, "g": g})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tadpoles = ml.glmer("surv | trials(density) ~ 1 + (1 | tank)", frogs)
+        rates = ml.glmer("y ~ 1 + offset(log(exposure)) + (1 | g)", counts, family="poisson")
+    assert r"\text{surv}_{ij} &\sim \operatorname{Binomial}(\text{density}_{ij}, p_{ij})" in tadpoles.math().latex
+    assert r"\alpha_{j} &\sim \operatorname{Normal}(\bar{\alpha}, \sigma_{\alpha})" in tadpoles.math("rethinking").latex
+    assert r"\log(\lambda_{ij}) &= \beta_{0j} + \log(\text{exposure}_{ij})" in rates.math().latex
+    assert r"\log(\lambda_{i}) &= \alpha_{\text{g}[i]} + \log(\text{exposure}_{i})" in rates.math("rethinking").latex
+    assert renders(rates.math()) and renders(tadpoles.math("rethinking"))
