@@ -126,6 +126,10 @@ def test_brm_math_shows_the_priors(sleep_brm):
     assert r"\sigma &\sim \operatorname{HalfStudentT}(3, 0, " in text and r"\bar{\alpha} &\sim \operatorname{StudentT}(3, " in text
     assert r"\bar{\beta}_{\text{Days}} &\sim \text{flat}" in text
     assert any("centered predictors" in note for note in equations.notes)
+    levels = sleep_brm.math("levels").latex  # the same priors on the levels dialect's gammas and taus
+    assert r"\gamma_{00} &\sim \operatorname{StudentT}(3, " in levels and r"\gamma_{10} &\sim \text{flat}" in levels
+    assert r"\sqrt{\tau_{11}} &\sim \operatorname{HalfStudentT}(3, 0, " in levels
+    assert r"\operatorname{corr}(\mathbf{U}_j) &\sim \operatorname{LKJcorr}(1)" in levels
     parser = MathTextParser("path")
     for style in ("rethinking", "levels", "matrix"):
         for line in sleep_brm.math(style, numbers=True).mathtext_lines():

@@ -16,12 +16,10 @@ def formula_equations(fit, style: str = "levels", numbers: bool = False) -> Equa
         raise ArgumentError(f"style must be one of {', '.join(map(repr, STYLES))}, not {style!r}")
     structure = structure_of(fit, numbers=bool(numbers))
     lines, notes = STYLES[style](structure, numbers=bool(numbers)), []
-    if getattr(fit, "bayesian", False) and style == "levels":
-        notes.append("The priors are written in the rethinking dialect: fit.math('rethinking').")
-    if getattr(fit, "bayesian", False) and style == "rethinking":
+    if getattr(fit, "bayesian", False) and style != "matrix":
         from .priors import prior_lines
 
-        priors, notes = prior_lines(fit, structure)
+        priors, notes = prior_lines(fit, structure, style)
         lines += priors
     return Equations(lines, style, notes)
 

@@ -29,21 +29,37 @@ def density(text: str, lower_bound: str) -> str:
     return rf"\operatorname{{{label}}}({escape(args)})"
 
 
-def prior_lines(fit, structure: ModelStructure) -> tuple[list[tuple[str, str]], list[str]]:
-    """(lines, notes) for the priors of a brm fit, in the rethinking dialect's symbols."""
+def prior_lines(fit, structure: ModelStructure, style: str = "rethinking") -> tuple[list[tuple[str, str]], list[str]]:
+    """(lines, notes) for the priors of a brm fit, in the symbols of ``style`` (the levels dialect's
+    gammas and taus where the model has one grouping factor)."""
+    from .styles import level_symbols
+
     rows = fit.prior_summary()
     single = len(structure.terms) == 1
     varying = set(structure.terms[0].columns) if single else set()
+    levels = level_symbols(structure) if style == "levels" and single else None
     lines, notes = [], []
     for row in rows.itertuples(index=False):
         cls, coef, group = row[1], row[2], row[3]
-        symbol = _symbol(cls, coef, group, single, varying, rows)
+        symbol = _level_symbol(cls, coef, levels) if levels is not None else None
+        symbol = symbol or _symbol(cls, coef, group, single, varying, rows)
+        if cls == "L" and symbol is not None and levels is not None:
+            symbol = r"\operatorname{corr}(\mathbf{U}_j)"
         if symbol is None:
             continue
         lines.append((symbol, rf"\sim {density(row[0], row[7])}"))
         if cls == "Intercept":
             notes.append("brms puts the Intercept's prior on the intercept of the centered predictors.")
     return lines, notes
+
+
+def _level_symbol(cls: str, coef: str, symbols: dict) -> str | None:
+    column = "(Intercept)" if coef in ("", "Intercept") and cls in ("Intercept", "sd") else coef
+    if cls == "Intercept" and not coef:
+        return symbols.get(("b", "(Intercept)"))
+    if cls in ("b", "sd") and coef:
+        return symbols.get((cls, column))
+    return None
 
 
 def _symbol(cls: str, coef: str, group: str, single: bool, varying: set, rows) -> str | None:

@@ -164,13 +164,39 @@ def levels(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]]:
     return _cross_classified(s, Parameters(s, numbers))
 
 
-def _two_levels(s: ModelStructure, term: GroupTerm, p: Parameters) -> list[tuple[str, str]]:
-    j = term.index
-    sub = f"i{j}"
+def _slopes(s: ModelStructure, term: GroupTerm) -> dict[str, int]:
+    """The level-1 columns and their k in beta_kj (k = 0 for the intercept)."""
     level1 = [c for c in s.fixed if c == "(Intercept)" or (":" not in c and not s.level2.get(c))
               or (":" in c and _cross_level(c, s) is None)]
     level1 += [c for c in term.columns if c not in level1]
-    slopes = {c: k for k, c in enumerate(level1)}  # beta_kj, k = 0 for the intercept
+    return {c: k for k, c in enumerate(level1)}
+
+
+def level_symbols(s: ModelStructure) -> dict:
+    """The levels dialect's symbols of one grouping factor's model: ("b", column) -> its gamma,
+    ("sd", column) -> the sd of its U (what a prior on it is written on)."""
+    term = s.terms[0]
+    slopes = _slopes(s, term)
+    out = {}
+    for column, k in slopes.items():
+        if column in s.fixed:
+            out["b", column] = rf"\gamma_{{{k}0}}"
+        w = 1
+        for other in s.fixed:
+            if _level2_partner(other, column, s) is not None:
+                out["b", other] = rf"\gamma_{{{k}{w}}}"
+                w += 1
+    for column in term.columns:
+        k = slopes[column]
+        out["sd", column] = rf"\tau_{{{k}}}" if len(term.columns) == 1 else rf"\sqrt{{\tau_{{{k}{k}}}}}"
+    return out
+
+
+def _two_levels(s: ModelStructure, term: GroupTerm, p: Parameters) -> list[tuple[str, str]]:
+    j = term.index
+    sub = f"i{j}"
+    slopes = _slopes(s, term)
+    symbols = level_symbols(s)
     lines = []
     if s.family == "gaussian":
         rhs = " + ".join(rf"\beta_{{{k}{j}}}" + ("" if c == "(Intercept)" else f" {_data(c, sub)}")
@@ -183,14 +209,12 @@ def _two_levels(s: ModelStructure, term: GroupTerm, p: Parameters) -> list[tuple
                          for c, k in slopes.items())
         lines.append((_link_left(s, sub), f"= {rhs}" + "".join(f" + {_offset(o, sub)}" for o in s.offsets)))
     for column, k in slopes.items():
-        gammas = [p.value("beta", column, rf"\gamma_{{{k}0}}")] if column in s.fixed else []
-        w = 1
+        gammas = [p.value("beta", column, symbols["b", column])] if column in s.fixed else []
         for other in s.fixed:
             level2_name = _level2_partner(other, column, s)
             if level2_name is not None:
-                gamma = p.value("beta", other, rf"\gamma_{{{k}{w}}}")
+                gamma = p.value("beta", other, symbols["b", other])
                 gammas.append(rf"{gamma} {name(level2_name)}_{{{j}}}")
-                w += 1
         random = [rf"U_{{{k}{j}}}"] if column in term.columns else []
         label = r"\text{Level 2:}\quad " if k == 0 else ""
         lines.append((rf"{label}\beta_{{{k}{j}}}", "= " + plus(gammas + random)))
@@ -198,7 +222,7 @@ def _two_levels(s: ModelStructure, term: GroupTerm, p: Parameters) -> list[tuple
         lines.append((rf"e_{{{sub}}}", rf"\sim \mathcal{{N}}(0, {p.sigma}^2)"))
     random = [rf"U_{{{slopes[c]}{j}}}" for c in term.columns]
     if len(random) == 1:
-        sd = p.value("sd", (term.group, term.columns[0]), r"\tau_{0}")
+        sd = p.value("sd", (term.group, term.columns[0]), symbols["sd", term.columns[0]])
         lines.append((random[0], rf"\sim \mathcal{{N}}(0, {sd}^2)"))
     else:
         taus = [[_tau(term, a, b, p, slopes) for b in range(len(random))] for a in range(len(random))]
