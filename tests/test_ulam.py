@@ -165,6 +165,12 @@ def test_bangladesh_intercepts_centered_and_noncentered(name, model):
     table = ml.precis(fit)
     assert -0.8 < table.loc["abar", "mean"] < -0.3 and 0.3 < table.loc["sigma", "mean"] < 0.8
     assert fit.extract_samples()["a"].shape == (800, 60)  # save> keeps a in the draws
+    lines = dict(fit.math().lines)  # vector[60]:a has one value per district: alpha_j, as the book writes it
+    if name == "bangladesh_noncentered":
+        assert lines[r"\text{(saved)}\ \alpha_{j}"] == r"= \bar{\alpha} + \text{za}_{j} \sigma"
+    else:
+        assert lines[r"\alpha_{j}"] == r"\sim \operatorname{Normal}\left(\bar{\alpha}, \sigma\right)"
+    assert fit.math().notes == ["j indexes the levels of D"]
 
 
 @pytest.mark.slow  # 30 s: ulam's and brm's engines agree in the default run on the tadpoles (and in test_criteria)

@@ -49,6 +49,9 @@ class UlamWriter:
         self.graph = fit.graph
         self.statements = fit.statements
         self.nobs = fit.graph.nobs
+        self.indexed_by = self._index_columns()  # parameter -> the data column that indexes it
+        # vectors declared with a size (vector[60]:a): one value per level of their index column
+        self.per_level = {n for st in self.statements if st.target.size is not None for n in st.target.names}
         self.letters: dict[str, str] = {}
         self.means = self._means(fit) if numbers else {}
 
@@ -69,9 +72,11 @@ class UlamWriter:
 
     def _parts(self, name: str) -> tuple[str, str | None]:
         """(base symbol, subscript or None) of a parameter's name."""
-        if name.endswith("_bar"):
-            base, subscript = self._parts(name[:-4])
-            return r"\bar{" + base + "}", subscript
+        for suffix in ("_bar", "bar"):  # a_bar, abar: the mean of a
+            head = name[: -len(suffix)]
+            if name.endswith(suffix) and head and (head in SHORT or head.lower() in GREEK or suffix == "_bar"):
+                base, subscript = self._parts(head)
+                return r"\bar{" + base + "}", subscript
         if name in UPPER_GREEK:
             return UPPER_GREEK[name], None
         if name.lower() in GREEK:
@@ -96,11 +101,45 @@ class UlamWriter:
     def is_data(self, name: str) -> bool:
         return name in self.graph.data
 
+    def _index_columns(self) -> dict:
+        """Each parameter indexed by a data column somewhere (``a[tank]``, or ``a[tank] ~ ...``): that column."""
+        out = {}
+
+        def visit(node):
+            if isinstance(node, Index) and isinstance(node.target, Name) and node.indices \
+                    and isinstance(node.indices[0], Name) and node.indices[0].id in self.graph.data:
+                out.setdefault(node.target.id, node.indices[0].id)
+            for child in getattr(node, "args", ()) or ():
+                visit(child)
+            for attribute in ("left", "right", "operand", "target"):
+                if hasattr(node, attribute) and not isinstance(getattr(node, attribute), str):
+                    visit(getattr(node, attribute))
+            for child in getattr(node, "indices", ()) or ():
+                visit(child)
+
+        for statement in self.statements:
+            visit(statement.expr)
+            if isinstance(statement.target.index, Name):
+                for name in statement.target.names:
+                    out.setdefault(name, statement.target.index.id)
+        return out
+
+    def level_letter(self, name: str) -> str | None:
+        """The subscript of a vector parameter in its own lines (``alpha_j``), None for a scalar."""
+        if name in self.indexed_by and (name in self.per_level or self.graph.parameters.get(name) is None
+                                        or getattr(self.graph.parameters.get(name), "shape", ()) != ()):
+            return self.letter(self.indexed_by[name])
+        if name in self.per_level:
+            others = [self.indexed_by[n] for n in self.per_level if n in self.indexed_by]
+            return self.letter(others[0]) if others else "j"
+        return None
+
     def per_row(self, name: str) -> bool:
-        """Data with one value per observation, or a definition computed per observation."""
+        """Data with one value per observation, or a definition computed per observation (not a vector
+        declared with a size: that has one value per level)."""
         if self.is_data(name):
             return np.ndim(self.graph.data[name]) >= 1 and len(np.atleast_1d(self.graph.data[name])) == self.nobs
-        return any(name in s.target.names and s.kind == "<-" for s in self.statements)
+        return name not in self.per_level and any(name in s.target.names and s.kind == "<-" for s in self.statements)
 
     def letter(self, index_name: str) -> str:
         if index_name not in self.letters:
@@ -115,7 +154,10 @@ class UlamWriter:
             if self.is_data(node.id):
                 text = r"\text{" + escape(node.id) + "}"
                 return text + "_i" if self.per_row(node.id) else text
-            return self.symbol(node.id, "i") if self.per_row(node.id) else self.symbol(node.id)
+            if self.per_row(node.id):
+                return self.symbol(node.id, "i")
+            letter = self.level_letter(node.id) if node.id in self.per_level else None
+            return self.symbol(node.id, letter) if letter else self.symbol(node.id)
         if isinstance(node, Index):
             indices = ", ".join(self._index(i) for i in node.indices)
             if isinstance(node.target, Name):
@@ -162,6 +204,9 @@ class UlamWriter:
         if target.index is not None:
             letter = self.letter(target.index.id if isinstance(target.index, Name) else str(target.index))
             pieces = [self.symbol(n, letter) for n in target.names]
+        elif any(n in self.per_level for n in target.names):  # vector[60]:a ~ ...: alpha_j
+            pieces = [self.symbol(n, self.level_letter(n)) if n in self.per_level else self._plain(n)
+                      for n in target.names]
         else:
             pieces = []
             for n in target.names:
