@@ -135,3 +135,19 @@ def test_trials_and_offsets():
     assert r"\log(\lambda_{ij}) &= \beta_{0j} + \log(\text{exposure}_{ij})" in rates.math().latex
     assert r"\log(\lambda_{i}) &= \alpha_{\text{g}[i]} + \log(\text{exposure}_{i})" in rates.math("rethinking").latex
     assert renders(rates.math()) and renders(tadpoles.math("rethinking"))
+
+
+def test_structured_covariances_are_written_as_such():
+    sleep = ml.datasets.load("sleepstudy").assign(dayf=lambda d: pd.Categorical(d.Days // 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ar1 = ml.lmer("Reaction ~ Days + ar1(0 + dayf | Subject)", sleep, reml=False)
+        homdiag = ml.lmer("Reaction ~ Days + homdiag(0 + dayf | Subject)", sleep, reml=False)
+    levels = ar1.math().latex
+    assert r"\tau^2 & \tau^2 \rho^{1} & \tau^2 \rho^{2}" in levels and r"\beta_{2j} &= U_{2j}" in levels
+    rethinking = ar1.math("rethinking").latex
+    assert r"R_{kl} &= \rho^{|k - l|}" in rethinking
+    assert r"\beta_{\text{dayf4}, \text{Subject}[i]} \text{dayf4}_{i}" in rethinking  # varying around 0
+    assert r"\begin{bmatrix} 0 \\ 0 \\ 0 \\ 0 \\ 0 \end{bmatrix}" in rethinking
+    assert r"\tau^2 & 0 & 0" in homdiag.math().latex
+    assert renders(ar1.math("rethinking", numbers=True)) and renders(homdiag.math())

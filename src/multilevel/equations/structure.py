@@ -24,6 +24,7 @@ class GroupTerm:
     correlated: bool
     n_levels: int
     nested_in: str | None = None  # the grouping factor whose levels contain this one's
+    structure: str = "us"  # the covariance: us, diag, homdiag, ar1, cs (glmmTMB's names)
 
 
 @dataclass
@@ -96,10 +97,11 @@ def structure_of(fit, numbers: bool = False) -> ModelStructure:
     for number, group in enumerate(groups):
         parts = by_group[group]
         columns = tuple(c for part in parts for c in part.column_names)
-        correlated = len(parts) == 1 and (type(parts[0].covariance).__name__ == "Unstructured" or parts[0].dim == 1)
+        structure = getattr(parts[0].covariance, "structure", "us") if len(parts) == 1 else "diag"
+        correlated = len(columns) > 1 and structure in ("us", "ar1", "cs")
         outer = [g for g in by_group if g != group and set(by_group[g][0].group_vars) < set(parts[0].group_vars)]
         terms.append(GroupTerm(group, INDEX_LETTERS[number % len(INDEX_LETTERS)], columns, correlated,
-                               parts[0].n_levels, outer[0] if outer else None))
+                               parts[0].n_levels, outer[0] if outer else None, structure))
     level2 = {}
     if len(by_group) == 1 and design.fixed.matrix.shape[0]:
         term = design.terms[0]

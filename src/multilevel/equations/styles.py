@@ -108,7 +108,14 @@ def rethinking(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]
         else:
             coefficient = p.value("beta", column, symbol)
         pieces.append(coefficient if column == "(Intercept)" else rf"{coefficient} {_data(column, 'i')}")
-    if not single:
+    if single:  # varying columns without a fixed effect (0 + f | g): they vary around 0
+        term = s.terms[0]
+        for column in term.columns:
+            if column not in s.fixed:
+                coefficient = rf"\alpha_{{{name(term.group)}[i]}}" if column == "(Intercept)" else \
+                    rf"\beta_{{{name(column)}, {name(term.group)}[i]}}"
+                pieces.append(coefficient if column == "(Intercept)" else rf"{coefficient} {_data(column, 'i')}")
+    else:
         for term in s.terms:
             for column in term.columns:
                 u = rf"u^{{{name(term.group)}}}_{{{_column_label(column)}{name(term.group)}[i]}}"
@@ -116,7 +123,7 @@ def rethinking(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]
     pieces += [_offset(o, "i") for o in s.offsets]
     lines.append((_link_left(s, "i"), "= " + plus(pieces)))
     if single:
-        lines += _rethinking_varying(s.terms[0], p)
+        lines += _rethinking_varying(s.terms[0], p, set(s.fixed))
     else:
         for term in s.terms:
             for column in term.columns:
@@ -134,13 +141,16 @@ def _column_comma(column: str) -> str:
     return "" if column == "(Intercept)" else f", {name(column)}"
 
 
-def _rethinking_varying(term: GroupTerm, p: Parameters) -> list[tuple[str, str]]:
+def _rethinking_varying(term: GroupTerm, p: Parameters, fixed: set) -> list[tuple[str, str]]:
     j = term.index
     symbols = [rf"\alpha_{{{j}}}" if c == "(Intercept)" else rf"\beta_{{{name(c)}, {j}}}" for c in term.columns]
     means = [p.value("beta", c, r"\bar{\alpha}" if c == "(Intercept)" else rf"\bar{{\beta}}_{{{name(c)}}}")
-             for c in term.columns]
+             if c in fixed else "0" for c in term.columns]  # a column without a fixed effect varies around 0
     sds = [p.value("sd", (term.group, c), r"\sigma_{\alpha}" if c == "(Intercept)" else rf"\sigma_{{{name(c)}}}")
            for c in term.columns]
+    if term.structure in ("homdiag", "ar1") and len(term.columns) > 1:  # one variance shared by all the columns
+        shared = p.value("sd", (term.group, term.columns[0]), rf"\sigma_{{{name(term.group)}}}")
+        sds = [shared] * len(term.columns)
     if len(term.columns) == 1 or not term.correlated:
         return [(symbol, rf"\sim \operatorname{{Normal}}({mean}, {sd})") for symbol, mean, sd in zip(symbols, means, sds)]
     k = len(term.columns)
@@ -151,6 +161,8 @@ def _rethinking_varying(term: GroupTerm, p: Parameters) -> list[tuple[str, str]]
         rows = [["1" if a == b else p.value("cor", (term.group, term.columns[min(a, b)], term.columns[max(a, b)]), "")
                  for b in range(k)] for a in range(k)]
         lines.append((r"\mathbf{R}", f"= {matrix(rows)}"))
+    elif term.structure in ("ar1", "cs"):  # the structure the correlations follow
+        lines.append((r"R_{kl}", r"= \rho^{|k - l|}" if term.structure == "ar1" else r"= \rho \quad (k \neq l)"))
     return lines
 
 
@@ -234,6 +246,12 @@ def _tau(term: GroupTerm, a: int, b: int, p: Parameters, slopes: dict) -> str:
     ka, kb = slopes[term.columns[a]], slopes[term.columns[b]]
     if a != b and not term.correlated:
         return "0"
+    if p.estimates is None and term.structure == "homdiag":
+        return r"\tau^2"
+    if p.estimates is None and term.structure == "ar1":
+        return r"\tau^2" if a == b else rf"\tau^2 \rho^{{{abs(a - b)}}}"
+    if p.estimates is None and term.structure == "cs":
+        return rf"\tau_{{{ka}}}^2" if a == b else rf"\rho\,\tau_{{{ka}}}\tau_{{{kb}}}"
     if p.estimates is None:
         return rf"\tau_{{{ka}{kb}}}" if a != b else rf"\tau_{{{ka}{ka}}}"
     sds = p.estimates["sd"]
