@@ -32,6 +32,10 @@ def test_lmer_devfun_agrees_with_lme4(key, reml):
     assert fit.objective(fit.theta) == pytest.approx(fit.reml_criterion if reml else fit.deviance, rel=1e-12)
     with pytest.raises(ArgumentError, match="takes 3 values"):
         devfun([1.0, 0.0])
+    with pytest.raises(ArgumentError, match="finite numbers"):
+        devfun([np.nan, 0.0, 1.0])
+    with pytest.raises(ArgumentError, match="takes numbers"):
+        devfun("abc")
 
 
 @pytest.mark.parametrize("key,nagq", [("glmer_laplace", 1), ("glmer_agq5", 5), ("glmer_nagq0", 0)])

@@ -50,6 +50,8 @@ def test_glmer_refit_equals_a_fresh_fit():
 def test_refit_checks_the_new_response(sleep_fit):
     with pytest.raises(DataError, match="one response value per row the fit used \\(180\\)"):
         sleep_fit.refit(np.ones(10))
+    with pytest.raises(DataError, match="needs numbers for the new response"):
+        sleep_fit.refit("x")
     with pytest.raises(DataError, match="1 missing or infinite"):
         sleep_fit.refit(np.r_[np.nan, np.ones(179)])
 

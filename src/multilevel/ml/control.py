@@ -83,10 +83,16 @@ class DevianceFunction:
         self.what = what
 
     def __call__(self, params) -> float:
-        params = np.asarray(params, dtype=float)
+        try:
+            params = np.asarray(params, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(f"the {self.what} takes numbers ({', '.join(self.parameters)}), "
+                                f"not {params!r}") from exc
         if params.shape != self.start.shape:
             raise ArgumentError(f"the {self.what} takes {len(self.start)} values ({', '.join(self.parameters)}), "
                                 f"got shape {params.shape}")
+        if not np.all(np.isfinite(params)):
+            raise ArgumentError(f"the {self.what} takes finite numbers, got {params.tolist()}")
         if np.any(params < self.lower_bounds):
             raise ArgumentError(f"parameters below their lower bounds ({self.lower_bounds.tolist()}): "
                                 f"{params.tolist()}")

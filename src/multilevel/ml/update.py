@@ -66,7 +66,12 @@ def new_response(fit, newresponse) -> np.ndarray:
     if isinstance(newresponse, pd.DataFrame):
         raise DataError("refit() takes one response column (binomial: the proportion of successes, with the fit's "
                         "trials as weights), not a DataFrame")
-    y = np.asarray(newresponse, dtype=float) if not isinstance(newresponse, pd.Series) else newresponse.to_numpy(float)
+    try:
+        y = np.asarray(newresponse, dtype=float) if not isinstance(newresponse, pd.Series) \
+            else newresponse.to_numpy(float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"refit() needs numbers for the new response, not {type(newresponse).__name__} "
+                        f"{str(newresponse)[:40]!r}") from exc
     if y.ndim != 1 or len(y) != fit.design.nobs:
         raise DataError(f"refit() needs one response value per row the fit used ({fit.design.nobs}), got shape "
                         f"{y.shape}")
