@@ -579,3 +579,20 @@ def test_diagram_reads_the_statements():
     assert ("a", "p") in graph.edges and ("a_bar", "a") in graph.edges and ("p", "surv") in graph.edges
     assert next(n for n in graph.nodes if n.name == "a").plate == "tank"
     plt.close(fig)
+
+
+@pytest.mark.slow  # two varying-slopes fits of their own
+def test_math_of_the_varying_slopes_models():
+    """fit.math() (issue 15) of the lecture's varying-slopes models: the grouped prior as a vector, R for Rho."""
+    cafe = fitted("cafes", CAFES, cafes(), chains=4, draws=500, warmup=500)
+    lines = dict(cafe.math().lines)
+    assert lines[r"\mu_{i}"] == (r"= \alpha_{\text{cafe}, \text{cafe}[i]} + \beta_{\text{cafe}, \text{cafe}[i]} "
+                                 r"\text{afternoon}_i")
+    grouped = r"\begin{bmatrix} \alpha_{\text{cafe}, j} \\ \beta_{\text{cafe}, j} \end{bmatrix}"
+    assert lines[grouped] == (r"\sim \operatorname{MVNormal}\left(\begin{bmatrix} \alpha \\ \beta \end{bmatrix}, "
+                              r"\mathbf{R}, \sigma_{\text{cafe}}\right)")
+    assert lines[r"\mathbf{R}"] == r"\sim \operatorname{LKJcorr}\left(2\right)"
+    gap = fitted("gap_correlated_math", GAPMINDER_CORRELATED, gapminder())
+    lines = dict(gap.math().lines)
+    assert lines[r"\mu_{i}"] == r"= \alpha_{\text{cid}[i]} + \beta_{\text{cid}[i]} \text{year}_i"
+    assert gap.math().notes == ["j indexes the levels of cid"]
