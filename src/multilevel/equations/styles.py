@@ -93,33 +93,33 @@ def _greek(column: str) -> str:
     return r"\alpha" if column == "(Intercept)" else rf"\beta_{{{name(column)}}}"
 
 
+def _times(coefficient: str, column: str) -> str:
+    """A coefficient times its column at observation i (the intercept stands alone)."""
+    return coefficient if column == "(Intercept)" else rf"{coefficient} {_data(column, 'i')}"
+
+
+def _indexed(column: str, group: str) -> str:
+    """A coefficient varying by ``group``: ``alpha_{Subject[i]}``, ``beta_{Days, Subject[i]}``."""
+    if column == "(Intercept)":
+        return rf"\alpha_{{{name(group)}[i]}}"
+    return rf"\beta_{{{name(column)}, {name(group)}[i]}}"
+
+
 def rethinking(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]]:
     p = Parameters(s, numbers)
     lines = [_likelihood(s, "i", p)]
     single = len(s.terms) == 1
-    varying = {c: s.terms[0] for c in s.terms[0].columns} if single else {}
-    pieces = []
-    for column in s.fixed:
-        symbol = _greek(column)
-        if column in varying:
-            term = varying[column]
-            coefficient = rf"{symbol}_{{{name(term.group)}[i]}}" if column == "(Intercept)" else \
-                rf"\beta_{{{name(column)}, {name(term.group)}[i]}}"
-        else:
-            coefficient = p.value("beta", column, symbol)
-        pieces.append(coefficient if column == "(Intercept)" else rf"{coefficient} {_data(column, 'i')}")
+    varying = set(s.terms[0].columns) if single else set()
+    pieces = [_times(_indexed(column, s.terms[0].group) if column in varying
+                     else p.value("beta", column, _greek(column)), column) for column in s.fixed]
     if single:  # varying columns without a fixed effect (0 + f | g): they vary around 0
-        term = s.terms[0]
-        for column in term.columns:
-            if column not in s.fixed:
-                coefficient = rf"\alpha_{{{name(term.group)}[i]}}" if column == "(Intercept)" else \
-                    rf"\beta_{{{name(column)}, {name(term.group)}[i]}}"
-                pieces.append(coefficient if column == "(Intercept)" else rf"{coefficient} {_data(column, 'i')}")
+        pieces += [_times(_indexed(column, s.terms[0].group), column)
+                   for column in s.terms[0].columns if column not in s.fixed]
     else:
         for term in s.terms:
             for column in term.columns:
-                u = rf"u^{{{name(term.group)}}}_{{{_column_label(column)}{name(term.group)}[i]}}"
-                pieces.append(u if column == "(Intercept)" else rf"{u} {_data(column, 'i')}")
+                pieces.append(_times(rf"u^{{{name(term.group)}}}_{{{_column_label(column)}{name(term.group)}[i]}}",
+                                     column))
     pieces += [_offset(o, "i") for o in s.offsets]
     lines.append((_link_left(s, "i"), "= " + plus(pieces)))
     if single:
