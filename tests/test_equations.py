@@ -42,6 +42,10 @@ def fits():
             "crossed": ml.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", ml.datasets.load("penicillin")),
             "binomial": ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", ml.datasets.load("cbpp")),
             "cross_level": ml.lmer("y ~ x * w + (x | g)", frame),
+            "two_factors": ml.lmer("Reaction ~ Days + (Days | Subject) + (1 | week)", sleep.assign(
+                week=(sleep["Days"] // 3).astype(str))),
+            "nested_and_crossed": ml.lmer("y ~ x + (1 | g/h) + (1 | c)", frame.assign(
+                h=np.tile(np.arange(5), 24), c=np.repeat(np.arange(6), 20) % 4)),
         }
 
 
@@ -52,6 +56,40 @@ def test_every_style_renders(fits, style):
             equations = fit.math(style, numbers=numbers)
             assert equations.latex.startswith("\\begin{align*}") and renders(equations)
             assert equations._repr_latex_().startswith("$$")
+
+
+def test_correlated_effects_with_several_grouping_factors(fits):
+    """(Days | Subject) + (1 | week): Subject's two effects stay correlated in both dialects (they were
+    written as independent normals when the model had a second grouping factor)."""
+    rethinking = fits["two_factors"].math("rethinking").latex
+    assert (r"\begin{bmatrix} u^{\text{Subject}}_{j} \\ u^{\text{Subject}}_{\text{Days}, j} \end{bmatrix} &\sim "
+            r"\operatorname{MVNormal}\left(\mathbf{0}, \mathbf{S}_{\text{Subject}}\right)") in rethinking
+    assert r"\mathbf{R}_{\text{Subject}}" in rethinking
+    assert r"u^{\text{week}}_{k} &\sim \operatorname{Normal}(0, \sigma_{\text{week}})" in rethinking
+    levels = fits["two_factors"].math("levels").latex
+    assert r"\begin{bmatrix} U_{0j} \\ U_{1j} \end{bmatrix} &\sim \mathcal{N}\left(\mathbf{0}, " in levels
+    assert r"\tau_{U01}" in levels and r"V_{0k} &\sim \mathcal{N}(0, \tau_{V0}^2)" in levels
+    numbers = fits["two_factors"].math("rethinking", numbers=True)
+    assert r"\mathbf{R}_{\text{Subject}} &= \begin{bmatrix} 1 & " in numbers.latex and renders(numbers)
+
+
+def test_equations_picture_aligns_the_relations(fits):
+    """fit.math().figure(): mathtext with the relations in one column, as align* sets them; matrices
+    as bracketed stacks (mathtext has no arrays)."""
+    import matplotlib.pyplot as plt
+
+    equations = fits["slopes"].math("levels")
+    rows = equations.mathtext_rows()
+    assert rows[0][0] == r"$\text{Level 1:}$" and rows[-1][1].startswith(r"$\left[\genfrac{}{}{0}{0}{U_{0j}}")
+    fig = equations.figure()
+    texts = {text.get_text(): text for text in fig.texts}
+    lefts = [texts[row[1]] for row in rows]
+    rights = [texts[row[2]] for row in rows]
+    assert all(t.get_horizontalalignment() == "right" for t in lefts)
+    assert len({round(t.get_position()[0], 9) for t in lefts}) == 1  # one column of relations
+    assert len({round(t.get_position()[0], 9) for t in rights}) == 1
+    fig.canvas.draw()  # every line lays out
+    plt.close(fig)
 
 
 def test_levels_dialect(fits):
@@ -99,6 +137,19 @@ def _drawn(fig):
     return plates, sorted(shaded)
 
 
+def _node_centres(fig) -> dict:
+    return {patch.get_gid()[5:]: tuple(patch.center) for patch in fig.axes[0].patches
+            if (patch.get_gid() or "").startswith("node:")}
+
+
+def _labels(fig) -> list[str]:
+    return [text.get_text() for text in fig.axes[0].texts]
+
+
+def _holds(box, point) -> bool:
+    return box[0] < point[0] < box[2] and box[1] < point[1] < box[3]
+
+
 def _within(inner, outer) -> bool:
     return outer[0] < inner[0] and outer[1] < inner[1] and inner[2] < outer[2] and inner[3] < outer[3]
 
@@ -109,15 +160,45 @@ def test_plate_diagrams(fits):
     plates, shaded = _drawn(fits["slopes"].diagram())
     assert set(plates) == {"Subject", "observations"} and _within(plates["observations"], plates["Subject"])
     assert shaded == ["x", "y"]  # the observed nodes: predictors and response
+    labels = _labels(plt.gcf())  # the rethinking dialect's symbols, as fit.math("rethinking") writes them
+    for symbol in (r"$\alpha_{j}$", r"$\bar{\alpha}$", r"$\sigma_{\alpha}$", r"$\mathbf{R}$", r"$\text{Days}_{i}$"):
+        assert symbol in labels, symbol
     plates, _ = _drawn(fits["nested"].diagram())  # batch/cask: observations in cask:batch in batch
     assert _within(plates["observations"], plates["cask:batch"]) and _within(plates["cask:batch"], plates["batch"])
-    plates, _ = _drawn(fits["crossed"].diagram())  # crossed factors: plates side by side, none inside another
-    assert len(plates) == 3 and not any(_within(a, b) for a in plates.values() for b in plates.values())
+    fig = fits["crossed"].diagram()  # crossed factors: two plates that overlap, the observations in both
+    plates, _ = _drawn(fig)
+    crossed = [name for name in plates if name != "observations"]
+    assert len(crossed) == 2 and all(_within(plates["observations"], plates[g]) for g in crossed)
+    assert not _within(plates[crossed[0]], plates[crossed[1]]) and not _within(plates[crossed[1]], plates[crossed[0]])
+    centres = _node_centres(fig)
+    for group in crossed:  # each factor's effects inside its own plate only
+        other = next(g for g in crossed if g != group)
+        assert _holds(plates[group], centres[f"b:{group}"]) and not _holds(plates[other], centres[f"b:{group}"])
+    labels = _labels(fig)  # the symbols of the rethinking equations: u^{g}_j around 0 with sigma_g
+    assert any(r"\sigma_{\text{" in label for label in labels) and any(label.startswith("$u^{") for label in labels)
     plates, shaded = _drawn(fits["binomial"].diagram())
     assert shaded == ["trials", "x", "y"]  # cbind(incidence, size - incidence): size is observed
     svg = fits["binomial"].diagram(format="svg")
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     plt.close("all")
+
+
+def test_nested_and_crossed_plates(fits):
+    """(1 | g/h) + (1 | c): h:g's plate inside g's around the observations; c's plate overlaps them, its
+    effects outside g's plate. Labels as in the rethinking equations."""
+    import matplotlib.pyplot as plt
+
+    fig = fits["nested_and_crossed"].diagram()
+    plates, shaded = _drawn(fig)
+    assert _within(plates["observations"], plates["h:g"]) and _within(plates["h:g"], plates["g"])
+    assert _within(plates["observations"], plates["c"]) and not _within(plates["c"], plates["g"])
+    centres = _node_centres(fig)
+    assert _holds(plates["c"], centres["b:c"]) and not _holds(plates["g"], centres["b:c"])
+    assert _holds(plates["h:g"], centres["b:h:g"]) and not _holds(plates["c"], centres["b:g"])
+    assert shaded == ["x", "y"]
+    edges = {patch.get_gid() for patch in fig.axes[0].patches if (patch.get_gid() or "").startswith("edge:")}
+    assert {"edge:b:c->mu", "edge:scale:c->b:c", "edge:b:h:g->mu", "edge:x->mu", "edge:mu->y"} <= edges
+    plt.close(fig)
 
 
 def test_trials_and_offsets():

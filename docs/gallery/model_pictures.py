@@ -37,15 +37,15 @@ reedfrogs["tank"] = np.arange(1, 49)
 MODELS = [
     ("Sleep study: correlated varying intercepts and slopes (lmer)",
      ml.lmer("Reaction ~ Days + (Days | Subject)", sleep), ("levels", "rethinking")),
-    ("Sleep study, uncorrelated (lmer, ||)", ml.lmer("Reaction ~ Days + (Days || Subject)", sleep), ("levels",)),
+    ("Sleep study, uncorrelated (lmer, ||)", ml.lmer("Reaction ~ Days + (Days || Subject)", sleep), ("levels", "rethinking")),
     ("Pastes: casks nested in batches (lmer, batch/cask)",
      ml.lmer("strength ~ 1 + (1 | batch/cask)", ml.datasets.load("pastes")), ("levels", "rethinking")),
     ("Penicillin: crossed plates and samples (lmer)",
-     ml.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", ml.datasets.load("penicillin")), ("levels",)),
+     ml.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", ml.datasets.load("penicillin")), ("levels", "rethinking")),
     ("Tadpoles: binomial with trials, varying intercepts (glmer)",
      ml.glmer("surv | trials(density) ~ 1 + (1 | tank)", reedfrogs), ("levels", "rethinking")),
     ("Sleep study with brms's default priors (brm)",
-     ml.brm("Reaction ~ Days + (Days | Subject)", sleep, seed=1, refresh=0), ("rethinking",)),
+     ml.brm("Reaction ~ Days + (Days | Subject)", sleep, seed=1, refresh=0), ("levels", "rethinking")),
     ("Tadpoles as Statistical Rethinking writes them (ulam)",
      ml.ulam(PARTIAL, frogs(), chains=2, draws=400, warmup=400, seed=1, refresh=0), ("rethinking",)),
     ("Cafes: correlated intercepts and slopes (ulam)",
@@ -55,7 +55,9 @@ MODELS = [
 page = ["# The lecture models as mathematics and as pictures", "",
         "Written by `docs/gallery/model_pictures.py` from `fit.math(style)` and `fit.diagram()`. Each block of "
         "LaTeX is what `fit.math(...).latex` returns (Jupyter renders it); the picture beside it is the same "
-        "rendered by matplotlib's mathtext.", ""]
+        "rendered by matplotlib's mathtext, the relations aligned (`fit.math(...).figure()`). The diagrams use the "
+        "symbols of the rethinking dialect. `docs/gallery/notebook_check.py` runs the same models in a Jupyter "
+        "notebook (`models.ipynb`) and checks in headless Chromium that MathJax typesets every equation.", ""]
 for number, (title, fit, styles) in enumerate(MODELS, start=1):
     page += [f"## {number}. {title}", "", "```", fit.model_text if hasattr(fit, "model_text") else fit.formula,
              "```", ""]

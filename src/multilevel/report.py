@@ -35,15 +35,9 @@ def _png(figure_or_axes) -> str:
 
 
 def equations_figure(equations):
-    """The equations as a matplotlib Figure (mathtext, one line each): a picture the page can embed
-    offline, without a TeX installation or a script from the web."""
-    import matplotlib.pyplot as plt
-
-    lines = equations.mathtext_lines()
-    fig = plt.figure(figsize=(8.5, 0.42 * len(lines) + 0.2))
-    for k, line in enumerate(lines):
-        fig.text(0.01, 1 - (k + 0.7) / (len(lines) + 0.2), line, fontsize=12, ha="left", va="center")
-    return fig
+    """The equations as a matplotlib Figure (mathtext, the relations aligned): a picture the page can
+    embed offline, without a TeX installation or a script from the web."""
+    return equations.figure()
 
 
 def _model_section(fit) -> list[str]:

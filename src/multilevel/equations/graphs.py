@@ -29,6 +29,7 @@ class Plate:
     name: str
     label: str  # "j = 1..18"
     parent: str | None = None
+    covers: tuple[str, ...] = ()  # plates it overlaps without holding (a crossed factor covers the observations)
 
 
 @dataclass
@@ -53,52 +54,197 @@ class Graph:
 
 
 def formula_graph(fit) -> Graph:
-    """The plate diagram of an lmer, glmer or brm fit, from its design.
+    """The plate diagram of an lmer, glmer or brm fit, from its design, in the symbols of its equations
+    in the rethinking dialect (``fit.math("rethinking")``): ``alpha_j``, ``beta_{Days,j}`` varying by
+    the grouping factor with their means and scales above (``alpha-bar``, ``sigma_alpha``, ``R``); with
+    several grouping factors ``u^{g}_j`` around 0 and ``sigma_g``; the fixed coefficients, the predictors,
+    the mean and the response as in the equations.
 
-    Columns from left to right: the fixed effects, one column per grouping factor (outer factors
-    first; its scale parameter on top, its effects b in its plate), the predictors, the mean, the
-    response (the residual scale on top). Rows: population-level nodes on top, each plate one row
-    further down than the plate around it."""
+    Plates: one per grouping factor and one for the observations. Nested factors are nested plates
+    (the observations inside the innermost). A factor crossed with them is a plate that overlaps the
+    others: it covers the observations' plate but not the other factors' effects (drawn below them;
+    a third crossed factor to the left)."""
     from .structure import structure_of
 
-    s = structure_of(fit)
-    graph = Graph()
-    outer_of = {t.group: t.nested_in for t in s.terms}
-    chain = all(sum(1 for u in s.terms if u.nested_in == t.group) <= 1 for t in s.terms) and \
-        sum(1 for t in s.terms if t.nested_in is None) == 1
-    for term in s.terms:
-        graph.plates.append(Plate(term.group, f"{term.group}: {term.index} = 1..{term.n_levels}", outer_of[term.group]))
-    innermost = None
-    if s.terms and chain:
-        innermost = next(t.group for t in s.terms if not any(u.nested_in == t.group for u in s.terms))
-    graph.plates.append(Plate("observations", f"i = 1..{fit.design.nobs}", innermost))
-    row = graph.depth("observations")
-    graph.nodes.append(Node("beta", r"\beta", "parameter", position=(0, 0)))
-    graph.edges.append(("beta", "mu"))
-    terms = sorted(s.terms, key=lambda t: graph.depth(t.group))  # outer factors first
-    for column, term in enumerate(terms, start=1):
-        scale = rf"\sigma_{term.index}" if len(term.columns) == 1 else rf"\Sigma_{term.index}"
-        graph.nodes.append(Node(f"scale:{term.group}", scale, "parameter", position=(column, 0)))
-        graph.nodes.append(Node(f"b:{term.group}", rf"b_{term.index}", "parameter", term.group,
-                                position=(column, graph.depth(term.group))))
-        graph.edges += [(f"scale:{term.group}", f"b:{term.group}"), (f"b:{term.group}", "mu")]
-    column = len(terms) + 1
-    if any(c != "(Intercept)" for c in s.fixed):  # below the mean: the way from the group effects stays clear
-        graph.nodes.append(Node("x", r"x_i", "observed", "observations", position=(column, row + 0.9)))
-        graph.edges.append(("x", "mu"))
-    mean = {"binomial": "p", "bernoulli": "p", "poisson": r"\lambda"}.get(s.family, r"\mu")
-    graph.nodes.append(Node("mu", mean + "_i", "deterministic", "observations", position=(column, row)))
-    graph.nodes.append(Node("y", "y_i", "observed", "observations", position=(column + 1, row),
-                            caption=s.response))
-    graph.edges.append(("mu", "y"))
-    if s.family == "gaussian":
-        graph.nodes.append(Node("sigma", r"\sigma", "parameter", position=(column + 1, 0)))
-        graph.edges.append(("sigma", "y"))
-    if s.trials:
-        graph.nodes.append(Node("trials", "n_i", "observed", "observations", position=(column + 1, row + 0.9),
-                                caption=s.trials))
-        graph.edges.append(("trials", "y"))
-    return graph
+    return _FormulaLayout(structure_of(fit), fit.design.nobs).graph
+
+
+class _FormulaLayout:
+    """Places the nodes of a formula model: columns left to right (the grouping factors' effects, the
+    mean and the response), rows top down (population-level parameters, each nested plate one row
+    deeper, the observations; a crossed factor's effects below the observations or left of them)."""
+
+    def __init__(self, s, nobs: int):
+        from .styles import DISTRIBUTIONS, _offset
+
+        self.s, self.graph = s, Graph()
+        single = len(s.terms) == 1
+        children = {t.group: [u for u in s.terms if u.nested_in == t.group] for t in s.terms}
+
+        def chain_from(term):
+            chain = [term]
+            while len(children[chain[-1].group]) == 1:
+                chain.append(children[chain[-1].group][0])
+            return chain
+
+        chains = [chain_from(t) for t in s.terms if t.nested_in is None]
+        chains.sort(key=len, reverse=True)
+        main = chains[0] if chains else []
+        placed = {t.group for chain in chains for t in chain}
+        crossed = chains[1:] + [[t] for t in s.terms if t.group not in placed]  # branching nests: alongside
+        depth = len(main)
+        observed_row = depth + 1
+        predictors = self._predictors()
+        lower = observed_row + (0.95 if predictors or s.trials or s.offsets else 0.0)
+        for term in main:
+            self.graph.plates.append(Plate(term.group, self._plate_label(term), term.nested_in))
+        self.graph.plates.append(Plate("observations", f"i = 1..{nobs}", main[-1].group if main else None))
+        column = 0.0
+        fixed_alone = [c for c in s.fixed if not (single and c in s.terms[0].columns)]
+        if fixed_alone:  # the coefficients that do not vary: one node each, or one for many
+            if len(fixed_alone) <= 2:
+                for c in fixed_alone:
+                    self._node(f"beta:{c}", self._coefficient(c), "parameter", None, (column, 0), edge_to="mu")
+                    column += 1.0
+            else:
+                self._node("beta", r"\beta", "parameter", None, (column, 0), edge_to="mu",
+                           caption=f"{len(fixed_alone)} coefficients")
+                column += 1.0
+        for d, term in enumerate(main, start=1):
+            column = self._term(term, column, d, single, above=True)
+        mean_column = max(column, (len(predictors) - 1) / 2 + 0.3 * bool(column))
+        for k, chain in enumerate(crossed):
+            where = "below" if k % 2 == 0 else "left"
+            for d, term in enumerate(chain):
+                parent = chain[d - 1].group if d else None
+                covers = ("observations",) if d == len(chain) - 1 else ()
+                self.graph.plates.append(Plate(term.group, self._plate_label(term), parent, covers))
+            if where == "below":  # under the observations and the nested plates around them
+                row = lower + 1.1 + 0.65 * depth + 1.5 * (k // 2) * (len(chain) + 1)
+                c = 0.0
+                for d, term in enumerate(reversed(chain)):  # innermost nearest the observations
+                    c = self._term(term, 0.0, row + len(chain) - 1 - d, single, above=False,
+                                   scale_row=row + len(chain))
+            else:  # left of the nested plates, in the observations' row
+                c = -1.2 - 0.4 * depth - 2.2 * (k // 2)
+                for d, term in enumerate(reversed(chain)):
+                    self._term(term, c - 1.3 * d, observed_row, single, above=False, scale_column=c - 1.3 * len(chain))
+        distribution, mean = DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))
+        self._node("mu", mean + "_i", "deterministic", "observations", (mean_column, observed_row))
+        self._node("y", _data_label(s.response), "observed", "observations", (mean_column + 1, observed_row),
+                   caption=_caption(s.response))
+        self.graph.edges.append(("mu", "y"))
+        if s.family == "gaussian":
+            self._node("sigma", r"\sigma", "parameter", None, (mean_column + 1, 0), edge_to="y")
+        if len(predictors) > 3:
+            self._node("x", r"\mathbf{x}_i", "observed", "observations", (mean_column, lower), edge_to="mu",
+                       caption=f"{len(predictors)} predictors")
+        else:
+            first = mean_column - (len(predictors) - 1) / 2 - (0.5 if s.offsets else 0.0)
+            for k, column_name in enumerate(predictors):
+                self._node("x" if len(predictors) == 1 else f"x:{column_name}", _data_label(column_name), "observed",
+                           "observations", (first + k, lower), edge_to="mu", caption=_caption(column_name))
+        for k, offset in enumerate(s.offsets):
+            self._node(f"offset:{offset}", _offset(offset, "i"), "observed", "observations",
+                       (mean_column + 0.5 * bool(predictors) + k, lower), edge_to="mu")
+        if s.trials:
+            self._node("trials", _data_label(s.trials), "observed", "observations", (mean_column + 1, lower),
+                       edge_to="y", caption=_caption(s.trials))
+
+    def _plate_label(self, term) -> str:
+        return f"{term.group}: {term.index} = 1..{term.n_levels}"
+
+    def _node(self, key, label, kind, plate, position, edge_to=None, caption=""):
+        self.graph.nodes.append(Node(key, label, kind, plate, position, caption))
+        if edge_to is not None:
+            self.graph.edges.append((key, edge_to))
+
+    def _coefficient(self, column: str) -> str:
+        from .styles import _greek
+
+        return _greek(column)
+
+    def _predictors(self) -> list[str]:
+        """The data variables in the linear model: those of the fixed part (a factor once, not per dummy
+        column), then the pieces of varying columns that have no fixed effect."""
+        s = self.s
+        seen = list(s.variables)
+        fixed_pieces = {piece for c in s.fixed for piece in c.split(":")}
+        for column in (c for t in s.terms for c in t.columns if c not in s.fixed):
+            for piece in column.split(":"):
+                if piece != "(Intercept)" and piece not in fixed_pieces and piece not in seen:
+                    seen.append(piece)
+        return seen
+
+    def _term(self, term, column: float, row: float, single: bool, above: bool, scale_row: float | None = None,
+              scale_column: float | None = None) -> float:
+        """The effects of one grouping factor in its plate, with their means (one grouping factor) and scales:
+        above the plate (``above``), else at ``scale_row`` (below) or ``scale_column`` (left)."""
+        from .latex import name
+
+        s, j, g = self.s, term.index, term.group
+        effects = []
+        shared = term.structure in ("homdiag", "ar1") and len(term.columns) > 1
+        for c in term.columns:
+            if single:
+                symbol = rf"\alpha_{{{j}}}" if c == "(Intercept)" else rf"\beta_{{{name(c)}, {j}}}"
+                mean = (r"\bar{\alpha}" if c == "(Intercept)" else rf"\bar{{\beta}}_{{{name(c)}}}") \
+                    if c in s.fixed else None
+                scale = r"\sigma_{\alpha}" if c == "(Intercept)" else rf"\sigma_{{{name(c)}}}"
+            else:
+                symbol = rf"u^{{{name(g)}}}_{{{'' if c == '(Intercept)' else name(c) + ', '}{j}}}"
+                mean = None
+                scale = rf"\sigma_{{{name(g)}}}" if c == "(Intercept)" else rf"\sigma_{{{name(g)}, {name(c)}}}"
+            if shared:
+                scale = rf"\sigma_{{{name(g)}}}"
+            key = f"b:{g}" if len(term.columns) == 1 else f"b:{g}:{c}"
+            width = 1.3 if mean is not None else 1.0
+            x = column + (width - 1.0) / 2
+            if scale_column is not None:
+                x = column
+            self._node(key, symbol, "parameter", g, (x, row), edge_to="mu")
+            effects.append(key)
+            if mean is not None:
+                self._node(f"mean:{g}:{c}", mean, "parameter", None, (x - 0.33, 0), edge_to=key)
+            scale_key = f"scale:{g}" if (len(term.columns) == 1 or shared) else f"scale:{g}:{c}"
+            if not any(n.name == scale_key for n in self.graph.nodes):
+                if above:
+                    where = (x + (0.33 if mean is not None else 0.0), 0)
+                elif scale_column is not None:
+                    where = (scale_column, row + 0.9 * len(effects) - 0.9)
+                else:
+                    where = (x, scale_row)
+                self._node(scale_key, scale, "parameter", None, where)
+            self.graph.edges.append((scale_key, key))
+            if scale_column is not None:
+                row += 0.9
+            else:
+                column += width
+        if term.correlated and len(term.columns) > 1:
+            label = {"ar1": r"\rho", "cs": r"\rho"}.get(term.structure, r"\mathbf{R}" if single else
+                                                          rf"\mathbf{{R}}_{{{name(g)}}}")
+            if above:
+                xs = [n.position[0] for n in self.graph.nodes if n.name in effects]
+                where = (sum(xs) / len(xs), -0.85)
+            elif scale_column is not None:
+                where = (scale_column - 1.0, row - 0.9)
+            else:
+                where = (column, scale_row)
+                column += 1.0
+            self._node(f"R:{g}", label, "parameter", None, where)
+            self.graph.edges += [(f"R:{g}", key) for key in effects]
+        return column
+
+
+def _data_label(column: str) -> str:
+    """A data column's node label: its name with the index when it is short, else ``x_i`` and a caption."""
+    from .latex import name
+
+    return rf"{name(column)}_{{i}}" if len(column) <= 8 else "y_i"
+
+
+def _caption(column: str) -> str:
+    return column if len(column) > 8 else ""
 
 
 def ulam_graph(fit) -> Graph:

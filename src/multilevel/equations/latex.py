@@ -66,12 +66,43 @@ class Equations:
 
     def mathtext_lines(self) -> list[str]:
         """Each equation as matplotlib mathtext (no ``align``): what a test or a figure can render."""
-        out = []
+        return [f"${to_mathtext(left)} {to_mathtext(right)}$" for left, right in self.lines]
+
+    def mathtext_rows(self) -> list[tuple[str, str, str]]:
+        """Each equation as (label, left side, relation and right side) in mathtext, for a picture that
+        aligns the relations as ``align*`` does: the label is a leading ``\\text{Level 1:}\\quad``."""
+        rows = []
         for left, right in self.lines:
-            text = f"{left} {right}"
-            text = re.sub(r"\\operatorname\{([^}]*)\}", r"\\mathrm{\1}", text)
-            text = re.sub(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", lambda m: "(" + m.group(1).replace(
-                r" \\ ", "; ").replace("&", ",") + ")", text)
-            text = text.replace(r"\quad", r"\ \ ").replace(r"\left", "").replace(r"\right", "")
-            out.append(f"${text}$")
-        return out
+            label, quad, rest = left.partition(r"\quad")
+            if not quad:
+                label, rest = "", left
+            rows.append((f"${to_mathtext(label.strip())}$" if label.strip() else "", f"${to_mathtext(rest.strip())}$",
+                         f"${to_mathtext(right.strip())}$"))
+        return rows
+
+    def figure(self, fontsize: float = 12):
+        """The equations as a matplotlib Figure, the relations aligned (mathtext: no TeX needed)."""
+        from ..plots.equations import draw_equations
+
+        return draw_equations(self, fontsize=fontsize)
+
+
+def to_mathtext(text: str) -> str:
+    """LaTeX of ours as matplotlib mathtext: ``\\operatorname`` as ``\\mathrm``, each ``bmatrix`` as
+    bracketed stacks (mathtext has no arrays: each column a stack of ``\\genfrac`` without a bar)."""
+    text = re.sub(r"\\operatorname\{([^}]*)\}", r"\\mathrm{\1}", text)
+    text = re.sub(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", lambda m: _stacked(m.group(1)), text)
+    return text.replace(r"\quad", r"\ \ ")
+
+
+def _stacked(body: str) -> str:
+    rows = [[cell.strip() for cell in row.split("&")] for row in body.split(r" \\ ")]
+    width = max(len(row) for row in rows)
+    columns = [[row[c] if c < len(row) else "" for row in rows] for c in range(width)]
+
+    def stack(entries):
+        if len(entries) == 1:
+            return "{" + entries[0] + "}"
+        return r"\genfrac{}{}{0}{0}{" + entries[0] + "}{" + stack(entries[1:]) + "}"
+
+    return r"\left[" + r"\ ".join(stack(column) for column in columns) + r"\right]"

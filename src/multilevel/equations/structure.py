@@ -38,6 +38,7 @@ class ModelStructure:
     offsets: tuple[str, ...] = ()
     level2: dict = field(default_factory=dict)  # fixed column -> True when constant within the one grouping factor
     estimates: dict | None = None  # beta: {column: value}; sd: {(group, column): v}; cor: {(group, a, b): v}; sigma
+    variables: tuple[str, ...] = ()  # the data variables behind the fixed columns (period, not period2 period3)
 
 
 def _family_of(fit) -> tuple[str, str]:
@@ -109,10 +110,26 @@ def structure_of(fit, numbers: bool = False) -> ModelStructure:
             if column != "(Intercept)" and ":" not in column:
                 level2[column] = _is_level2(design.fixed.matrix[:, j], term.codes, term.n_levels)
     structure = ModelStructure(response, family, link, trials, fixed, tuple(terms), tuple(design.formula.offsets),
-                               level2)
+                               level2, variables=_variables(design.fixed))
     if numbers:
         structure.estimates = estimates_of(fit)
     return structure
+
+
+def _variables(fixed) -> tuple[str, ...]:
+    """The data variables of the fixed part, in formula order, from formulaic's model spec (a factor's
+    name once for all its dummy columns; an interaction's pieces); the column names where there is none."""
+    out: list[str] = []
+    spec = getattr(fixed, "spec", None)
+    try:
+        for encoded in spec.structure:
+            for factor in getattr(encoded.term, "factors", ()):
+                text = str(getattr(factor, "expr", factor))
+                if text not in ("1", "0") and text not in out:
+                    out.append(text)
+    except AttributeError:
+        out = [piece for c in fixed.column_names for piece in c.split(":") if piece != "(Intercept)"]
+    return tuple(dict.fromkeys(out))
 
 
 def estimates_of(fit) -> dict:

@@ -122,14 +122,8 @@ def rethinking(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]
                                      column))
     pieces += [_offset(o, "i") for o in s.offsets]
     lines.append((_link_left(s, "i"), "= " + plus(pieces)))
-    if single:
-        lines += _rethinking_varying(s.terms[0], p, set(s.fixed))
-    else:
-        for term in s.terms:
-            for column in term.columns:
-                sd = p.value("sd", (term.group, column), rf"\sigma_{{{name(term.group)}{_column_comma(column)}}}")
-                lines.append((rf"u^{{{name(term.group)}}}_{{{_column_label(column)}{term.index}}}",
-                              rf"\sim \operatorname{{Normal}}(0, {sd})"))
+    for term in s.terms:
+        lines += _rethinking_varying(term, p, set(s.fixed), single)
     return lines
 
 
@@ -141,28 +135,40 @@ def _column_comma(column: str) -> str:
     return "" if column == "(Intercept)" else f", {name(column)}"
 
 
-def _rethinking_varying(term: GroupTerm, p: Parameters, fixed: set) -> list[tuple[str, str]]:
-    j = term.index
-    symbols = [rf"\alpha_{{{j}}}" if c == "(Intercept)" else rf"\beta_{{{name(c)}, {j}}}" for c in term.columns]
-    means = [p.value("beta", c, r"\bar{\alpha}" if c == "(Intercept)" else rf"\bar{{\beta}}_{{{name(c)}}}")
-             if c in fixed else "0" for c in term.columns]  # a column without a fixed effect varies around 0
-    sds = [p.value("sd", (term.group, c), r"\sigma_{\alpha}" if c == "(Intercept)" else rf"\sigma_{{{name(c)}}}")
-           for c in term.columns]
+def _rethinking_varying(term: GroupTerm, p: Parameters, fixed: set, single: bool) -> list[tuple[str, str]]:
+    """The varying effects' distribution: with one grouping factor ``alpha_j``, ``beta_{x,j}`` around
+    ``alpha-bar``, ``beta-bar_x`` with scales ``sigma_alpha``, ``sigma_x``; with several, ``u^{g}_j``
+    around 0 with ``sigma_g``; correlated effects as one MVNormal with ``S = diag(sigma) R diag(sigma)``."""
+    j, g = term.index, name(term.group)
+    if single:
+        symbols = [rf"\alpha_{{{j}}}" if c == "(Intercept)" else rf"\beta_{{{name(c)}, {j}}}" for c in term.columns]
+        means = [p.value("beta", c, r"\bar{\alpha}" if c == "(Intercept)" else rf"\bar{{\beta}}_{{{name(c)}}}")
+                 if c in fixed else "0" for c in term.columns]  # a column without a fixed effect varies around 0
+        sds = [p.value("sd", (term.group, c), r"\sigma_{\alpha}" if c == "(Intercept)" else rf"\sigma_{{{name(c)}}}")
+               for c in term.columns]
+        s_matrix, r_matrix = r"\mathbf{S}", r"\mathbf{R}"
+    else:
+        symbols = [rf"u^{{{g}}}_{{{_column_label(c)}{j}}}" for c in term.columns]
+        means = ["0"] * len(term.columns)
+        sds = [p.value("sd", (term.group, c), rf"\sigma_{{{g}{_column_comma(c)}}}") for c in term.columns]
+        s_matrix, r_matrix = rf"\mathbf{{S}}_{{{g}}}", rf"\mathbf{{R}}_{{{g}}}"
     if term.structure in ("homdiag", "ar1") and len(term.columns) > 1:  # one variance shared by all the columns
-        shared = p.value("sd", (term.group, term.columns[0]), rf"\sigma_{{{name(term.group)}}}")
+        shared = p.value("sd", (term.group, term.columns[0]), rf"\sigma_{{{g}}}")
         sds = [shared] * len(term.columns)
     if len(term.columns) == 1 or not term.correlated:
         return [(symbol, rf"\sim \operatorname{{Normal}}({mean}, {sd})") for symbol, mean, sd in zip(symbols, means, sds)]
     k = len(term.columns)
-    lines = [(column_vector(symbols), rf"\sim \operatorname{{MVNormal}}\left({column_vector(means)}, \mathbf{{S}}\right)")]
+    mean = column_vector(means) if single else r"\mathbf{0}"
+    lines = [(column_vector(symbols), rf"\sim \operatorname{{MVNormal}}\left({mean}, {s_matrix}\right)")]
     diagonal = matrix([[sds[a] if a == b else "0" for b in range(k)] for a in range(k)])
-    lines.append((r"\mathbf{S}", rf"= {diagonal} \mathbf{{R}} {diagonal}"))
+    lines.append((s_matrix, rf"= {diagonal} {r_matrix} {diagonal}"))
     if p.estimates is not None:
         rows = [["1" if a == b else p.value("cor", (term.group, term.columns[min(a, b)], term.columns[max(a, b)]), "")
                  for b in range(k)] for a in range(k)]
-        lines.append((r"\mathbf{R}", f"= {matrix(rows)}"))
+        lines.append((r_matrix, f"= {matrix(rows)}"))
     elif term.structure in ("ar1", "cs"):  # the structure the correlations follow
-        lines.append((r"R_{kl}", r"= \rho^{|k - l|}" if term.structure == "ar1" else r"= \rho \quad (k \neq l)"))
+        lines.append((rf"{r_matrix}_{{kl}}" if not single else r"R_{kl}",
+                      r"= \rho^{|k - l|}" if term.structure == "ar1" else r"= \rho \quad (k \neq l)"))
     return lines
 
 
@@ -321,8 +327,7 @@ def _cross_classified(s: ModelStructure, p: Parameters) -> list[tuple[str, str]]
         for c, column in enumerate(term.columns):
             u = rf"{letter}_{{{c}{name(term.group)}[i]}}"
             pieces.append(u if column == "(Intercept)" else rf"{u} {_data(column, 'i')}")
-            sd = p.value("sd", (term.group, column), rf"\tau_{{{letter}{c}}}")
-            lines_random.append((rf"{letter}_{{{c}{term.index}}}", rf"\sim \mathcal{{N}}(0, {sd}^2)"))
+        lines_random += _crossed_random(term, letter, p)
     pieces += [_offset(o, "i") for o in s.offsets]
     if s.family == "gaussian":
         lines = [(rf"{name(s.response)}_{{i}}", "= " + plus(pieces + ["e_{i}"])),
@@ -330,6 +335,23 @@ def _cross_classified(s: ModelStructure, p: Parameters) -> list[tuple[str, str]]
     else:
         lines = [_likelihood(s, "i", p), (_link_left(s, "i"), "= " + plus(pieces))]
     return lines + lines_random
+
+
+def _crossed_random(term: GroupTerm, letter: str, p: Parameters) -> list[tuple[str, str]]:
+    """One grouping factor's effects in a cross-classified model: ``U_{0j} ~ N(0, tau_{U0}^2)`` each, or,
+    correlated, one normal of the vector with the covariances ``tau_{U01}``."""
+    effects = [rf"{letter}_{{{c}{term.index}}}" for c in range(len(term.columns))]
+    if not (term.correlated and len(term.columns) > 1):
+        sds = [p.value("sd", (term.group, column), rf"\tau_{{{letter}{c}}}") for c, column in enumerate(term.columns)]
+        return [(u, rf"\sim \mathcal{{N}}(0, {sd}^2)") for u, sd in zip(effects, sds)]
+    k = len(term.columns)
+    if p.estimates is None:
+        cells = [[rf"\tau_{{{letter}{a}{b}}}" for b in range(k)] for a in range(k)]
+    else:
+        sds = [p.estimates["sd"][(term.group, c)] for c in term.columns]
+        cells = [[number(sds[a] ** 2) if a == b else number(sds[a] * sds[b] * p.estimates["cor"].get(
+            (term.group, term.columns[min(a, b)], term.columns[max(a, b)]), 0.0)) for b in range(k)] for a in range(k)]
+    return [(column_vector(effects), rf"\sim \mathcal{{N}}\left(\mathbf{{0}}, {matrix(cells)}\right)")]
 
 
 # ---- matrix ----------------------------------------------------------------------------------------
