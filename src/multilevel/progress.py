@@ -14,12 +14,14 @@ def show_progress(progress: bool | None) -> bool:
 class EvaluationCounter:
     """A tqdm counter of objective evaluations with the current best value (total unknown)."""
 
-    def __init__(self, enabled: bool, description: str):
+    def __init__(self, progress: bool | None, description: str):
         self.bar = None
-        if enabled:
+        if show_progress(progress):
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(desc=description, unit=" evals", leave=False)
+            # shown at once when asked for; by default (a terminal or a notebook) only once a fit has taken a
+            # second, so that a fast fit leaves no "0 evals" line behind in a notebook's output
+            self.bar = tqdm(desc=description, unit=" evals", leave=False, delay=0.0 if progress else 1.0)
         self.best = float("inf")
 
     def wrap(self, objective):

@@ -19,7 +19,7 @@ from ..options import flag, whole_number
 from ..families import VALID_LINKS, get_family, negative_binomial
 from ..formula import parse_formula
 from ..results.glmerfit import GlmerFit
-from ..progress import EvaluationCounter, show_progress
+from ..progress import EvaluationCounter
 from ..threads import blas_threads_for
 from .glmm import GLMMProblem
 from .optimize import bobyqa, finite_difference_hessian
@@ -187,7 +187,7 @@ def fit_glmm_problems(design: Design, search: GLMMProblem, problem: GLMMProblem,
             lower = np.concatenate([search.lower_bounds(), np.full(search.p, -np.inf)])
             se0 = _rx_standard_errors(state, search)
             step = np.concatenate([np.full(search.n_theta, 0.1), np.maximum(se0, 1e-3)])
-            counter = EvaluationCounter(show_progress(progress), f"glmer: {'Laplace' if nagq == 1 else f'AGQ {nagq}'}")
+            counter = EvaluationCounter(progress, f"glmer: {'Laplace' if nagq == 1 else f'AGQ {nagq}'}")
             try:
                 record = bobyqa(counter.wrap(search.objective), x0, lower, initial_step=step,
                                 **control.bobyqa_options(xtol_abs=1e-6))

@@ -12,7 +12,7 @@ from ..errors import ArgumentError, ConvergenceWarning, DataError, ModelError, S
 from ..options import flag
 from ..formula import parse_formula
 from ..results.lmerfit import LmerFit
-from ..progress import EvaluationCounter, show_progress
+from ..progress import EvaluationCounter
 from ..threads import blas_threads_for
 from .lmm import LMMProblem
 from .optimize import bobyqa, finite_difference_gradient, finite_difference_hessian
@@ -145,7 +145,7 @@ def fit_problems(design: Design, search: LMMProblem, problem: LMMProblem, standa
         if start.shape != (problem.n_theta,):
             raise ArgumentError(f"start must have {problem.n_theta} values (theta), got shape {start.shape}")
         initial = standardization.theta_to_standard(start)
-    counter = EvaluationCounter(show_progress(progress), "lmer: REML" if reml else "lmer: ML")
+    counter = EvaluationCounter(progress, "lmer: REML" if reml else "lmer: ML")
     with blas_threads_for(search.cholesky) as blas:  # small dense blocks: one BLAS thread (threads.py)
         try:
             record = bobyqa(counter.wrap(search.objective), initial, search.lower_bounds(), **control.bobyqa_options())
