@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ArgumentError
+from ..results.protocol import MissingCapability
 from .latex import Equations
 from .structure import structure_of
 from .styles import levels, matrix_form, rethinking
@@ -15,7 +16,16 @@ def formula_equations(fit, style: str = "levels", numbers: bool = False) -> Equa
     if style not in STYLES:
         raise ArgumentError(f"style must be one of {', '.join(map(repr, STYLES))}, not {style!r}")
     structure = structure_of(fit, numbers=bool(numbers))
+    if structure.categorical:
+        raise MissingCapability("math() does not write categorical models yet (one linear predictor per category); "
+                                "fit.model_code() shows the log density the sampler runs")
     lines, notes = STYLES[style](structure, numbers=bool(numbers)), []
+    if structure.expression and style == "levels":
+        notes.append("A nonlinear model is written line by line in every dialect: the levels form has no place "
+                     "for its expression.")
+    if numbers and (structure.submodels or structure.thresholds):
+        notes.append("numbers=True fills in the main formula's estimates; the thresholds and the further "
+                     "formulas' coefficients stay symbols.")
     if getattr(fit, "bayesian", False) and style != "matrix":
         from .priors import prior_lines
 

@@ -64,9 +64,13 @@ def formula_graph(fit) -> Graph:
     (the observations inside the innermost). A factor crossed with them is a plate that overlaps the
     others: it covers the observations' plate but not the other factors' effects (drawn below them;
     a third crossed factor to the left)."""
+    from ..results.protocol import MissingCapability
     from .structure import structure_of
 
-    return _FormulaLayout(structure_of(fit), fit.design.nobs).graph
+    structure = structure_of(fit)
+    if structure.categorical:
+        raise MissingCapability("diagram() does not draw categorical models yet (one linear predictor per category)")
+    return _FormulaLayout(structure, fit.design.nobs).graph
 
 
 class _FormulaLayout:
@@ -75,7 +79,8 @@ class _FormulaLayout:
     deeper, the observations; a crossed factor's effects below the observations or left of them)."""
 
     def __init__(self, s, nobs: int):
-        from .styles import DISTRIBUTIONS, _offset
+        from .latex import name
+        from .styles import DISTRIBUTIONS, _offset, parameter_symbol
 
         self.s, self.graph = s, Graph()
         single = len(s.terms) == 1
@@ -130,12 +135,18 @@ class _FormulaLayout:
                 for d, term in enumerate(reversed(chain)):
                     self._term(term, c - 1.3 * d, observed_row, single, above=False, scale_column=c - 1.3 * len(chain))
         distribution, mean = DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))
+        mean = r"\phi" if s.thresholds else mean
         self._node("mu", mean + "_i", "deterministic", "observations", (mean_column, observed_row))
         self._node("y", _data_label(s.response), "observed", "observations", (mean_column + 1, observed_row),
                    caption=_caption(s.response))
         self.graph.edges.append(("mu", "y"))
-        if s.family == "gaussian":
-            self._node("sigma", r"\sigma", "parameter", None, (mean_column + 1, 0), edge_to="y")
+        predicted = {m.name for m in s.submodels if m.kind == "dpar"}
+        constants = [q for q in (s.family_params or (("sigma",) if s.family == "gaussian" else ())) if q not in predicted]
+        constants += ["kappa"] if s.thresholds else []
+        for k, q in enumerate(constants):  # the family's other parameters (sigma, shape, zi; thresholds kappa)
+            label = r"\kappa" if q == "kappa" else parameter_symbol(q)
+            self._node("sigma" if q == "sigma" else f"family:{q}", label, "parameter", None,
+                       (mean_column + 1 + k, 0), edge_to="y")
         if len(predictors) > 3:
             self._node("x", r"\mathbf{x}_i", "observed", "observations", (mean_column, lower), edge_to="mu",
                        caption=f"{len(predictors)} predictors")
@@ -150,6 +161,32 @@ class _FormulaLayout:
         if s.trials:
             self._node("trials", _data_label(s.trials), "observed", "observations", (mean_column + 1, lower),
                        edge_to="y", caption=_caption(s.trials))
+        for k, model in enumerate(s.submodels):  # bf(): sigma_i or a_i, per observation, with its coefficients
+            symbol = parameter_symbol(model.name) if model.kind == "dpar" else name(model.name)
+            where = (mean_column + 1 + k + 0.6, lower + 0.2) if model.kind == "dpar" else \
+                (mean_column - 1 - k, observed_row)
+            key = f"{model.kind}:{model.name}"
+            self._node(key, rf"{symbol}_i", "deterministic", "observations", where,
+                       edge_to="y" if model.kind == "dpar" else "mu")
+            if model.fixed:
+                free = not any(n.position and n.position[1] == 0 and abs(n.position[0] - where[0]) < 0.7
+                               for n in self.graph.nodes)
+                coefficients = [c for c in model.fixed if c != "Intercept"] + ["Intercept"] * ("Intercept" in model.fixed)
+                self._node(f"{key}:beta", rf"\beta^{{{symbol}}}", "parameter", None, (where[0], 0 if free else -0.9),
+                           edge_to=key, caption=f"{len(coefficients)} coefficients" if len(coefficients) > 2 else "")
+            for k_var, variable in enumerate(model.variables):  # its data: the main formula's nodes, or new ones
+                node = next((n.name for n in self.graph.nodes if n.kind == "observed" and n.name in (
+                    "x", f"x:{variable}") and (n.name != "x" or predictors == [variable])), None)
+                if node is None:
+                    node = f"x:{key}:{variable}"
+                    self._node(node, _data_label(variable), "observed", "observations",
+                               (where[0] + (0.0 if model.kind == "nlpar" else 0.8), where[1] + 0.95 + 0.9 * k_var),
+                               caption=_caption(variable))
+                self.graph.edges.append((node, key))
+            for term in model.terms:
+                if any(p.name == term.group for p in self.graph.plates):
+                    self._node(f"{key}:u:{term.group}", rf"u^{{{symbol}}}_{{{term.index}}}", "parameter", term.group,
+                               (where[0] + 0.7, self.graph.depth(term.group)), edge_to=key)
 
     def _plate_label(self, term) -> str:
         return f"{term.group}: {term.index} = 1..{term.n_levels}"

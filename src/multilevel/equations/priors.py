@@ -37,20 +37,56 @@ def prior_lines(fit, structure: ModelStructure, style: str = "rethinking") -> tu
     rows = fit.prior_summary()
     single = len(structure.terms) == 1
     varying = set(structure.terms[0].columns) if single else set()
-    levels = level_symbols(structure) if style == "levels" and single else None
+    levels = level_symbols(structure) if style == "levels" and single and not structure.expression else None
     lines, notes = [], []
     for row in rows.itertuples(index=False):
-        cls, coef, group = row[1], row[2], row[3]
-        symbol = _level_symbol(cls, coef, levels) if levels is not None else None
-        symbol = symbol or _symbol(cls, coef, group, single, varying, rows)
-        if cls == "L" and symbol is not None and levels is not None:
-            symbol = r"\operatorname{corr}(\mathbf{U}_j)"
+        cls, coef, group, dpar, nlpar = row[1], row[2], row[3], row[5], row[6]
+        if dpar or nlpar:
+            symbol = _submodel_symbol(row, rows, structure)
+        elif cls == "Intercept" and structure.thresholds:  # an ordinal model's thresholds
+            symbol = None if coef and row[9] == "(vectorized)" else rf"\kappa_{{{coef}}}" if coef else r"\kappa_{k}"
+        else:
+            symbol = _level_symbol(cls, coef, levels) if levels is not None else None
+            symbol = symbol or _symbol(cls, coef, group, single, varying, rows)
+            if cls == "L" and symbol is not None and levels is not None:
+                symbol = r"\operatorname{corr}(\mathbf{U}_j)"
         if symbol is None:
             continue
         lines.append((symbol, rf"\sim {density(row[0], row[7])}"))
-        if cls == "Intercept":
+        if cls == "Intercept" and not structure.thresholds and not nlpar and \
+                "brms puts the Intercept's prior" not in " ".join(notes):
             notes.append("brms puts the Intercept's prior on the intercept of the centered predictors.")
     return lines, notes
+
+
+def _submodel_symbol(row, rows, structure: ModelStructure) -> str | None:
+    """The symbol a prior row of a bf() sub-model (dpar or nlpar) is on, as the sub-model's lines write it."""
+    from .styles import parameter_symbol
+
+    cls, coef, group, dpar, nlpar = row[1], row[2], row[3], row[5], row[6]
+    owner = dpar or nlpar
+    model = next((m for m in structure.submodels if m.name == owner), None)
+    if model is None:
+        return None
+    symbol = parameter_symbol(owner) if dpar else name(owner)
+    if cls == "Intercept" and not coef:
+        return rf"\beta^{{{symbol}}}_{{0}}"
+    if cls == "b":
+        peers = [r for r in rows.itertuples(index=False) if r[1] == "b" and (r[5] or r[6]) == owner and r[2]]
+        if not coef:  # the class-wide row: stands for all its coefficients when none has its own prior
+            if peers and all(r[9] == "(vectorized)" for r in peers):
+                names = [rf"\beta^{{{symbol}}}_{{{name(r[2])}}}" for r in peers]
+                return ", ".join(names) if len(names) <= 2 else rf"{names[0]}, \ldots, {names[-1]}"
+            return None
+        if row[9] == "(vectorized)":
+            return None
+        return rf"\beta^{{{symbol}}}_{{{name(coef)}}}"
+    label = symbol if len(model.terms) == 1 else f"{symbol}, {name(group)}"
+    if cls == "sd" and coef and group:
+        return rf"\sigma^{{{label}}}_{{{name(group)}{'' if coef == 'Intercept' else ', ' + name(coef)}}}"
+    if cls in ("cor", "L") and group:
+        return rf"\mathbf{{R}}^{{{label}}}_{{{name(group)}}}"
+    return None
 
 
 def _level_symbol(cls: str, coef: str, symbols: dict) -> str | None:
@@ -82,6 +118,8 @@ def _symbol(cls: str, coef: str, group: str, single: bool, varying: set, rows) -
         return r"\mathbf{R}" if single or not group else rf"\mathbf{{R}}_{{{name(group)}}}"
     if cls == "sigma" and not coef:
         return r"\sigma"
-    if not coef and not group:
-        return name(cls)
+    if not coef and not group:  # the family's other parameters: shape, zi, nu...
+        from .styles import parameter_symbol
+
+        return parameter_symbol(cls)
     return None

@@ -39,6 +39,26 @@ class ModelStructure:
     level2: dict = field(default_factory=dict)  # fixed column -> True when constant within the one grouping factor
     estimates: dict | None = None  # beta: {column: value}; sd: {(group, column): v}; cor: {(group, a, b): v}; sigma
     variables: tuple[str, ...] = ()  # the data variables behind the fixed columns (period, not period2 period3)
+    # brm's further parts: the family's other parameters (sigma, shape, zi...), an ordinal model's number
+    # of thresholds, the distributional and nonlinear sub-models of a bf() formula, a categorical response
+    family_params: tuple[str, ...] = ()
+    thresholds: int = 0
+    submodels: tuple = ()  # SubModel per dpar (sigma ~ x) and nlpar (a ~ 0 + id)
+    expression: str | None = None  # nl=True: the main formula's right side (the nonlinear expression)
+    categorical: bool = False
+
+
+@dataclass(frozen=True)
+class SubModel:
+    """One further formula of a bf() model: ``sigma ~ x + (1 | g)`` (kind "dpar", with its link) or
+    ``a ~ 0 + id`` (kind "nlpar")."""
+
+    name: str
+    kind: str
+    link: str
+    fixed: tuple[str, ...]  # brms's coefficient names; "Intercept" first where there is one
+    variables: tuple[str, ...]  # data variables of its fixed part
+    terms: tuple[GroupTerm, ...]
 
 
 def _family_of(fit) -> tuple[str, str]:
@@ -111,9 +131,38 @@ def structure_of(fit, numbers: bool = False) -> ModelStructure:
                 level2[column] = _is_level2(design.fixed.matrix[:, j], term.codes, term.n_levels)
     structure = ModelStructure(response, family, link, trials, fixed, tuple(terms), tuple(design.formula.offsets),
                                level2, variables=_variables(design.fixed))
+    layout = getattr(fit, "layout", None)
+    if layout is not None:  # brm
+        _brm_parts(structure, fit, layout)
     if numbers:
         structure.estimates = estimates_of(fit)
     return structure
+
+
+def _brm_parts(structure: ModelStructure, fit, layout) -> None:
+    """The family's parameters, thresholds (the intercept's place) and bf()'s sub-models of a brm fit."""
+    likelihood = fit.likelihood
+    structure.family_params = tuple(likelihood.parameters)
+    structure.categorical = bool(getattr(likelihood, "categorical", False))
+    structure.thresholds = int(getattr(layout, "thresholds", 0) or 0)
+    if structure.thresholds:  # the thresholds take the intercept's place; a varying intercept varies around 0
+        structure.fixed = tuple(c for c in structure.fixed if c != "(Intercept)")
+        structure.variables = tuple(v for v in structure.variables if v != "(Intercept)")
+    predictors = getattr(layout, "predictors", None)
+    if predictors is None:
+        return
+    items = []
+    letter_of = {t.group: t.index for t in structure.terms}  # a factor keeps its letter across sub-models
+    for item in predictors.items:
+        for t in item.terms:
+            letter_of.setdefault(t.group_name, INDEX_LETTERS[len(letter_of) % len(INDEX_LETTERS)])
+        terms = tuple(GroupTerm(t.group_name, letter_of[t.group_name], tuple(t.column_names), len(t.column_names) > 1,
+                                t.n_levels) for t in item.terms)
+        fixed = (("Intercept",) if item.intercept else ()) + tuple(item.coef_names)
+        items.append(SubModel(item.name, item.kind, item.link, fixed, _variables(item.design.fixed), terms))
+    structure.submodels = tuple(items)
+    if predictors.nonlinear:
+        structure.expression = predictors.formula.rhs
 
 
 def _variables(fixed) -> tuple[str, ...]:
@@ -168,4 +217,5 @@ def _posterior_means(fit) -> dict:
                 lb = "Intercept" if second == "(Intercept)" else second
                 cor[(term.group_name, first, second)] = float(means.get(f"cor_{term.group_name}__{la}__{lb}", np.nan))
     sigma = float(means["sigma"]) if "sigma" in means else None
-    return {"beta": beta, "sd": sd, "cor": cor, "sigma": sigma}
+    family = {q: float(means[q]) for q in getattr(fit.likelihood, "parameters", ()) if q in means}
+    return {"beta": beta, "sd": sd, "cor": cor, "sigma": sigma, "family": family}

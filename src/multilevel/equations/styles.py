@@ -19,9 +19,25 @@ from .structure import GroupTerm, ModelStructure
 DISTRIBUTIONS = {"gaussian": ("Normal", r"\mu"), "binomial": ("Binomial", "p"), "bernoulli": ("Bernoulli", "p"),
                  "poisson": ("Poisson", r"\lambda"), "negative.binomial": ("NegBinomial", r"\lambda"),
                  "negbinomial": ("NegBinomial", r"\lambda"), "Gamma": ("Gamma", r"\mu"), "gamma": ("Gamma", r"\mu"),
-                 "lognormal": ("LogNormal", r"\mu"), "student": ("StudentT", r"\mu")}
+                 "lognormal": ("LogNormal", r"\mu"), "student": ("StudentT", r"\mu"),
+                 "inverse.gaussian": ("InvGaussian", r"\mu"), "beta": ("Beta", r"\mu"),
+                 "zero_inflated_poisson": ("ZIPoisson", r"\lambda"),
+                 "zero_inflated_negbinomial": ("ZINegBinomial", r"\lambda"),
+                 "hurdle_poisson": ("HurdlePoisson", r"\lambda"), "hurdle_negbinomial": ("HurdleNegBinomial", r"\lambda"),
+                 "hurdle_lognormal": ("HurdleLogNormal", r"\mu"), "weibull": ("Weibull", r"\mu"),
+                 "exponential": ("Exponential", r"\mu"), "skew_normal": ("SkewNormal", r"\mu"),
+                 "shifted_lognormal": ("ShiftedLogNormal", r"\mu"), "exgaussian": ("ExGaussian", r"\mu")}
 LINKS = {"identity": "{}", "logit": r"\operatorname{{logit}}({})", "log": r"\log({})", "probit": r"\Phi^{{-1}}({})",
-         "cloglog": r"\operatorname{{cloglog}}({})", "inverse": "1/{}", "sqrt": r"\sqrt{{{}}}"}
+         "cloglog": r"\operatorname{{cloglog}}({})", "inverse": "1/{}", "sqrt": r"\sqrt{{{}}}",
+         "logm1": r"\log({} - 1)", "1/mu^2": "1/{}^2", "cauchit": r"\tan(\pi ({} - 1/2))"}
+ORDINAL = {"cumulative": "Ordered", "sratio": "SRatio", "acat": "ACat"}  # + the link: OrderedLogit, as rethinking
+PARAMETER_SYMBOLS = {"sigma": r"\sigma", "nu": r"\nu", "phi": r"\phi"}  # the others by their brms name
+
+
+def parameter_symbol(parameter: str) -> str:
+    """A family parameter's symbol: sigma, nu and phi as Greek letters, the others (shape, zi, hu, ndt,
+    beta, alpha) by brms's names, so that they do not clash with the coefficients' alpha and beta."""
+    return PARAMETER_SYMBOLS.get(parameter, name(parameter))
 
 
 GAMMA_000, TAU_PI, TAU_BETA = r"\gamma_{000}", r"\tau_{\pi}", r"\tau_{\beta}"
@@ -71,21 +87,85 @@ def _offset(text: str, index: str) -> str:
 
 
 def _likelihood(s: ModelStructure, index: str, p: Parameters) -> tuple[str, str]:
-    distribution, mean = DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))
     y = rf"{name(s.response)}_{{{index}}}"
-    if s.family == "gaussian":
-        args = rf"{mean}_{{{index}}}, {p.sigma}"
-    elif s.family == "binomial":
+    if s.thresholds:  # the linear predictor phi against the thresholds kappa (rethinking's OrderedLogit)
+        distribution = ORDINAL.get(s.family, "Ordered") + {"logit": "Logit", "probit": "Probit", "cloglog": "Cloglog",
+                                                            "cauchit": "Cauchit"}.get(s.link, s.link.capitalize())
+        return y, rf"\sim \operatorname{{{distribution}}}(\phi_{{{index}}}, \kappa)"
+    distribution, mean = DISTRIBUTIONS.get(s.family, (escape_group(s.family), r"\mu"))
+    if s.family == "binomial":
         trials = rf"{name(s.trials)}_{{{index}}}" if s.trials else "n"
-        args = rf"{trials}, {mean}_{{{index}}}"
-    else:
-        args = rf"{mean}_{{{index}}}"
-    return y, rf"\sim \operatorname{{{distribution}}}({args})"
+        return y, rf"\sim \operatorname{{{distribution}}}({trials}, {mean}_{{{index}}})"
+    parameters = s.family_params or (("sigma",) if s.family == "gaussian" else ())
+    args = [rf"{mean}_{{{index}}}"] + [_family_parameter(q, s, index, p) for q in parameters]
+    return y, rf"\sim \operatorname{{{distribution}}}({', '.join(args)})"
+
+
+def _family_parameter(q: str, s: ModelStructure, index: str, p: Parameters) -> str:
+    if any(m.name == q and m.kind == "dpar" for m in s.submodels):  # predicted per observation
+        return rf"{parameter_symbol(q)}_{{{index}}}"
+    if q == "sigma":
+        return p.sigma
+    return p.value("family", q, parameter_symbol(q))
 
 
 def _link_left(s: ModelStructure, index: str) -> str:
+    if s.thresholds:
+        return rf"\phi_{{{index}}}"
     mean = DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))[1]
     return LINKS.get(s.link, r"g({})").format(f"{mean}_{{{index}}}")
+
+
+def submodel_lines(s: ModelStructure, index: str, p: Parameters) -> list[tuple[str, str]]:
+    """The lines of bf()'s further formulas: each distributional parameter's regression on its link
+    scale (``log(sigma_i) = beta^sigma_0 + ...``), each nonlinear parameter's (``a_i = beta^a_{id[i]}``),
+    and their group effects around 0."""
+    lines = []
+    for m in s.submodels:
+        symbol = parameter_symbol(m.name) if m.kind == "dpar" else name(m.name)
+        left = LINKS.get(m.link, r"g({})").format(f"{symbol}_{{{index}}}")
+        pieces = _submodel_fixed(m, symbol, index)
+        for term in m.terms:
+            owner = symbol if len(m.terms) == 1 else f"{symbol}, {name(term.group)}"
+            for column in term.columns:
+                effect = rf"u^{{{owner}}}_{{{_column_label(column)}{name(term.group)}[{index}]}}"
+                pieces.append(effect if column == "(Intercept)" else rf"{effect} {_data(column, index)}")
+        lines.append((left, "= " + plus(pieces)))
+        for term in m.terms:
+            lines += _rethinking_varying(term, p, set(), single=False,
+                                         owner=symbol if len(m.terms) == 1 else f"{symbol}, {name(term.group)}")
+    return lines
+
+
+def _submodel_fixed(m, symbol: str, index: str) -> list[str]:
+    """A sub-model's coefficients: one indexed coefficient for a factor's dummy columns without an
+    intercept (``a ~ 0 + id``: ``beta^a_{id[i]}``), else a coefficient per column."""
+    coefficients = [c for c in m.fixed if c != "Intercept"]
+    if "Intercept" not in m.fixed and len(m.variables) == 1 and len(coefficients) > 2 and \
+            all(c.startswith(m.variables[0]) for c in coefficients):
+        return [rf"\beta^{{{symbol}}}_{{{name(m.variables[0])}[{index}]}}"]
+    pieces = [rf"\beta^{{{symbol}}}_{{0}}"] if "Intercept" in m.fixed else []
+    return pieces + [rf"\beta^{{{symbol}}}_{{{name(c)}}} {_data(c, index)}" for c in coefficients]
+
+
+def nonlinear_expression(s: ModelStructure, index: str) -> str:
+    """The nonlinear formula's right side as LaTeX: its parameters and data columns indexed by
+    observation, functions upright, ``*`` as a dot. Tokenized, each name escaped: never evaluated."""
+    import re
+
+    out = []
+    for literal, word, other in re.findall(r"(\d+\.?\d*(?:[eE][-+]?\d+)?)|([A-Za-z_.][A-Za-z0-9_.]*)|(\S)",
+                                           s.expression or ""):
+        if literal:
+            out.append(literal)
+        elif word:  # a function, else a parameter or a data column: both per observation
+            out.append(rf"\operatorname{{{escape_group(word)}}}" if word in _FUNCTIONS else rf"{name(word)}_{{{index}}}")
+        else:
+            out.append({"*": r" \cdot ", "(": "(", ")": ")", "^": "^"}.get(other, f" {escape_group(other)} "))
+    return "".join(out).strip()
+
+
+_FUNCTIONS = {"exp", "log", "inv_logit", "logit", "sqrt", "inv", "log1p", "expm1", "Phi", "sin", "cos", "tanh"}
 
 
 # ---- rethinking ------------------------------------------------------------------------------------
@@ -121,10 +201,10 @@ def rethinking(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]
                 pieces.append(_times(rf"u^{{{name(term.group)}}}_{{{_column_label(column)}{name(term.group)}[i]}}",
                                      column))
     pieces += [_offset(o, "i") for o in s.offsets]
-    lines.append((_link_left(s, "i"), "= " + plus(pieces)))
+    lines.append((_link_left(s, "i"), "= " + (nonlinear_expression(s, "i") if s.expression else plus(pieces))))
     for term in s.terms:
         lines += _rethinking_varying(term, p, set(s.fixed), single)
-    return lines
+    return lines + submodel_lines(s, "i", p)
 
 
 def _column_label(column: str) -> str:
@@ -135,7 +215,8 @@ def _column_comma(column: str) -> str:
     return "" if column == "(Intercept)" else f", {name(column)}"
 
 
-def _rethinking_varying(term: GroupTerm, p: Parameters, fixed: set, single: bool) -> list[tuple[str, str]]:
+def _rethinking_varying(term: GroupTerm, p: Parameters, fixed: set, single: bool,
+                        owner: str | None = None) -> list[tuple[str, str]]:
     """The varying effects' distribution: with one grouping factor ``alpha_j``, ``beta_{x,j}`` around
     ``alpha-bar``, ``beta-bar_x`` with scales ``sigma_alpha``, ``sigma_x``; with several, ``u^{g}_j``
     around 0 with ``sigma_g``; correlated effects as one MVNormal with ``S = diag(sigma) R diag(sigma)``."""
@@ -147,6 +228,11 @@ def _rethinking_varying(term: GroupTerm, p: Parameters, fixed: set, single: bool
         sds = [p.value("sd", (term.group, c), r"\sigma_{\alpha}" if c == "(Intercept)" else rf"\sigma_{{{name(c)}}}")
                for c in term.columns]
         s_matrix, r_matrix = r"\mathbf{S}", r"\mathbf{R}"
+    elif owner is not None:  # a bf() sub-model's group effects: u^{sigma}_j with sigma^{sigma}_g
+        symbols = [rf"u^{{{owner}}}_{{{_column_label(c)}{j}}}" for c in term.columns]
+        means = ["0"] * len(term.columns)
+        sds = [rf"\sigma^{{{owner}}}_{{{g}{_column_comma(c)}}}" for c in term.columns]
+        s_matrix, r_matrix = rf"\mathbf{{S}}^{{{owner}}}_{{{g}}}", rf"\mathbf{{R}}^{{{owner}}}_{{{g}}}"
     else:
         symbols = [rf"u^{{{g}}}_{{{_column_label(c)}{j}}}" for c in term.columns]
         means = ["0"] * len(term.columns)
@@ -162,7 +248,7 @@ def _rethinking_varying(term: GroupTerm, p: Parameters, fixed: set, single: bool
     lines = [(column_vector(symbols), rf"\sim \operatorname{{MVNormal}}\left({mean}, {s_matrix}\right)")]
     diagonal = matrix([[sds[a] if a == b else "0" for b in range(k)] for a in range(k)])
     lines.append((s_matrix, rf"= {diagonal} {r_matrix} {diagonal}"))
-    if p.estimates is not None:
+    if p.estimates is not None and owner is None:
         rows = [["1" if a == b else p.value("cor", (term.group, term.columns[min(a, b)], term.columns[max(a, b)]), "")
                  for b in range(k)] for a in range(k)]
         lines.append((r_matrix, f"= {matrix(rows)}"))
@@ -174,18 +260,24 @@ def _rethinking_varying(term: GroupTerm, p: Parameters, fixed: set, single: bool
 
 # ---- levels ----------------------------------------------------------------------------------------
 def levels(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]]:
+    if s.expression or not s.terms:  # nonlinear (or no grouping factor): line by line, as the rethinking dialect
+        return rethinking(s, numbers)
+    p = Parameters(s, numbers)
     if len(s.terms) == 1:
-        return _two_levels(s, s.terms[0], Parameters(s, numbers))
-    if len(s.terms) == 2 and all(t.columns == ("(Intercept)",) for t in s.terms) and \
-            any(t.nested_in for t in s.terms) and s.fixed == ("(Intercept)",):
-        return _three_levels(s, Parameters(s, numbers))
-    return _cross_classified(s, Parameters(s, numbers))
+        lines = _two_levels(s, s.terms[0], p)
+    elif len(s.terms) == 2 and all(t.columns == ("(Intercept)",) for t in s.terms) and \
+            any(t.nested_in for t in s.terms) and s.fixed == ("(Intercept)",) and s.family == "gaussian":
+        lines = _three_levels(s, p)
+    else:
+        lines = _cross_classified(s, p)
+    return lines + submodel_lines(s, "i" if len(s.terms) != 1 else f"i{s.terms[0].index}", p)
 
 
 def _slopes(s: ModelStructure, term: GroupTerm) -> dict[str, int]:
     """The level-1 columns and their k in beta_kj (k = 0 for the intercept)."""
-    level1 = [c for c in s.fixed if c == "(Intercept)" or (":" not in c and not s.level2.get(c))
-              or (":" in c and _cross_level(c, s) is None)]
+    level1 = ["(Intercept)"] if "(Intercept)" in s.fixed or "(Intercept)" in term.columns else []
+    level1 += [c for c in s.fixed if c != "(Intercept)" and ((":" not in c and not s.level2.get(c))
+               or (":" in c and _cross_level(c, s) is None))]
     level1 += [c for c in term.columns if c not in level1]
     return {c: k for k, c in enumerate(level1)}
 
@@ -237,7 +329,7 @@ def _two_levels(s: ModelStructure, term: GroupTerm, p: Parameters) -> list[tuple
         label = r"\text{Level 2:}\quad " if k == 0 else ""
         lines.append((rf"{label}\beta_{{{k}{j}}}", "= " + plus(gammas + random)))
     if s.family == "gaussian":
-        lines.append((rf"e_{{{sub}}}", rf"\sim \mathcal{{N}}(0, {p.sigma}^2)"))
+        lines.append((rf"e_{{{sub}}}", rf"\sim \mathcal{{N}}(0, {_family_parameter('sigma', s, sub, p)}^2)"))
     random = [rf"U_{{{slopes[c]}{j}}}" for c in term.columns]
     if len(random) == 1:
         sd = p.value("sd", (term.group, term.columns[0]), symbols["sd", term.columns[0]])
@@ -303,7 +395,7 @@ def _three_levels(s: ModelStructure, p: Parameters) -> list[tuple[str, str]]:
         (rf"\text{{Level 2 ({escape_group(inner.group)}):}}\quad \pi_{{0{j}{k}}}", rf"= \beta_{{00{k}}} + r_{{0{j}{k}}}"),
         (rf"\text{{Level 3 ({escape_group(outer.group)}):}}\quad \beta_{{00{k}}}",
          rf"= {p.value('beta', '(Intercept)', GAMMA_000)} + u_{{00{k}}}"),
-        (rf"e_{{{sub}}}", rf"\sim \mathcal{{N}}(0, {p.sigma}^2)"),
+        (rf"e_{{{sub}}}", rf"\sim \mathcal{{N}}(0, {_family_parameter('sigma', s, sub, p)}^2)"),
         (rf"r_{{0{j}{k}}}", rf"\sim \mathcal{{N}}(0, {p.value('sd', (inner.group, '(Intercept)'), TAU_PI)}^2)"),
         (rf"u_{{00{k}}}", rf"\sim \mathcal{{N}}(0, {p.value('sd', (outer.group, '(Intercept)'), TAU_BETA)}^2)"),
     ]
@@ -331,7 +423,7 @@ def _cross_classified(s: ModelStructure, p: Parameters) -> list[tuple[str, str]]
     pieces += [_offset(o, "i") for o in s.offsets]
     if s.family == "gaussian":
         lines = [(rf"{name(s.response)}_{{i}}", "= " + plus(pieces + ["e_{i}"])),
-                 (r"e_{i}", rf"\sim \mathcal{{N}}(0, {p.sigma}^2)")]
+                 (r"e_{i}", rf"\sim \mathcal{{N}}(0, {_family_parameter('sigma', s, 'i', p)}^2)")]
     else:
         lines = [_likelihood(s, "i", p), (_link_left(s, "i"), "= " + plus(pieces))]
     return lines + lines_random
@@ -362,9 +454,8 @@ def matrix_form(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str
         lines = [(r"\mathbf{y}", r"= \mathbf{X}\boldsymbol{\beta} + \mathbf{Z}\mathbf{b} + \boldsymbol{\varepsilon}"),
                  (r"\boldsymbol{\varepsilon}", rf"\sim \mathcal{{N}}(\mathbf{{0}}, {p.sigma}^2 \mathbf{{I}}_n)")]
     else:
-        distribution = DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))
-        lines = [(r"y_i \mid \mathbf{b}", rf"\sim \operatorname{{{distribution[0]}}}({distribution[1]}_i)"),
+        lines = [(r"y_i \mid \mathbf{b}", _likelihood(s, "i", p)[1]),
                  (_link_left(s, "i"), r"= \mathbf{x}_i^\top \boldsymbol{\beta} + \mathbf{z}_i^\top \mathbf{b}")]
     lines.append((r"\mathbf{b}", r"\sim \mathcal{N}(\mathbf{0}, \boldsymbol{\Sigma}_\theta)"))
     lines.append((r"\mathbf{X}", rf": n \times {len(s.fixed)}, \quad \mathbf{{Z}}: n \times {q}"))
-    return lines
+    return lines + submodel_lines(s, "i", p)
