@@ -135,3 +135,29 @@ def test_brm_models_written_with_their_priors_and_drawn():
     assert {"edge:nlpar:a->mu", "node:family:kappa"} & names == {"edge:nlpar:a->mu"}
     assert "node:family:kappa" in {p.get_gid() for p in ordinal.diagram().axes[0].patches}
     plt.close("all")
+
+
+@pytest.mark.slow  # three small brm fits (~15 s)
+def test_levels_dialect_priors_with_several_grouping_factors():
+    """The priors on the levels dialect's own symbols when a model has two grouping factors: crossed
+    (gamma_0, tau_U0, tau_V0), nested (gamma_000, tau_pi, tau_beta) and correlated slopes beside a crossed
+    intercept (sqrt(tau_U11), corr(U_j)); they were written in the rethinking dialect's symbols before."""
+    options = dict(chains=1, draws=60, warmup=60, seed=1, refresh=0)
+    sleep = ml.datasets.load("sleepstudy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        crossed = ml.brm("diameter ~ 1 + (1 | plate) + (1 | sample)", ml.datasets.load("penicillin"), **options)
+        nested = ml.brm("strength ~ 1 + (1 | batch/cask)", ml.datasets.load("pastes"), **options)
+        slopes = ml.brm("Reaction ~ Days + (Days | Subject) + (1 | week)",
+                        sleep.assign(week=(sleep["Days"] // 3).astype(str)), **options)
+    latex = crossed.math("levels").latex
+    for line in (r"\gamma_{0} &\sim \operatorname{StudentT}(3, 23, 2.5)", r"\tau_{U0} &\sim \operatorname{HalfStudentT}",
+                 r"\tau_{V0} &\sim \operatorname{HalfStudentT}"):
+        assert line in latex
+    latex = nested.math("levels").latex
+    assert r"\gamma_{000} &\sim" in latex and r"\tau_{\pi} &\sim" in latex and r"\tau_{\beta} &\sim" in latex
+    latex = slopes.math("levels").latex
+    for line in (r"\gamma_{1} &\sim \text{flat}", r"\operatorname{corr}(\mathbf{U}_j) &\sim \operatorname{LKJcorr}(1)",
+                 r"\sqrt{\tau_{U11}} &\sim", r"\tau_{V0} &\sim"):
+        assert line in latex
+    assert r"\sigma_{\text{" not in latex  # no rethinking-dialect symbol left

@@ -32,12 +32,14 @@ def density(text: str, lower_bound: str) -> str:
 def prior_lines(fit, structure: ModelStructure, style: str = "rethinking") -> tuple[list[tuple[str, str]], list[str]]:
     """(lines, notes) for the priors of a brm fit, in the symbols of ``style`` (the levels dialect's
     gammas and taus where the model has one grouping factor)."""
-    from .styles import level_symbols
+    from .styles import level_symbols, level_symbols_many
 
     rows = fit.prior_summary()
     single = len(structure.terms) == 1
     varying = set(structure.terms[0].columns) if single else set()
-    levels = level_symbols(structure) if style == "levels" and single and not structure.expression else None
+    levels = None
+    if style == "levels" and structure.terms and not structure.expression:
+        levels = level_symbols(structure) if single else level_symbols_many(structure)
     lines, notes = [], []
     for row in rows.itertuples(index=False):
         cls, coef, group, dpar, nlpar = row[1], row[2], row[3], row[5], row[6]
@@ -46,10 +48,10 @@ def prior_lines(fit, structure: ModelStructure, style: str = "rethinking") -> tu
         elif cls == "Intercept" and structure.thresholds:  # an ordinal model's thresholds
             symbol = None if coef and row[9] == "(vectorized)" else rf"\kappa_{{{coef}}}" if coef else r"\kappa_{k}"
         else:
-            symbol = _level_symbol(cls, coef, levels) if levels is not None else None
+            symbol = _level_symbol(cls, coef, group, levels) if levels is not None else None
             symbol = symbol or _symbol(cls, coef, group, single, varying, rows)
             if cls == "L" and symbol is not None and levels is not None:
-                symbol = r"\operatorname{corr}(\mathbf{U}_j)"
+                symbol = r"\operatorname{corr}(\mathbf{U}_j)" if single else levels.get(("L", group), symbol)
         if symbol is None:
             continue
         lines.append((symbol, rf"\sim {density(row[0], row[7])}"))
@@ -89,10 +91,12 @@ def _submodel_symbol(row, rows, structure: ModelStructure) -> str | None:
     return None
 
 
-def _level_symbol(cls: str, coef: str, symbols: dict) -> str | None:
+def _level_symbol(cls: str, coef: str, group: str, symbols: dict) -> str | None:
     column = "(Intercept)" if coef in ("", "Intercept") and cls in ("Intercept", "sd") else coef
     if cls == "Intercept" and not coef:
         return symbols.get(("b", "(Intercept)"))
+    if cls == "sd" and coef and group and ("sd", group, column) in symbols:  # several grouping factors
+        return symbols[("sd", group, column)]
     if cls in ("b", "sd") and coef:
         return symbols.get((cls, column))
     return None

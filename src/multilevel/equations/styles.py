@@ -302,6 +302,27 @@ def level_symbols(s: ModelStructure) -> dict:
     return out
 
 
+def level_symbols_many(s: ModelStructure) -> dict:
+    """The levels dialect's symbols where the model has several grouping factors, as :func:`levels`
+    writes them: nested intercepts (gamma_000, tau_pi, tau_beta) or cross-classified (gamma_k, one
+    letter U, V, ... per factor with tau_{U0}); ("sd", group, column) and ("L", group) keys."""
+    if len(s.terms) == 2 and all(t.columns == ("(Intercept)",) for t in s.terms) and \
+            any(t.nested_in for t in s.terms) and s.fixed == ("(Intercept)",) and s.family == "gaussian":
+        inner = next(t for t in s.terms if t.nested_in)
+        outer = next(t for t in s.terms if t is not inner)
+        return {("b", "(Intercept)"): GAMMA_000, ("sd", inner.group, "(Intercept)"): TAU_PI,
+                ("sd", outer.group, "(Intercept)"): TAU_BETA}
+    out = {("b", column): rf"\gamma_{{{k}}}" for k, column in enumerate(s.fixed)}
+    letters = "UVWXYZ"
+    for t, term in enumerate(s.terms):
+        letter = letters[t % len(letters)]
+        for c, column in enumerate(term.columns):
+            out["sd", term.group, column] = rf"\tau_{{{letter}{c}}}" if not (term.correlated and len(term.columns) > 1) \
+                else rf"\sqrt{{\tau_{{{letter}{c}{c}}}}}"
+        out["L", term.group] = rf"\operatorname{{corr}}(\mathbf{{{letter}}}_{term.index})"
+    return out
+
+
 def _two_levels(s: ModelStructure, term: GroupTerm, p: Parameters) -> list[tuple[str, str]]:
     j = term.index
     sub = f"i{j}"
