@@ -45,6 +45,9 @@ MODELS = [  # (title, code that makes `fit`, dialects)
      'fit = ml.glmer("surv | trials(density) ~ 1 + (1 | tank)", frogs)', ("levels", "rethinking")),
     ("Sleep study with brms's default priors (brm)",
      'fit = ml.brm("Reaction ~ Days + (Days | Subject)", sleep, seed=1, refresh=0)', ("levels", "rethinking")),
+    ("Wine ratings: ordinal (brm cumulative)",
+     'fit = ml.brm("rating ~ temp + contact + (1 | judge)", ml.datasets.load("wine"), family="cumulative", seed=1, '
+     'refresh=0)', ("levels", "rethinking")),
     ("Tadpoles as Statistical Rethinking writes them (ulam)",
      'fit = ml.ulam("""\n    surv ~ dbinom(density, p)\n    logit(p) <- a[tank]\n    a[tank] ~ dnorm(a_bar, sigma)\n'
      '    a_bar ~ dnorm(0, 1.5)\n    sigma ~ dexp(1)\n""", frogs, chains=2, draws=400, warmup=400, seed=1, refresh=0)',
