@@ -126,16 +126,13 @@ class _FormulaLayout:
                 self.graph.plates.append(Plate(term.group, self._plate_label(term), parent, covers))
             if where == "below":  # under the observations and the nested plates around them
                 row = lower + 1.1 + 0.65 * depth + 1.5 * (k // 2) * (len(chain) + 1)
-                c = 0.0
                 for d, term in enumerate(reversed(chain)):  # innermost nearest the observations
-                    c = self._term(term, 0.0, row + len(chain) - 1 - d, single, above=False,
-                                   scale_row=row + len(chain))
+                    self._term(term, 0.0, row + len(chain) - 1 - d, single, above=False, scale_row=row + len(chain))
             else:  # left of the nested plates, in the observations' row
                 c = -1.2 - 0.4 * depth - 2.2 * (k // 2)
                 for d, term in enumerate(reversed(chain)):
                     self._term(term, c - 1.3 * d, observed_row, single, above=False, scale_column=c - 1.3 * len(chain))
-        distribution, mean = DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))
-        mean = r"\phi" if s.thresholds else mean
+        mean = r"\phi" if s.thresholds else DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))[1]
         self._node("mu", mean + "_i", "deterministic", "observations", (mean_column, observed_row))
         self._node("y", _data_label(s.response), "observed", "observations", (mean_column + 1, observed_row),
                    caption=_caption(s.response))
