@@ -121,6 +121,38 @@ model fitted once before) our end-to-end wall was 6.9 s (cumulative), 11.6 s (be
 (bernoulli_probit), compile 0.9-2.0 s, against 15.6, 28.7 and 19.2 s cold in the same quieter
 period (ours only; no brms run alongside). Our ESS/s moves with the load as much as the walls do
 (cumulative: 158, 406, 443, 698 ESS/s in four runs), so its ratios to brms's are rough.
+
+2026-12-01, all thirteen families on the same machine nearly idle (load average about 1, no helper
+sessions; the package at commit b67a57e, same versions):
+
+=========================  ========  ======  ====  =======  ========  ========  =========  ==========
+family                     ours e2e  import  brm   compile  sampling  brms e2e  ratio e2e  ESS/s o/b
+=========================  ========  ======  ====  =======  ========  ========  =========  ==========
+zero_inflated_poisson          11.2     1.2   9.0      6.0       0.9      82.6        7.3         5.3
+hurdle_lognormal                9.7     1.2   7.4      5.1       0.7      73.0        7.5         4.5
+cumulative                     10.5     1.5   8.2      4.8       1.2      71.5        6.8         1.9
+exgaussian                     13.7     1.3  11.5      5.4       2.5      84.3        6.2         1.8
+shifted_lognormal              12.1     1.6   9.4      6.3       0.9      74.2        6.1         5.6
+beta                           18.3     1.6  15.6      7.1       3.6      85.8        4.7         2.6
+weibull                        10.0     1.3   7.7      5.2       0.7      76.0        7.6         4.4
+zero_inflated_negbinomial      13.0     1.3  10.8      5.8       1.9      76.8        5.9         4.5
+hurdle_poisson                 10.2     1.3   7.9      5.1       0.8      81.8        8.0         6.3
+hurdle_negbinomial             14.9     1.6  12.1      6.4       2.3      85.3        5.7         4.3
+skew_normal                    13.8     1.5  11.3      6.7       1.6      77.5        5.6         3.2
+exponential                     9.5     1.3   7.1      4.7       0.6      69.4        7.3         5.9
+bernoulli_probit               13.4     1.3  11.0      6.0       1.8      68.2        5.1         2.2
+=========================  ========  ======  ====  =======  ========  ========  =========  ==========
+
+End to end we are 4.7-8.0x brms; per effective draw 1.8-6.3x (ESS/s ours over brms's); max |z| 3.05.
+An earlier run of three families that evening with the machine idler gave 7.2, 7.4 and 8.9. The XLA
+compilation of the one NUTS program is still half our wall. XLA's CPU flag
+``--xla_cpu_use_fusion_emitters=false`` cuts a 2-parameter NUTS program's compile from 2.7 to 1.6 s,
+but across these families it saved 0.4-2.3 s of compilation while sampling slowed (poisson on 2e4 rows:
+6.2 -> 10.4 s), and end to end it gained 0.5-1.8 s on three families and lost 1 s on exgaussian; it is
+process-wide (XLA reads the flag once), so we leave it off. Other flags tried that evening
+(``xla_cpu_parallel_codegen_split_count``, the concurrency-optimized scheduler off, JAX's
+``jax_optimization_level`` O0/O1 and ``jax_exec_time_optimization_effort`` -1/-0.5) changed nothing
+beyond noise.
 """
 from __future__ import annotations
 
