@@ -12,6 +12,7 @@ DENSITIES = {"normal": "Normal", "student_t": "StudentT", "cauchy": "Cauchy", "e
              "uniform": "Uniform", "beta": "Beta", "logistic": "Logistic", "lognormal": "LogNormal",
              "weibull": "Weibull", "dirichlet": "Dirichlet", "von_mises": "VonMises"}
 SYMMETRIC = {"normal", "student_t", "cauchy", "logistic"}
+CENTERED_NOTE = "brms puts the Intercept's prior on the intercept of the centered predictors."
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$")
 
 
@@ -55,9 +56,8 @@ def prior_lines(fit, structure: ModelStructure, style: str = "rethinking") -> tu
         if symbol is None:
             continue
         lines.append((symbol, rf"\sim {density(row[0], row[7])}"))
-        if cls == "Intercept" and not structure.thresholds and not nlpar and \
-                "brms puts the Intercept's prior" not in " ".join(notes):
-            notes.append("brms puts the Intercept's prior on the intercept of the centered predictors.")
+        if cls == "Intercept" and not structure.thresholds and not nlpar and CENTERED_NOTE not in notes:
+            notes.append(CENTERED_NOTE)
     return lines, notes
 
 

@@ -265,8 +265,7 @@ def levels(s: ModelStructure, numbers: bool = False) -> list[tuple[str, str]]:
     p = Parameters(s, numbers)
     if len(s.terms) == 1:
         lines = _two_levels(s, s.terms[0], p)
-    elif len(s.terms) == 2 and all(t.columns == ("(Intercept)",) for t in s.terms) and \
-            any(t.nested_in for t in s.terms) and s.fixed == ("(Intercept)",) and s.family == "gaussian":
+    elif _three_level(s):
         lines = _three_levels(s, p)
     else:
         lines = _cross_classified(s, p)
@@ -302,12 +301,17 @@ def level_symbols(s: ModelStructure) -> dict:
     return out
 
 
+def _three_level(s: ModelStructure) -> bool:
+    """Nested intercepts only (``y ~ 1 + (1 | a/b)``, gaussian): written as a three-level model."""
+    return len(s.terms) == 2 and all(t.columns == ("(Intercept)",) for t in s.terms) and \
+        any(t.nested_in for t in s.terms) and s.fixed == ("(Intercept)",) and s.family == "gaussian"
+
+
 def level_symbols_many(s: ModelStructure) -> dict:
     """The levels dialect's symbols where the model has several grouping factors, as :func:`levels`
     writes them: nested intercepts (gamma_000, tau_pi, tau_beta) or cross-classified (gamma_k, one
     letter U, V, ... per factor with tau_{U0}); ("sd", group, column) and ("L", group) keys."""
-    if len(s.terms) == 2 and all(t.columns == ("(Intercept)",) for t in s.terms) and \
-            any(t.nested_in for t in s.terms) and s.fixed == ("(Intercept)",) and s.family == "gaussian":
+    if _three_level(s):
         inner = next(t for t in s.terms if t.nested_in)
         outer = next(t for t in s.terms if t is not inner)
         return {("b", "(Intercept)"): GAMMA_000, ("sd", inner.group, "(Intercept)"): TAU_PI,
