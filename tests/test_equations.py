@@ -232,3 +232,16 @@ def test_structured_covariances_are_written_as_such():
     assert r"\begin{bmatrix} 0 \\ 0 \\ 0 \\ 0 \\ 0 \end{bmatrix}" in rethinking
     assert r"\tau^2 & 0 & 0" in homdiag.math().latex
     assert renders(ar1.math("rethinking", numbers=True)) and renders(homdiag.math())
+
+
+def test_long_data_names_in_diagrams_keep_their_role():
+    """A name too long for its node is captioned under a role letter: x_i for a predictor, y_i for the
+    response (a long predictor was labelled y_i)."""
+    import matplotlib.pyplot as plt
+
+    sleep = ml.datasets.load("sleepstudy").rename(columns={"Days": "DaysOfSleepLoss", "Reaction": "ReactionTime"})
+    fig = ml.lmer("ReactionTime ~ DaysOfSleepLoss + (1 | Subject)", sleep).diagram()
+    labels = _labels(fig)
+    assert "$x_i$" in labels and "$y_i$" in labels and labels.count("$y_i$") == 1
+    assert "DaysOfSleepLoss" in labels and "ReactionTime" in labels  # the captions
+    plt.close(fig)

@@ -134,7 +134,7 @@ class _FormulaLayout:
                     self._term(term, c - 1.3 * d, observed_row, single, above=False, scale_column=c - 1.3 * len(chain))
         mean = r"\phi" if s.thresholds else DISTRIBUTIONS.get(s.family, (s.family, r"\mu"))[1]
         self._node("mu", mean + "_i", "deterministic", "observations", (mean_column, observed_row))
-        self._node("y", _data_label(s.response), "observed", "observations", (mean_column + 1, observed_row),
+        self._node("y", _data_label(s.response, "y"), "observed", "observations", (mean_column + 1, observed_row),
                    caption=_caption(s.response))
         self.graph.edges.append(("mu", "y"))
         predicted = {m.name for m in s.submodels if m.kind == "dpar"}
@@ -156,7 +156,7 @@ class _FormulaLayout:
             self._node(f"offset:{offset}", _offset(offset, "i"), "observed", "observations",
                        (mean_column + 0.5 * bool(predictors) + k, lower), edge_to="mu")
         if s.trials:
-            self._node("trials", _data_label(s.trials), "observed", "observations", (mean_column + 1, lower),
+            self._node("trials", _data_label(s.trials, "n"), "observed", "observations", (mean_column + 1, lower),
                        edge_to="y", caption=_caption(s.trials))
         for k, model in enumerate(s.submodels):  # bf(): sigma_i or a_i, per observation, with its coefficients
             symbol = parameter_symbol(model.name) if model.kind == "dpar" else name(model.name)
@@ -214,23 +214,13 @@ class _FormulaLayout:
               scale_column: float | None = None) -> float:
         """The effects of one grouping factor in its plate, with their means (one grouping factor) and scales:
         above the plate (``above``), else at ``scale_row`` (below) or ``scale_column`` (left)."""
-        from .latex import name
+        from .styles import varying_symbols
 
-        s, j, g = self.s, term.index, term.group
+        g = term.group
         effects = []
         shared = term.structure in ("homdiag", "ar1") and len(term.columns) > 1
-        for c in term.columns:
-            if single:
-                symbol = rf"\alpha_{{{j}}}" if c == "(Intercept)" else rf"\beta_{{{name(c)}, {j}}}"
-                mean = (r"\bar{\alpha}" if c == "(Intercept)" else rf"\bar{{\beta}}_{{{name(c)}}}") \
-                    if c in s.fixed else None
-                scale = r"\sigma_{\alpha}" if c == "(Intercept)" else rf"\sigma_{{{name(c)}}}"
-            else:
-                symbol = rf"u^{{{name(g)}}}_{{{'' if c == '(Intercept)' else name(c) + ', '}{j}}}"
-                mean = None
-                scale = rf"\sigma_{{{name(g)}}}" if c == "(Intercept)" else rf"\sigma_{{{name(g)}, {name(c)}}}"
-            if shared:
-                scale = rf"\sigma_{{{name(g)}}}"
+        symbols, means, scales, _, r_matrix = varying_symbols(term, set(self.s.fixed), single)
+        for c, symbol, mean, scale in zip(term.columns, symbols, means, scales):
             key = f"b:{g}" if len(term.columns) == 1 else f"b:{g}:{c}"
             width = 1.3 if mean is not None else 1.0
             x = column + (width - 1.0) / 2
@@ -255,8 +245,7 @@ class _FormulaLayout:
             else:
                 column += width
         if term.correlated and len(term.columns) > 1:
-            label = {"ar1": r"\rho", "cs": r"\rho"}.get(term.structure, r"\mathbf{R}" if single else
-                                                          rf"\mathbf{{R}}_{{{name(g)}}}")
+            label = {"ar1": r"\rho", "cs": r"\rho"}.get(term.structure, r_matrix)
             if above:
                 xs = [n.position[0] for n in self.graph.nodes if n.name in effects]
                 where = (sum(xs) / len(xs), -0.85)
@@ -270,11 +259,12 @@ class _FormulaLayout:
         return column
 
 
-def _data_label(column: str) -> str:
-    """A data column's node label: its name with the index when it is short, else ``x_i`` and a caption."""
+def _data_label(column: str, fallback: str = "x") -> str:
+    """A data column's node label: its name with the index when it is short, else ``x_i`` (``y_i`` for
+    the response) with the name as the caption (:func:`_caption`)."""
     from .latex import name
 
-    return rf"{name(column)}_{{i}}" if len(column) <= 8 else "y_i"
+    return rf"{name(column)}_{{i}}" if len(column) <= 8 else f"{fallback}_i"
 
 
 def _caption(column: str) -> str:

@@ -215,32 +215,42 @@ def _column_comma(column: str) -> str:
     return "" if column == "(Intercept)" else f", {name(column)}"
 
 
-def _rethinking_varying(term: GroupTerm, p: Parameters, fixed: set, single: bool,
-                        owner: str | None = None) -> list[tuple[str, str]]:
-    """The varying effects' distribution: with one grouping factor ``alpha_j``, ``beta_{x,j}`` around
-    ``alpha-bar``, ``beta-bar_x`` with scales ``sigma_alpha``, ``sigma_x``; with several, ``u^{g}_j``
-    around 0 with ``sigma_g``; correlated effects as one MVNormal with ``S = diag(sigma) R diag(sigma)``."""
+def varying_symbols(term: GroupTerm, fixed, single: bool, owner: str | None = None):
+    """The rethinking dialect's symbols of one grouping factor's effects, shared by the equations and the
+    diagrams: (effects, their means, their scales, S, R). With one grouping factor ``alpha_j``,
+    ``beta_{x,j}`` around ``alpha-bar``, ``beta-bar_x`` (None: a column without a fixed effect varies
+    around 0) with ``sigma_alpha``, ``sigma_x``; with several ``u^{g}_j`` around 0 with ``sigma_g``; a
+    bf() sub-model's (``owner``) ``u^{sigma}_j`` with ``sigma^{sigma}_g``. homdiag and ar1 share one scale."""
     j, g = term.index, name(term.group)
     if single:
-        symbols = [rf"\alpha_{{{j}}}" if c == "(Intercept)" else rf"\beta_{{{name(c)}, {j}}}" for c in term.columns]
-        means = [p.value("beta", c, r"\bar{\alpha}" if c == "(Intercept)" else rf"\bar{{\beta}}_{{{name(c)}}}")
-                 if c in fixed else "0" for c in term.columns]  # a column without a fixed effect varies around 0
-        sds = [p.value("sd", (term.group, c), r"\sigma_{\alpha}" if c == "(Intercept)" else rf"\sigma_{{{name(c)}}}")
-               for c in term.columns]
+        effects = [rf"\alpha_{{{j}}}" if c == "(Intercept)" else rf"\beta_{{{name(c)}, {j}}}" for c in term.columns]
+        means = [(r"\bar{\alpha}" if c == "(Intercept)" else rf"\bar{{\beta}}_{{{name(c)}}}") if c in fixed else None
+                 for c in term.columns]
+        scales = [r"\sigma_{\alpha}" if c == "(Intercept)" else rf"\sigma_{{{name(c)}}}" for c in term.columns]
         s_matrix, r_matrix = r"\mathbf{S}", r"\mathbf{R}"
-    elif owner is not None:  # a bf() sub-model's group effects: u^{sigma}_j with sigma^{sigma}_g
-        symbols = [rf"u^{{{owner}}}_{{{_column_label(c)}{j}}}" for c in term.columns]
-        means = ["0"] * len(term.columns)
-        sds = [rf"\sigma^{{{owner}}}_{{{g}{_column_comma(c)}}}" for c in term.columns]
-        s_matrix, r_matrix = rf"\mathbf{{S}}^{{{owner}}}_{{{g}}}", rf"\mathbf{{R}}^{{{owner}}}_{{{g}}}"
     else:
-        symbols = [rf"u^{{{g}}}_{{{_column_label(c)}{j}}}" for c in term.columns]
-        means = ["0"] * len(term.columns)
-        sds = [p.value("sd", (term.group, c), rf"\sigma_{{{g}{_column_comma(c)}}}") for c in term.columns]
-        s_matrix, r_matrix = rf"\mathbf{{S}}_{{{g}}}", rf"\mathbf{{R}}_{{{g}}}"
+        top = g if owner is None else owner
+        effects = [rf"u^{{{top}}}_{{{_column_label(c)}{j}}}" for c in term.columns]
+        means = [None] * len(term.columns)
+        scales = [rf"\sigma_{{{g}{_column_comma(c)}}}" if owner is None else
+                  rf"\sigma^{{{owner}}}_{{{g}{_column_comma(c)}}}" for c in term.columns]
+        s_matrix = rf"\mathbf{{S}}_{{{g}}}" if owner is None else rf"\mathbf{{S}}^{{{owner}}}_{{{g}}}"
+        r_matrix = rf"\mathbf{{R}}_{{{g}}}" if owner is None else rf"\mathbf{{R}}^{{{owner}}}_{{{g}}}"
     if term.structure in ("homdiag", "ar1") and len(term.columns) > 1:  # one variance shared by all the columns
-        shared = p.value("sd", (term.group, term.columns[0]), rf"\sigma_{{{g}}}")
-        sds = [shared] * len(term.columns)
+        scales = [rf"\sigma_{{{g}}}"] * len(term.columns)
+    return effects, means, scales, s_matrix, r_matrix
+
+
+def _rethinking_varying(term: GroupTerm, p: Parameters, fixed: set, single: bool,
+                        owner: str | None = None) -> list[tuple[str, str]]:
+    """The varying effects' distribution (symbols from :func:`varying_symbols`); correlated effects as one
+    MVNormal with ``S = diag(sigma) R diag(sigma)``; estimates in place of symbols when asked."""
+    symbols, mean_symbols, scales, s_matrix, r_matrix = varying_symbols(term, fixed, single, owner)
+    means = ["0" if m is None else p.value("beta", c, m) for c, m in zip(term.columns, mean_symbols)]
+    sds = scales if owner is not None else [p.value("sd", (term.group, c), scale)
+                                            for c, scale in zip(term.columns, scales)]
+    if term.structure in ("homdiag", "ar1") and len(term.columns) > 1 and owner is None:
+        sds = [p.value("sd", (term.group, term.columns[0]), scales[0])] * len(term.columns)
     if len(term.columns) == 1 or not term.correlated:
         return [(symbol, rf"\sim \operatorname{{Normal}}({mean}, {sd})") for symbol, mean, sd in zip(symbols, means, sds)]
     k = len(term.columns)
